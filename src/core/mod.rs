@@ -1,0 +1,16 @@
+//! Roster's pure core: Stream Chat's user semantics with no JavaScript, Worker, clock,
+//! randomness or storage inside. Callers pass the current users, the settings, the caller
+//! and the time; the core returns the new users and the writes to make.
+
+pub mod auth;
+pub mod error;
+pub mod query;
+pub mod time;
+
+pub use error::{ApiError, Operation};
+pub mod memory;
+pub mod ops;
+pub mod partial;
+pub mod settings;
+pub mod user;
+pub mod username;

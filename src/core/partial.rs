@@ -1,0 +1,295 @@
+//! Partial updates: `set` and `unset` on dotted paths.
+//!
+//! A dot separates segments; a segment may not be empty or contain whitespace. Setting a path
+//! creates missing parent objects; unsetting `a.b` leaves `a: {}`. Setting and unsetting the
+//! same path, or a path and its prefix, is refused. `privacy_settings` merges.
+
+use super::error::{ApiError, Result};
+use super::user::{is_reserved, User};
+use serde_json::{Map, Value};
+
+/// A validated dotted path, split into segments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldPath {
+    pub raw: String,
+    pub segments: Vec<String>,
+}
+
+impl FieldPath {
+    pub fn parse(raw: &str) -> Result<Self> {
+        let segments: Vec<String> = raw.split('.').map(str::to_string).collect();
+        let bad = segments.iter().any(|s| s.is_empty() || s.chars().any(char::is_whitespace));
+        if raw.is_empty() || bad {
+            return Err(ApiError::field(
+                raw.to_string(),
+                format!("field name '{raw}' is invalid: it should not contain spaces or empty segments, as dot is used as path separator"),
+            ));
+        }
+        Ok(FieldPath { raw: raw.to_string(), segments })
+    }
+    pub fn top(&self) -> &str {
+        self.segments.first().map_or("", String::as_str)
+    }
+    /// True if one path is the other or a prefix of it, segment by segment.
+    pub fn overlaps(&self, other: &FieldPath) -> bool {
+        self.segments.iter().zip(&other.segments).all(|(a, b)| a == b)
+    }
+}
+
+/// One entry of `PATCH /users`: `{id, set, unset}`, validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartialUpdate {
+    pub id: String,
+    pub set: Vec<(FieldPath, Value)>,
+    pub unset: Vec<FieldPath>,
+}
+
+impl PartialUpdate {
+    /// Parses and validates one entry: the id, every key, reserved fields and conflicts.
+    pub fn parse(entry: &Value) -> Result<Self> {
+        let Value::Object(obj) = entry else {
+            return Err(ApiError::input("each partial update must be an object with id, set and unset"));
+        };
+        let id = super::user::id_of(obj)?.to_string();
+        for key in obj.keys() {
+            if !matches!(key.as_str(), "id" | "set" | "unset") {
+                return Err(ApiError::field(
+                    key.clone(),
+                    format!("unknown field '{key}' in partial update, expected id, set and unset"),
+                ));
+            }
+        }
+        let set = match obj.get("set") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Object(m)) => {
+                m.iter().map(|(k, v)| Ok((FieldPath::parse(k)?, v.clone()))).collect::<Result<Vec<_>>>()?
+            }
+            Some(_) => return Err(ApiError::field("set", "set must be an object")),
+        };
+        let unset = match obj.get("unset") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|k| match k {
+                    Value::String(s) => FieldPath::parse(s),
+                    _ => Err(ApiError::field("unset", "unset must be an array of field names")),
+                })
+                .collect::<Result<Vec<_>>>()?,
+            Some(_) => return Err(ApiError::field("unset", "unset must be an array of field names")),
+        };
+        let label = format!("users[{id}]");
+        for path in set.iter().map(|(p, _)| p).chain(&unset) {
+            check_writable(path, &label)?;
+        }
+        for (s, _) in &set {
+            if let Some(u) = unset.iter().find(|u| u.overlaps(s)) {
+                return Err(ApiError::field(
+                    s.raw.clone(),
+                    format!(
+                        "cannot set and unset the same field or a field and its parent: '{}' and '{}'",
+                        s.raw, u.raw
+                    ),
+                ));
+            }
+        }
+        Ok(PartialUpdate { id, set, unset })
+    }
+
+    /// Top-level fields this update touches.
+    pub fn touches(&self, top: &str) -> bool {
+        self.set.iter().any(|(p, _)| p.top() == top) || self.unset.iter().any(|p| p.top() == top)
+    }
+
+    /// Applies the update to a copy of `user` (the caller validates the result).
+    pub fn apply(&self, user: &User) -> Result<User> {
+        let mut out = user.clone();
+        for path in &self.unset {
+            unset_path(&mut out, &path.segments);
+            // Built-ins with defaults fall back to them.
+            match path.raw.as_str() {
+                "role" => {
+                    out.insert("role".into(), Value::String("user".into()));
+                }
+                "teams" => {
+                    out.insert("teams".into(), Value::Array(Vec::new()));
+                }
+                _ => {}
+            }
+        }
+        for (path, value) in &self.set {
+            set_path(&mut out, path, value.clone())?;
+        }
+        Ok(out)
+    }
+}
+
+/// Paths that a partial update may not write: `id` and the reserved server timestamps.
+fn check_writable(path: &FieldPath, label: &str) -> Result<()> {
+    let top = path.top();
+    if is_reserved(top) {
+        let name = format!("{label}.{top}");
+        return Err(ApiError::field(name.clone(), format!("{name} is a reserved field")));
+    }
+    if top == "id" {
+        return Err(ApiError::field(format!("{label}.id"), "user id cannot be changed"));
+    }
+    if matches!(top, "deactivated_at" | "deleted_at" | super::user::HARD_DELETED) {
+        let name = format!("{label}.{top}");
+        return Err(ApiError::field(
+            name.clone(),
+            format!("{name} can only be changed by deactivating, deleting or restoring the user"),
+        ));
+    }
+    Ok(())
+}
+
+fn set_path(obj: &mut Map<String, Value>, path: &FieldPath, value: Value) -> Result<()> {
+    let Some((last, parents)) = path.segments.split_last() else { return Ok(()) };
+    let mut cur = obj;
+    for (depth, seg) in parents.iter().enumerate() {
+        let slot = cur.entry(seg.clone()).or_insert_with(|| Value::Object(Map::new()));
+        if slot.is_null() {
+            *slot = Value::Object(Map::new());
+        }
+        cur = match slot {
+            Value::Object(m) => m,
+            _ => {
+                let parent = path.segments.get(..=depth).map(|s| s.join(".")).unwrap_or_default();
+                return Err(ApiError::field(
+                    path.raw.clone(),
+                    format!("cannot set '{}': '{parent}' is not an object", path.raw),
+                ));
+            }
+        };
+    }
+    // privacy_settings merges with what is stored; anything else is replaced.
+    if parents.is_empty() && last == "privacy_settings" {
+        if let (Some(Value::Object(old)), Value::Object(new)) = (cur.get_mut(last), &value) {
+            for (k, v) in new {
+                old.insert(k.clone(), v.clone());
+            }
+            return Ok(());
+        }
+    }
+    cur.insert(last.clone(), value);
+    Ok(())
+}
+
+fn unset_path(obj: &mut Map<String, Value>, segments: &[String]) {
+    match segments {
+        [] => {}
+        [last] => {
+            obj.remove(last);
+        }
+        [first, rest @ ..] => {
+            if let Some(Value::Object(child)) = obj.get_mut(first) {
+                unset_path(child, rest);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn upd(v: Value) -> Result<PartialUpdate> {
+        PartialUpdate::parse(&v)
+    }
+    fn user(v: Value) -> User {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn rejects_bad_keys_in_set_and_unset() {
+        for bad in [
+            "test..test",
+            " test.test",
+            " test. test",
+            " test.test ",
+            ".test.test",
+            "test.test.",
+            "",
+            "a\tb",
+            "a.\u{a0}b",
+        ] {
+            let e = upd(json!({"id": "u", "set": {bad: 1}})).unwrap_err();
+            assert_eq!((e.code, e.status), (4, 400), "set {bad:?}");
+            let e = upd(json!({"id": "u", "unset": [bad]})).unwrap_err();
+            assert_eq!((e.code, e.status), (4, 400), "unset {bad:?}");
+        }
+        assert!(upd(json!({"id": "u", "set": {"a.b_c-d.e1": 1}, "unset": ["x.y"]})).is_ok());
+    }
+
+    #[test]
+    fn rejects_set_unset_conflicts() {
+        for (s, u) in [("a", "a"), ("field.path.name", "field.path"), ("a", "a.b"), ("a.b", "a.b")] {
+            let e = upd(json!({"id": "u", "set": {s: 1}, "unset": [u]})).unwrap_err();
+            assert_eq!(e.code, 4, "{s} / {u}");
+        }
+        assert!(upd(json!({"id": "u", "set": {"a.b": 1}, "unset": ["a.c"]})).is_ok());
+        assert!(upd(json!({"id": "u", "set": {"ab": 1}, "unset": ["a"]})).is_ok());
+    }
+
+    #[test]
+    fn rejects_reserved_and_malformed_entries() {
+        for v in [
+            json!({"id": "u", "set": {"created_at": "x"}}),
+            json!({"id": "u", "set": {"online": true}}),
+            json!({"id": "u", "unset": ["last_active"]}),
+            json!({"id": "u", "set": {"updated_at.x": 1}}),
+            json!({"id": "u", "set": {"id": "v"}}),
+            json!({"id": "u", "set": [1]}),
+            json!({"id": "u", "unset": "a"}),
+            json!({"id": "u", "unset": [1]}),
+            json!({"set": {"a": 1}}),
+            json!({"id": "a b", "set": {"a": 1}}),
+            json!({"id": "u", "sett": {"a": 1}}),
+            json!("u"),
+        ] {
+            assert_eq!(upd(v.clone()).unwrap_err().code, 4, "{v}");
+        }
+        let e = upd(json!({"id": "u", "set": {"online": true}})).unwrap_err();
+        assert_eq!(e.reason, "users[u].online is a reserved field");
+    }
+
+    #[test]
+    fn set_creates_parents_and_unset_leaves_empty_parent() {
+        let u = user(json!({"id": "u"}));
+        let u = upd(json!({"id": "u", "set": {"test": {"passed": true}}})).unwrap().apply(&u).unwrap();
+        let u = upd(json!({"id": "u", "unset": ["test.passed"]})).unwrap().apply(&u).unwrap();
+        assert_eq!(u["test"], json!({}));
+        let u = upd(json!({"id": "u", "set": {"field2.subfield": "test", "a.b.c": 1}})).unwrap().apply(&u).unwrap();
+        assert_eq!(u["field2"], json!({"subfield": "test"}));
+        assert_eq!(u["a"], json!({"b": {"c": 1}}));
+        let u = upd(json!({"id": "u", "set": {"fields": {"subfield1": "v1", "subfield2": "value2"}}}))
+            .unwrap()
+            .apply(&u)
+            .unwrap();
+        let u = upd(json!({"id": "u", "unset": ["fields.subfield1", "nope.nothing"]})).unwrap().apply(&u).unwrap();
+        assert_eq!(u["fields"], json!({"subfield2": "value2"}));
+        assert!(!u.contains_key("nope"), "unsetting a missing path creates nothing");
+        let e = upd(json!({"id": "u", "set": {"field2.subfield.x": 1}})).unwrap().apply(&u).unwrap_err();
+        assert_eq!(e.code, 4, "a non-object parent is not overwritten");
+    }
+
+    #[test]
+    fn custom_objects_replace_privacy_settings_merge() {
+        let u = user(json!({"id": "u", "obj": {"a": 1}}));
+        let u = upd(json!({"id": "u", "set": {"obj": {"b": 2}}})).unwrap().apply(&u).unwrap();
+        assert_eq!(u["obj"], json!({"b": 2}));
+        let u = upd(json!({"id": "u", "set": {"privacy_settings": {"typing_indicators": {"enabled": true}}}}))
+            .unwrap()
+            .apply(&u)
+            .unwrap();
+        let u = upd(json!({"id": "u", "set": {"privacy_settings": {"read_receipts": {"enabled": false}}}}))
+            .unwrap()
+            .apply(&u)
+            .unwrap();
+        assert_eq!(
+            u["privacy_settings"],
+            json!({"typing_indicators": {"enabled": true}, "read_receipts": {"enabled": false}})
+        );
+    }
+}

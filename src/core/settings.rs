@@ -1,0 +1,169 @@
+//! App settings: every setting `PATCH /app` is given is kept as sent; the ones Roster acts on
+//! are validated and read through typed accessors.
+
+use super::error::{ApiError, Result};
+use super::time::Timestamp;
+use serde_json::{json, Map, Value};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum UniqueMode {
+    #[default]
+    No,
+    App,
+    Team,
+}
+
+impl UniqueMode {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "no" => Some(UniqueMode::No),
+            "app" => Some(UniqueMode::App),
+            "team" => Some(UniqueMode::Team),
+            _ => None,
+        }
+    }
+}
+
+/// The app's settings as stored: a JSON object of what was set, with typed views.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AppSettings {
+    stored: Map<String, Value>,
+}
+
+impl AppSettings {
+    pub fn from_stored(stored: Map<String, Value>) -> Self {
+        AppSettings { stored }
+    }
+    /// Parses stored settings JSON; anything unreadable counts as no settings.
+    pub fn from_json(s: &str) -> Self {
+        match serde_json::from_str::<Value>(s) {
+            Ok(Value::Object(m)) => Self::from_stored(m),
+            _ => Self::default(),
+        }
+    }
+    pub fn stored(&self) -> &Map<String, Value> {
+        &self.stored
+    }
+    pub fn to_json(&self) -> String {
+        Value::Object(self.stored.clone()).to_string()
+    }
+
+    pub fn unique_mode(&self) -> UniqueMode {
+        self.stored
+            .get("enforce_unique_usernames")
+            .and_then(Value::as_str)
+            .and_then(UniqueMode::parse)
+            .unwrap_or_default()
+    }
+    pub fn disable_auth_checks(&self) -> bool {
+        self.stored.get("disable_auth_checks").and_then(Value::as_bool).unwrap_or(false)
+    }
+    pub fn revoke_tokens_issued_before(&self) -> Option<Timestamp> {
+        self.stored.get("revoke_tokens_issued_before").and_then(Value::as_str).and_then(Timestamp::parse)
+    }
+    pub fn auth_policy(&self) -> super::auth::AuthPolicy {
+        super::auth::AuthPolicy {
+            disable_auth_checks: self.disable_auth_checks(),
+            revoke_tokens_issued_before: self.revoke_tokens_issued_before(),
+        }
+    }
+
+    /// Applies a `PATCH /app` body: validates the settings Roster acts on, keeps every other
+    /// setting as sent. An empty object changes nothing.
+    pub fn update(&self, patch: &Value) -> Result<AppSettings> {
+        let Value::Object(patch) = patch else {
+            return Err(ApiError::input("request body must be a JSON object"));
+        };
+        let mut stored = self.stored.clone();
+        for (key, value) in patch {
+            match key.as_str() {
+                "enforce_unique_usernames" if value.as_str().and_then(UniqueMode::parse).is_none() => {
+                    return Err(ApiError::field(key.clone(), "enforce_unique_usernames must be one of [no app team]"));
+                }
+                "disable_auth_checks" | "disable_permissions_checks" | "multi_tenant_enabled"
+                    if !value.is_boolean() =>
+                {
+                    return Err(ApiError::field(key.clone(), format!("{key} must be a boolean")));
+                }
+                "revoke_tokens_issued_before" => {
+                    let ok = value.is_null() || value.as_str().and_then(Timestamp::parse).is_some();
+                    if !ok {
+                        return Err(ApiError::field(
+                            key.clone(),
+                            format!("{key} must be an RFC 3339 timestamp or null"),
+                        ));
+                    }
+                }
+                "id" | "name" | "organization" | "suspended" => {
+                    return Err(ApiError::field(key.clone(), format!("{key} cannot be changed")));
+                }
+                _ => {}
+            }
+            stored.insert(key.clone(), value.clone());
+        }
+        Ok(AppSettings { stored })
+    }
+
+    /// What `GET /app` returns in `app`: defaults for everything, overlaid with what was set.
+    pub fn public_view(&self) -> Value {
+        let mut app = json!({
+            "name": "roster",
+            "organization": "roster",
+            "placement": "edge",
+            "suspended": false,
+            "suspended_explanation": "",
+            "enforce_unique_usernames": "no",
+            "disable_auth_checks": false,
+            "disable_permissions_checks": false,
+            "multi_tenant_enabled": false,
+            "permission_version": "v2",
+            "revoke_tokens_issued_before": null,
+            "user_search_disallowed_roles": [],
+            "event_hooks": [],
+            "webhook_url": "",
+            "webhook_events": [],
+            "custom_action_handler_url": "",
+            "before_message_send_hook_url": "",
+            "sqs_url": "",
+            "sns_topic_arn": "",
+            "channel_configs": {},
+            "grants": {},
+            "policies": {},
+            "push_notifications": {"version": "v1", "offline_only": false, "providers": []},
+            "file_upload_config": {"allowed_file_extensions": [], "blocked_file_extensions": [], "allowed_mime_types": [], "blocked_mime_types": []},
+            "image_upload_config": {"allowed_file_extensions": [], "blocked_file_extensions": [], "allowed_mime_types": [], "blocked_mime_types": []},
+        });
+        if let Value::Object(m) = &mut app {
+            for (k, v) in &self.stored {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        app
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_what_it_acts_on_and_keeps_the_rest() {
+        let s = AppSettings::default();
+        assert_eq!(s.unique_mode(), UniqueMode::No);
+        let e = s.update(&json!({"enforce_unique_usernames": "yes"})).unwrap_err();
+        assert_eq!(e.reason, "enforce_unique_usernames must be one of [no app team]");
+        assert_eq!((e.code, e.status), (4, 400));
+        assert_eq!(s.update(&json!({})).unwrap(), s, "an empty body changes nothing");
+        let hooks = json!([{"hook_type": "webhook", "webhook_url": "https://example.com/h"}]);
+        let s2 = s.update(&json!({"enforce_unique_usernames": "team", "event_hooks": hooks})).unwrap();
+        assert_eq!(s2.unique_mode(), UniqueMode::Team);
+        assert_eq!(s2.public_view()["event_hooks"], hooks);
+        assert_eq!(s2.public_view()["permission_version"], "v2");
+        assert!(s.update(&json!({"disable_auth_checks": "true"})).is_err());
+        assert!(s.update(&json!({"revoke_tokens_issued_before": "soon"})).is_err());
+        let r = s.update(&json!({"revoke_tokens_issued_before": "2024-01-01T00:00:00Z"})).unwrap();
+        assert_eq!(r.revoke_tokens_issued_before(), Timestamp::parse("2024-01-01T00:00:00Z"));
+        assert!(s.update(&json!([1])).is_err());
+        assert_eq!(AppSettings::from_json(&s2.to_json()), s2);
+    }
+}

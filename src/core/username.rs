@@ -1,0 +1,198 @@
+//! Unique usernames: the normalization that decides when two names collide, and the check
+//! run by every write (upsert, partial update, connect, reactivate).
+
+use super::error::{ApiError, Result};
+use super::settings::UniqueMode;
+use super::user::{is_active, name_of, teams_of, User};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Lowercases (Unicode-aware), then drops whitespace and every character that is not a letter
+/// or a digit: "John Doe", "john doe" and "john.doe" all become "johndoe".
+///
+/// ```
+/// assert_eq!(roster::core::username::normalize("John.Doe"), "johndoe");
+/// assert_eq!(roster::core::username::normalize("Ünal Çelik"), "ünalçelik");
+/// ```
+pub fn normalize(name: &str) -> String {
+    name.chars().flat_map(char::to_lowercase).filter(|c| c.is_alphanumeric()).collect()
+}
+
+/// The normalized name a user holds, if it holds one: active, with a non-empty normalized name.
+pub fn held_name(user: &User) -> Option<String> {
+    if !is_active(user) {
+        return None;
+    }
+    let n = normalize(name_of(user)?);
+    (!n.is_empty()).then_some(n)
+}
+
+/// One user's change in a write: its state before (if stored) and after.
+pub struct Change<'a> {
+    pub before: Option<&'a User>,
+    pub after: &'a User,
+}
+
+/// Which users to compare with: the index lists (normalized name → ids of holders) and a
+/// lookup of the current state of any user (the batch's new state overrides stored state).
+pub trait Holders {
+    fn holders(&self, norm: &str) -> &[String];
+    fn user(&self, id: &str) -> Option<&User>;
+    /// Whether `id`'s state is known (stored, or known to be missing).
+    fn is_loaded(&self, id: &str) -> bool;
+}
+
+/// The normalized names whose index lists a write must read: old and new names of the batch.
+pub fn names_touched(changes: &[Change<'_>]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for c in changes {
+        out.extend(c.before.and_then(held_name));
+        out.extend(held_name(c.after));
+    }
+    out
+}
+
+/// Does this change need a uniqueness check, and against which teams (team mode)?
+/// New holders, renamed users, reactivated users and (team mode) users joining teams are checked;
+/// an unchanged name is never re-checked, so turning the setting on leaves existing users alone.
+fn checked_teams<'a>(c: &Change<'a>, mode: UniqueMode, norm: &str) -> Option<Vec<&'a str>> {
+    let before_norm = c.before.and_then(held_name);
+    let renamed = before_norm.as_deref() != Some(norm);
+    match mode {
+        UniqueMode::No => None,
+        UniqueMode::App => renamed.then(Vec::new),
+        UniqueMode::Team => {
+            let old: BTreeSet<&str> = c.before.map(teams_of).unwrap_or_default().into_iter().collect();
+            let teams: Vec<&str> = teams_of(c.after).into_iter().filter(|t| renamed || !old.contains(t)).collect();
+            (!teams.is_empty()).then_some(teams)
+        }
+    }
+}
+
+/// Ids from the index lists that must be loaded to verify a conflict (holders other than the
+/// writers whose state is not known yet).
+pub fn holders_to_load(changes: &[Change<'_>], mode: UniqueMode, h: &dyn Holders) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for c in changes {
+        let Some(norm) = held_name(c.after) else { continue };
+        if checked_teams(c, mode, &norm).is_none() {
+            continue;
+        }
+        for id in h.holders(&norm) {
+            if !h.is_loaded(id) {
+                out.insert(id.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Fails with code 6 if a change takes a name another active user holds (in the app, or in a
+/// shared team). Holders come from the index and from the batch itself; an index entry is
+/// trusted only if that user still holds the name, which repairs stale entries on read.
+pub fn check(changes: &[Change<'_>], mode: UniqueMode, h: &dyn Holders) -> Result<()> {
+    if mode == UniqueMode::No {
+        return Ok(());
+    }
+    for (i, c) in changes.iter().enumerate() {
+        let Some(norm) = held_name(c.after) else { continue };
+        let Some(teams) = checked_teams(c, mode, &norm) else { continue };
+        let me = c.after.get("id").and_then(|v| v.as_str()).unwrap_or_default();
+        let name = name_of(c.after).unwrap_or_default();
+        // Candidates: indexed holders, plus earlier users of this batch (the later writer loses).
+        let indexed = h.holders(&norm).iter().map(String::as_str);
+        let in_batch = changes.iter().take(i).filter_map(|o| o.after.get("id").and_then(|v| v.as_str()));
+        let mut seen = BTreeSet::new();
+        for other in indexed.chain(in_batch) {
+            if other == me || !seen.insert(other) {
+                continue;
+            }
+            let Some(other_user) = h.user(other) else { continue };
+            if held_name(other_user).as_deref() != Some(norm.as_str()) {
+                continue; // stale index entry or a batch user that renamed away
+            }
+            if mode == UniqueMode::App {
+                return Err(ApiError::duplicate_username(format!("username '{name}' already exists")));
+            }
+            let theirs = teams_of(other_user);
+            if let Some(team) = teams.iter().find(|t| theirs.contains(t)) {
+                return Err(ApiError::duplicate_username(format!("username '{name}' already exists in team '{team}'")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The index lists after the write: each touched name's holders, with the batch's users
+/// added or removed as they now hold the name. Entries for users known to no longer hold the
+/// name are dropped. Returns only lists that changed, split into those that gained a member
+/// (write before the users) and those that only lost members (write after).
+pub fn index_updates(changes: &[Change<'_>], h: &dyn Holders) -> IndexUpdates {
+    let mut lists: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for norm in names_touched(changes) {
+        lists.insert(norm.clone(), h.holders(&norm).to_vec());
+    }
+    let mut gained = BTreeSet::new();
+    let mut lost = BTreeSet::new();
+    for c in changes {
+        let Some(id) = c.after.get("id").and_then(|v| v.as_str()) else { continue };
+        let now = held_name(c.after);
+        for (norm, ids) in lists.iter_mut() {
+            let holds = now.as_deref() == Some(norm.as_str());
+            let listed = ids.iter().any(|x| x == id);
+            if holds && !listed {
+                ids.push(id.to_string());
+                gained.insert(norm.clone());
+            } else if !holds && listed {
+                ids.retain(|x| x != id);
+                lost.insert(norm.clone());
+            }
+        }
+    }
+    // Repair: drop listed users whose known state says they no longer hold the name.
+    for (norm, ids) in lists.iter_mut() {
+        let before = ids.len();
+        ids.retain(|id| match h.user(id) {
+            Some(u) => held_name(u).as_deref() == Some(norm.as_str()),
+            None => !h.is_loaded(id), // unknown: keep; known to be missing: drop
+        });
+        if ids.len() != before {
+            lost.insert(norm.clone());
+        }
+    }
+    let mut out = IndexUpdates::default();
+    for (norm, ids) in lists {
+        if gained.contains(&norm) {
+            out.claims.push((norm, ids));
+        } else if lost.contains(&norm) {
+            out.releases.push((norm, ids));
+        }
+    }
+    out
+}
+
+/// Index writes: `claims` gain a holder and go first; `releases` only drop holders and go last,
+/// so a failure in between leaves at worst a stale entry, which [`check`] ignores.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IndexUpdates {
+    pub claims: Vec<(String, Vec<String>)>,
+    pub releases: Vec<(String, Vec<String>)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalization_is_unicode_aware() {
+        assert_eq!(normalize("John Doe"), "johndoe");
+        assert_eq!(normalize("john doe"), "johndoe");
+        assert_eq!(normalize("john.doe"), "johndoe");
+        assert_eq!(normalize("  J_o-h'n\tD😀oe!! "), "johndoe");
+        assert_eq!(normalize("ÅNGSTRÖM 42"), "ångström42");
+        assert_eq!(normalize("Δημήτρης"), "δημήτρης");
+        assert_eq!(normalize("李 小龙"), "李小龙");
+        assert_eq!(normalize("İ"), "i", "lowercasing may add marks; they are dropped too");
+        assert_eq!(normalize(&normalize("İstanbul")), normalize("İstanbul"));
+        assert_eq!(normalize("..."), "");
+    }
+}
