@@ -3,3 +3,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod core;
+
+/// The Cloudflare Worker (feature `worker`): routing, KV persistence, the WebSocket connect.
+#[cfg(feature = "worker")]
+mod edge;

@@ -22,8 +22,12 @@ fn arb_json() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::btree_map("(id|name|role|teams|set|unset|users|online|a|a\\.b|\\.x|[a-z]{1,3})", inner, 0..6)
-                .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
+            prop::collection::btree_map(
+                "(id|name|role|teams|set|unset|users|online|a|a\\.b|\\.x|[a-z]{1,3})",
+                inner,
+                0..6
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
         ]
     })
 }

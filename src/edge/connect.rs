@@ -1,0 +1,129 @@
+//! `GET /connect`: the WebSocket the JS SDK's `connectUser` opens. The first frame is a
+//! `health.check` carrying `me`, or one `connection.error` frame followed by close code 1000
+//! (the SDK treats 1000 as a permanent error and does not retry). Pings are answered.
+
+use super::store::{self, KvBackend};
+use super::{authenticate, now, Credentials};
+use crate::core::error::{ApiError, Operation};
+use crate::core::ops;
+use crate::core::time::Timestamp;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use worker::{Env, Request, Response, WebSocket, WebSocketPair, WebsocketEvent};
+
+/// A random UUID v4, made inside the request (workerd forbids randomness at module scope).
+fn uuid_v4() -> Result<String, ApiError> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| ApiError::internal(format!("no randomness: {e}")))?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let mut out = String::with_capacity(36);
+    for (i, x) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push_str(&format!("{x:02x}"));
+    }
+    Ok(out)
+}
+
+fn param_or_header(req: &Request, params: &HashMap<String, String>, name: &str) -> Option<String> {
+    params.get(name).cloned().or_else(|| req.headers().get(name).ok().flatten())
+}
+
+/// Authenticates and runs the connect merge; returns `me`.
+async fn open(
+    req: &Request,
+    env: &Env,
+    params: &HashMap<String, String>,
+    backend: &KvBackend,
+) -> Result<Value, ApiError> {
+    let creds = Credentials::from_env(env)?;
+    creds.check_key(params)?;
+    let payload: Value = match params.get("json") {
+        Some(raw) => {
+            serde_json::from_str(raw).map_err(|e| ApiError::input(format!("invalid json query parameter: {e}")))?
+        }
+        None => return Err(ApiError::input("json query parameter is required")),
+    };
+    let user_id = payload
+        .get("user_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::input("json.user_id is a required field"))?
+        .to_string();
+    let details = payload.get("user_details").cloned().unwrap_or(Value::Null);
+    let settings = backend.load_settings().await?;
+    let token = param_or_header(req, params, "authorization");
+    let auth_type = param_or_header(req, params, "stream-auth-type");
+    let (caller, prefill) = authenticate(token, auth_type, &creds, &settings, backend).await?;
+    let at = now();
+    let commit = store::run(backend, &settings, prefill, Operation::Connect, &|s| {
+        ops::connect_user(&user_id, &details, &caller, at, s)
+    })
+    .await
+    .map_err(|e| e.error)?;
+    Ok(commit.response)
+}
+
+fn health_check(connection_id: &str, at: Timestamp, me: Option<Value>) -> String {
+    let mut frame =
+        json!({"type": "health.check", "connection_id": connection_id, "cid": "*", "created_at": at.to_string()});
+    if let (Some(me), Value::Object(m)) = (me, &mut frame) {
+        m.insert("me".into(), me);
+    }
+    frame.to_string()
+}
+
+pub async fn handle(
+    req: &Request,
+    env: &Env,
+    params: &HashMap<String, String>,
+    backend: &KvBackend,
+) -> worker::Result<Response> {
+    let upgrade = req.headers().get("upgrade")?.unwrap_or_default();
+    if !upgrade.eq_ignore_ascii_case("websocket") {
+        let t = super::http::Timing { started_ms: worker::Date::now().as_millis() as f64, kv_ops: 0 };
+        return super::http::failure(&ApiError::input("websocket upgrade required"), Operation::Connect, &t);
+    }
+    let WebSocketPair { client, server } = WebSocketPair::new()?;
+    server.accept()?;
+    let opened = match open(req, env, params, backend).await {
+        Ok(me) => uuid_v4().map(|id| (id, me)),
+        Err(e) => Err(e),
+    };
+    match opened {
+        Ok((connection_id, me)) => {
+            server.send_with_str(health_check(&connection_id, now(), Some(me)))?;
+            wasm_bindgen_futures::spawn_local(serve(server, connection_id));
+        }
+        Err(e) => {
+            let mut error = e.envelope(Operation::Connect, "");
+            if let Value::Object(m) = &mut error {
+                m.insert("duration".into(), json!(""));
+            }
+            let frame = json!({"type": "connection.error", "created_at": now().to_string(), "connection_id": "", "error": error});
+            server.send_with_str(frame.to_string())?;
+            server.close(Some(1000), Some(e.reason.chars().take(100).collect::<String>()))?;
+        }
+    }
+    Response::from_websocket(client)
+}
+
+/// Answers the client's `health.check` pings until it closes.
+async fn serve(server: WebSocket, connection_id: String) {
+    let Ok(mut events) = server.events() else { return };
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(WebsocketEvent::Message(msg)) => {
+                if msg.text().is_some_and(|t| t.contains("health.check")) {
+                    let _ = server.send_with_str(health_check(&connection_id, now(), None));
+                }
+            }
+            Ok(WebsocketEvent::Close(_)) | Err(_) => {
+                let _ = server.close(Some(1000), Some("bye"));
+                break;
+            }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! Stream's transport rules: the success and error envelopes, `duration`, rate-limit and CORS
+//! headers. The one place that turns results into HTTP responses.
+
+use crate::core::error::{ApiError, Operation};
+use serde_json::Value;
+use worker::{Headers, Response};
+
+pub const CORS_ALLOW_HEADERS: &str =
+    "Authorization, stream-auth-type, X-Stream-Client, x-client-request-id, Content-Type, Accept";
+pub const CORS_ALLOW_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
+/// Advertised per-minute request budget (Roster does not rate-limit; the SDKs read these).
+const RATE_LIMIT: u32 = 10_000;
+
+pub fn duration(started_ms: f64, now_ms: f64) -> String {
+    format!("{:.2}ms", (now_ms - started_ms).max(0.0))
+}
+
+fn headers(now_secs: u64, kv_ops: u32) -> worker::Result<Headers> {
+    let h = Headers::new();
+    h.set("content-type", "application/json")?;
+    h.set("x-ratelimit-limit", &RATE_LIMIT.to_string())?;
+    h.set("x-ratelimit-remaining", &(RATE_LIMIT - 1).to_string())?;
+    h.set("x-ratelimit-reset", &(now_secs - now_secs % 60 + 60).to_string())?;
+    h.set("x-roster-kv-ops", &kv_ops.to_string())?;
+    add_cors(&h)?;
+    Ok(h)
+}
+
+pub fn add_cors(h: &Headers) -> worker::Result<()> {
+    h.set("access-control-allow-origin", "*")?;
+    h.set("access-control-allow-headers", CORS_ALLOW_HEADERS)?;
+    h.set("access-control-allow-methods", CORS_ALLOW_METHODS)?;
+    h.set("access-control-expose-headers", "x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset")?;
+    h.set("access-control-max-age", "86400")
+}
+
+pub struct Timing {
+    pub started_ms: f64,
+    pub kv_ops: u32,
+}
+
+impl Timing {
+    fn finish(&self) -> (String, u64) {
+        let now = worker::Date::now().as_millis() as f64;
+        (duration(self.started_ms, now), (now / 1000.0) as u64)
+    }
+}
+
+/// A success: the body object with `duration` added.
+pub fn success(mut body: Value, status: u16, t: &Timing) -> worker::Result<Response> {
+    let (dur, now_secs) = t.finish();
+    if let Value::Object(m) = &mut body {
+        m.insert("duration".into(), Value::String(dur));
+    }
+    Ok(Response::from_bytes(body.to_string().into_bytes())?
+        .with_status(status)
+        .with_headers(headers(now_secs, t.kv_ops)?))
+}
+
+/// An error in Stream's envelope, with its status.
+pub fn failure(e: &ApiError, op: Operation, t: &Timing) -> worker::Result<Response> {
+    let (dur, now_secs) = t.finish();
+    let body = e.envelope(op, &dur).to_string();
+    Ok(Response::from_bytes(body.into_bytes())?.with_status(e.status).with_headers(headers(now_secs, t.kv_ops)?))
+}
+
+/// The answer to a CORS preflight.
+pub fn preflight() -> worker::Result<Response> {
+    let h = Headers::new();
+    add_cors(&h)?;
+    Ok(Response::empty()?.with_status(204).with_headers(h))
+}

@@ -1,0 +1,286 @@
+//! The Cloudflare Worker: Stream Chat's user endpoints over the core, persisted in Workers KV.
+//! Thin on purpose: routing, credentials, body parsing and storage; every decision is the core's.
+
+mod connect;
+mod http;
+mod store;
+
+use crate::core::auth::{self, Caller};
+use crate::core::error::{ApiError, Operation};
+use crate::core::memory::OpError;
+use crate::core::settings::AppSettings;
+use crate::core::time::Timestamp;
+use crate::core::user::{self, User};
+use crate::core::{ops, query};
+use http::Timing;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use store::KvBackend;
+use worker::{event, Context, Date, Env, Method, Request, Response};
+
+/// Largest request body accepted (a full 100-user batch at the custom-data limit fits).
+const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+#[derive(Clone, Debug, PartialEq)]
+enum Route {
+    Upsert,
+    Partial,
+    Query,
+    GetApp,
+    UpdateApp,
+    Connect,
+    Deactivate(String),
+    Reactivate(String),
+    Delete(String),
+    Restore,
+    NotFound,
+}
+
+impl Route {
+    fn parse(method: &Method, path: &str) -> Route {
+        let segments: Vec<String> = path.trim_matches('/').split('/').map(percent_decode).collect();
+        let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+        match (method, segs.as_slice()) {
+            (Method::Post, ["users"]) => Route::Upsert,
+            (Method::Patch, ["users"]) => Route::Partial,
+            (Method::Get, ["users"]) => Route::Query,
+            (Method::Get, ["app"]) => Route::GetApp,
+            (Method::Patch, ["app"]) => Route::UpdateApp,
+            (Method::Get, ["connect"]) => Route::Connect,
+            (Method::Post, ["users", "restore"]) => Route::Restore,
+            (Method::Post, ["users", id, "deactivate"]) => Route::Deactivate((*id).to_string()),
+            (Method::Post, ["users", id, "reactivate"]) => Route::Reactivate((*id).to_string()),
+            (Method::Delete, ["users", id]) => Route::Delete((*id).to_string()),
+            _ => Route::NotFound,
+        }
+    }
+
+    fn op(&self) -> Operation {
+        match self {
+            Route::Upsert => Operation::UpdateUsers,
+            Route::Partial => Operation::UpdateUsersPartial,
+            Route::Query => Operation::QueryUsers,
+            Route::GetApp => Operation::GetApp,
+            Route::UpdateApp => Operation::UpdateApp,
+            Route::Connect => Operation::Connect,
+            Route::Deactivate(_) => Operation::DeactivateUser,
+            Route::Reactivate(_) => Operation::ReactivateUser,
+            Route::Delete(_) => Operation::DeleteUser,
+            Route::Restore => Operation::RestoreUsers,
+            Route::NotFound => Operation::Request,
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b, hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The app's credentials: the API key is a var, the secret a Wrangler secret.
+struct Credentials {
+    key: String,
+    secret: String,
+}
+
+impl Credentials {
+    fn from_env(env: &Env) -> Result<Self, ApiError> {
+        let get =
+            |name: &str| env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string()));
+        let key = get("STREAM_API_KEY").map_err(|_| ApiError::internal("STREAM_API_KEY is not configured"))?;
+        let secret = get("STREAM_API_SECRET").map_err(|_| {
+            ApiError::internal("STREAM_API_SECRET is not configured: set it with `wrangler secret put`")
+        })?;
+        Ok(Credentials { key, secret })
+    }
+
+    /// `?api_key=` must be present and known: checked before anything else.
+    fn check_key(&self, params: &HashMap<String, String>) -> Result<(), ApiError> {
+        match params.get("api_key") {
+            None => Err(ApiError::new(2, 401, "api_key or app_id not provided")),
+            Some(k) if k.is_empty() => Err(ApiError::new(2, 401, "api_key or app_id not provided")),
+            Some(k) if !constant_time_eq(k.as_bytes(), self.key.as_bytes()) => {
+                Err(ApiError::new(2, 401, "api_key not valid"))
+            }
+            Some(_) => Ok(()),
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_millis(i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Verifies the token and, for a user token, loads that user to apply its own revocation
+/// cut-off (the record then seeds the operation's snapshot, so it costs no extra read later).
+async fn authenticate(
+    token: Option<String>,
+    auth_type: Option<String>,
+    creds: &Credentials,
+    settings: &AppSettings,
+    backend: &KvBackend,
+) -> Result<(Caller, Vec<(String, Option<User>)>), ApiError> {
+    if auth_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("anonymous")) {
+        return Err(ApiError::auth("anonymous users are not supported"));
+    }
+    let token = token.filter(|t| !t.is_empty() && t != "undefined").ok_or_else(|| {
+        ApiError::auth("JWTAuth error: missing Authorization header or authorization query parameter")
+    })?;
+    let claims = auth::verify(&token, &creds.secret, &settings.auth_policy(), now())?;
+    let mut prefill = Vec::new();
+    if let Caller::User(id) = &claims.caller {
+        user::validate_id(id)
+            .map_err(|_| ApiError::auth("JWTAuth error: the token's user_id is not a valid user id"))?;
+        let loaded = backend.load_users(std::slice::from_ref(id)).await?;
+        let cutoff = loaded
+            .first()
+            .and_then(|(_, u)| u.as_ref())
+            .and_then(|u| u.get("revoke_tokens_issued_before"))
+            .and_then(Value::as_str)
+            .and_then(Timestamp::parse);
+        auth::check_user_revocation(&claims, cutoff)?;
+        prefill = loaded;
+    }
+    Ok((claims.caller, prefill))
+}
+
+#[event(fetch)]
+pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    let started_ms = Date::now().as_millis() as f64;
+    if req.method() == Method::Options {
+        return http::preflight();
+    }
+    let url = req.url()?;
+    let params: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    let route = Route::parse(&req.method(), url.path());
+    let backend = match env.kv("USERS") {
+        Ok(kv) => KvBackend::new(kv),
+        Err(e) => {
+            let t = Timing { started_ms, kv_ops: 0 };
+            return http::failure(&ApiError::internal(format!("KV binding USERS is missing: {e}")), route.op(), &t);
+        }
+    };
+    if route == Route::Connect {
+        return connect::handle(&req, &env, &params, &backend).await;
+    }
+    let result = handle(&mut req, &env, &params, &route, &backend).await;
+    let t = Timing { started_ms, kv_ops: backend.ops.get() };
+    match result {
+        Ok((body, status)) => http::success(body, status, &t),
+        Err(e) => http::failure(&e.error, e.op, &t),
+    }
+}
+
+async fn read_json(req: &mut Request) -> Result<Value, ApiError> {
+    let declared = req.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(ApiError::too_big(format!("request body is larger than {MAX_BODY_BYTES} bytes")));
+    }
+    let bytes = req.bytes().await.map_err(|e| ApiError::input(format!("could not read the request body: {e}")))?;
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::too_big(format!("request body is larger than {MAX_BODY_BYTES} bytes")));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::input(format!("invalid JSON body: {e}")))
+}
+
+fn flag(params: &HashMap<String, String>, name: &str) -> Result<bool, ApiError> {
+    match params.get(name).map(String::as_str) {
+        None | Some("" | "false" | "0") => Ok(false),
+        Some("true" | "1") => Ok(true),
+        Some(other) => Err(ApiError::field(name.to_string(), format!("{name} must be true or false, got '{other}'"))),
+    }
+}
+
+async fn handle(
+    req: &mut Request,
+    env: &Env,
+    params: &HashMap<String, String>,
+    route: &Route,
+    backend: &KvBackend,
+) -> Result<(Value, u16), OpError> {
+    let op = route.op();
+    let fail = |error| OpError { op, error };
+    let creds = Credentials::from_env(env).map_err(fail)?;
+    creds.check_key(params).map_err(fail)?;
+    if *route == Route::NotFound {
+        return Err(fail(ApiError::route_not_found()));
+    }
+    let settings = backend.load_settings().await.map_err(fail)?;
+    let token = req.headers().get("authorization").ok().flatten();
+    let auth_type = req.headers().get("stream-auth-type").ok().flatten();
+    let (caller, prefill) = authenticate(token, auth_type, &creds, &settings, backend).await.map_err(fail)?;
+    let at = now();
+    let commit = match route {
+        Route::GetApp => return Ok((ops::get_app(&settings), 200)),
+        Route::Query => {
+            let payload = params.get("payload").map_or("{}", String::as_str);
+            let q = query::parse(payload).map_err(fail)?;
+            let all = backend.all_users().await.map_err(fail)?;
+            let found: Vec<Value> =
+                query::run(&q, &all).into_iter().map(|u| Value::Object(user::public_view(u))).collect();
+            return Ok((json!({ "users": found }), 200));
+        }
+        Route::UpdateApp => {
+            let body = read_json(req).await.map_err(fail)?;
+            let body = if body.is_null() { json!({}) } else { body };
+            let updated = ops::update_app(&settings, &body, &caller).map_err(fail)?;
+            if updated != settings {
+                backend.save_settings(&updated).await.map_err(fail)?;
+            }
+            return Ok((json!({}), 200));
+        }
+        Route::Upsert => {
+            let body = read_json(req).await.map_err(fail)?;
+            store::run(backend, &settings, prefill, op, &|s| ops::upsert_users(&body, &caller, at, s)).await?
+        }
+        Route::Partial => {
+            let body = read_json(req).await.map_err(fail)?;
+            store::run(backend, &settings, prefill, op, &|s| ops::partial_update_users(&body, &caller, at, s)).await?
+        }
+        Route::Deactivate(id) => {
+            let body = read_json(req).await.map_err(fail)?;
+            store::run(backend, &settings, prefill, op, &|s| ops::deactivate_user(id, &body, &caller, at, s)).await?
+        }
+        Route::Reactivate(id) => {
+            let body = read_json(req).await.map_err(fail)?;
+            store::run(backend, &settings, prefill, op, &|s| ops::reactivate_user(id, &body, &caller, at, s)).await?
+        }
+        Route::Delete(id) => {
+            let hard = flag(params, "hard_delete").map_err(fail)?;
+            flag(params, "mark_messages_deleted").map_err(fail)?;
+            flag(params, "delete_conversation_channels").map_err(fail)?;
+            store::run(backend, &settings, prefill, op, &|s| ops::delete_user(id, hard, &caller, at, s)).await?
+        }
+        Route::Restore => {
+            let body = read_json(req).await.map_err(fail)?;
+            store::run(backend, &settings, prefill, op, &|s| ops::restore_users(&body, &caller, at, s)).await?
+        }
+        Route::Connect | Route::NotFound => return Err(fail(ApiError::route_not_found())),
+    };
+    Ok((commit.response, commit.status))
+}
