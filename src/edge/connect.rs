@@ -2,7 +2,7 @@
 //! `health.check` carrying `me`, or one `connection.error` frame followed by close code 1000
 //! (the SDK treats 1000 as a permanent error and does not retry). Pings are answered.
 
-use super::store::{self, KvBackend};
+use super::store::{self, Backend};
 use super::{authenticate, now, Credentials};
 use crate::core::error::{ApiError, Operation};
 use crate::core::ops;
@@ -32,12 +32,15 @@ fn param_or_header(req: &Request, params: &HashMap<String, String>, name: &str) 
     params.get(name).cloned().or_else(|| req.headers().get(name).ok().flatten())
 }
 
+/// The Writer's internal route that runs a connect merge for the Worker.
+pub const INTERNAL_PATH: &str = "/__roster/connect";
+
 /// Authenticates and runs the connect merge; returns `me`.
 async fn open(
     req: &Request,
     env: &Env,
     params: &HashMap<String, String>,
-    backend: &KvBackend,
+    backend: &impl Backend,
 ) -> Result<Value, ApiError> {
     let creds = Credentials::from_env(env)?;
     creds.check_key(params)?;
@@ -75,11 +78,51 @@ fn health_check(connection_id: &str, at: Timestamp, me: Option<Value>) -> String
     frame.to_string()
 }
 
+/// Runs `open` inside the Writer and answers `{me}` or `{error: {code, status, reason}}`.
+pub async fn open_internal(
+    req: &Request,
+    env: &Env,
+    params: &HashMap<String, String>,
+    backend: &impl Backend,
+) -> worker::Result<Response> {
+    let body = match open(req, env, params, backend).await {
+        Ok(me) => json!({ "me": me }),
+        Err(e) => json!({"error": {"code": e.code, "status": e.status, "reason": e.reason}}),
+    };
+    Response::from_json(&body)
+}
+
+/// Asks the Writer to run the connect merge (the serialized write path).
+async fn open_via_writer(req: &Request, env: &Env) -> Result<Value, ApiError> {
+    let fault = |e: worker::Error| ApiError::internal(format!("writer unavailable: {e}"));
+    let url = req.url().map_err(fault)?;
+    let target = format!("https://writer{INTERNAL_PATH}?{}", url.query().unwrap_or_default());
+    let headers = worker::Headers::new();
+    for name in ["authorization", "stream-auth-type"] {
+        if let Ok(Some(v)) = req.headers().get(name) {
+            headers.set(name, &v).map_err(fault)?;
+        }
+    }
+    let mut init = worker::RequestInit::new();
+    init.with_headers(headers);
+    let inner = Request::new_with_init(&target, &init).map_err(fault)?;
+    let mut resp = super::writer_stub(env).map_err(fault)?.fetch_with_request(inner).await.map_err(fault)?;
+    let body: Value = resp.json().await.map_err(fault)?;
+    if let Some(me) = body.get("me") {
+        return Ok(me.clone());
+    }
+    let err = body.get("error").cloned().unwrap_or(Value::Null);
+    let code = err.get("code").and_then(Value::as_i64).and_then(|c| i32::try_from(c).ok()).unwrap_or(-1);
+    let status = err.get("status").and_then(Value::as_u64).and_then(|s| u16::try_from(s).ok()).unwrap_or(500);
+    let reason = err.get("reason").and_then(Value::as_str).unwrap_or("writer failed").to_string();
+    Err(ApiError::new(code, status, reason))
+}
+
 pub async fn handle(
     req: &Request,
     env: &Env,
     params: &HashMap<String, String>,
-    backend: &KvBackend,
+    backend: &impl Backend,
 ) -> worker::Result<Response> {
     let upgrade = req.headers().get("upgrade")?.unwrap_or_default();
     if !upgrade.eq_ignore_ascii_case("websocket") {
@@ -88,7 +131,12 @@ pub async fn handle(
     }
     let WebSocketPair { client, server } = WebSocketPair::new()?;
     server.accept()?;
-    let opened = match open(req, env, params, backend).await {
+    let merged = if super::writes_via_writer(env) {
+        open_via_writer(req, env).await
+    } else {
+        open(req, env, params, backend).await
+    };
+    let opened = match merged {
         Ok(me) => uuid_v4().map(|id| (id, me)),
         Err(e) => Err(e),
     };

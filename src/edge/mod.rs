@@ -4,6 +4,7 @@
 mod connect;
 mod http;
 mod store;
+mod writer;
 
 use crate::core::auth::{self, Caller};
 use crate::core::error::{ApiError, Operation};
@@ -15,7 +16,7 @@ use crate::core::{ops, query};
 use http::Timing;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use store::KvBackend;
+use store::{Backend, KvBackend};
 use worker::{event, Context, Date, Env, Method, Request, Response};
 
 /// Largest request body accepted (a full 100-user batch at the custom-data limit fits).
@@ -140,7 +141,7 @@ async fn authenticate(
     auth_type: Option<String>,
     creds: &Credentials,
     settings: &AppSettings,
-    backend: &KvBackend,
+    backend: &impl Backend,
 ) -> Result<(Caller, Vec<(String, Option<User>)>), ApiError> {
     if auth_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("anonymous")) {
         return Err(ApiError::auth("anonymous users are not supported"));
@@ -166,31 +167,92 @@ async fn authenticate(
     Ok((claims.caller, prefill))
 }
 
+impl Route {
+    /// Writes go through the `Writer` Durable Object (unless `WRITE_PATH = "kv"`).
+    fn is_write(&self) -> bool {
+        matches!(
+            self,
+            Route::Upsert
+                | Route::Partial
+                | Route::UpdateApp
+                | Route::Deactivate(_)
+                | Route::Reactivate(_)
+                | Route::Delete(_)
+                | Route::Restore
+        )
+    }
+}
+
+/// How writes reach storage: `durable_object` (default; serialized, race-free) or `kv`
+/// (direct, last-write-wins: kept to measure and compare).
+fn writes_via_writer(env: &Env) -> bool {
+    env.var("WRITE_PATH").map(|v| v.to_string() != "kv").unwrap_or(true)
+}
+
+fn writer_stub(env: &Env) -> worker::Result<worker::Stub> {
+    env.durable_object("WRITER")?.get_by_name("app")
+}
+
+fn kv_backend(env: &Env) -> Result<KvBackend, ApiError> {
+    let kv = env.kv("USERS").map_err(|e| ApiError::internal(format!("KV binding USERS is missing: {e}")))?;
+    let mut backend = KvBackend::new(kv);
+    backend.fault = env.var("ROSTER_FAULT").ok().map(|v| v.to_string()).filter(|v| !v.is_empty());
+    Ok(backend)
+}
+
 #[event(fetch)]
-pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+pub async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     let started_ms = Date::now().as_millis() as f64;
     if req.method() == Method::Options {
         return http::preflight();
     }
     let url = req.url()?;
-    let params: HashMap<String, String> = url.query_pairs().into_owned().collect();
     let route = Route::parse(&req.method(), url.path());
-    let backend = match env.kv("USERS") {
-        Ok(kv) => KvBackend::new(kv),
-        Err(e) => {
-            let t = Timing { started_ms, kv_ops: 0 };
-            return http::failure(&ApiError::internal(format!("KV binding USERS is missing: {e}")), route.op(), &t);
-        }
-    };
-    if route == Route::Connect {
-        return connect::handle(&req, &env, &params, &backend).await;
+    if route.is_write() && writes_via_writer(&env) {
+        return writer_stub(&env)?.fetch_with_request(req).await;
     }
-    let result = handle(&mut req, &env, &params, &route, &backend).await;
-    let t = Timing { started_ms, kv_ops: backend.ops.get() };
+    let backend = match kv_backend(&env) {
+        Ok(b) => b,
+        Err(e) => return http::failure(&e, route.op(), &Timing { started_ms, kv_ops: 0 }),
+    };
+    serve(req, &env, &backend, route, started_ms).await
+}
+
+/// Serves one request against a backend: the Worker's KV, or the Writer's storage.
+async fn serve(
+    mut req: Request,
+    env: &Env,
+    backend: &impl Backend,
+    route: Route,
+    started_ms: f64,
+) -> worker::Result<Response> {
+    let url = req.url()?;
+    let params: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    if route == Route::Connect {
+        return connect::handle(&req, env, &params, backend).await;
+    }
+    let result = handle(&mut req, env, &params, &route, backend).await;
+    let t = Timing { started_ms, kv_ops: backend.ops().get() };
     match result {
         Ok((body, status)) => http::success(body, status, &t),
         Err(e) => http::failure(&e.error, e.op, &t),
     }
+}
+
+/// Entry point inside the Writer: the forwarded write request, or an internal connect merge.
+pub(crate) async fn serve_in_writer(
+    req: Request,
+    env: &Env,
+    backend: &writer::DoBackend<'_>,
+) -> worker::Result<Response> {
+    let started_ms = Date::now().as_millis() as f64;
+    let url = req.url()?;
+    if url.path() == connect::INTERNAL_PATH {
+        let params: HashMap<String, String> = url.query_pairs().into_owned().collect();
+        return connect::open_internal(&req, env, &params, backend).await;
+    }
+    let route = Route::parse(&req.method(), url.path());
+    serve(req, env, backend, route, started_ms).await
 }
 
 async fn read_json(req: &mut Request) -> Result<Value, ApiError> {
@@ -221,7 +283,7 @@ async fn handle(
     env: &Env,
     params: &HashMap<String, String>,
     route: &Route,
-    backend: &KvBackend,
+    backend: &impl Backend,
 ) -> Result<(Value, u16), OpError> {
     let op = route.op();
     let fail = |error| OpError { op, error };

@@ -56,14 +56,31 @@ impl OpCounter {
     }
 }
 
+/// Storage as a core operation's loop sees it.
+#[allow(async_fn_in_trait)] // single-threaded wasm: no Send bounds wanted
+pub trait Backend {
+    fn ops(&self) -> &OpCounter;
+    async fn load_settings(&self) -> Result<AppSettings, ApiError>;
+    async fn save_settings(&self, s: &AppSettings) -> Result<(), ApiError>;
+    async fn load_users(&self, ids: &[String]) -> Result<Vec<(String, Option<User>)>, ApiError>;
+    async fn load_names(&self, norms: &[String]) -> Result<Vec<(String, Vec<String>)>, ApiError>;
+    /// Writes a commit: claims, then users, then releases.
+    async fn apply(&self, c: &Commit) -> Result<(), ApiError>;
+    async fn all_users(&self) -> Result<Vec<User>, ApiError>;
+}
+
+/// Everything in KV, written directly: fast, but last-write-wins under concurrency (see the
+/// `Writer` Durable Object for the serialized path).
 pub struct KvBackend {
     pub kv: KvStore,
     pub ops: OpCounter,
+    /// Test-only fault injection (`ROSTER_FAULT` var): fail a commit after this phase.
+    pub fault: Option<String>,
 }
 
 impl KvBackend {
     pub fn new(kv: KvStore) -> Self {
-        KvBackend { kv, ops: OpCounter::default() }
+        KvBackend { kv, ops: OpCounter::default(), fault: None }
     }
 
     async fn get_many(&self, keys: Vec<String>) -> Result<Vec<(String, Option<String>)>, ApiError> {
@@ -75,35 +92,7 @@ impl KvBackend {
         Ok(try_join_all(chunks).await?.into_iter().flatten().collect())
     }
 
-    pub async fn load_settings(&self) -> Result<AppSettings, ApiError> {
-        self.ops.add(1);
-        let raw = self.kv.get(SETTINGS_KEY).text().await.map_err(storage_error)?;
-        Ok(raw.map(|s| AppSettings::from_json(&s)).unwrap_or_default())
-    }
-
-    pub async fn save_settings(&self, s: &AppSettings) -> Result<(), ApiError> {
-        self.ops.add(1);
-        self.kv.put(SETTINGS_KEY, s.to_json()).map_err(storage_error)?.execute().await.map_err(storage_error)
-    }
-
-    pub async fn load_users(&self, ids: &[String]) -> Result<Vec<(String, Option<User>)>, ApiError> {
-        let found = self.get_many(ids.iter().map(|id| user_key(id)).collect()).await?;
-        Ok(ids.iter().zip(found).map(|(id, (_, raw))| (id.clone(), raw.and_then(|s| parse_object(&s)))).collect())
-    }
-
-    pub async fn load_names(&self, norms: &[String]) -> Result<Vec<(String, Vec<String>)>, ApiError> {
-        let found = self.get_many(norms.iter().map(|n| name_key(n)).collect()).await?;
-        Ok(norms
-            .iter()
-            .zip(found)
-            .map(|(n, (_, raw))| {
-                let ids = raw.and_then(|s| serde_json::from_str::<Vec<String>>(&s).ok()).unwrap_or_default();
-                (n.clone(), ids)
-            })
-            .collect())
-    }
-
-    async fn put_names(&self, lists: &[(String, Vec<String>)]) -> Result<(), ApiError> {
+    pub async fn put_names(&self, lists: &[(String, Vec<String>)]) -> Result<(), ApiError> {
         let writes = lists.iter().map(|(norm, ids)| async move {
             self.ops.add(1);
             let key = name_key(norm);
@@ -131,16 +120,59 @@ impl KvBackend {
         try_join_all(writes).await.map(|_| ())
     }
 
+    fn inject(&self, phase: &str) -> Result<(), ApiError> {
+        match &self.fault {
+            Some(f) if f == phase => Err(ApiError::internal(format!("storage error: injected fault after {phase}"))),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Backend for KvBackend {
+    fn ops(&self) -> &OpCounter {
+        &self.ops
+    }
+
+    async fn load_settings(&self) -> Result<AppSettings, ApiError> {
+        self.ops.add(1);
+        let raw = self.kv.get(SETTINGS_KEY).text().await.map_err(storage_error)?;
+        Ok(raw.map(|s| AppSettings::from_json(&s)).unwrap_or_default())
+    }
+
+    async fn save_settings(&self, s: &AppSettings) -> Result<(), ApiError> {
+        self.ops.add(1);
+        self.kv.put(SETTINGS_KEY, s.to_json()).map_err(storage_error)?.execute().await.map_err(storage_error)
+    }
+
+    async fn load_users(&self, ids: &[String]) -> Result<Vec<(String, Option<User>)>, ApiError> {
+        let found = self.get_many(ids.iter().map(|id| user_key(id)).collect()).await?;
+        Ok(ids.iter().zip(found).map(|(id, (_, raw))| (id.clone(), raw.and_then(|s| parse_object(&s)))).collect())
+    }
+
+    async fn load_names(&self, norms: &[String]) -> Result<Vec<(String, Vec<String>)>, ApiError> {
+        let found = self.get_many(norms.iter().map(|n| name_key(n)).collect()).await?;
+        Ok(norms
+            .iter()
+            .zip(found)
+            .map(|(n, (_, raw))| {
+                let ids = raw.and_then(|s| serde_json::from_str::<Vec<String>>(&s).ok()).unwrap_or_default();
+                (n.clone(), ids)
+            })
+            .collect())
+    }
+
     /// Applies a commit in the order that keeps the index safe: claims, users, releases.
-    pub async fn apply(&self, c: &Commit) -> Result<(), ApiError> {
+    async fn apply(&self, c: &Commit) -> Result<(), ApiError> {
         self.put_names(&c.claims).await?;
+        self.inject("claims")?;
         self.put_users(&c.users).await?;
+        self.inject("users")?;
         self.put_names(&c.releases).await
     }
 
     /// Every stored user record: list pages of `u:` keys, taking records from metadata where
     /// they fit and bulk-getting the rest.
-    pub async fn all_users(&self) -> Result<Vec<User>, ApiError> {
+    async fn all_users(&self) -> Result<Vec<User>, ApiError> {
         let mut users = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
@@ -180,7 +212,7 @@ fn parse_object(s: &str) -> Option<User> {
 /// apply the commit. `prefill` seeds the snapshot with users already loaded (the caller's own
 /// record, read for token revocation).
 pub async fn run(
-    backend: &KvBackend,
+    backend: &impl Backend,
     settings: &AppSettings,
     prefill: Vec<(String, Option<User>)>,
     op: Operation,
