@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # Builds the Worker into build/ with worker-build, using local tools only (its defaults download
-# wasm-bindgen and esbuild from GitHub). Run by `wrangler dev`/`deploy` through wrangler.toml.
+# wasm-bindgen and esbuild from GitHub), then shrinks the wasm with binaryen's wasm-opt (from npm):
+# -Oz, and the debug/name sections stripped. Run by `wrangler dev`/`deploy` through wrangler.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-exec worker-build --release --features worker
+worker-build --release --features worker
+features="--enable-bulk-memory --enable-nontrapping-float-to-int --enable-reference-types --enable-sign-ext
+  --enable-exception-handling --enable-multivalue --enable-mutable-globals"
+# shellcheck disable=SC2086
+wasm-opt -Oz --strip-debug --strip-producers $features build/index_bg.wasm -o build/index_bg.opt.wasm
+mv build/index_bg.opt.wasm build/index_bg.wasm
+raw=$(stat -c %s build/index_bg.wasm)
+gz=$(gzip -9c build/index_bg.wasm | wc -c)
+echo "[build-worker] build/index_bg.wasm: $raw bytes raw, $gz bytes gzip"

@@ -95,8 +95,7 @@ pub async fn open_internal(
 /// Asks the Writer to run the connect merge (the serialized write path).
 async fn open_via_writer(req: &Request, env: &Env) -> Result<Value, ApiError> {
     let fault = |e: worker::Error| ApiError::internal(format!("writer unavailable: {e}"));
-    let url = req.url().map_err(fault)?;
-    let target = format!("https://writer{INTERNAL_PATH}?{}", url.query().unwrap_or_default());
+    let target = format!("https://writer{INTERNAL_PATH}?{}", super::Target::of(req).query);
     let headers = worker::Headers::new();
     for name in ["authorization", "stream-auth-type"] {
         if let Ok(Some(v)) = req.headers().get(name) {

@@ -73,6 +73,36 @@ impl Route {
     }
 }
 
+/// The request's path and raw query string, read without a URL parser (the `url` crate's IDNA
+/// tables would otherwise be linked in and roughly double the Worker's size).
+struct Target {
+    path: String,
+    query: String,
+}
+
+impl Target {
+    fn of(req: &Request) -> Target {
+        let full = req.inner().url();
+        let after_scheme = full.split_once("://").map_or(full.as_str(), |(_, rest)| rest);
+        let from_path = after_scheme.find('/').and_then(|i| after_scheme.get(i..)).unwrap_or("/");
+        let without_fragment = from_path.split('#').next().unwrap_or_default();
+        let (path, query) = without_fragment.split_once('?').unwrap_or((without_fragment, ""));
+        Target { path: path.to_string(), query: query.to_string() }
+    }
+
+    /// Query parameters, decoded (`+` is a space); the last of repeated names wins.
+    fn params(&self) -> HashMap<String, String> {
+        self.query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (percent_decode(&k.replace('+', " ")), percent_decode(&v.replace('+', " ")))
+            })
+            .collect()
+    }
+}
+
 fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -193,6 +223,58 @@ fn writer_stub(env: &Env) -> worker::Result<worker::Stub> {
     env.durable_object("WRITER")?.get_by_name("app")
 }
 
+/// The backend a request is served against. One concrete type, so the request handling is
+/// compiled once rather than once per backend (it keeps the Worker's wasm smaller).
+pub(crate) enum Store<'a> {
+    Kv(&'a KvBackend),
+    Writer(&'a writer::DoBackend<'a>),
+}
+
+impl Backend for Store<'_> {
+    fn ops(&self) -> &store::OpCounter {
+        match self {
+            Store::Kv(b) => b.ops(),
+            Store::Writer(b) => b.ops(),
+        }
+    }
+    async fn load_settings(&self) -> Result<AppSettings, ApiError> {
+        match self {
+            Store::Kv(b) => b.load_settings().await,
+            Store::Writer(b) => b.load_settings().await,
+        }
+    }
+    async fn save_settings(&self, s: &AppSettings) -> Result<(), ApiError> {
+        match self {
+            Store::Kv(b) => b.save_settings(s).await,
+            Store::Writer(b) => b.save_settings(s).await,
+        }
+    }
+    async fn load_users(&self, ids: &[String]) -> Result<Vec<(String, Option<User>)>, ApiError> {
+        match self {
+            Store::Kv(b) => b.load_users(ids).await,
+            Store::Writer(b) => b.load_users(ids).await,
+        }
+    }
+    async fn load_names(&self, norms: &[String]) -> Result<Vec<(String, Vec<String>)>, ApiError> {
+        match self {
+            Store::Kv(b) => b.load_names(norms).await,
+            Store::Writer(b) => b.load_names(norms).await,
+        }
+    }
+    async fn apply(&self, c: &crate::core::ops::Commit) -> Result<(), ApiError> {
+        match self {
+            Store::Kv(b) => b.apply(c).await,
+            Store::Writer(b) => b.apply(c).await,
+        }
+    }
+    async fn all_users(&self) -> Result<Vec<User>, ApiError> {
+        match self {
+            Store::Kv(b) => b.all_users().await,
+            Store::Writer(b) => b.all_users().await,
+        }
+    }
+}
+
 fn kv_backend(env: &Env) -> Result<KvBackend, ApiError> {
     let kv = env.kv("USERS").map_err(|e| ApiError::internal(format!("KV binding USERS is missing: {e}")))?;
     let mut backend = KvBackend::new(kv);
@@ -206,8 +288,8 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
     if req.method() == Method::Options {
         return http::preflight();
     }
-    let url = req.url()?;
-    let route = Route::parse(&req.method(), url.path());
+    let target = Target::of(&req);
+    let route = Route::parse(&req.method(), &target.path);
     if route.is_write() && writes_via_writer(&env) {
         return writer_stub(&env)?.fetch_with_request(req).await;
     }
@@ -215,19 +297,18 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
         Ok(b) => b,
         Err(e) => return http::failure(&e, route.op(), &Timing { started_ms, kv_ops: 0 }),
     };
-    serve(req, &env, &backend, route, started_ms).await
+    serve(req, &env, &Store::Kv(&backend), route, started_ms).await
 }
 
 /// Serves one request against a backend: the Worker's KV, or the Writer's storage.
 async fn serve(
     mut req: Request,
     env: &Env,
-    backend: &impl Backend,
+    backend: &Store<'_>,
     route: Route,
     started_ms: f64,
 ) -> worker::Result<Response> {
-    let url = req.url()?;
-    let params: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    let params = Target::of(&req).params();
     if route == Route::Connect {
         return connect::handle(&req, env, &params, backend).await;
     }
@@ -246,13 +327,13 @@ pub(crate) async fn serve_in_writer(
     backend: &writer::DoBackend<'_>,
 ) -> worker::Result<Response> {
     let started_ms = Date::now().as_millis() as f64;
-    let url = req.url()?;
-    if url.path() == connect::INTERNAL_PATH {
-        let params: HashMap<String, String> = url.query_pairs().into_owned().collect();
-        return connect::open_internal(&req, env, &params, backend).await;
+    let target = Target::of(&req);
+    let store = Store::Writer(backend);
+    if target.path == connect::INTERNAL_PATH {
+        return connect::open_internal(&req, env, &target.params(), &store).await;
     }
-    let route = Route::parse(&req.method(), url.path());
-    serve(req, env, backend, route, started_ms).await
+    let route = Route::parse(&req.method(), &target.path);
+    serve(req, env, &store, route, started_ms).await
 }
 
 async fn read_json(req: &mut Request) -> Result<Value, ApiError> {
