@@ -96,15 +96,12 @@ pub async fn open_internal(
 async fn open_via_writer(req: &Request, env: &Env) -> Result<Value, ApiError> {
     let fault = |e: worker::Error| ApiError::internal(format!("writer unavailable: {e}"));
     let target = format!("https://writer{INTERNAL_PATH}?{}", super::Target::of(req).query);
-    let headers = worker::Headers::new();
+    let mut inner = Request::new(&target, worker::Method::Get).map_err(fault)?;
     for name in ["authorization", "stream-auth-type"] {
         if let Ok(Some(v)) = req.headers().get(name) {
-            headers.set(name, &v).map_err(fault)?;
+            inner.headers_mut().map_err(fault)?.set(name, &v).map_err(fault)?;
         }
     }
-    let mut init = worker::RequestInit::new();
-    init.with_headers(headers);
-    let inner = Request::new_with_init(&target, &init).map_err(fault)?;
     let mut resp = super::writer_stub(env).map_err(fault)?.fetch_with_request(inner).await.map_err(fault)?;
     let body: Value = resp.json().await.map_err(fault)?;
     if let Some(me) = body.get("me") {
@@ -125,7 +122,7 @@ pub async fn handle(
 ) -> worker::Result<Response> {
     let upgrade = req.headers().get("upgrade")?.unwrap_or_default();
     if !upgrade.eq_ignore_ascii_case("websocket") {
-        let t = super::http::Timing { started_ms: worker::Date::now().as_millis() as f64, kv_ops: 0 };
+        let t = super::http::Timing { started_ms: worker::Date::now().as_millis(), kv_ops: 0 };
         return super::http::failure(&ApiError::input("websocket upgrade required"), Operation::Connect, &t);
     }
     let WebSocketPair { client, server } = WebSocketPair::new()?;

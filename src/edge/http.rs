@@ -11,8 +11,10 @@ pub const CORS_ALLOW_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 /// Advertised per-minute request budget (Roster does not rate-limit; the SDKs read these).
 const RATE_LIMIT: u32 = 10_000;
 
-pub fn duration(started_ms: f64, now_ms: f64) -> String {
-    format!("{:.2}ms", (now_ms - started_ms).max(0.0))
+/// Stream's `"<n.nn>ms"`. The clock has millisecond resolution (and stands still during
+/// synchronous work in workerd), so this formats whole milliseconds without float formatting.
+pub fn duration(started_ms: u64, now_ms: u64) -> String {
+    format!("{}.00ms", now_ms.saturating_sub(started_ms))
 }
 
 fn headers(now_secs: u64, kv_ops: u32) -> worker::Result<Headers> {
@@ -35,14 +37,14 @@ pub fn add_cors(h: &Headers) -> worker::Result<()> {
 }
 
 pub struct Timing {
-    pub started_ms: f64,
+    pub started_ms: u64,
     pub kv_ops: u32,
 }
 
 impl Timing {
     fn finish(&self) -> (String, u64) {
-        let now = worker::Date::now().as_millis() as f64;
-        (duration(self.started_ms, now), (now / 1000.0) as u64)
+        let now = worker::Date::now().as_millis();
+        (duration(self.started_ms, now), now / 1000)
     }
 }
 

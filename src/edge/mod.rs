@@ -284,7 +284,7 @@ fn kv_backend(env: &Env) -> Result<KvBackend, ApiError> {
 
 #[event(fetch)]
 pub async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    let started_ms = Date::now().as_millis() as f64;
+    let started_ms = Date::now().as_millis();
     if req.method() == Method::Options {
         return http::preflight();
     }
@@ -306,7 +306,7 @@ async fn serve(
     env: &Env,
     backend: &Store<'_>,
     route: Route,
-    started_ms: f64,
+    started_ms: u64,
 ) -> worker::Result<Response> {
     let params = Target::of(&req).params();
     if route == Route::Connect {
@@ -326,7 +326,7 @@ pub(crate) async fn serve_in_writer(
     env: &Env,
     backend: &writer::DoBackend<'_>,
 ) -> worker::Result<Response> {
-    let started_ms = Date::now().as_millis() as f64;
+    let started_ms = Date::now().as_millis();
     let target = Target::of(&req);
     let store = Store::Writer(backend);
     if target.path == connect::INTERNAL_PATH {
