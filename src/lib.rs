@@ -7,3 +7,7 @@ pub mod core;
 /// The Cloudflare Worker (feature `worker`): routing, KV persistence, the WebSocket connect.
 #[cfg(feature = "worker")]
 mod edge;
+
+/// The npm package (feature `js`): wasm-bindgen exports over the core.
+#[cfg(feature = "js")]
+mod js;

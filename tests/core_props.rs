@@ -10,6 +10,10 @@ use roster::core::time::Timestamp;
 use roster::core::username::normalize;
 use serde_json::{json, Map, Value};
 
+// tests/wasm.rs runs these same cases compiled to wasm (headless Chromium and Node).
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
 fn arb_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),

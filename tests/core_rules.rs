@@ -8,6 +8,10 @@ use roster::core::time::Timestamp;
 use roster::core::Operation;
 use serde_json::{json, Value};
 
+// tests/wasm.rs runs these same cases compiled to wasm (headless Chromium and Node).
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
 const T0: i64 = 1_700_000_000_000; // ms
 
 fn at(ms_after: i64) -> Timestamp {

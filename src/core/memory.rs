@@ -2,7 +2,7 @@
 //! reference the Worker is tested against. It is the shell's loop in its simplest form: load
 //! what an operation needs from maps, run it again, apply the commit.
 
-use super::auth::Caller;
+use super::auth::{self, Caller, Claims};
 use super::error::{ApiError, Operation, Result};
 use super::ops::{self, Commit, Snapshot, Step};
 use super::query;
@@ -139,6 +139,22 @@ impl MemoryStore {
         now: Timestamp,
     ) -> std::result::Result<Commit, OpError> {
         self.run(Operation::RestoreUsers, &|s| ops::restore_users(body, caller, now, s))
+    }
+    /// Verifies a token the way the Worker does for each request: the app's auth policy
+    /// (`disable_auth_checks`, app-wide `revoke_tokens_issued_before`), then the stored user's
+    /// own `revoke_tokens_issued_before`.
+    pub fn verify_token(&self, token: &str, secret: &str, now: Timestamp) -> Result<Claims> {
+        let claims = auth::verify(token, secret, &self.settings.auth_policy(), now)?;
+        if let Caller::User(id) = &claims.caller {
+            let cutoff = self
+                .users
+                .get(id)
+                .and_then(|u| u.get("revoke_tokens_issued_before"))
+                .and_then(Value::as_str)
+                .and_then(Timestamp::parse);
+            auth::check_user_revocation(&claims, cutoff)?;
+        }
+        Ok(claims)
     }
     pub fn query_users(&self, payload: &Value) -> std::result::Result<Value, OpError> {
         let q = query::parse_value(payload).map_err(|error| OpError { op: Operation::QueryUsers, error })?;

@@ -304,6 +304,13 @@ pub fn merge_upsert(old: Option<&User>, input: &Value, caller: &Caller, now: Tim
     merge_upsert_one(old, &cleaned, caller, now)
 }
 
+/// The checks `upsert_users` makes on one user before it looks at stored data: an object with
+/// a valid `id`, no reserved fields, built-in fields of the right types, custom data ≤ 5 KiB.
+pub fn validate_user(input: &Value) -> Result<()> {
+    let id = input.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+    parse_upsert(&json!({"users": {id: input}}), &Caller::Server).map(|_| ())
+}
+
 // ---------------------------------------------------------------- partial update
 
 fn parse_partial(body: &Value, caller: &Caller) -> Result<Vec<PartialUpdate>> {

@@ -5,7 +5,7 @@
 //! same path, or a path and its prefix, is refused. `privacy_settings` merges.
 
 use super::error::{ApiError, Result};
-use super::user::{is_reserved, User};
+use super::user::{is_reserved, User, MAX_NESTING};
 use serde_json::{Map, Value};
 
 /// A validated dotted path, split into segments.
@@ -17,6 +17,15 @@ pub struct FieldPath {
 
 impl FieldPath {
     pub fn parse(raw: &str) -> Result<Self> {
+        // A path deeper than a user may nest can never be written; refusing it here also keeps
+        // a hostile path from building a structure too deep to serialize or drop.
+        if raw.split('.').nth(MAX_NESTING).is_some() {
+            let shown: String = raw.chars().take(64).collect();
+            return Err(ApiError::field(
+                shown.clone(),
+                format!("field name '{shown}…' has more than {MAX_NESTING} segments"),
+            ));
+        }
         let segments: Vec<String> = raw.split('.').map(str::to_string).collect();
         let bad = segments.iter().any(|s| s.is_empty() || s.chars().any(char::is_whitespace));
         if raw.is_empty() || bad {
@@ -220,6 +229,21 @@ mod tests {
             assert_eq!((e.code, e.status), (4, 400), "unset {bad:?}");
         }
         assert!(upd(json!({"id": "u", "set": {"a.b_c-d.e1": 1}, "unset": ["x.y"]})).is_ok());
+    }
+
+    #[test]
+    fn paths_deeper_than_a_user_may_nest_are_refused_and_deep_results_fail_validation() {
+        let path = |n: usize| vec!["a"; n].join(".");
+        let e = upd(json!({"id": "u", "set": {path(20_000): 1}})).unwrap_err();
+        assert_eq!((e.code, e.status), (4, 400));
+        assert!(e.reason.len() < 200, "the message does not echo a huge path");
+        assert!(upd(json!({"id": "u", "unset": [path(MAX_NESTING + 1)]})).is_err());
+        // Within the segment limit, a deep value still makes the user too deep to store.
+        let deep: Value = serde_json::from_str(&format!("{}{}", "[".repeat(60), "]".repeat(60))).unwrap();
+        let u = upd(json!({"id": "u", "set": {path(10): deep}})).unwrap();
+        let out = u.apply(&user(json!({"id": "u"}))).unwrap();
+        let e = crate::core::user::validate_fields(&out, "users[u]").unwrap_err();
+        assert!(e.reason.contains("nested too deeply"), "{}", e.reason);
     }
 
     #[test]

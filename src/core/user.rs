@@ -44,6 +44,10 @@ pub const MAX_CUSTOM_BYTES: usize = 5 * 1024;
 pub const MAX_TEAMS: usize = 250;
 pub const MAX_TEAM_NAME_BYTES: usize = 100;
 pub const MAX_BATCH: usize = 100;
+/// How deeply a user object may nest (the user itself is level 1). Far below serde_json's
+/// parse limit of 128, so every stored record can be read back, and small enough that
+/// recursive serialization never exhausts the wasm stack.
+pub const MAX_NESTING: usize = 64;
 const PRIVACY_KEYS: &[&str] = &["typing_indicators", "read_receipts", "delivery_receipts"];
 
 pub fn is_reserved(field: &str) -> bool {
@@ -102,6 +106,9 @@ pub fn validate_fields(user: &User, label: &str) -> Result<()> {
         Err(ApiError::field(name, msg))
     };
     for (key, value) in user {
+        if 1 + nesting_depth(value) > MAX_NESTING {
+            return bad(key, &format!("is nested too deeply: a user may nest at most {MAX_NESTING} levels"));
+        }
         match key.as_str() {
             "role" => match value {
                 Value::String(s) if !s.is_empty() && s.len() <= 64 => {}
@@ -178,6 +185,27 @@ fn validate_privacy(value: &Value, label: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Levels of arrays and objects in `value` (a scalar is 0, `[]` is 1, `[[1]]` is 2), counted
+/// without recursion so that any input is safe to measure.
+pub fn nesting_depth(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        match v {
+            Value::Array(a) => {
+                deepest = deepest.max(depth + 1);
+                stack.extend(a.iter().map(|x| (x, depth + 1)));
+            }
+            Value::Object(m) => {
+                deepest = deepest.max(depth + 1);
+                stack.extend(m.values().map(|x| (x, depth + 1)));
+            }
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// JSON byte size of the user's custom fields, as an object.
@@ -267,6 +295,22 @@ mod tests {
         assert!(validate_fields(&v, "u").is_ok());
         v.insert("k".into(), json!("x".repeat(5113)));
         assert_eq!(validate_fields(&v, "u").unwrap_err().code, 22);
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let nested =
+            |n: usize| -> Value { serde_json::from_str(&format!("{}{}", "[".repeat(n), "]".repeat(n))).unwrap() };
+        assert_eq!(nesting_depth(&json!(1)), 0);
+        assert_eq!(nesting_depth(&json!({"a": [1, {"b": []}], "c": {}})), 4);
+        assert_eq!(nesting_depth(&nested(100)), 100);
+        let mut u = user(json!({"id": "u"}));
+        u.insert("ok".into(), nested(MAX_NESTING - 1));
+        assert!(validate_fields(&u, "users[u]").is_ok());
+        u.insert("deep".into(), nested(MAX_NESTING));
+        let e = validate_fields(&u, "users[u]").unwrap_err();
+        assert_eq!((e.code, e.status), (4, 400));
+        assert_eq!(e.reason, "users[u].deep is nested too deeply: a user may nest at most 64 levels");
     }
 
     #[test]

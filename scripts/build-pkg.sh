@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds the npm package into pkg/: the core with feature `js` for wasm32, wasm-bindgen's ESM
+# glue (--target web, one build for every environment), wasm-opt -Oz, and the hand-written
+# entry modules and TypeScript declarations from src/js/package/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+cargo build --quiet --release --target wasm32-unknown-unknown --features js --lib
+
+bindgen=target/js-bindgen
+rm -rf "$bindgen"
+wasm-bindgen --target web --no-typescript --out-dir "$bindgen" --out-name roster \
+  target/wasm32-unknown-unknown/release/roster.wasm
+
+mkdir -p pkg
+rm -f pkg/*.js pkg/*.d.ts pkg/*.wasm
+# The features Rust enables for wasm32 by default; -Oz keeps every export.
+wasm-opt -Oz --strip-debug --strip-producers --strip-target-features --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  --enable-mutable-globals --enable-reference-types --enable-multivalue \
+  "$bindgen/roster_bg.wasm" -o pkg/roster_bg.wasm
+cp "$bindgen/roster.js" pkg/roster.js
+cp src/js/package/node.js src/js/package/browser.js src/js/package/workerd.js src/js/package/index.d.ts pkg/
+echo "built pkg/: $(cd pkg && ls | tr '\n' ' ')"

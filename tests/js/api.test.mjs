@@ -1,0 +1,313 @@
+// The npm package's pure exports, imported by name as a consumer would (the package refers to
+// itself through its `exports`, so this runs pkg/node.js): usernames, validation, merges,
+// partial updates, tokens and the error shape. Needs `bash scripts/build-pkg.sh` first.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import jwt from "jsonwebtoken";
+import { StreamChat } from "stream-chat";
+import * as roster from "roster-users";
+import {
+  applyPartialUpdate,
+  createToken,
+  isRosterError,
+  mergeUpsert,
+  normalizeUsername,
+  validateUser,
+  verifyToken,
+} from "roster-users";
+
+const T0 = Date.UTC(2024, 3, 4, 9, 26, 11, 805); // 2024-04-04T09:26:11.805Z
+const T0_ISO = "2024-04-04T09:26:11.805000Z";
+const T0_SECS = Math.floor(T0 / 1000);
+
+/** Runs `fn`, which must throw a RosterError with this code, status and message. */
+function throwsRoster(fn, code, status, message) {
+  let error;
+  try {
+    fn();
+  } catch (e) {
+    error = e;
+  }
+  assert.ok(error, "expected a RosterError, nothing was thrown");
+  assert.ok(error instanceof Error, `expected an Error, got ${error}`);
+  assert.equal(error.name, "RosterError", error.stack);
+  assert.ok(isRosterError(error));
+  assert.deepEqual([error.code, error.StatusCode], [code, status], error.message);
+  if (message instanceof RegExp) assert.match(error.message, message);
+  else if (message !== undefined) assert.equal(error.message, message);
+  return error;
+}
+
+/** A JWT with any payload and the literal signature `devtoken` (stream-chat's devToken). */
+function devToken(payload) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  return `${b64({ alg: "HS256", typ: "JWT" })}.${b64(payload)}.devtoken`;
+}
+
+test("exports exactly the documented names", () => {
+  assert.deepEqual(Object.keys(roster).sort(), [
+    "UserStore",
+    "applyPartialUpdate",
+    "createToken",
+    "isRosterError",
+    "mergeUpsert",
+    "normalizeUsername",
+    "validateUser",
+    "verifyToken",
+  ]);
+});
+
+test("normalizeUsername is Unicode-aware and drops everything but letters and digits", () => {
+  for (const [name, normal] of [
+    ["John Doe", "johndoe"],
+    ["john.doe", "johndoe"],
+    ["  J_o-h'n\tD😀oe!! ", "johndoe"],
+    ["ÅNGSTRÖM 42", "ångström42"],
+    ["Δημήτρης", "δημήτρης"],
+    ["李 小龙", "李小龙"],
+    ["...", ""],
+    ["", ""],
+  ]) {
+    assert.equal(normalizeUsername(name), normal, name);
+  }
+  assert.throws(() => normalizeUsername(42), TypeError);
+  assert.throws(() => normalizeUsername(), TypeError);
+});
+
+test("validateUser accepts a valid user and throws Stream's errors for invalid ones", () => {
+  assert.equal(validateUser({ id: "u1", name: "Ann", teams: ["red"], book: { title: "Dune" } }), undefined);
+  const e = throwsRoster(
+    () => validateUser({ id: "u1", created_at: "2020-01-01T00:00:00Z" }),
+    4,
+    400,
+    'UpdateUsers failed with error: "users[u1].created_at is a reserved field"',
+  );
+  assert.deepEqual(e.exception_fields, { "users[u1].created_at": "users[u1].created_at is a reserved field" });
+  assert.equal(e.more_info, "https://getstream.io/chat/docs/api_errors_response");
+  assert.deepEqual(e.details, []);
+  assert.equal(e.duration, undefined, "duration means nothing outside HTTP");
+  throwsRoster(() => validateUser({ id: "a b" }), 4, 400, /UpdateUsers failed with error: "user id 'a b' is invalid/);
+  throwsRoster(() => validateUser({ name: "no id" }), 4, 400, 'UpdateUsers failed with error: "user id is a required field"');
+  throwsRoster(() => validateUser({ id: "u", teams: "red" }), 4, 400, /users\[u\]\.teams must be an array/);
+  throwsRoster(() => validateUser({ id: "u", big: "x".repeat(6000) }), 22, 413, /larger than the limit/);
+  throwsRoster(() => validateUser("u1"), 4, 400);
+  throwsRoster(() => validateUser(undefined), 4, 400);
+  // Server-computed fields an SDK echoes back are not errors.
+  validateUser({ id: "u", banned: true, devices: [] });
+});
+
+test("mergeUpsert creates with defaults and replaces custom data, keeping created_at and role", () => {
+  const created = mergeUpsert(null, { id: "u1", role: "admin", color: "green", name: "Ann" }, { now: T0 });
+  assert.deepEqual(created, {
+    id: "u1",
+    role: "admin",
+    color: "green",
+    name: "Ann",
+    teams: [],
+    banned: false,
+    online: false,
+    created_at: T0_ISO,
+    updated_at: T0_ISO,
+  });
+  const later = new Date(T0 + 60_000);
+  const replaced = mergeUpsert(created, { id: "u1", book: "dune" }, { now: later });
+  assert.equal(replaced.book, "dune");
+  assert.equal(replaced.color, undefined, "absent custom fields are removed");
+  assert.equal(replaced.name, undefined);
+  assert.equal(replaced.role, "admin", "an omitted role keeps the stored one");
+  assert.equal(replaced.created_at, T0_ISO);
+  assert.equal(replaced.updated_at, "2024-04-04T09:27:11.805000Z");
+  // A user may not change its own role.
+  throwsRoster(
+    () => mergeUpsert(created, { id: "u1", role: "user" }, { caller: { user_id: "u1" }, now: T0 }),
+    17,
+    403,
+    'UpdateUsers failed with error: "user role can only be changed server-side"',
+  );
+  throwsRoster(() => mergeUpsert(undefined, { id: "u1", online: true }), 4, 400, /reserved field/);
+  assert.throws(() => mergeUpsert(5, { id: "u1" }), TypeError);
+});
+
+test("time is a Date, milliseconds or an RFC 3339 string, and Date.now() by default", () => {
+  const as = (now) => mergeUpsert(null, { id: "u" }, { now }).created_at;
+  assert.equal(as(T0), T0_ISO);
+  assert.equal(as(new Date(T0)), T0_ISO);
+  assert.equal(as("2024-04-04T11:26:11.805+02:00"), T0_ISO);
+  const before = Date.now();
+  const stamped = Date.parse(mergeUpsert(null, { id: "u" }).created_at);
+  assert.ok(stamped >= before && stamped <= Date.now(), `default time ${stamped} is not now`);
+  for (const bad of [Number.NaN, Infinity, new Date("nope"), "yesterday", {}, true, 9e15]) {
+    assert.throws(() => as(bad), TypeError, String(bad));
+  }
+});
+
+test("the caller is the server by default, or {user_id} / {server: true}", () => {
+  const stored = mergeUpsert(null, { id: "me", role: "admin", teams: ["red"] }, { now: T0 });
+  assert.equal(mergeUpsert(stored, { id: "me", teams: ["blue"] }).teams[0], "blue");
+  assert.equal(mergeUpsert(stored, { id: "me", teams: ["blue"] }, { caller: { server: true } }).teams[0], "blue");
+  throwsRoster(
+    () => mergeUpsert(stored, { id: "me", teams: ["blue"] }, { caller: { user_id: "me" } }),
+    17,
+    403,
+    'UpdateUsers failed with error: "user teams can only be updated server-side"',
+  );
+  throwsRoster(() => mergeUpsert(stored, { id: "me" }, { caller: { user_id: "other" } }), 17, 403);
+  for (const caller of [{}, { user_id: "" }, { user_id: 5 }, { server: "yes" }, "server", 1]) {
+    assert.throws(() => mergeUpsert(null, { id: "u" }, { caller }), TypeError, JSON.stringify(caller));
+  }
+  assert.throws(() => mergeUpsert(null, { id: "u" }, 5), TypeError);
+});
+
+test("applyPartialUpdate sets and unsets dotted paths with PATCH /users' rules", () => {
+  const stored = mergeUpsert(null, { id: "u", role: "user", test: { passed: true, n: 1 } }, { now: T0 });
+  const after = applyPartialUpdate(
+    stored,
+    { id: "u", set: { "field2.subfield": "test", "privacy_settings.read_receipts.enabled": false }, unset: ["test.passed"] },
+    { now: T0 + 5 },
+  );
+  assert.deepEqual(after.field2, { subfield: "test" });
+  assert.deepEqual(after.test, { n: 1 });
+  assert.deepEqual(after.privacy_settings, { read_receipts: { enabled: false } });
+  assert.equal(after.updated_at, "2024-04-04T09:26:11.810000Z");
+  assert.equal(after.created_at, T0_ISO);
+  assert.deepEqual(stored.test, { passed: true, n: 1 }, "the input object is not modified");
+  const emptied = applyPartialUpdate(after, { id: "u", unset: ["test.n"] }, { now: T0 });
+  assert.deepEqual(emptied.test, {}, "unsetting a.b leaves a: {}");
+  for (const key of ["test..test", " test.test", ".test", "test."]) {
+    throwsRoster(() => applyPartialUpdate(stored, { id: "u", set: { [key]: 1 } }), 4, 400, /^UpdateUsersPartial failed with error: "field name/);
+  }
+  throwsRoster(() => applyPartialUpdate(stored, { id: "u", set: { "a.b": 1 }, unset: ["a"] }), 4, 400, /cannot set and unset/);
+  throwsRoster(
+    () => applyPartialUpdate(stored, { id: "u", set: { role: "user" } }, { caller: { user_id: "u" } }),
+    17,
+    403,
+    'UpdateUsersPartial failed with error: "user role can only be changed server-side"',
+  );
+  throwsRoster(() => applyPartialUpdate(stored, { id: "u", set: { online: true } }), 4, 400, /reserved field/);
+  assert.throws(() => applyPartialUpdate(null, { id: "u" }), TypeError);
+});
+
+test("createToken matches Stream's SDKs byte for byte", () => {
+  // stream-chat-go's test vector.
+  assert.equal(
+    createToken("secret", { user_id: "tommaso" }),
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyX2lkIjoidG9tbWFzbyJ9.v-x-jt3ZnBXXbQ0GoWloIZtVnat2IE74U1a4Yuxd63M",
+  );
+  const server = createToken("s3cr3t", { server: true });
+  assert.deepEqual(jwt.verify(server, "s3cr3t", { algorithms: ["HS256"] }), { server: true });
+  const user = createToken("s3cr3t", { user_id: "jo", exp: T0_SECS + 60, iat: T0_SECS });
+  assert.deepEqual(jwt.verify(user, "s3cr3t", { algorithms: ["HS256"], clockTimestamp: T0_SECS }), {
+    user_id: "jo",
+    exp: T0_SECS + 60,
+    iat: T0_SECS,
+  });
+  // The official SDK's server-side createToken makes the same bytes for the same claims.
+  const sdk = new StreamChat("key", "s3cr3t");
+  assert.equal(createToken("s3cr3t", { user_id: "jo" }), sdk.createToken("jo"));
+  for (const claims of [{}, { user_id: "" }, { user_id: 1 }, { user_id: "u", exp: 1.5 }, { user_id: "u", iat: "1" }, null, "u"]) {
+    assert.throws(() => createToken("s", claims), TypeError, JSON.stringify(claims));
+  }
+  assert.throws(() => createToken(undefined, { server: true }), TypeError);
+});
+
+test("verifyToken returns claims usable as a caller, and Stream's 401 errors", () => {
+  const sdk = new StreamChat("key", "s3cr3t");
+  assert.deepEqual(verifyToken(sdk.createToken("jo", T0_SECS + 60, T0_SECS), "s3cr3t", { now: T0 }), {
+    user_id: "jo",
+    exp: T0_SECS + 60,
+    iat: T0_SECS,
+  });
+  const server = jwt.sign({ server: true }, "s3cr3t", { noTimestamp: true });
+  assert.deepEqual(verifyToken(server, "s3cr3t"), { server: true });
+  const claims = verifyToken(createToken("s3cr3t", { user_id: "me" }), "s3cr3t");
+  throwsRoster(() => mergeUpsert(null, { id: "someone-else" }, { caller: claims }), 17, 403);
+
+  const expired = createToken("s3cr3t", { user_id: "jo", exp: T0_SECS - 1 });
+  throwsRoster(() => verifyToken(expired, "s3cr3t", { now: T0 }), 40, 401, 'Request failed with error: "JWTAuth error: token has expired"');
+  throwsRoster(() => verifyToken(createToken("other", { user_id: "jo" }), "s3cr3t"), 43, 401, 'Request failed with error: "Token signature is invalid"');
+  throwsRoster(() => verifyToken("a.b", "s3cr3t"), 5, 401, /invalid number of segments/);
+  const none = `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from('{"server":true}').toString("base64url")}.`;
+  throwsRoster(() => verifyToken(none, "s3cr3t"), 5, 401, /signing method none is invalid/);
+  const future = createToken("s3cr3t", { user_id: "jo", iat: T0_SECS + 60 });
+  throwsRoster(() => verifyToken(future, "s3cr3t", { now: T0 }), 42, 401);
+  assert.throws(() => verifyToken(5, "s3cr3t"), TypeError);
+  assert.throws(() => verifyToken(server, "s3cr3t", { settings: "yes" }), TypeError);
+});
+
+test("verifyToken applies the app settings' auth policy", () => {
+  const dev = devToken({ user_id: "jo" });
+  throwsRoster(() => verifyToken(dev, "s3cr3t"), 43, 401);
+  assert.deepEqual(verifyToken(dev, "s3cr3t", { settings: { disable_auth_checks: true } }), { user_id: "jo" });
+  // stream-chat's own devToken is accepted too when auth checks are off.
+  const sdkDev = new StreamChat("key").devToken("jo");
+  assert.deepEqual(verifyToken(sdkDev, "whatever", { settings: { disable_auth_checks: true } }), { user_id: "jo" });
+
+  const settings = { revoke_tokens_issued_before: "2024-04-04T09:26:11Z" };
+  const old = createToken("s3cr3t", { user_id: "jo", iat: T0_SECS - 1 });
+  const fresh = createToken("s3cr3t", { user_id: "jo", iat: T0_SECS });
+  throwsRoster(() => verifyToken(old, "s3cr3t", { settings, now: T0 }), 40, 401, /token has been revoked/);
+  throwsRoster(() => verifyToken(createToken("s3cr3t", { user_id: "jo" }), "s3cr3t", { settings, now: T0 }), 40, 401);
+  assert.equal(verifyToken(fresh, "s3cr3t", { settings, now: T0 }).user_id, "jo");
+  assert.deepEqual(verifyToken(createToken("s3cr3t", { server: true }), "s3cr3t", { settings }), { server: true });
+  // The full settings object GET /app returns works as is.
+  const app = { enforce_unique_usernames: "no", disable_auth_checks: false, revoke_tokens_issued_before: null, grants: {} };
+  assert.equal(verifyToken(old, "s3cr3t", { settings: app, now: T0 }).user_id, "jo");
+});
+
+test("a token signed by hand verifies: the signature covers the received bytes", () => {
+  const head = Buffer.from('{"typ":"JWT","alg":"HS256"}').toString("base64url");
+  const body = Buffer.from('{ "user_id" : "spaced" }').toString("base64url");
+  const sig = createHmac("sha256", "k").update(`${head}.${body}`).digest("base64url");
+  assert.deepEqual(verifyToken(`${head}.${body}.${sig}`, "k"), { user_id: "spaced" });
+  throwsRoster(() => verifyToken(`${head}.${body}.${sig.slice(1)}`, "k"), 43, 401);
+});
+
+test("isRosterError tells operation errors from everything else", () => {
+  let thrown;
+  try {
+    validateUser({ id: "" });
+  } catch (e) {
+    thrown = e;
+  }
+  assert.equal(isRosterError(thrown), true);
+  assert.equal(String(thrown).startsWith('RosterError: UpdateUsers failed with error: "'), true, String(thrown));
+  for (const other of [new Error("x"), new TypeError("y"), null, undefined, "RosterError", { name: "RosterError" }, 4]) {
+    assert.equal(isRosterError(other), false, String(other));
+  }
+});
+
+test("inputs JSON cannot carry are input errors, not crashes", () => {
+  const cyclic = { id: "u" };
+  cyclic.self = cyclic;
+  throwsRoster(() => validateUser(cyclic), 4, 400, 'UpdateUsers failed with error: "user cannot be serialized as JSON"');
+  throwsRoster(() => validateUser({ id: "u", n: 10n }), 4, 400);
+  let deep = {};
+  for (let i = 0; i < 200; i++) deep = { d: deep };
+  throwsRoster(() => validateUser({ id: "u", deep }), 4, 400, /nests deeper than 128 levels/);
+  throwsRoster(() => validateUser({ id: "u", s: "\ud800" }), 4, 400, /unpaired surrogate/);
+  // Functions and undefined values are dropped as JSON.stringify drops them.
+  validateUser({ id: "u", f() {}, gone: undefined });
+  // The module still works afterwards.
+  assert.equal(normalizeUsername("Still Here"), "stillhere");
+});
+
+test("the README's npm package example runs as written", async () => {
+  const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("## npm package"));
+  const code = section.match(/```js\n([\s\S]*?)```/)?.[1];
+  assert.ok(code, "README has a js example in its npm package section");
+  // Inside the repository, "roster-users" resolves to the package itself.
+  const dir = join(root, "target", "readme-example");
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, "example.mjs");
+  const logged = [];
+  globalThis.__readmeLog = (...args) => logged.push(args);
+  writeFileSync(file, code.replaceAll("console.log(", "globalThis.__readmeLog("));
+  await import(pathToFileURL(file).href);
+  assert.deepEqual(logged, [[4, 400, 'UpdateUsers failed with error: "users[u1].created_at is a reserved field"']]);
+});
