@@ -14,3 +14,4 @@ mv build/index_bg.opt.wasm build/index_bg.wasm
 raw=$(stat -c %s build/index_bg.wasm)
 gz=$(gzip -9c build/index_bg.wasm | wc -c)
 echo "[build-worker] build/index_bg.wasm: $raw bytes raw, $gz bytes gzip"
+bash scripts/build-www.sh   # the playground page, served as static assets (wrangler.toml [assets])

@@ -2,6 +2,7 @@
 //! Thin on purpose: routing, credentials, body parsing and storage; every decision is the core's.
 
 mod connect;
+mod dev;
 mod http;
 mod store;
 mod writer;
@@ -289,6 +290,9 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
         return http::preflight();
     }
     let target = Target::of(&req);
+    if let Some(response) = dev::token(&req, &env, &target.path) {
+        return response;
+    }
     let route = Route::parse(&req.method(), &target.path);
     if route.is_write() && writes_via_writer(&env) {
         return writer_stub(&env)?.fetch_with_request(req).await;
