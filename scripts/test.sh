@@ -33,3 +33,16 @@ size_status=0
 bash scripts/size.sh || size_status=$?
 # Reported here, enforced when the run ends, so the steps after this one still run.
 trap '[ "$size_status" -eq 0 ] || { echo "FAILED: pkg/*.wasm is over its size budget (see the size step above)" >&2; exit 1; }' EXIT
+
+step "worker: build the Worker and the page it serves (build/, build/www)"
+bash scripts/build-worker.sh   # the harness builds nothing: each test server runs a snapshot of build/
+
+step "worker: the compiled Worker under wrangler dev (workerd), driven by the stream-chat SDK (issues 4, 5, 9)"
+node --test --test-concurrency=1 --test-force-exit \
+  tests/worker/api.test.mjs tests/worker/connect.test.mjs tests/worker/lifecycle.test.mjs tests/worker/storage.test.mjs
+
+step "worker: race-free writes (issue 6): concurrent writers on both write paths, injected faults"
+node --test --test-concurrency=1 --test-force-exit tests/worker/race.test.mjs
+
+step "playground: the page in headless Chromium against the Worker (screenshots in test-output/playground/)"
+node --test tests/e2e/playground.test.mjs

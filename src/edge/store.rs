@@ -146,19 +146,21 @@ impl Backend for KvBackend {
 
     async fn load_users(&self, ids: &[String]) -> Result<Vec<(String, Option<User>)>, ApiError> {
         let found = self.get_many(ids.iter().map(|id| user_key(id)).collect()).await?;
-        Ok(ids.iter().zip(found).map(|(id, (_, raw))| (id.clone(), raw.and_then(|s| parse_object(&s)))).collect())
+        ids.iter()
+            .zip(found)
+            .map(|(id, (key, raw))| Ok((id.clone(), raw.map(|s| parse_stored(&key, &s)).transpose()?)))
+            .collect()
     }
 
     async fn load_names(&self, norms: &[String]) -> Result<Vec<(String, Vec<String>)>, ApiError> {
         let found = self.get_many(norms.iter().map(|n| name_key(n)).collect()).await?;
-        Ok(norms
+        norms
             .iter()
             .zip(found)
-            .map(|(n, (_, raw))| {
-                let ids = raw.and_then(|s| serde_json::from_str::<Vec<String>>(&s).ok()).unwrap_or_default();
-                (n.clone(), ids)
+            .map(|(n, (key, raw))| {
+                Ok((n.clone(), raw.map(|s| parse_stored(&key, &s)).transpose()?.unwrap_or_default()))
             })
-            .collect())
+            .collect()
     }
 
     /// Applies a commit in the order that keeps the index safe: claims, users, releases.
@@ -189,8 +191,8 @@ impl Backend for KvBackend {
                     _ => missing.push(key.name),
                 }
             }
-            for (_, raw) in self.get_many(missing).await? {
-                users.extend(raw.and_then(|s| parse_object(&s)));
+            for (key, raw) in self.get_many(missing).await? {
+                users.extend(raw.map(|s| parse_stored::<User>(&key, &s)).transpose()?);
             }
             match page.cursor {
                 Some(c) if !page.list_complete && !c.is_empty() => cursor = Some(c),
@@ -201,11 +203,11 @@ impl Backend for KvBackend {
     }
 }
 
-fn parse_object(s: &str) -> Option<User> {
-    match serde_json::from_str::<Value>(s) {
-        Ok(Value::Object(m)) => Some(m),
-        _ => None,
-    }
+/// Parses a stored record. An unreadable one is a storage fault (500), never "missing": treating
+/// it as absent would let the next write silently replace it.
+pub fn parse_stored<T: serde::de::DeserializeOwned>(key: &str, raw: &str) -> Result<T, ApiError> {
+    serde_json::from_str(raw)
+        .map_err(|e| ApiError::internal(format!("storage error: record '{key}' is unreadable: {e}")))
 }
 
 /// Runs a core operation to completion against KV: load what it asks for, run it again, then
@@ -220,13 +222,13 @@ pub async fn run(
 ) -> Result<Commit, OpError> {
     let fail = |error| OpError { op, error };
     let mut snap = Snapshot::new(settings.clone());
-    snap.users.extend(prefill);
+    snap.load_users(prefill);
     for _ in 0..8 {
         match f(&snap).map_err(fail)? {
             Step::Need(need) => {
                 let (users, names) =
                     futures_util::future::join(backend.load_users(&need.users), backend.load_names(&need.names)).await;
-                snap.users.extend(users.map_err(fail)?);
+                snap.load_users(users.map_err(fail)?);
                 snap.names.extend(names.map_err(fail)?);
             }
             Step::Done(commit) => {

@@ -8,7 +8,7 @@
 //! through to KV. Write-throughs are serialized by a lock and copy the *latest* stored values,
 //! so KV converges to storage whatever order requests finish in.
 
-use super::store::{name_key, user_key, Backend, KvBackend, OpCounter, SETTINGS_KEY};
+use super::store::{name_key, parse_stored, user_key, Backend, KvBackend, OpCounter, SETTINGS_KEY};
 use crate::core::error::ApiError;
 use crate::core::ops::Commit;
 use crate::core::settings::AppSettings;
@@ -149,27 +149,20 @@ impl Backend for DoBackend<'_> {
     async fn load_users(&self, ids: &[String]) -> Result<Vec<(String, Option<User>)>, ApiError> {
         let keys: Vec<String> = ids.iter().map(|id| user_key(id)).collect();
         let vals = self.get_strings(&keys).await?;
-        Ok(ids
-            .iter()
-            .zip(vals)
-            .map(|(id, v)| {
-                let user = v.and_then(|s| match serde_json::from_str::<Value>(&s) {
-                    Ok(Value::Object(m)) => Some(m),
-                    _ => None,
-                });
-                (id.clone(), user)
-            })
-            .collect())
+        ids.iter()
+            .zip(keys.iter().zip(vals))
+            .map(|(id, (key, v))| Ok((id.clone(), v.map(|s| parse_stored(key, &s)).transpose()?)))
+            .collect()
     }
 
     async fn load_names(&self, norms: &[String]) -> Result<Vec<(String, Vec<String>)>, ApiError> {
         let keys: Vec<String> = norms.iter().map(|n| name_key(n)).collect();
         let vals = self.get_strings(&keys).await?;
-        Ok(norms
+        norms
             .iter()
-            .zip(vals)
-            .map(|(n, v)| (n.clone(), v.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default()))
-            .collect())
+            .zip(keys.iter().zip(vals))
+            .map(|(n, (key, v))| Ok((n.clone(), v.map(|s| parse_stored(key, &s)).transpose()?.unwrap_or_default())))
+            .collect()
     }
 
     async fn apply(&self, c: &Commit) -> Result<(), ApiError> {
