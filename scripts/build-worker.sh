@@ -8,8 +8,10 @@ source scripts/env.sh
 worker-build --release --features worker
 features="--enable-bulk-memory --enable-nontrapping-float-to-int --enable-reference-types --enable-sign-ext
   --enable-exception-handling --enable-multivalue --enable-mutable-globals"
+# --converge and --low-memory-unused as for the npm package (scripts/build-pkg.sh says why).
 # shellcheck disable=SC2086
-wasm-opt -Oz --strip-debug --strip-producers $features build/index_bg.wasm -o build/index_bg.opt.wasm
+wasm-opt -Oz --converge --low-memory-unused --strip-debug --strip-producers $features \
+  build/index_bg.wasm -o build/index_bg.opt.wasm
 mv build/index_bg.opt.wasm build/index_bg.wasm
 raw=$(stat -c %s build/index_bg.wasm)
 gz=$(gzip -9c build/index_bg.wasm | wc -c)

@@ -1,25 +1,44 @@
 #!/usr/bin/env bash
-# Size budget of the npm package: prints the raw and gzip bytes of each pkg/*.wasm and fails
-# when one is above the budget (gzip -9, 80 KiB). Run after scripts/build-pkg.sh.
+# Size budgets of the two wasm artifacts (gzip -9): the npm package's pkg/*.wasm (80 KiB; run
+# after scripts/build-pkg.sh) and the Worker's build/index_bg.wasm (150 KiB; run after
+# scripts/build-worker.sh). Prints the raw and gzip bytes of each and fails when one is over.
+#   size.sh          the package, and the Worker when build/index_bg.wasm exists
+#   size.sh pkg      the package only
+#   size.sh worker   the Worker only
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUDGET_GZIP=$((80 * 1024))
+PKG_BUDGET_GZIP=$((80 * 1024))
+WORKER_BUDGET_GZIP=$((150 * 1024))
+WORKER_WASM=build/index_bg.wasm
+what="${1:-all}"
+case "$what" in all | pkg | worker) ;; *) echo "usage: size.sh [pkg|worker]" >&2; exit 2 ;; esac
 
-shopt -s nullglob
-files=(pkg/*.wasm)
-if [ ${#files[@]} -eq 0 ]; then
-  echo "size: no pkg/*.wasm; run scripts/build-pkg.sh first" >&2
-  exit 1
-fi
 status=0
-for f in "${files[@]}"; do
-  raw=$(wc -c < "$f")
-  gz=$(gzip -9c "$f" | wc -c)
-  verdict=ok
-  if [ "$gz" -gt "$BUDGET_GZIP" ]; then
-    verdict="OVER BUDGET by $((gz - BUDGET_GZIP)) bytes"
+check() { # file budget
+  local raw gz verdict=ok
+  raw=$(wc -c < "$1")
+  gz=$(gzip -9c "$1" | wc -c)
+  if [ "$gz" -gt "$2" ]; then
+    verdict="OVER BUDGET by $((gz - $2)) bytes"
     status=1
   fi
-  printf 'size: %s %d bytes raw, %d bytes gzip (budget %d gzip): %s\n' "$f" "$raw" "$gz" "$BUDGET_GZIP" "$verdict"
-done
+  printf 'size: %s %d bytes raw, %d bytes gzip (budget %d gzip): %s\n' "$1" "$raw" "$gz" "$2" "$verdict"
+}
+
+if [ "$what" = all ] || [ "$what" = pkg ]; then
+  shopt -s nullglob
+  files=(pkg/*.wasm)
+  if [ ${#files[@]} -eq 0 ]; then
+    echo "size: no pkg/*.wasm; run scripts/build-pkg.sh first" >&2
+    exit 1
+  fi
+  for f in "${files[@]}"; do check "$f" "$PKG_BUDGET_GZIP"; done
+fi
+if [ "$what" = worker ] || { [ "$what" = all ] && [ -f "$WORKER_WASM" ]; }; then
+  if [ ! -f "$WORKER_WASM" ]; then
+    echo "size: no $WORKER_WASM; run scripts/build-worker.sh first" >&2
+    exit 1
+  fi
+  check "$WORKER_WASM" "$WORKER_BUDGET_GZIP"
+fi
 exit $status

@@ -4,7 +4,8 @@
 //! `<Operation> failed with error: "<reason>"`. Every layer (HTTP, WebSocket, JS) renders
 //! errors through [`ApiError::envelope`], so the shapes cannot drift apart.
 
-use serde_json::{json, Map, Value};
+use super::json::object;
+use serde_json::{Map, Value};
 use std::fmt;
 
 /// The operation whose name prefixes an error message (Stream's operationId).
@@ -80,9 +81,12 @@ impl ApiError {
     }
     /// 400, code 4, naming the offending field in `exception_fields`.
     pub fn field(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        let reason = reason.into();
+        Self::field_error(field.into(), reason.into())
+    }
+    // The body of `field`, compiled once rather than once per pair of argument types.
+    fn field_error(field: String, reason: String) -> Self {
         let mut e = Self::input(reason.clone());
-        e.fields.push((field.into(), reason));
+        e.fields.push((field, reason));
         e
     }
     /// 403, code 17: the caller may not do this.
@@ -122,17 +126,19 @@ impl ApiError {
     /// Stream's error envelope: `{code, message, StatusCode, duration, more_info, details}`
     /// plus `exception_fields` for field errors.
     pub fn envelope(&self, op: Operation, duration: &str) -> Value {
-        let mut body = json!({
-            "code": self.code,
-            "message": self.message(op),
-            "StatusCode": self.status,
-            "duration": duration,
-            "more_info": "https://getstream.io/chat/docs/api_errors_response",
-            "details": [],
-        });
+        let mut body = object([
+            ("code", Value::from(self.code)),
+            ("message", Value::from(self.message(op))),
+            ("StatusCode", Value::from(self.status)),
+            ("duration", Value::from(duration)),
+            ("more_info", Value::from("https://getstream.io/chat/docs/api_errors_response")),
+            ("details", Value::Array(Vec::new())),
+        ]);
         if !self.fields.is_empty() {
-            let fields: Map<String, Value> =
-                self.fields.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+            let mut fields = Map::new();
+            for (k, v) in &self.fields {
+                fields.insert(k.clone(), Value::String(v.clone()));
+            }
             if let Some(obj) = body.as_object_mut() {
                 obj.insert("exception_fields".into(), Value::Object(fields));
             }
@@ -154,6 +160,7 @@ pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn message_and_envelope_follow_stream() {

@@ -4,11 +4,13 @@
 
 use super::auth::{self, Caller, Claims};
 use super::error::{ApiError, Operation, Result};
+use super::json::object;
 use super::ops::{self, Commit, Snapshot, Step};
 use super::query;
 use super::settings::AppSettings;
 use super::time::Timestamp;
 use super::user::{self, User};
+use super::username;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -47,11 +49,15 @@ impl MemoryStore {
         for _ in 0..8 {
             match f(&snap).map_err(|error| OpError { op, error })? {
                 Step::Need(need) => {
+                    let mut names = need.names;
                     for id in need.users {
                         let u = self.users.get(&id).cloned();
-                        snap.users.insert(id, u);
+                        // In memory a user's index list costs nothing to fetch with it: the
+                        // operation then needs no round for its names (renames included).
+                        names.extend(u.as_ref().and_then(username::held_name));
+                        snap.load_user(id, u);
                     }
-                    for n in need.names {
+                    for n in names {
                         let ids = self.names.get(&n).cloned().unwrap_or_default();
                         snap.names.insert(n, ids);
                     }
@@ -160,7 +166,7 @@ impl MemoryStore {
         let q = query::parse_value(payload).map_err(|error| OpError { op: Operation::QueryUsers, error })?;
         let found: Vec<Value> =
             query::run(&q, self.users.values()).into_iter().map(|u| Value::Object(user::public_view(u))).collect();
-        Ok(serde_json::json!({ "users": found }))
+        Ok(object([("users", Value::Array(found))]))
     }
     pub fn get_app(&self) -> Value {
         ops::get_app(&self.settings)
@@ -168,6 +174,6 @@ impl MemoryStore {
     pub fn update_app(&mut self, patch: &Value, caller: &Caller) -> std::result::Result<Value, OpError> {
         self.settings = ops::update_app(&self.settings, patch, caller)
             .map_err(|error| OpError { op: Operation::UpdateApp, error })?;
-        Ok(serde_json::json!({}))
+        Ok(object([]))
     }
 }

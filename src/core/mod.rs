@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod json;
 pub mod query;
 pub mod time;
 
@@ -11,6 +12,7 @@ pub use error::{ApiError, Operation};
 pub mod memory;
 pub mod ops;
 pub mod partial;
+pub mod set;
 pub mod settings;
 pub mod user;
 pub mod username;

@@ -8,34 +8,63 @@
 
 use super::auth::Caller;
 use super::error::{ApiError, Result};
+use super::json::{object, parse_object};
 use super::partial::PartialUpdate;
+use super::set;
 use super::settings::AppSettings;
 use super::time::Timestamp;
 use super::user::{self, User, MAX_BATCH};
 use super::username::{self, Change, Holders};
-use serde_json::{json, Map, Value};
-use std::collections::{BTreeSet, HashMap};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 /// What a shell has loaded so far.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     pub settings: AppSettings,
-    /// Loaded users by id; `None` means loaded and not stored.
-    pub users: HashMap<String, Option<User>>,
+    /// Loaded users that are stored, by id.
+    users: BTreeMap<String, User>,
+    /// Ids loaded and found not stored, sorted.
+    absent: Vec<String>,
     /// Loaded username index lists: normalized name → ids of users holding it.
-    pub names: HashMap<String, Vec<String>>,
+    pub names: BTreeMap<String, Vec<String>>,
 }
 
 impl Snapshot {
     pub fn new(settings: AppSettings) -> Self {
         Snapshot { settings, ..Default::default() }
     }
+    /// Records a loaded user; `None` means loaded and not stored. Operations ask only for ids
+    /// not loaded yet, so an id is loaded once; a repeated load is ignored.
+    pub fn load_user(&mut self, id: String, user: Option<User>) {
+        if self.is_loaded(&id) {
+            return;
+        }
+        match user {
+            Some(u) => {
+                self.users.insert(id, u);
+            }
+            None => {
+                set::insert(&mut self.absent, id);
+            }
+        }
+    }
+    /// [`Snapshot::load_user`] for each loaded user.
+    pub fn load_users(&mut self, loaded: impl IntoIterator<Item = (String, Option<User>)>) {
+        for (id, user) in loaded {
+            self.load_user(id, user);
+        }
+    }
+    /// Whether `id` was loaded (stored or not).
+    pub fn is_loaded(&self, id: &str) -> bool {
+        self.users.contains_key(id) || self.absent.binary_search_by(|a| a.as_str().cmp(id)).is_ok()
+    }
     fn stored(&self, id: &str) -> Option<&User> {
-        self.users.get(id).and_then(Option::as_ref)
+        self.users.get(id)
     }
     fn missing_users<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-        let set: BTreeSet<&str> = ids.into_iter().filter(|id| !self.users.contains_key(*id)).collect();
-        set.into_iter().map(str::to_string).collect()
+        let missing = set::of(ids.into_iter().filter(|id| !self.is_loaded(id)));
+        missing.into_iter().map(str::to_string).collect()
     }
 }
 
@@ -74,7 +103,14 @@ fn need_users(users: Vec<String>) -> Step {
 /// The batch's new states layered over the snapshot, for uniqueness checks.
 struct View<'a> {
     snap: &'a Snapshot,
-    batch: HashMap<&'a str, &'a User>,
+    /// The batch's users by id (a batch holds each id once).
+    batch: Vec<(&'a str, &'a User)>,
+}
+
+impl View<'_> {
+    fn in_batch(&self, id: &str) -> Option<&User> {
+        self.batch.iter().rev().find(|(b, _)| *b == id).map(|(_, u)| *u)
+    }
 }
 
 impl Holders for View<'_> {
@@ -82,10 +118,10 @@ impl Holders for View<'_> {
         self.snap.names.get(norm).map_or(&[], Vec::as_slice)
     }
     fn user(&self, id: &str) -> Option<&User> {
-        self.batch.get(id).copied().or_else(|| self.snap.stored(id))
+        self.in_batch(id).or_else(|| self.snap.stored(id))
     }
     fn is_loaded(&self, id: &str) -> bool {
-        self.batch.contains_key(id) || self.snap.users.contains_key(id)
+        self.in_batch(id).is_some() || self.snap.is_loaded(id)
     }
 }
 
@@ -94,14 +130,15 @@ fn finish(snap: &Snapshot, changes: &[(Option<User>, User)], response: Value, st
     let refs: Vec<Change<'_>> = changes.iter().map(|(b, a)| Change { before: b.as_ref(), after: a }).collect();
     let names: Vec<String> =
         username::names_touched(&refs).into_iter().filter(|n| !snap.names.contains_key(n)).collect();
-    if !names.is_empty() {
-        return Ok(Step::Need(Need { users: Vec::new(), names }));
-    }
     let view = View { snap, batch: changes.iter().filter_map(|(_, a)| Some((a.get("id")?.as_str()?, a))).collect() };
     let mode = snap.settings.unique_mode();
-    let load = username::holders_to_load(&refs, mode, &view);
-    if !load.is_empty() {
-        return Ok(need_users(load.into_iter().collect()));
+    // Holders come from the lists of the names the batch will hold. Once those are loaded (an
+    // upsert asks for them with its users), holders and any other names (a renamed user's old
+    // one) are asked for in one round: a read round trip less for the shell.
+    let held_loaded = refs.iter().filter_map(|c| username::held_name(c.after)).all(|n| snap.names.contains_key(&n));
+    let load = if held_loaded { username::holders_to_load(&refs, mode, &view) } else { Vec::new() };
+    if !names.is_empty() || !load.is_empty() {
+        return Ok(Step::Need(Need { users: load, names }));
     }
     username::check(&refs, mode, &view)?;
     let idx = username::index_updates(&refs, &view);
@@ -114,11 +151,15 @@ fn finish(snap: &Snapshot, changes: &[(Option<User>, User)], response: Value, st
     }))
 }
 
-fn users_response(changes: &[(Option<User>, User)]) -> Map<String, Value> {
-    changes
-        .iter()
-        .filter_map(|(_, a)| Some((a.get("id")?.as_str()?.to_string(), Value::Object(user::public_view(a)))))
-        .collect()
+/// `{id: user}` of the batch's new states, as callers see them.
+fn users_response(changes: &[(Option<User>, User)]) -> Value {
+    let mut users = Map::new();
+    for (_, after) in changes {
+        if let Some(id) = after.get("id").and_then(Value::as_str) {
+            users.insert(id.to_string(), Value::Object(user::public_view(after)));
+        }
+    }
+    Value::Object(users)
 }
 
 fn require_server(caller: &Caller, action: &str) -> Result<()> {
@@ -183,19 +224,20 @@ fn carry_server_state(old: Option<&User>, new: &mut User, now: Timestamp, bump: 
         }
     }
     new.entry("created_at").or_insert_with(|| ts(now));
-    new.entry("role").or_insert_with(|| json!("user"));
-    new.entry("teams").or_insert_with(|| json!([]));
-    new.entry("banned").or_insert(json!(false));
-    new.insert("online".into(), json!(false));
+    new.entry("role").or_insert_with(|| Value::from("user"));
+    new.entry("teams").or_insert_with(|| Value::Array(Vec::new()));
+    new.entry("banned").or_insert(Value::Bool(false));
+    new.insert("online".into(), Value::Bool(false));
     if bump || !new.contains_key("updated_at") {
         new.insert("updated_at".into(), ts(now));
     }
 }
 
-fn teams_set(v: Option<&Value>) -> BTreeSet<String> {
+/// The set of team names in a `teams` value.
+fn teams_set(v: Option<&Value>) -> Vec<&str> {
     match v {
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
-        _ => BTreeSet::new(),
+        Some(Value::Array(a)) => set::of(a.iter().filter_map(Value::as_str)),
+        _ => Vec::new(),
     }
 }
 
@@ -212,35 +254,44 @@ fn parse_upsert(body: &Value, caller: &Caller) -> Result<Vec<(String, User)>> {
     check_batch_len(users.len(), "users")?;
     let mut out = Vec::with_capacity(users.len());
     for (key, value) in users {
-        let Value::Object(input) = value else {
-            return Err(ApiError::field(format!("users[{key}]"), format!("users[{key}] must be an object")));
-        };
-        let id = user::id_of(input)?;
-        if id != key {
-            return Err(ApiError::field(
-                format!("users[{key}].id"),
-                format!("users[{key}].id must match its key, got '{id}'"),
-            ));
-        }
-        let label = format!("users[{id}]");
-        if let Some(f) = input.keys().find(|k| user::is_reserved(k)) {
-            let name = format!("{label}.{f}");
-            return Err(ApiError::field(name.clone(), format!("{name} is a reserved field")));
-        }
-        // Null means "not given"; server-computed fields are ignored.
-        let cleaned: User = input
-            .iter()
-            .filter(|(k, v)| !v.is_null() && !user::is_server_computed(k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        user::validate_fields(&cleaned, &label)?;
-        require_self(caller, id, "UpdateUser")?;
-        out.push((id.to_string(), cleaned));
+        out.push((key.clone(), parse_upsert_user(key, value, caller)?));
     }
     Ok(out)
 }
 
-fn merge_upsert_one(old: Option<&User>, input: &User, caller: &Caller, now: Timestamp) -> Result<User> {
+/// One user of `POST /users`, keyed `key`: the checks that need no stored data. Returns it
+/// without nulls and server-computed fields.
+fn parse_upsert_user(key: &str, value: &Value, caller: &Caller) -> Result<User> {
+    let Value::Object(input) = value else {
+        return Err(ApiError::field(format!("users[{key}]"), format!("users[{key}] must be an object")));
+    };
+    let id = user::id_of(input)?;
+    if id != key {
+        return Err(ApiError::field(
+            format!("users[{key}].id"),
+            format!("users[{key}].id must match its key, got '{id}'"),
+        ));
+    }
+    let label = format!("users[{id}]");
+    if let Some(f) = input.keys().find(|k| user::is_reserved(k)) {
+        let name = format!("{label}.{f}");
+        return Err(ApiError::field(name.clone(), format!("{name} is a reserved field")));
+    }
+    // Null means "not given"; server-computed fields are ignored.
+    let mut cleaned = User::new();
+    for (k, v) in input {
+        if !v.is_null() && !user::is_server_computed(k) {
+            cleaned.insert(k.clone(), v.clone());
+        }
+    }
+    user::validate_fields(&cleaned, &label)?;
+    require_self(caller, id, "UpdateUser")?;
+    Ok(cleaned)
+}
+
+/// Merges a parsed input (`parse_upsert_user`) into the stored user; takes the input to
+/// become the new state without a copy.
+fn merge_upsert_one(old: Option<&User>, input: User, caller: &Caller, now: Timestamp) -> Result<User> {
     let id = input.get("id").and_then(Value::as_str).unwrap_or_default();
     gone(old, id)?;
     if old.is_some_and(user::is_deactivated) {
@@ -259,7 +310,7 @@ fn merge_upsert_one(old: Option<&User>, input: &User, caller: &Caller, now: Time
             return Err(ApiError::not_allowed("user teams can only be updated server-side"));
         }
     }
-    let mut new = input.clone();
+    let mut new = input;
     if matches!(caller, Caller::User(_)) && teams_set(new.get("teams")).is_empty() {
         new.remove("teams"); // client-side `teams: []` means "not changing teams"
     }
@@ -282,33 +333,32 @@ pub fn upsert_users(body: &Value, caller: &Caller, now: Timestamp, snap: &Snapsh
     let batch = parse_upsert(body, caller)?;
     let missing = snap.missing_users(batch.iter().map(|(id, _)| id.as_str()));
     if !missing.is_empty() {
-        return Ok(need_users(missing));
+        // The names the batch will hold are its inputs' names: their index lists load in the
+        // same round as the users (an unchanged name then needs no second round).
+        let held = batch.iter().filter_map(|(_, input)| username::held_name(input));
+        let names = set::of(held.filter(|n| !snap.names.contains_key(n)));
+        return Ok(Step::Need(Need { users: missing, names }));
     }
-    let changes = batch
-        .iter()
-        .map(|(id, input)| {
-            let old = snap.stored(id);
-            Ok((old.cloned(), merge_upsert_one(old, input, caller, now)?))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let resp = json!({"users": users_response(&changes), "membership_deletion_task_id": ""});
+    let mut changes = Vec::with_capacity(batch.len());
+    for (id, input) in batch {
+        let old = snap.stored(&id);
+        changes.push((old.cloned(), merge_upsert_one(old, input, caller, now)?));
+    }
+    let resp = object([("users", users_response(&changes)), ("membership_deletion_task_id", Value::from(""))]);
     finish(snap, &changes, resp, 201)
 }
 
 /// The merge `upsert_users` applies to one user, exposed for callers that hold the user.
 pub fn merge_upsert(old: Option<&User>, input: &Value, caller: &Caller, now: Timestamp) -> Result<User> {
-    let id = input.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
-    let body = json!({"users": {id: input}});
-    let parsed = parse_upsert(&body, caller)?;
-    let (_, cleaned) = parsed.into_iter().next().ok_or_else(|| ApiError::input("user is required"))?;
-    merge_upsert_one(old, &cleaned, caller, now)
+    let id = input.get("id").and_then(Value::as_str).unwrap_or_default();
+    merge_upsert_one(old, parse_upsert_user(id, input, caller)?, caller, now)
 }
 
 /// The checks `upsert_users` makes on one user before it looks at stored data: an object with
 /// a valid `id`, no reserved fields, built-in fields of the right types, custom data ≤ 5 KiB.
 pub fn validate_user(input: &Value) -> Result<()> {
-    let id = input.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
-    parse_upsert(&json!({"users": {id: input}}), &Caller::Server).map(|_| ())
+    let id = input.get("id").and_then(Value::as_str).unwrap_or_default();
+    parse_upsert_user(id, input, &Caller::Server).map(|_| ())
 }
 
 // ---------------------------------------------------------------- partial update
@@ -320,11 +370,11 @@ fn parse_partial(body: &Value, caller: &Caller) -> Result<Vec<PartialUpdate>> {
         Some(_) => return Err(ApiError::field("users", "users must be an array of {id, set, unset}")),
     };
     check_batch_len(entries.len(), "users")?;
-    let mut seen = BTreeSet::new();
+    let mut seen = Vec::new();
     let mut out = Vec::with_capacity(entries.len());
     for e in entries {
         let upd = PartialUpdate::parse(e)?;
-        if !seen.insert(upd.id.clone()) {
+        if !set::insert(&mut seen, upd.id.clone()) {
             return Err(ApiError::field("users", format!("user '{}' appears more than once in the batch", upd.id)));
         }
         check_partial_permissions(&upd, caller)?;
@@ -370,14 +420,12 @@ pub fn partial_update_users(body: &Value, caller: &Caller, now: Timestamp, snap:
     if !missing.is_empty() {
         return Ok(need_users(missing));
     }
-    let changes = batch
-        .iter()
-        .map(|upd| {
-            let old = snap.stored(&upd.id);
-            Ok((old.cloned(), apply_partial_one(old, upd, now)?))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    finish(snap, &changes, json!({"users": users_response(&changes)}), 200)
+    let mut changes = Vec::with_capacity(batch.len());
+    for upd in &batch {
+        let old = snap.stored(&upd.id);
+        changes.push((old.cloned(), apply_partial_one(old, upd, now)?));
+    }
+    finish(snap, &changes, object([("users", users_response(&changes))]), 200)
 }
 
 /// Applies one `{id, set, unset}` entry to a user, with the same rules as `PATCH /users`.
@@ -421,7 +469,7 @@ pub fn connect_merge(old: Option<&User>, user_id: &str, details: &Value, now: Ti
     }
     let mut new = old.cloned().unwrap_or_else(|| {
         let mut m = Map::new();
-        m.insert("id".into(), json!(user_id));
+        m.insert("id".into(), Value::from(user_id));
         m
     });
     for (k, v) in &details {
@@ -437,22 +485,16 @@ pub fn connect_merge(old: Option<&User>, user_id: &str, details: &Value, now: Ti
     Ok(new)
 }
 
+/// What `me` shows for the fields Roster does not track (devices, mutes, unread counts, …).
+pub const OWN_USER_DEFAULTS: &str = r#"{"devices": [], "mutes": [], "channel_mutes": [], "blocked_user_ids": [],
+    "invisible": false, "language": "", "unread_count": 0, "total_unread_count": 0, "unread_channels": 0,
+    "unread_threads": 0}"#;
+
 /// The `me` object of the first `health.check` frame.
 pub fn own_user_view(u: &User) -> Value {
     let mut me = user::public_view(u);
-    me.insert("online".into(), json!(true));
-    for (k, v) in [
-        ("devices", json!([])),
-        ("mutes", json!([])),
-        ("channel_mutes", json!([])),
-        ("blocked_user_ids", json!([])),
-        ("invisible", json!(false)),
-        ("language", json!("")),
-        ("unread_count", json!(0)),
-        ("total_unread_count", json!(0)),
-        ("unread_channels", json!(0)),
-        ("unread_threads", json!(0)),
-    ] {
+    me.insert("online".into(), Value::Bool(true));
+    for (k, v) in parse_object(OWN_USER_DEFAULTS).unwrap_or_default() {
         me.entry(k).or_insert(v);
     }
     Value::Object(me)
@@ -480,7 +522,7 @@ pub fn connect_user(user_id: &str, details: &Value, caller: &Caller, now: Timest
 
 fn load_one(snap: &Snapshot, id: &str) -> Result<std::result::Result<Option<User>, Step>> {
     user::validate_id(id)?;
-    if !snap.users.contains_key(id) {
+    if !snap.is_loaded(id) {
         return Ok(Err(need_users(vec![id.to_string()])));
     }
     Ok(Ok(snap.stored(id).cloned()))
@@ -535,7 +577,7 @@ pub fn deactivate_user(id: &str, body: &Value, caller: &Caller, now: Timestamp, 
         new.insert("deactivated_at".into(), ts(now));
         new.insert("updated_at".into(), ts(now));
     }
-    let resp = json!({"user": user::public_view(&new)});
+    let resp = object([("user", Value::Object(user::public_view(&new)))]);
     finish(snap, &[(Some(old), new)], resp, 201)
 }
 
@@ -558,10 +600,10 @@ pub fn reactivate_user(id: &str, body: &Value, caller: &Caller, now: Timestamp, 
     let mut new = old.clone();
     new.remove("deactivated_at");
     if let Some(Value::String(name)) = opts.get("name") {
-        new.insert("name".into(), json!(name));
+        new.insert("name".into(), Value::from(name.as_str()));
     }
     new.insert("updated_at".into(), ts(now));
-    let resp = json!({"user": user::public_view(&new)});
+    let resp = object([("user", Value::Object(user::public_view(&new)))]);
     finish(snap, &[(Some(old), new)], resp, 201)
 }
 
@@ -577,14 +619,14 @@ pub fn delete_user(id: &str, hard: bool, caller: &Caller, now: Timestamp, snap: 
     shown.entry("deleted_at").or_insert_with(|| ts(now));
     let new = if hard {
         let mut t = Map::new();
-        t.insert("id".into(), json!(id));
+        t.insert("id".into(), Value::from(id));
         t.insert("deleted_at".into(), ts(now));
-        t.insert(user::HARD_DELETED.into(), json!(true));
+        t.insert(user::HARD_DELETED.into(), Value::Bool(true));
         t
     } else {
         shown.clone()
     };
-    let resp = json!({"user": user::public_view(&shown)});
+    let resp = object([("user", Value::Object(user::public_view(&shown)))]);
     finish(snap, &[(Some(old), new)], resp, 200)
 }
 
@@ -592,14 +634,15 @@ pub fn delete_user(id: &str, hard: bool, caller: &Caller, now: Timestamp, snap: 
 pub fn restore_users(body: &Value, caller: &Caller, now: Timestamp, snap: &Snapshot) -> Result<Step> {
     require_server(caller, "RestoreUsers")?;
     let ids = match body_object(body)?.get("user_ids") {
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| ApiError::field("user_ids", "user_ids must be an array of strings"))
-            })
-            .collect::<Result<BTreeSet<_>>>()?,
+        Some(Value::Array(a)) => {
+            let mut ids = Vec::new();
+            for v in a {
+                let id =
+                    v.as_str().ok_or_else(|| ApiError::field("user_ids", "user_ids must be an array of strings"))?;
+                set::insert(&mut ids, id.to_string());
+            }
+            ids
+        }
         None | Some(Value::Null) => return Err(ApiError::field("user_ids", "user_ids is a required field")),
         Some(_) => return Err(ApiError::field("user_ids", "user_ids must be an array of strings")),
     };
@@ -622,7 +665,7 @@ pub fn restore_users(body: &Value, caller: &Caller, now: Timestamp, snap: &Snaps
         new.insert("updated_at".into(), ts(now));
         changes.push((Some(old), new));
     }
-    finish(snap, &changes, json!({}), 201)
+    finish(snap, &changes, object([]), 201)
 }
 
 // ---------------------------------------------------------------- app settings
@@ -635,5 +678,23 @@ pub fn update_app(settings: &AppSettings, patch: &Value, caller: &Caller) -> Res
 
 /// `GET /app` body (without duration).
 pub fn get_app(settings: &AppSettings) -> Value {
-    json!({"app": settings.public_view()})
+    object([("app", settings.public_view())])
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn own_user_view_fills_untracked_fields() {
+        let u = json!({"id": "u", "name": "U", "language": "fr", "__hard_deleted": true});
+        assert_eq!(
+            own_user_view(u.as_object().unwrap()),
+            json!({"id": "u", "name": "U", "language": "fr", "online": true, "devices": [], "mutes": [],
+                "channel_mutes": [], "blocked_user_ids": [], "invisible": false, "unread_count": 0,
+                "total_unread_count": 0, "unread_channels": 0, "unread_threads": 0})
+        );
+    }
 }

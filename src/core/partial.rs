@@ -71,19 +71,26 @@ impl PartialUpdate {
         let set = match obj.get("set") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Object(m)) => {
-                m.iter().map(|(k, v)| Ok((FieldPath::parse(k)?, v.clone()))).collect::<Result<Vec<_>>>()?
+                let mut set = Vec::with_capacity(m.len());
+                for (k, v) in m {
+                    set.push((FieldPath::parse(k)?, v.clone()));
+                }
+                set
             }
             Some(_) => return Err(ApiError::field("set", "set must be an object")),
         };
         let unset = match obj.get("unset") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|k| match k {
-                    Value::String(s) => FieldPath::parse(s),
-                    _ => Err(ApiError::field("unset", "unset must be an array of field names")),
-                })
-                .collect::<Result<Vec<_>>>()?,
+            Some(Value::Array(a)) => {
+                let mut unset = Vec::with_capacity(a.len());
+                for k in a {
+                    let Value::String(s) = k else {
+                        return Err(ApiError::field("unset", "unset must be an array of field names"));
+                    };
+                    unset.push(FieldPath::parse(s)?);
+                }
+                unset
+            }
             Some(_) => return Err(ApiError::field("unset", "unset must be an array of field names")),
         };
         let label = format!("users[{id}]");
@@ -163,7 +170,9 @@ fn set_path(obj: &mut Map<String, Value>, path: &FieldPath, value: Value) -> Res
         cur = match slot {
             Value::Object(m) => m,
             _ => {
-                let parent = path.segments.get(..=depth).map(|s| s.join(".")).unwrap_or_default();
+                // The path's first `depth + 1` segments, as written.
+                let end = path.raw.match_indices('.').nth(depth).map_or(path.raw.len(), |(at, _)| at);
+                let parent = path.raw.get(..end).unwrap_or_default();
                 return Err(ApiError::field(
                     path.raw.clone(),
                     format!("cannot set '{}': '{parent}' is not an object", path.raw),
@@ -244,6 +253,15 @@ mod tests {
         let out = u.apply(&user(json!({"id": "u"}))).unwrap();
         let e = crate::core::user::validate_fields(&out, "users[u]").unwrap_err();
         assert!(e.reason.contains("nested too deeply"), "{}", e.reason);
+    }
+
+    #[test]
+    fn setting_below_a_scalar_names_the_scalar() {
+        let u = user(json!({"id": "u", "a": {"b": "text"}, "n": 1}));
+        for (path, parent) in [("a.b.c.d", "a.b"), ("a.b.c", "a.b"), ("n.x", "n")] {
+            let e = upd(json!({"id": "u", "set": {path: 1}})).unwrap().apply(&u).unwrap_err();
+            assert_eq!(e.reason, format!("cannot set '{path}': '{parent}' is not an object"));
+        }
     }
 
     #[test]

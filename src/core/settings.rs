@@ -2,8 +2,9 @@
 //! are validated and read through typed accessors.
 
 use super::error::{ApiError, Result};
+use super::json::parse_object;
 use super::time::Timestamp;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum UniqueMode {
@@ -24,6 +25,35 @@ impl UniqueMode {
     }
 }
 
+/// What `GET /app` shows for every setting that was never set.
+pub const APP_DEFAULTS: &str = r#"{
+    "name": "roster",
+    "organization": "roster",
+    "placement": "edge",
+    "suspended": false,
+    "suspended_explanation": "",
+    "enforce_unique_usernames": "no",
+    "disable_auth_checks": false,
+    "disable_permissions_checks": false,
+    "multi_tenant_enabled": false,
+    "permission_version": "v2",
+    "revoke_tokens_issued_before": null,
+    "user_search_disallowed_roles": [],
+    "event_hooks": [],
+    "webhook_url": "",
+    "webhook_events": [],
+    "custom_action_handler_url": "",
+    "before_message_send_hook_url": "",
+    "sqs_url": "",
+    "sns_topic_arn": "",
+    "channel_configs": {},
+    "grants": {},
+    "policies": {},
+    "push_notifications": {"version": "v1", "offline_only": false, "providers": []},
+    "file_upload_config": {"allowed_file_extensions": [], "blocked_file_extensions": [], "allowed_mime_types": [], "blocked_mime_types": []},
+    "image_upload_config": {"allowed_file_extensions": [], "blocked_file_extensions": [], "allowed_mime_types": [], "blocked_mime_types": []}
+}"#;
+
 /// The app's settings as stored: a JSON object of what was set, with typed views.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AppSettings {
@@ -36,16 +66,13 @@ impl AppSettings {
     }
     /// Parses stored settings JSON; anything unreadable counts as no settings.
     pub fn from_json(s: &str) -> Self {
-        match serde_json::from_str::<Value>(s) {
-            Ok(Value::Object(m)) => Self::from_stored(m),
-            _ => Self::default(),
-        }
+        parse_object(s).map(Self::from_stored).unwrap_or_default()
     }
     pub fn stored(&self) -> &Map<String, Value> {
         &self.stored
     }
     pub fn to_json(&self) -> String {
-        Value::Object(self.stored.clone()).to_string()
+        super::json::text(&Value::Object(self.stored.clone()))
     }
 
     pub fn unique_mode(&self) -> UniqueMode {
@@ -106,45 +133,45 @@ impl AppSettings {
 
     /// What `GET /app` returns in `app`: defaults for everything, overlaid with what was set.
     pub fn public_view(&self) -> Value {
-        let mut app = json!({
-            "name": "roster",
-            "organization": "roster",
-            "placement": "edge",
-            "suspended": false,
-            "suspended_explanation": "",
-            "enforce_unique_usernames": "no",
-            "disable_auth_checks": false,
-            "disable_permissions_checks": false,
-            "multi_tenant_enabled": false,
-            "permission_version": "v2",
-            "revoke_tokens_issued_before": null,
-            "user_search_disallowed_roles": [],
-            "event_hooks": [],
-            "webhook_url": "",
-            "webhook_events": [],
-            "custom_action_handler_url": "",
-            "before_message_send_hook_url": "",
-            "sqs_url": "",
-            "sns_topic_arn": "",
-            "channel_configs": {},
-            "grants": {},
-            "policies": {},
-            "push_notifications": {"version": "v1", "offline_only": false, "providers": []},
-            "file_upload_config": {"allowed_file_extensions": [], "blocked_file_extensions": [], "allowed_mime_types": [], "blocked_mime_types": []},
-            "image_upload_config": {"allowed_file_extensions": [], "blocked_file_extensions": [], "allowed_mime_types": [], "blocked_mime_types": []},
-        });
-        if let Value::Object(m) = &mut app {
-            for (k, v) in &self.stored {
-                m.insert(k.clone(), v.clone());
-            }
+        let mut app = parse_object(APP_DEFAULTS).unwrap_or_default();
+        for (k, v) in &self.stored {
+            app.insert(k.clone(), v.clone());
         }
-        app
+        Value::Object(app)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn defaults_are_stream_shaped() {
+        let view = AppSettings::default().public_view();
+        assert_eq!(
+            view,
+            json!({
+                "name": "roster", "organization": "roster", "placement": "edge", "suspended": false,
+                "suspended_explanation": "", "enforce_unique_usernames": "no", "disable_auth_checks": false,
+                "disable_permissions_checks": false, "multi_tenant_enabled": false, "permission_version": "v2",
+                "revoke_tokens_issued_before": null, "user_search_disallowed_roles": [], "event_hooks": [],
+                "webhook_url": "", "webhook_events": [], "custom_action_handler_url": "",
+                "before_message_send_hook_url": "", "sqs_url": "", "sns_topic_arn": "", "channel_configs": {},
+                "grants": {}, "policies": {},
+                "push_notifications": {"version": "v1", "offline_only": false, "providers": []},
+                "file_upload_config": {"allowed_file_extensions": [], "blocked_file_extensions": [],
+                    "allowed_mime_types": [], "blocked_mime_types": []},
+                "image_upload_config": {"allowed_file_extensions": [], "blocked_file_extensions": [],
+                    "allowed_mime_types": [], "blocked_mime_types": []},
+            })
+        );
+        let set = AppSettings::default().update(&json!({"name": "x"}));
+        assert!(set.is_err(), "name cannot be changed");
+        let s = AppSettings::default().update(&json!({"enforce_unique_usernames": "app", "extra": 1})).unwrap();
+        assert_eq!(s.public_view()["enforce_unique_usernames"], "app");
+        assert_eq!(s.public_view()["extra"], 1);
+    }
 
     #[test]
     fn validates_what_it_acts_on_and_keeps_the_rest() {

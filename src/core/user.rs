@@ -190,6 +190,9 @@ fn validate_privacy(value: &Value, label: &str) -> Result<()> {
 /// Levels of arrays and objects in `value` (a scalar is 0, `[]` is 1, `[[1]]` is 2), counted
 /// without recursion so that any input is safe to measure.
 pub fn nesting_depth(value: &Value) -> usize {
+    if !matches!(value, Value::Array(_) | Value::Object(_)) {
+        return 0; // most fields: no stack to allocate
+    }
     let mut deepest = 0;
     let mut stack = vec![(value, 0usize)];
     while let Some((v, depth)) = stack.pop() {
@@ -210,20 +213,16 @@ pub fn nesting_depth(value: &Value) -> usize {
 
 /// JSON byte size of the user's custom fields, as an object.
 pub fn custom_data_size(user: &User) -> usize {
-    let mut size = 2usize; // {}
-    let mut first = true;
+    // `{` + `"key":value` joined by `,` + `}`, written into one buffer (writing to a Vec
+    // cannot fail) rather than a String per key and per value.
+    let mut members = Vec::new();
     for (k, v) in user.iter().filter(|(k, _)| is_custom(k)) {
-        if !first {
-            size += 1;
-        }
-        first = false;
-        size += json_len(&Value::String(k.clone())) + 1 + json_len(v);
+        members.push(if members.is_empty() { b'{' } else { b',' });
+        let _ = serde_json::to_writer(&mut members, &Value::String(k.clone()));
+        members.push(b':');
+        let _ = serde_json::to_writer(&mut members, v);
     }
-    size
-}
-
-fn json_len(v: &Value) -> usize {
-    serde_json::to_string(v).map_or(0, |s| s.len())
+    members.len().max(1) + 1
 }
 
 /// Strips internal markers; what callers see of a stored user.

@@ -2,9 +2,9 @@
 //! run by every write (upsert, partial update, connect, reactivate).
 
 use super::error::{ApiError, Result};
+use super::set;
 use super::settings::UniqueMode;
 use super::user::{is_active, name_of, teams_of, User};
-use std::collections::{BTreeMap, BTreeSet};
 
 /// Lowercases (Unicode-aware), then drops whitespace and every character that is not a letter
 /// or a digit: "John Doe", "john doe" and "john.doe" all become "johndoe".
@@ -14,7 +14,18 @@ use std::collections::{BTreeMap, BTreeSet};
 /// assert_eq!(roster::core::username::normalize("Ünal Çelik"), "ünalçelik");
 /// ```
 pub fn normalize(name: &str) -> String {
-    name.chars().flat_map(char::to_lowercase).filter(|c| c.is_alphanumeric()).collect()
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_ascii() {
+            // Most names are mostly ASCII: no Unicode tables for those characters.
+            if c.is_ascii_alphanumeric() {
+                out.push(c.to_ascii_lowercase());
+            }
+        } else {
+            out.extend(c.to_lowercase().filter(|l| l.is_alphanumeric()));
+        }
+    }
+    out
 }
 
 /// The normalized name a user holds, if it holds one: active, with a non-empty normalized name.
@@ -41,12 +52,14 @@ pub trait Holders {
     fn is_loaded(&self, id: &str) -> bool;
 }
 
-/// The normalized names whose index lists a write must read: old and new names of the batch.
-pub fn names_touched(changes: &[Change<'_>]) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
+/// The normalized names whose index lists a write must read: old and new names of the batch,
+/// sorted and each once.
+pub fn names_touched(changes: &[Change<'_>]) -> Vec<String> {
+    let mut out = Vec::new();
     for c in changes {
-        out.extend(c.before.and_then(held_name));
-        out.extend(held_name(c.after));
+        for name in c.before.and_then(held_name).into_iter().chain(held_name(c.after)) {
+            set::insert(&mut out, name);
+        }
     }
     out
 }
@@ -61,17 +74,18 @@ fn checked_teams<'a>(c: &Change<'a>, mode: UniqueMode, norm: &str) -> Option<Vec
         UniqueMode::No => None,
         UniqueMode::App => renamed.then(Vec::new),
         UniqueMode::Team => {
-            let old: BTreeSet<&str> = c.before.map(teams_of).unwrap_or_default().into_iter().collect();
-            let teams: Vec<&str> = teams_of(c.after).into_iter().filter(|t| renamed || !old.contains(t)).collect();
+            let old = set::of(c.before.map(teams_of).unwrap_or_default());
+            let teams: Vec<&str> =
+                teams_of(c.after).into_iter().filter(|t| renamed || !set::contains(&old, t)).collect();
             (!teams.is_empty()).then_some(teams)
         }
     }
 }
 
 /// Ids from the index lists that must be loaded to verify a conflict (holders other than the
-/// writers whose state is not known yet).
-pub fn holders_to_load(changes: &[Change<'_>], mode: UniqueMode, h: &dyn Holders) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
+/// writers whose state is not known yet), sorted and each once.
+pub fn holders_to_load(changes: &[Change<'_>], mode: UniqueMode, h: &dyn Holders) -> Vec<String> {
+    let mut out = Vec::new();
     for c in changes {
         let Some(norm) = held_name(c.after) else { continue };
         if checked_teams(c, mode, &norm).is_none() {
@@ -79,7 +93,7 @@ pub fn holders_to_load(changes: &[Change<'_>], mode: UniqueMode, h: &dyn Holders
         }
         for id in h.holders(&norm) {
             if !h.is_loaded(id) {
-                out.insert(id.clone());
+                set::insert(&mut out, id.clone());
             }
         }
     }
@@ -101,9 +115,9 @@ pub fn check(changes: &[Change<'_>], mode: UniqueMode, h: &dyn Holders) -> Resul
         // Candidates: indexed holders, plus earlier users of this batch (the later writer loses).
         let indexed = h.holders(&norm).iter().map(String::as_str);
         let in_batch = changes.iter().take(i).filter_map(|o| o.after.get("id").and_then(|v| v.as_str()));
-        let mut seen = BTreeSet::new();
+        let mut seen = Vec::new();
         for other in indexed.chain(in_batch) {
-            if other == me || !seen.insert(other) {
+            if other == me || !set::insert(&mut seen, other) {
                 continue;
             }
             let Some(other_user) = h.user(other) else { continue };
@@ -127,43 +141,42 @@ pub fn check(changes: &[Change<'_>], mode: UniqueMode, h: &dyn Holders) -> Resul
 /// name are dropped. Returns only lists that changed, split into those that gained a member
 /// (write before the users) and those that only lost members (write after).
 pub fn index_updates(changes: &[Change<'_>], h: &dyn Holders) -> IndexUpdates {
-    let mut lists: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for norm in names_touched(changes) {
-        lists.insert(norm.clone(), h.holders(&norm).to_vec());
-    }
-    let mut gained = BTreeSet::new();
-    let mut lost = BTreeSet::new();
+    // Each touched name's list, in name order, with whether it gained or lost a holder.
+    let mut lists: Vec<(String, Vec<String>, bool, bool)> = names_touched(changes)
+        .into_iter()
+        .map(|norm| (norm.clone(), h.holders(&norm).to_vec(), false, false))
+        .collect();
     for c in changes {
         let Some(id) = c.after.get("id").and_then(|v| v.as_str()) else { continue };
         let now = held_name(c.after);
-        for (norm, ids) in lists.iter_mut() {
+        for (norm, ids, gained, lost) in lists.iter_mut() {
             let holds = now.as_deref() == Some(norm.as_str());
             let listed = ids.iter().any(|x| x == id);
             if holds && !listed {
                 ids.push(id.to_string());
-                gained.insert(norm.clone());
+                *gained = true;
             } else if !holds && listed {
                 ids.retain(|x| x != id);
-                lost.insert(norm.clone());
+                *lost = true;
             }
         }
     }
     // Repair: drop listed users whose known state says they no longer hold the name.
-    for (norm, ids) in lists.iter_mut() {
+    for (norm, ids, _, lost) in lists.iter_mut() {
         let before = ids.len();
         ids.retain(|id| match h.user(id) {
             Some(u) => held_name(u).as_deref() == Some(norm.as_str()),
             None => !h.is_loaded(id), // unknown: keep; known to be missing: drop
         });
         if ids.len() != before {
-            lost.insert(norm.clone());
+            *lost = true;
         }
     }
     let mut out = IndexUpdates::default();
-    for (norm, ids) in lists {
-        if gained.contains(&norm) {
+    for (norm, ids, gained, lost) in lists {
+        if gained {
             out.claims.push((norm, ids));
-        } else if lost.contains(&norm) {
+        } else if lost {
             out.releases.push((norm, ids));
         }
     }

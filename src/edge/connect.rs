@@ -2,15 +2,18 @@
 //! `health.check` carrying `me`, or one `connection.error` frame followed by close code 1000
 //! (the SDK treats 1000 as a permanent error and does not retry). Pings are answered.
 
+use super::params::Params;
 use super::store::{self, Backend};
 use super::{authenticate, now, Credentials};
 use crate::core::error::{ApiError, Operation};
+use crate::core::json::{self, object};
 use crate::core::ops;
 use crate::core::time::Timestamp;
 use futures_util::StreamExt;
-use serde_json::{json, Value};
-use std::collections::HashMap;
-use worker::{Env, Request, Response, WebSocket, WebSocketPair, WebsocketEvent};
+use serde_json::Value;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+use worker::{web_sys, Env, Request, Response, WebSocket, WebSocketPair, WebsocketEvent};
 
 /// A random UUID v4, made inside the request (workerd forbids randomness at module scope).
 fn uuid_v4() -> Result<String, ApiError> {
@@ -28,7 +31,7 @@ fn uuid_v4() -> Result<String, ApiError> {
     Ok(out)
 }
 
-fn param_or_header(req: &Request, params: &HashMap<String, String>, name: &str) -> Option<String> {
+fn param_or_header(req: &Request, params: &Params, name: &str) -> Option<String> {
     params.get(name).cloned().or_else(|| req.headers().get(name).ok().flatten())
 }
 
@@ -36,18 +39,11 @@ fn param_or_header(req: &Request, params: &HashMap<String, String>, name: &str) 
 pub const INTERNAL_PATH: &str = "/__roster/connect";
 
 /// Authenticates and runs the connect merge; returns `me`.
-async fn open(
-    req: &Request,
-    env: &Env,
-    params: &HashMap<String, String>,
-    backend: &impl Backend,
-) -> Result<Value, ApiError> {
+async fn open(req: &Request, env: &Env, params: &Params, backend: &impl Backend) -> Result<Value, ApiError> {
     let creds = Credentials::from_env(env)?;
     creds.check_key(params)?;
     let payload: Value = match params.get("json") {
-        Some(raw) => {
-            serde_json::from_str(raw).map_err(|e| ApiError::input(format!("invalid json query parameter: {e}")))?
-        }
+        Some(raw) => json::parse(raw).map_err(|e| ApiError::input(format!("invalid json query parameter: {e}")))?,
         None => return Err(ApiError::input("json query parameter is required")),
     };
     let user_id = payload
@@ -70,24 +66,35 @@ async fn open(
 }
 
 fn health_check(connection_id: &str, at: Timestamp, me: Option<Value>) -> String {
-    let mut frame =
-        json!({"type": "health.check", "connection_id": connection_id, "cid": "*", "created_at": at.to_string()});
+    let mut frame = object([
+        ("type", Value::from("health.check")),
+        ("connection_id", Value::from(connection_id)),
+        ("cid", Value::from("*")),
+        ("created_at", Value::from(at.to_string())),
+    ]);
     if let (Some(me), Value::Object(m)) = (me, &mut frame) {
         m.insert("me".into(), me);
     }
-    frame.to_string()
+    json::text(&frame)
 }
 
 /// Runs `open` inside the Writer and answers `{me}` or `{error: {code, status, reason}}`.
 pub async fn open_internal(
     req: &Request,
     env: &Env,
-    params: &HashMap<String, String>,
+    params: &Params,
     backend: &impl Backend,
 ) -> worker::Result<Response> {
     let body = match open(req, env, params, backend).await {
-        Ok(me) => json!({ "me": me }),
-        Err(e) => json!({"error": {"code": e.code, "status": e.status, "reason": e.reason}}),
+        Ok(me) => object([("me", me)]),
+        Err(e) => object([(
+            "error",
+            object([
+                ("code", Value::from(e.code)),
+                ("status", Value::from(e.status)),
+                ("reason", Value::from(e.reason)),
+            ]),
+        )]),
     };
     Response::from_json(&body)
 }
@@ -102,8 +109,13 @@ async fn open_via_writer(req: &Request, env: &Env) -> Result<Value, ApiError> {
             inner.headers_mut().map_err(fault)?.set(name, &v).map_err(fault)?;
         }
     }
-    let mut resp = super::writer_stub(env).map_err(fault)?.fetch_with_request(inner).await.map_err(fault)?;
-    let body: Value = resp.json().await.map_err(fault)?;
+    let unavailable = |e: JsValue| ApiError::internal(format!("writer unavailable: {e:?}"));
+    let resp = super::writer_stub(env).map_err(fault)?.fetch_with_request(inner).await.map_err(fault)?;
+    // The body as text through the runtime's own `Response` (workers-rs reads a streamed body
+    // with its stream adapters), then the core's one JSON parser.
+    let text = JsFuture::from(web_sys::Response::from(resp).text().map_err(unavailable)?).await.map_err(unavailable)?;
+    let body = json::parse(&text.as_string().unwrap_or_default())
+        .map_err(|e| ApiError::internal(format!("writer unavailable: {e}")))?;
     if let Some(me) = body.get("me") {
         return Ok(me.clone());
     }
@@ -114,12 +126,7 @@ async fn open_via_writer(req: &Request, env: &Env) -> Result<Value, ApiError> {
     Err(ApiError::new(code, status, reason))
 }
 
-pub async fn handle(
-    req: &Request,
-    env: &Env,
-    params: &HashMap<String, String>,
-    backend: &impl Backend,
-) -> worker::Result<Response> {
+pub async fn handle(req: &Request, env: &Env, params: &Params, backend: &impl Backend) -> worker::Result<Response> {
     let upgrade = req.headers().get("upgrade")?.unwrap_or_default();
     if !upgrade.eq_ignore_ascii_case("websocket") {
         let t = super::http::Timing { started_ms: worker::Date::now().as_millis(), kv_ops: 0 };
@@ -144,10 +151,15 @@ pub async fn handle(
         Err(e) => {
             let mut error = e.envelope(Operation::Connect, "");
             if let Value::Object(m) = &mut error {
-                m.insert("duration".into(), json!(""));
+                m.insert("duration".into(), Value::from(""));
             }
-            let frame = json!({"type": "connection.error", "created_at": now().to_string(), "connection_id": "", "error": error});
-            server.send_with_str(frame.to_string())?;
+            let frame = object([
+                ("type", Value::from("connection.error")),
+                ("created_at", Value::from(now().to_string())),
+                ("connection_id", Value::from("")),
+                ("error", error),
+            ]);
+            server.send_with_str(json::text(&frame))?;
             server.close(Some(1000), Some(e.reason.chars().take(100).collect::<String>()))?;
         }
     }

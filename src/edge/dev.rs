@@ -8,7 +8,8 @@
 
 use super::Credentials;
 use crate::core::auth;
-use serde_json::json;
+use crate::core::json::{self, object};
+use serde_json::Value;
 use worker::{Env, Headers, Method, Request, Response};
 
 const PATH: &str = "/_dev/token";
@@ -21,8 +22,8 @@ pub fn token(req: &Request, env: &Env, path: &str) -> Option<worker::Result<Resp
         return None;
     }
     let creds = Credentials::from_env(env).ok()?;
-    let body = json!({ "api_key": creds.key, "token": auth::server_token(&creds.secret) });
-    Some(respond(&body.to_string()))
+    let body = object([("api_key", Value::from(creds.key)), ("token", Value::from(auth::server_token(&creds.secret)))]);
+    Some(respond(&json::text(&body)))
 }
 
 fn respond(body: &str) -> worker::Result<Response> {

@@ -2,6 +2,7 @@
 //! headers. The one place that turns results into HTTP responses.
 
 use crate::core::error::{ApiError, Operation};
+use crate::core::json;
 use serde_json::Value;
 use worker::{Headers, Response};
 
@@ -54,7 +55,7 @@ pub fn success(mut body: Value, status: u16, t: &Timing) -> worker::Result<Respo
     if let Value::Object(m) = &mut body {
         m.insert("duration".into(), Value::String(dur));
     }
-    Ok(Response::from_bytes(body.to_string().into_bytes())?
+    Ok(Response::from_bytes(json::text(&body).into_bytes())?
         .with_status(status)
         .with_headers(headers(now_secs, t.kv_ops)?))
 }
@@ -62,7 +63,7 @@ pub fn success(mut body: Value, status: u16, t: &Timing) -> worker::Result<Respo
 /// An error in Stream's envelope, with its status.
 pub fn failure(e: &ApiError, op: Operation, t: &Timing) -> worker::Result<Response> {
     let (dur, now_secs) = t.finish();
-    let body = e.envelope(op, &dur).to_string();
+    let body = json::text(&e.envelope(op, &dur));
     Ok(Response::from_bytes(body.into_bytes())?.with_status(e.status).with_headers(headers(now_secs, t.kv_ops)?))
 }
 

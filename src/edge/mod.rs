@@ -4,19 +4,22 @@
 mod connect;
 mod dev;
 mod http;
+mod kv;
+mod params;
 mod store;
 mod writer;
 
 use crate::core::auth::{self, Caller};
 use crate::core::error::{ApiError, Operation};
-use crate::core::memory::OpError;
+use crate::core::json::object;
+use crate::core::memory::{OpError, OpFn};
 use crate::core::settings::AppSettings;
 use crate::core::time::Timestamp;
 use crate::core::user::{self, User};
 use crate::core::{ops, query};
 use http::Timing;
-use serde_json::{json, Value};
-use std::collections::HashMap;
+use params::Params;
+use serde_json::Value;
 use store::{Backend, KvBackend};
 use worker::{event, Context, Date, Env, Method, Request, Response};
 
@@ -92,7 +95,7 @@ impl Target {
     }
 
     /// Query parameters, decoded (`+` is a space); the last of repeated names wins.
-    fn params(&self) -> HashMap<String, String> {
+    fn params(&self) -> Params {
         self.query
             .split('&')
             .filter(|p| !p.is_empty())
@@ -145,7 +148,7 @@ impl Credentials {
     }
 
     /// `?api_key=` must be present and known: checked before anything else.
-    fn check_key(&self, params: &HashMap<String, String>) -> Result<(), ApiError> {
+    fn check_key(&self, params: &Params) -> Result<(), ApiError> {
         match params.get("api_key") {
             None => Err(ApiError::new(2, 401, "api_key or app_id not provided")),
             Some(k) if k.is_empty() => Err(ApiError::new(2, 401, "api_key or app_id not provided")),
@@ -277,7 +280,7 @@ impl Backend for Store<'_> {
 }
 
 fn kv_backend(env: &Env) -> Result<KvBackend, ApiError> {
-    let kv = env.kv("USERS").map_err(|e| ApiError::internal(format!("KV binding USERS is missing: {e}")))?;
+    let kv = kv::KvNamespace::from_env(env, "USERS")?;
     let mut backend = KvBackend::new(kv);
     backend.fault = env.var("ROSTER_FAULT").ok().map(|v| v.to_string()).filter(|v| !v.is_empty());
     Ok(backend)
@@ -355,7 +358,7 @@ async fn read_json(req: &mut Request) -> Result<Value, ApiError> {
     serde_json::from_slice(&bytes).map_err(|e| ApiError::input(format!("invalid JSON body: {e}")))
 }
 
-fn flag(params: &HashMap<String, String>, name: &str) -> Result<bool, ApiError> {
+fn flag(params: &Params, name: &str) -> Result<bool, ApiError> {
     match params.get(name).map(String::as_str) {
         None | Some("" | "false" | "0") => Ok(false),
         Some("true" | "1") => Ok(true),
@@ -366,7 +369,7 @@ fn flag(params: &HashMap<String, String>, name: &str) -> Result<bool, ApiError> 
 async fn handle(
     req: &mut Request,
     env: &Env,
-    params: &HashMap<String, String>,
+    params: &Params,
     route: &Route,
     backend: &impl Backend,
 ) -> Result<(Value, u16), OpError> {
@@ -382,7 +385,19 @@ async fn handle(
     let auth_type = req.headers().get("stream-auth-type").ok().flatten();
     let (caller, prefill) = authenticate(token, auth_type, &creds, &settings, backend).await.map_err(fail)?;
     let at = now();
-    let commit = match route {
+    // Routes that write read their body here, and every core operation runs through the one
+    // `store::run` call below: one await point each, so a smaller state machine in the wasm.
+    let body = match route {
+        Route::UpdateApp
+        | Route::Upsert
+        | Route::Partial
+        | Route::Deactivate(_)
+        | Route::Reactivate(_)
+        | Route::Restore => read_json(req).await.map_err(fail)?,
+        _ => Value::Null,
+    };
+    let (body, caller) = (&body, &caller);
+    let operation: Box<OpFn<'_>> = match route {
         Route::GetApp => return Ok((ops::get_app(&settings), 200)),
         Route::Query => {
             let payload = params.get("payload").map_or("{}", String::as_str);
@@ -390,44 +405,29 @@ async fn handle(
             let all = backend.all_users().await.map_err(fail)?;
             let found: Vec<Value> =
                 query::run(&q, &all).into_iter().map(|u| Value::Object(user::public_view(u))).collect();
-            return Ok((json!({ "users": found }), 200));
+            return Ok((object([("users", Value::Array(found))]), 200));
         }
         Route::UpdateApp => {
-            let body = read_json(req).await.map_err(fail)?;
-            let body = if body.is_null() { json!({}) } else { body };
-            let updated = ops::update_app(&settings, &body, &caller).map_err(fail)?;
+            let patch = if body.is_null() { object([]) } else { body.clone() };
+            let updated = ops::update_app(&settings, &patch, caller).map_err(fail)?;
             if updated != settings {
                 backend.save_settings(&updated).await.map_err(fail)?;
             }
-            return Ok((json!({}), 200));
+            return Ok((object([]), 200));
         }
-        Route::Upsert => {
-            let body = read_json(req).await.map_err(fail)?;
-            store::run(backend, &settings, prefill, op, &|s| ops::upsert_users(&body, &caller, at, s)).await?
-        }
-        Route::Partial => {
-            let body = read_json(req).await.map_err(fail)?;
-            store::run(backend, &settings, prefill, op, &|s| ops::partial_update_users(&body, &caller, at, s)).await?
-        }
-        Route::Deactivate(id) => {
-            let body = read_json(req).await.map_err(fail)?;
-            store::run(backend, &settings, prefill, op, &|s| ops::deactivate_user(id, &body, &caller, at, s)).await?
-        }
-        Route::Reactivate(id) => {
-            let body = read_json(req).await.map_err(fail)?;
-            store::run(backend, &settings, prefill, op, &|s| ops::reactivate_user(id, &body, &caller, at, s)).await?
-        }
+        Route::Upsert => Box::new(move |s| ops::upsert_users(body, caller, at, s)),
+        Route::Partial => Box::new(move |s| ops::partial_update_users(body, caller, at, s)),
+        Route::Deactivate(id) => Box::new(move |s| ops::deactivate_user(id, body, caller, at, s)),
+        Route::Reactivate(id) => Box::new(move |s| ops::reactivate_user(id, body, caller, at, s)),
         Route::Delete(id) => {
             let hard = flag(params, "hard_delete").map_err(fail)?;
             flag(params, "mark_messages_deleted").map_err(fail)?;
             flag(params, "delete_conversation_channels").map_err(fail)?;
-            store::run(backend, &settings, prefill, op, &|s| ops::delete_user(id, hard, &caller, at, s)).await?
+            Box::new(move |s| ops::delete_user(id, hard, caller, at, s))
         }
-        Route::Restore => {
-            let body = read_json(req).await.map_err(fail)?;
-            store::run(backend, &settings, prefill, op, &|s| ops::restore_users(&body, &caller, at, s)).await?
-        }
+        Route::Restore => Box::new(move |s| ops::restore_users(body, caller, at, s)),
         Route::Connect | Route::NotFound => return Err(fail(ApiError::route_not_found())),
     };
+    let commit = store::run(backend, &settings, prefill, op, &*operation).await?;
     Ok((commit.response, commit.status))
 }

@@ -8,15 +8,15 @@
 //! - `n:<name>`   → JSON array of ids of active users holding the normalized name `<name>`
 //!   (`n:#<sha256>` for very long names)
 
+use super::kv::{self, KvNamespace};
 use crate::core::error::{ApiError, Operation};
+use crate::core::json;
 use crate::core::memory::OpError;
 use crate::core::ops::{Commit, Snapshot, Step};
 use crate::core::settings::AppSettings;
 use crate::core::user::User;
-use futures_util::future::try_join_all;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use worker::kv::KvStore;
 
 /// KV's limit on a key's metadata, serialized.
 const METADATA_LIMIT: usize = 1024;
@@ -38,10 +38,6 @@ pub fn name_key(norm: &str) -> String {
 }
 
 pub const SETTINGS_KEY: &str = "app";
-
-fn storage_error(e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(format!("storage error: {e}"))
-}
 
 /// Counts the KV operations a request makes (reported in the `x-roster-kv-ops` header).
 #[derive(Default)]
@@ -72,52 +68,59 @@ pub trait Backend {
 /// Everything in KV, written directly: fast, but last-write-wins under concurrency (see the
 /// `Writer` Durable Object for the serialized path).
 pub struct KvBackend {
-    pub kv: KvStore,
+    pub kv: KvNamespace,
     pub ops: OpCounter,
     /// Test-only fault injection (`ROSTER_FAULT` var): fail a commit after this phase.
     pub fault: Option<String>,
 }
 
 impl KvBackend {
-    pub fn new(kv: KvStore) -> Self {
+    pub fn new(kv: KvNamespace) -> Self {
         KvBackend { kv, ops: OpCounter::default(), fault: None }
     }
 
-    async fn get_many(&self, keys: Vec<String>) -> Result<Vec<(String, Option<String>)>, ApiError> {
-        let chunks = keys.chunks(BULK).map(|chunk| async move {
-            self.ops.add(1);
-            let found = self.kv.get_bulk(chunk).text().await.map_err(storage_error)?;
-            Ok::<_, ApiError>(chunk.iter().map(|k| (k.clone(), found.get(k).cloned().flatten())).collect::<Vec<_>>())
-        });
-        Ok(try_join_all(chunks).await?.into_iter().flatten().collect())
+    /// Reads keys as text (absent keys are `None`), in bulk gets of [`BULK`] keys made
+    /// concurrently.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, ApiError> {
+        let mut reads = Vec::new();
+        for chunk in keys.chunks(BULK) {
+            reads.push(self.kv.get_texts(chunk)?);
+        }
+        self.ops.add(reads.len());
+        let maps = kv::all(reads).await?;
+        let mut out = Vec::with_capacity(keys.len());
+        for (chunk, map) in keys.chunks(BULK).zip(&maps) {
+            out.extend(kv::texts_of(map, chunk));
+        }
+        Ok(out)
     }
 
+    /// Writes index lists concurrently; an empty list is deleted.
     pub async fn put_names(&self, lists: &[(String, Vec<String>)]) -> Result<(), ApiError> {
-        let writes = lists.iter().map(|(norm, ids)| async move {
-            self.ops.add(1);
+        let mut writes = Vec::with_capacity(lists.len());
+        for (norm, ids) in lists {
             let key = name_key(norm);
-            if ids.is_empty() {
-                self.kv.delete(&key).await.map_err(storage_error)
+            writes.push(if ids.is_empty() {
+                self.kv.remove(&key)?
             } else {
-                let body = serde_json::to_string(ids).map_err(storage_error)?;
-                self.kv.put(&key, body).map_err(storage_error)?.execute().await.map_err(storage_error)
-            }
-        });
-        try_join_all(writes).await.map(|_| ())
+                self.kv.put_text(&key, &ids_text(ids), None)?
+            });
+        }
+        self.ops.add(writes.len());
+        kv::all(writes).await.map(|_| ())
     }
 
+    /// Writes user records concurrently, each with a copy in its metadata when it fits.
     pub async fn put_users(&self, users: &[User]) -> Result<(), ApiError> {
-        let writes = users.iter().map(|u| async move {
-            self.ops.add(1);
+        let mut writes = Vec::with_capacity(users.len());
+        for u in users {
             let id = u.get("id").and_then(Value::as_str).unwrap_or_default();
-            let body = serde_json::to_string(u).map_err(storage_error)?;
-            let mut put = self.kv.put(&user_key(id), body.as_str()).map_err(storage_error)?;
-            if body.len() <= METADATA_LIMIT - 16 {
-                put = put.metadata(u).map_err(storage_error)?;
-            }
-            put.execute().await.map_err(storage_error)
-        });
-        try_join_all(writes).await.map(|_| ())
+            let body = user_text(u);
+            let metadata = (body.len() <= METADATA_LIMIT - 16).then_some(body.as_str());
+            writes.push(self.kv.put_text(&user_key(id), &body, metadata)?);
+        }
+        self.ops.add(writes.len());
+        kv::all(writes).await.map(|_| ())
     }
 
     fn inject(&self, phase: &str) -> Result<(), ApiError> {
@@ -135,32 +138,23 @@ impl Backend for KvBackend {
 
     async fn load_settings(&self) -> Result<AppSettings, ApiError> {
         self.ops.add(1);
-        let raw = self.kv.get(SETTINGS_KEY).text().await.map_err(storage_error)?;
+        let raw = self.kv.get_text(SETTINGS_KEY).await?;
         Ok(raw.map(|s| AppSettings::from_json(&s)).unwrap_or_default())
     }
 
     async fn save_settings(&self, s: &AppSettings) -> Result<(), ApiError> {
         self.ops.add(1);
-        self.kv.put(SETTINGS_KEY, s.to_json()).map_err(storage_error)?.execute().await.map_err(storage_error)
+        kv::wait(self.kv.put_text(SETTINGS_KEY, &s.to_json(), None)?).await.map(|_| ())
     }
 
     async fn load_users(&self, ids: &[String]) -> Result<Vec<(String, Option<User>)>, ApiError> {
-        let found = self.get_many(ids.iter().map(|id| user_key(id)).collect()).await?;
-        ids.iter()
-            .zip(found)
-            .map(|(id, (key, raw))| Ok((id.clone(), raw.map(|s| parse_stored(&key, &s)).transpose()?)))
-            .collect()
+        let keys: Vec<String> = ids.iter().map(|id| user_key(id)).collect();
+        users_from(ids, &keys, self.get_many(&keys).await?)
     }
 
     async fn load_names(&self, norms: &[String]) -> Result<Vec<(String, Vec<String>)>, ApiError> {
-        let found = self.get_many(norms.iter().map(|n| name_key(n)).collect()).await?;
-        norms
-            .iter()
-            .zip(found)
-            .map(|(n, (key, raw))| {
-                Ok((n.clone(), raw.map(|s| parse_stored(&key, &s)).transpose()?.unwrap_or_default()))
-            })
-            .collect()
+        let keys: Vec<String> = norms.iter().map(|n| name_key(n)).collect();
+        names_from(norms, &keys, self.get_many(&keys).await?)
     }
 
     /// Applies a commit in the order that keeps the index safe: claims, users, releases.
@@ -179,35 +173,100 @@ impl Backend for KvBackend {
         let mut cursor: Option<String> = None;
         loop {
             self.ops.add(1);
-            let mut list = self.kv.list().prefix("u:".into()).limit(1000);
-            if let Some(c) = cursor.take() {
-                list = list.cursor(c);
-            }
-            let page = list.execute().await.map_err(storage_error)?;
+            let page = self.kv.list_page("u:", 1000, cursor.take()).await?;
             let mut missing = Vec::new();
-            for key in page.keys {
-                match key.metadata {
+            for (name, metadata) in page.keys {
+                match metadata {
                     Some(Value::Object(m)) => users.push(m),
-                    _ => missing.push(key.name),
+                    _ => missing.push(name),
                 }
             }
-            for (key, raw) in self.get_many(missing).await? {
-                users.extend(raw.map(|s| parse_stored::<User>(&key, &s)).transpose()?);
+            let texts = self.get_many(&missing).await?;
+            for (_, user) in users_from(&missing, &missing, texts)? {
+                users.extend(user);
             }
             match page.cursor {
-                Some(c) if !page.list_complete && !c.is_empty() => cursor = Some(c),
-                _ => break,
+                Some(c) => cursor = Some(c),
+                None => break,
             }
         }
         Ok(users)
     }
 }
 
+/// A user record as stored: compact JSON.
+pub fn user_text(user: &User) -> String {
+    json::text(&Value::Object(user.clone()))
+}
+
+/// An index list as stored: a compact JSON array of ids.
+pub fn ids_text(ids: &[String]) -> String {
+    json::text(&Value::from(ids.to_vec()))
+}
+
 /// Parses a stored record. An unreadable one is a storage fault (500), never "missing": treating
 /// it as absent would let the next write silently replace it.
-pub fn parse_stored<T: serde::de::DeserializeOwned>(key: &str, raw: &str) -> Result<T, ApiError> {
-    serde_json::from_str(raw)
-        .map_err(|e| ApiError::internal(format!("storage error: record '{key}' is unreadable: {e}")))
+fn parse_stored(key: &str, raw: &str) -> Result<Value, ApiError> {
+    json::parse(raw).map_err(|e| unreadable(key, &e.to_string()))
+}
+
+fn unreadable(key: &str, why: &str) -> ApiError {
+    ApiError::internal(format!("storage error: record '{key}' is unreadable: {why}"))
+}
+
+/// A stored user record: a JSON object.
+pub fn parse_user(key: &str, raw: &str) -> Result<User, ApiError> {
+    match parse_stored(key, raw)? {
+        Value::Object(user) => Ok(user),
+        _ => Err(unreadable(key, "a user record must be a JSON object")),
+    }
+}
+
+/// A stored index list: a JSON array of ids.
+pub fn parse_ids(key: &str, raw: &str) -> Result<Vec<String>, ApiError> {
+    let not_ids = || unreadable(key, "an index list must be a JSON array of strings");
+    let Value::Array(items) = parse_stored(key, raw)? else { return Err(not_ids()) };
+    let mut ids = Vec::with_capacity(items.len());
+    for item in items {
+        let Value::String(id) = item else { return Err(not_ids()) };
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// Each id with its user, from the texts read under `keys` (one per id; `None`: not stored).
+pub fn users_from(
+    ids: &[String],
+    keys: &[String],
+    texts: Vec<Option<String>>,
+) -> Result<Vec<(String, Option<User>)>, ApiError> {
+    let mut users = Vec::with_capacity(ids.len());
+    for ((id, key), text) in ids.iter().zip(keys).zip(texts) {
+        let user = match text {
+            Some(t) => Some(parse_user(key, &t)?),
+            None => None,
+        };
+        users.push((id.clone(), user));
+    }
+    Ok(users)
+}
+
+/// Each normalized name with its index list, from the texts read under `keys` (one per name;
+/// `None`: no list, so no holders).
+pub fn names_from(
+    norms: &[String],
+    keys: &[String],
+    texts: Vec<Option<String>>,
+) -> Result<Vec<(String, Vec<String>)>, ApiError> {
+    let mut lists = Vec::with_capacity(norms.len());
+    for ((norm, key), text) in norms.iter().zip(keys).zip(texts) {
+        let ids = match text {
+            Some(t) => parse_ids(key, &t)?,
+            None => Vec::new(),
+        };
+        lists.push((norm.clone(), ids));
+    }
+    Ok(lists)
 }
 
 /// Runs a core operation to completion against KV: load what it asks for, run it again, then

@@ -8,16 +8,18 @@
 //! through to KV. Write-throughs are serialized by a lock and copy the *latest* stored values,
 //! so KV converges to storage whatever order requests finish in.
 
-use super::store::{name_key, parse_stored, user_key, Backend, KvBackend, OpCounter, SETTINGS_KEY};
+use super::kv::{self, storage_error, KvNamespace};
+use super::store::SETTINGS_KEY;
+use super::store::{ids_text, name_key, names_from, parse_ids, user_key, user_text, users_from};
+use super::store::{Backend, KvBackend, OpCounter};
 use crate::core::error::ApiError;
+use crate::core::json;
 use crate::core::ops::Commit;
 use crate::core::settings::AppSettings;
 use crate::core::user::User;
-use futures_util::future::try_join_all;
 use futures_util::lock::Mutex;
 use serde_json::Value;
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::JsFuture;
 use worker::{durable_object, js_sys, DurableObject, Env, Request, Response, State, Storage};
 
 /// Storage's limit on keys per `put`/`get`/`delete` call.
@@ -36,17 +38,13 @@ impl DurableObject for Writer {
     }
 
     async fn fetch(&self, req: Request) -> worker::Result<Response> {
-        let kv = match self.env.kv("USERS") {
+        let kv = match KvNamespace::from_env(&self.env, "USERS") {
             Ok(kv) => KvBackend::new(kv),
-            Err(e) => return Response::error(format!("KV binding USERS is missing: {e}"), 500),
+            Err(e) => return Response::error(e.reason, 500),
         };
         let backend = DoBackend { storage: self.state.storage(), kv, flush_lock: &self.flush_lock };
         super::serve_in_writer(req, &self.env, &backend).await
     }
-}
-
-fn storage_error(e: impl std::fmt::Debug) -> ApiError {
-    ApiError::internal(format!("storage error: {e:?}"))
 }
 
 pub struct DoBackend<'a> {
@@ -59,19 +57,16 @@ impl DoBackend<'_> {
     /// Reads keys from storage as strings; absent keys are `None`.
     async fn get_strings(&self, keys: &[String]) -> Result<Vec<Option<String>>, ApiError> {
         let raw = self.storage.as_raw();
-        let calls = keys
-            .chunks(STORAGE_BATCH)
-            .map(|chunk| {
-                let js: Vec<JsValue> = chunk.iter().map(|k| JsValue::from_str(k)).collect();
-                raw.get_multiple(js).map(JsFuture::from).map_err(storage_error)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut calls = Vec::new();
+        for chunk in keys.chunks(STORAGE_BATCH) {
+            let js: Vec<JsValue> = chunk.iter().map(|k| JsValue::from_str(k)).collect();
+            calls.push(raw.get_multiple(js).map_err(|e| storage_error(&e))?);
+        }
         self.kv.ops.add(calls.len());
-        let maps = try_join_all(calls).await.map_err(storage_error)?;
+        let maps = kv::all(calls).await?;
         let mut out = Vec::with_capacity(keys.len());
-        for (chunk, map) in keys.chunks(STORAGE_BATCH).zip(maps) {
-            let map = js_sys::Map::from(map);
-            out.extend(chunk.iter().map(|k| map.get(&JsValue::from_str(k)).as_string()));
+        for (chunk, map) in keys.chunks(STORAGE_BATCH).zip(&maps) {
+            out.extend(kv::texts_of(map, chunk));
         }
         Ok(out)
     }
@@ -84,16 +79,17 @@ impl DoBackend<'_> {
         for chunk in puts.chunks(STORAGE_BATCH) {
             let obj = js_sys::Object::new();
             for (k, v) in chunk {
-                js_sys::Reflect::set(&obj, &JsValue::from_str(k), &JsValue::from_str(v)).map_err(storage_error)?;
+                js_sys::Reflect::set(&obj, &JsValue::from_str(k), &JsValue::from_str(v))
+                    .map_err(|e| storage_error(&e))?;
             }
-            calls.push(JsFuture::from(raw.put_multiple(obj.into()).map_err(storage_error)?));
+            calls.push(raw.put_multiple(obj.into()).map_err(|e| storage_error(&e))?);
         }
         for chunk in deletes.chunks(STORAGE_BATCH) {
             let js: Vec<JsValue> = chunk.iter().map(|k| JsValue::from_str(k)).collect();
-            calls.push(JsFuture::from(raw.delete_multiple(js).map_err(storage_error)?));
+            calls.push(raw.delete_multiple(js).map_err(|e| storage_error(&e))?);
         }
         self.kv.ops.add(calls.len());
-        try_join_all(calls).await.map_err(storage_error).map(|_| ())
+        kv::all(calls).await.map(|_| ())
     }
 
     /// Copies the latest stored values of a commit's keys to KV, one flush at a time.
@@ -103,7 +99,7 @@ impl DoBackend<'_> {
             norms
                 .iter()
                 .zip(vals)
-                .map(|(n, v)| (n.clone(), v.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default()))
+                .map(|(n, v)| (n.clone(), v.and_then(|s| parse_ids(n, &s).ok()).unwrap_or_default()))
                 .collect()
         };
         let claim_keys: Vec<String> = claims.iter().map(|n| name_key(n)).collect();
@@ -111,14 +107,8 @@ impl DoBackend<'_> {
         let user_keys: Vec<String> = users.iter().map(|id| user_key(id)).collect();
         let claimed = names_of(claims, self.get_strings(&claim_keys).await?);
         let released = names_of(releases, self.get_strings(&release_keys).await?);
-        let stored_users: Vec<User> = self
-            .get_strings(&user_keys)
-            .await?
-            .into_iter()
-            .flatten()
-            .filter_map(|s| serde_json::from_str::<Value>(&s).ok())
-            .filter_map(|v| if let Value::Object(m) = v { Some(m) } else { None })
-            .collect();
+        let stored_users: Vec<User> =
+            self.get_strings(&user_keys).await?.into_iter().flatten().filter_map(|s| json::parse_object(&s)).collect();
         self.kv.put_names(&claimed).await?;
         self.kv.put_users(&stored_users).await?;
         self.kv.put_names(&released).await
@@ -148,21 +138,12 @@ impl Backend for DoBackend<'_> {
 
     async fn load_users(&self, ids: &[String]) -> Result<Vec<(String, Option<User>)>, ApiError> {
         let keys: Vec<String> = ids.iter().map(|id| user_key(id)).collect();
-        let vals = self.get_strings(&keys).await?;
-        ids.iter()
-            .zip(keys.iter().zip(vals))
-            .map(|(id, (key, v))| Ok((id.clone(), v.map(|s| parse_stored(key, &s)).transpose()?)))
-            .collect()
+        users_from(ids, &keys, self.get_strings(&keys).await?)
     }
 
     async fn load_names(&self, norms: &[String]) -> Result<Vec<(String, Vec<String>)>, ApiError> {
         let keys: Vec<String> = norms.iter().map(|n| name_key(n)).collect();
-        let vals = self.get_strings(&keys).await?;
-        norms
-            .iter()
-            .zip(keys.iter().zip(vals))
-            .map(|(n, (key, v))| Ok((n.clone(), v.map(|s| parse_stored(key, &s)).transpose()?.unwrap_or_default())))
-            .collect()
+        names_from(norms, &keys, self.get_strings(&keys).await?)
     }
 
     async fn apply(&self, c: &Commit) -> Result<(), ApiError> {
@@ -172,11 +153,11 @@ impl Backend for DoBackend<'_> {
             if ids.is_empty() {
                 deletes.push(name_key(norm));
             } else {
-                puts.push((name_key(norm), serde_json::to_string(ids).map_err(storage_error)?));
+                puts.push((name_key(norm), ids_text(ids)));
             }
         }
         for u in &c.users {
-            puts.push((user_key(&id_of(u)), serde_json::to_string(u).map_err(storage_error)?));
+            puts.push((user_key(&id_of(u)), user_text(u)));
         }
         self.write_atomically(&puts, &deletes).await?;
         let claims: Vec<String> = c.claims.iter().map(|(n, _)| n.clone()).collect();

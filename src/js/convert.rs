@@ -7,9 +7,10 @@
 
 use super::error::{roster_error, type_error};
 use crate::core::auth::{Caller, Claims};
+use crate::core::json;
 use crate::core::time::Timestamp;
 use crate::core::{ApiError, Operation};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// The largest distance from the epoch a JavaScript `Date` can hold, in milliseconds.
@@ -131,8 +132,8 @@ fn bad_time() -> JsValue {
 /// `iat` and `exp` (seconds) when the token has them. The result works as a `caller`.
 pub(crate) fn claims(claims: &Claims) -> Value {
     let mut out = match &claims.caller {
-        Caller::Server => json!({"server": true}),
-        Caller::User(id) => json!({"user_id": id}),
+        Caller::Server => json::object([("server", Value::Bool(true))]),
+        Caller::User(id) => json::object([("user_id", Value::from(id.as_str()))]),
     };
     if let Value::Object(m) = &mut out {
         if let Some(iat) = claims.iat {

@@ -6,9 +6,10 @@
 
 use super::convert::{self, throw};
 use super::error::{roster_error, type_error};
+use crate::core::json::object;
 use crate::core::memory::{MemoryStore, OpError};
 use crate::core::Operation;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
 
 /// Users, the username index and app settings, in memory.
@@ -46,14 +47,16 @@ impl UserStore {
         let users = match arg(users, "users", op)? {
             // Keyed by id as the SDK keys them. An entry without a string id goes under "",
             // which no valid id can take, so the core still sees it and refuses the batch.
-            Value::Array(list) => Value::Object(
-                list.into_iter()
-                    .map(|u| (u.get("id").and_then(Value::as_str).unwrap_or_default().to_string(), u))
-                    .collect::<Map<String, Value>>(),
-            ),
+            Value::Array(list) => {
+                let mut by_id = Map::new();
+                for u in list {
+                    by_id.insert(u.get("id").and_then(Value::as_str).unwrap_or_default().to_string(), u);
+                }
+                Value::Object(by_id)
+            }
             other => other,
         };
-        answer(op, self.inner.upsert_users(&json!({ "users": users }), &call.caller, call.now).map(|c| c.response))
+        answer(op, self.inner.upsert_users(&object([("users", users)]), &call.caller, call.now).map(|c| c.response))
     }
 
     /// `PATCH /users` with `[{id, set, unset}]`. Returns `{users: {id: user}}`.
@@ -64,7 +67,7 @@ impl UserStore {
         let updates = arg(updates, "updates", op)?;
         answer(
             op,
-            self.inner.partial_update_users(&json!({ "users": updates }), &call.caller, call.now).map(|c| c.response),
+            self.inner.partial_update_users(&object([("users", updates)]), &call.caller, call.now).map(|c| c.response),
         )
     }
 
@@ -153,7 +156,7 @@ impl UserStore {
         let op = Operation::RestoreUsers;
         let call = convert::call(options)?;
         let ids = arg(user_ids, "user ids", op)?;
-        answer(op, self.inner.restore_users(&json!({ "user_ids": ids }), &call.caller, call.now).map(|c| c.response))
+        answer(op, self.inner.restore_users(&object([("user_ids", ids)]), &call.caller, call.now).map(|c| c.response))
     }
 
     /// The caller a token speaks for, checked as the Worker checks each request: this app's

@@ -42,3 +42,17 @@ test('an unreadable stored user is a 500 with nothing overwritten (KV write path
   await assert.rejects(c.partialUpdateUser({ id: 'broken', set: { y: 1 } }), (e) => e.status === 500);
   assert.equal((await c.partialUpdateUser({ id: 'fine', set: { ok: true } })).users.fine.ok, true);
 });
+
+test('numbers in custom data read back exactly (full-precision float parsing)', async () => {
+  const w = await startWorker();
+  servers.push(w);
+  const c = serverClient(w);
+  // Random doubles need all 17 digits; a best-effort parser gets ~1 in 10 wrong by one ulp.
+  const values = Array.from({ length: 60 }, (_, i) => (Math.random() * 10 ** (i % 12)) / 7);
+  values.push(25.805360112477338, 0.1 + 0.2, 1e-300, 123456789012345680000);
+  await c.upsertUsers([{ id: 'floats', values }]);
+  await c.partialUpdateUser({ id: 'floats', set: { 'nested.value': values[0] } });
+  const [u] = (await c.queryUsers({ id: 'floats' })).users;
+  assert.deepEqual(u.values, values);
+  assert.equal(u.nested.value, values[0]);
+});
