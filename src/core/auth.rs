@@ -195,7 +195,7 @@ fn mac(secret: &str, data: &[u8]) -> Option<HmacSha256> {
 }
 
 fn decode_object(segment: &str) -> Option<Map<String, Value>> {
-    match serde_json::from_slice(&decode(segment)?).ok()? {
+    match super::json::parse_slice(&decode(segment)?).ok()? {
         Value::Object(map) => Some(map),
         _ => None,
     }

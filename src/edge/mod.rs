@@ -355,7 +355,7 @@ async fn read_json(req: &mut Request) -> Result<Value, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::input(format!("invalid JSON body: {e}")))
+    crate::core::json::parse_slice(&bytes).map_err(|e| ApiError::input(format!("invalid JSON body: {e}")))
 }
 
 fn flag(params: &Params, name: &str) -> Result<bool, ApiError> {

@@ -30,8 +30,8 @@ pub(crate) fn to_json(value: &JsValue, what: &str) -> Result<Value, ApiError> {
     let text =
         js_sys::JSON::stringify(value).map_err(|_| ApiError::input(format!("{what} cannot be serialized as JSON")))?;
     match text.as_string() {
-        // `from_slice` and `to_string` are the instantiations the core already links.
-        Some(text) => serde_json::from_slice(text.as_bytes()).map_err(|_| {
+        // `json::parse` and `to_string` are the instantiations the core already links.
+        Some(text) => json::parse(&text).map_err(|_| {
             ApiError::input(format!(
                 "{what} cannot be read as JSON: it nests deeper than 128 levels or holds an unpaired surrogate"
             ))

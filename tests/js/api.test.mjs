@@ -15,6 +15,7 @@ import {
   createToken,
   isRosterError,
   mergeUpsert,
+  UserStore,
   normalizeUsername,
   validateUser,
   verifyToken,
@@ -310,4 +311,34 @@ test("the README's npm package example runs as written", async () => {
   writeFileSync(file, code.replaceAll("console.log(", "globalThis.__readmeLog("));
   await import(pathToFileURL(file).href);
   assert.deepEqual(logged, [[4, 400, 'UpdateUsers failed with error: "users[u1].created_at is a reserved field"']]);
+});
+
+test("floats round-trip exactly through UserStore and applyPartialUpdate", () => {
+  // 64 doubles from a fixed-seed xorshift: 17-digit values in [0, 100), where serde_json's
+  // best-effort float parser misreads ~9 % (25.805360112477338 → …334), and finite doubles from
+  // random bit patterns across the whole exponent range, negative ones included.
+  let state = 0x9e3779b97f4a7c15n;
+  const next = () => {
+    state ^= (state << 13n) & 0xffffffffffffffffn;
+    state ^= state >> 7n;
+    state ^= (state << 17n) & 0xffffffffffffffffn;
+    return state;
+  };
+  const bits = new BigUint64Array(1);
+  const float = new Float64Array(bits.buffer);
+  const doubles = [25.805360112477338];
+  while (doubles.length < 64) {
+    bits[0] = next();
+    if (doubles.length % 2 === 0) doubles.push(Number(next() >> 11n) / 2 ** 53 * 100);
+    else if (Number.isFinite(float[0])) doubles.push(float[0]);
+  }
+  const store = new UserStore();
+  store.upsertUsers([{ id: "f", doubles, nested: { x: doubles[1] } }], { now: T0 });
+  const [stored] = store.queryUsers({ id: "f" }).users;
+  assert.deepEqual(stored.doubles, doubles);
+  assert.equal(stored.nested.x, doubles[1]);
+  const set = Object.fromEntries(doubles.map((d, i) => [`d.k${i}`, d]));
+  const after = applyPartialUpdate(stored, { id: "f", set }, { now: T0 });
+  assert.deepEqual(doubles.map((_, i) => after.d[`k${i}`]), doubles);
+  assert.deepEqual(after.doubles, doubles);
 });
