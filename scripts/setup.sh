@@ -10,13 +10,14 @@ ROOT=$PWD
 WASM_PACK_VERSION=0.15.1
 WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen pinned in Cargo.toml
 WORKER_BUILD_VERSION=0.8.7
+GECKODRIVER_VERSION=0.37.1
 NODE_VERSION=22.23.3
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
-# 1. Debian packages: a C toolchain for cargo installs, Chromium for browser tests.
+# 1. Debian packages: a C toolchain for cargo installs, Chromium and Firefox ESR for browser tests.
 need_apt=()
-for p in build-essential pkg-config libssl-dev chromium chromium-driver; do
+for p in build-essential pkg-config libssl-dev chromium chromium-driver firefox-esr; do
   dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -43,6 +44,7 @@ cargo_tool() { # bin version crate [extra args]
 cargo_tool wasm-pack "$WASM_PACK_VERSION" wasm-pack --locked
 cargo_tool wasm-bindgen "$WASM_BINDGEN_VERSION" wasm-bindgen-cli   # not --locked: see TOOLCHAIN.md
 cargo_tool worker-build "$WORKER_BUILD_VERSION" worker-build --locked
+cargo_tool geckodriver "$GECKODRIVER_VERSION" geckodriver --locked   # for wasm-pack --firefox
 
 # 4. Node 22 (wrangler needs >= 22.12; Debian ships 20): the official binary from npm, project-local.
 #    The package carries only `node`; the machine's npm runs on it through PATH.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing (scripts/setup.sh), then the native core tests,
-# lint, the npm package tests (Node, workerd, headless Chromium) and the Worker tests against
-# workerd with the official stream-chat SDK as the client.
+# lint, the npm package tests (Node, workerd, headless Chromium and Firefox) and the Worker tests
+# against workerd with the official stream-chat SDK as the client.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -24,8 +24,9 @@ cargo clippy --quiet --target wasm32-unknown-unknown --features js --lib -- -D w
 step "npm package: Node tests (exports, UserStore, npm pack → Node 22 / workerd / Chromium, tsc --noEmit)"
 node --test tests/js/api.test.mjs tests/js/store.test.mjs tests/js/package.test.mjs
 
-step "npm package: the core's cases through wasm (wasm-pack test in headless Chromium, then Node)"
+step "npm package: the core's cases through wasm (wasm-pack test in headless Chromium and Firefox, then Node)"
 WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome -- --test wasm
+WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --firefox -- --test wasm
 wasm-pack test --node -- --test wasm
 
 step "npm package: size of pkg/*.wasm (raw and gzip bytes; fails above 80 KiB gzip)"
