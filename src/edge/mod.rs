@@ -18,10 +18,13 @@ use crate::core::time::Timestamp;
 use crate::core::user::{self, User};
 use crate::core::{ops, query};
 use http::Timing;
+use js_sys::Reflect;
 use params::Params;
 use serde_json::Value;
 use store::{Backend, KvBackend};
-use worker::{event, Context, Date, Env, Method, Request, Response};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use worker::{event, web_sys, Context, Date, Env, Method, Request, Response};
 
 /// Largest request body accepted (a full 100-user batch at the custom-data limit fits).
 const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -223,6 +226,14 @@ fn writes_via_writer(env: &Env) -> bool {
     env.var("WRITE_PATH").map(|v| v.to_string() != "kv").unwrap_or(true)
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// What `fetch` forwards a request to: the Writer's stub, or the `ASSETS` binding.
+    type Fetchable;
+    #[wasm_bindgen(method, catch)]
+    fn fetch(this: &Fetchable, req: &web_sys::Request) -> Result<js_sys::Promise, JsValue>;
+}
+
 fn writer_stub(env: &Env) -> worker::Result<worker::Stub> {
     env.durable_object("WRITER")?.get_by_name("app")
 }
@@ -297,8 +308,17 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
         return response;
     }
     let route = Route::parse(&req.method(), &target.path);
-    if route.is_write() && writes_via_writer(&env) {
-        return writer_stub(&env)?.fetch_with_request(req).await;
+    // Writes go to the Writer. A GET/HEAD that is no API route goes to the playground page's
+    // assets, and is served from there when it names a file (anything else is answered below).
+    let page = route == Route::NotFound && matches!(req.method(), Method::Get | Method::Head);
+    if page || route.is_write() && writes_via_writer(&env) {
+        let to: Fetchable =
+            if page { Reflect::get(&env, &"ASSETS".into())?.unchecked_into() } else { writer_stub(&env)?.into_rpc() };
+        let promise = to.fetch(req.inner())?;
+        let response = Response::from(JsFuture::from(promise).await?.unchecked_into::<web_sys::Response>());
+        if !page || response.status_code() != 404 {
+            return Ok(response);
+        }
     }
     let backend = match kv_backend(&env) {
         Ok(b) => b,

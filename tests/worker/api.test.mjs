@@ -431,6 +431,28 @@ describe('routes and transport', () => {
     }
   });
 
+  test('other methods on the page files are API requests: 401 code 2, then 404 code 16', LIMIT, async () => {
+    for (const [method, path] of [['POST', '/'], ['DELETE', '/index.html'], ['PATCH', '/app.js'], ['PUT', '/pkg/roster_bg.wasm']]) {
+      const body = method === 'DELETE' ? undefined : {};
+      assertEnvelope(await raw(w, method, path, { body }), 404, 16, 'Request failed with error: "Not Found"');
+      assertEnvelope(await raw(w, method, path, { body, apiKey: null, token: null }), 401, 2);
+    }
+    // GET (and HEAD) of a file is the page itself, with or without an api_key.
+    for (const apiKey of [null, w.key]) {
+      const page = await raw(w, 'GET', '/', { apiKey, token: null });
+      assert.equal(page.status, 200, page.text);
+      assert.match(page.headers['content-type'] ?? '', /^text\/html/);
+      assert.match(page.text, /<title>Roster playground<\/title>/);
+    }
+    assert.equal((await raw(w, 'HEAD', '/', { apiKey: null, token: null })).status, 200);
+    const script = await raw(w, 'GET', '/app.js', { apiKey: null, token: null });
+    assert.equal(script.status, 200, script.text);
+    assert.match(script.headers['content-type'] ?? '', /javascript/);
+    // A GET of no file and no route is still the API's answer.
+    assertEnvelope(await raw(w, 'GET', '/nope.html'), 404, 16);
+    assertEnvelope(await raw(w, 'GET', '/nope.html', { apiKey: null }), 401, 2);
+  });
+
   test('headers: lowercase x-ratelimit-*, JSON content type, duration, CORS', LIMIT, async () => {
     const now = Math.floor(Date.now() / 1000);
     const responses = [
