@@ -3,6 +3,7 @@
 // partial updates, tokens and the error shape. Needs `bash scripts/build-pkg.sh` first.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { throwsRoster } from "./helpers.mjs";
 import { createHmac } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -24,24 +25,6 @@ import {
 const T0 = Date.UTC(2024, 3, 4, 9, 26, 11, 805); // 2024-04-04T09:26:11.805Z
 const T0_ISO = "2024-04-04T09:26:11.805000Z";
 const T0_SECS = Math.floor(T0 / 1000);
-
-/** Runs `fn`, which must throw a RosterError with this code, status and message. */
-function throwsRoster(fn, code, status, message) {
-  let error;
-  try {
-    fn();
-  } catch (e) {
-    error = e;
-  }
-  assert.ok(error, "expected a RosterError, nothing was thrown");
-  assert.ok(error instanceof Error, `expected an Error, got ${error}`);
-  assert.equal(error.name, "RosterError", error.stack);
-  assert.ok(isRosterError(error));
-  assert.deepEqual([error.code, error.StatusCode], [code, status], error.message);
-  if (message instanceof RegExp) assert.match(error.message, message);
-  else if (message !== undefined) assert.equal(error.message, message);
-  return error;
-}
 
 /** A JWT with any payload and the literal signature `devtoken` (stream-chat's devToken). */
 function devToken(payload) {

@@ -3,27 +3,13 @@
 // input of any shape leaves the store as it was. Needs `bash scripts/build-pkg.sh` first.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { throwsRoster } from "./helpers.mjs";
 import { UserStore, createToken, isRosterError } from "roster-users";
 
 const T0 = Date.UTC(2024, 0, 1); // 2024-01-01T00:00:00Z
 const at = (ms) => ({ now: T0 + ms });
 const iso = (ms) => new Date(T0 + ms).toISOString().replace("Z", "000Z");
 const asUser = (id, ms = 0) => ({ caller: { user_id: id }, now: T0 + ms });
-
-function throwsRoster(fn, code, status, message) {
-  let error;
-  try {
-    fn();
-  } catch (e) {
-    error = e;
-  }
-  assert.ok(error, "expected a RosterError, nothing was thrown");
-  assert.ok(isRosterError(error), `expected a RosterError, got ${error?.stack ?? error}`);
-  assert.deepEqual([error.code, error.StatusCode], [code, status], error.message);
-  if (message instanceof RegExp) assert.match(error.message, message);
-  else if (message !== undefined) assert.equal(error.message, message);
-  return error;
-}
 
 /** Every user the store holds, deactivated ones included, by id. */
 function snapshot(store) {
