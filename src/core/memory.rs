@@ -3,9 +3,10 @@
 //! what an operation needs from maps, run it again, apply the commit.
 
 use super::auth::{self, Caller, Claims};
+use super::drive::{self, Loaded, Loader};
 use super::error::{ApiError, Operation, Result};
 use super::json::object;
-use super::ops::{self, Commit, Snapshot, Step};
+use super::ops::{self, Commit, Need, Snapshot, Step};
 use super::query;
 use super::settings::AppSettings;
 use super::time::Timestamp;
@@ -27,6 +28,26 @@ impl OpError {
     }
 }
 
+/// Loads from the maps. A loaded user's index list costs nothing to add: the operation then
+/// needs no round for its names (renames included).
+struct MemoryLoader<'a>(&'a MemoryStore);
+
+impl Loader for MemoryLoader<'_> {
+    fn load(&mut self, need: &Need) -> Result<Loaded> {
+        let store = self.0;
+        let users: Vec<(String, Option<User>)> =
+            need.users.iter().map(|id| (id.clone(), store.users.get(id).cloned())).collect();
+        let held: Vec<String> = users.iter().filter_map(|(_, u)| u.as_ref().and_then(username::held_name)).collect();
+        let names = need
+            .names
+            .iter()
+            .cloned()
+            .chain(held)
+            .map(|n| (n.clone(), store.names.get(&n).cloned().unwrap_or_default()));
+        Ok(Loaded { users, names: names.collect() })
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct MemoryStore {
     pub settings: AppSettings,
@@ -42,33 +63,11 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// Runs an operation to completion and applies its writes; returns the response body.
+    /// Runs an operation to completion and applies its writes; returns the commit.
     pub fn run(&mut self, op: Operation, f: &OpFn<'_>) -> std::result::Result<Commit, OpError> {
-        let mut snap = Snapshot::new(self.settings.clone());
-        // Each round loads strictly more, so this ends; the bound guards against a core bug.
-        for _ in 0..8 {
-            match f(&snap).map_err(|error| OpError { op, error })? {
-                Step::Need(need) => {
-                    let mut names = need.names;
-                    for id in need.users {
-                        let u = self.users.get(&id).cloned();
-                        // In memory a user's index list costs nothing to fetch with it: the
-                        // operation then needs no round for its names (renames included).
-                        names.extend(u.as_ref().and_then(username::held_name));
-                        snap.load_user(id, u);
-                    }
-                    for n in names {
-                        let ids = self.names.get(&n).cloned().unwrap_or_default();
-                        snap.names.insert(n, ids);
-                    }
-                }
-                Step::Done(commit) => {
-                    self.apply(&commit);
-                    return Ok(commit);
-                }
-            }
-        }
-        Err(OpError { op, error: ApiError::internal("operation did not converge") })
+        let commit = drive::drive(&mut MemoryLoader(self), Snapshot::new(self.settings.clone()), op, f)?;
+        self.apply(&commit);
+        Ok(commit)
     }
 
     fn apply(&mut self, c: &Commit) {

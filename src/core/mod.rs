@@ -3,7 +3,9 @@
 //! and the time; the core returns the new users and the writes to make.
 
 pub mod auth;
+pub mod drive;
 pub mod error;
+pub mod index;
 pub mod json;
 pub mod query;
 pub mod time;

@@ -117,18 +117,64 @@ pub fn parse_value(payload: &Value) -> Result<UserQuery, ApiError> {
     })
 }
 
+/// Whether a user is one `q` returns, before sorting and paging: not soft-deleted (a non-null
+/// `deleted_at`), not deactivated unless `include_deactivated_users`, and matching the filter.
+pub fn selects(q: &UserQuery, u: &User) -> bool {
+    let set = |key: &str| u.get(key).is_some_and(|v| !v.is_null());
+    !set("deleted_at") && (q.include_deactivated_users || !set("deactivated_at")) && matches(&q.filter, u, 0)
+}
+
+/// How many users a page of `q` ends at: `offset + limit`.
+pub fn page_end(q: &UserQuery) -> usize {
+    q.offset + if q.limit == 0 { DEFAULT_LIMIT } else { q.limit }
+}
+
+/// The sort `q` applies: its own, or the default (`created_at` then `id`, both descending).
+pub fn sort_of(q: &UserQuery) -> Vec<(&str, i8)> {
+    if q.sort.is_empty() {
+        DEFAULT_SORT.to_vec()
+    } else {
+        q.sort.iter().map(|(f, d)| (f.as_str(), *d)).collect()
+    }
+}
+
+/// [`run`] for users that arrive already in the query's order (storage sorted them): keeps the
+/// ones `q` selects, skips `offset` of them and stops once the page is full.
+pub struct InOrder<'q> {
+    q: &'q UserQuery,
+    selected: usize,
+    page: Vec<User>,
+}
+
+impl<'q> InOrder<'q> {
+    pub fn new(q: &'q UserQuery) -> Self {
+        InOrder { q, selected: 0, page: Vec::new() }
+    }
+    /// Offers the next user in order; `false` once the page is full (stop reading).
+    pub fn offer(&mut self, u: User) -> bool {
+        if selects(self.q, &u) {
+            self.selected += 1;
+            if self.selected > self.q.offset {
+                self.page.push(u);
+            }
+        }
+        self.selected < page_end(self.q)
+    }
+    pub fn page(self) -> Vec<User> {
+        self.page
+    }
+}
+
 /// Filters, sorts and paginates. Soft-deleted users (a non-null `deleted_at`) are never
 /// returned; deactivated ones (`deactivated_at`) only with `include_deactivated_users`.
+/// Users that sort equal keep their input order.
 pub fn run<'a>(q: &UserQuery, users: impl IntoIterator<Item = &'a Map<String, Value>>) -> Vec<&'a Map<String, Value>> {
-    let set = |u: &User, key: &str| u.get(key).is_some_and(|v| !v.is_null());
-    let sort: Vec<(&str, i8)> =
-        if q.sort.is_empty() { DEFAULT_SORT.to_vec() } else { q.sort.iter().map(|(f, d)| (f.as_str(), *d)).collect() };
+    let sort = sort_of(q);
     // Each hit keeps its input position: ties keep input order, as a stable sort would, and
     // the unstable sort links less code than the stable one.
     let mut hits: Vec<(Vec<Option<Key<'a>>>, usize, &'a User)> = users
         .into_iter()
-        .filter(|u| !set(u, "deleted_at") && (q.include_deactivated_users || !set(u, "deactivated_at")))
-        .filter(|u| matches(&q.filter, u, 0))
+        .filter(|u| selects(q, u))
         .enumerate()
         .map(|(i, u)| (sort.iter().map(|(field, _)| u.get(*field).and_then(Key::of)).collect(), i, u))
         .collect();
@@ -148,8 +194,7 @@ pub fn run<'a>(q: &UserQuery, users: impl IntoIterator<Item = &'a Map<String, Va
         }
         ia.cmp(ib)
     });
-    let limit = if q.limit == 0 { DEFAULT_LIMIT } else { q.limit };
-    hits.into_iter().skip(q.offset).take(limit).map(|(_, _, u)| u).collect()
+    hits.into_iter().take(page_end(q)).skip(q.offset).map(|(_, _, u)| u).collect()
 }
 
 // ---- validation ----
@@ -350,14 +395,19 @@ fn any_element(val: Option<&Value>, f: impl Fn(&Value) -> bool) -> bool {
 /// Case-insensitive prefix match at the start of any word of `field` (`query` is lowercase).
 fn autocompletes(field: &str, query: &str) -> bool {
     let field = fold_case(field);
+    let found = word_starts(&field).any(|i| field.get(i..).is_some_and(|rest| rest.starts_with(query)));
+    found
+}
+
+/// Where `$autocomplete` may match in a case-folded text: its start, and every position after
+/// a character that is not a letter or digit. The name index stores the text from each.
+pub(crate) fn word_starts(folded: &str) -> impl Iterator<Item = usize> + '_ {
     let mut word_start = true;
-    for (i, c) in field.char_indices() {
-        if word_start && field.get(i..).is_some_and(|rest| rest.starts_with(query)) {
-            return true;
-        }
+    folded.char_indices().filter_map(move |(i, c)| {
+        let start = word_start;
         word_start = !c.is_alphanumeric();
-    }
-    false
+        start.then_some(i)
+    })
 }
 
 // ---- sorting ----
@@ -407,7 +457,7 @@ impl<'a> Key<'a> {
 /// Case folding for `$autocomplete`: each character's lowercase, with final sigma (ς) folded
 /// into σ so that Greek words match whatever their position (and without `str::to_lowercase`'s
 /// context rules, whose tables cost 6 KB of gzip in the package).
-fn fold_case(s: &str) -> String {
+pub(crate) fn fold_case(s: &str) -> String {
     s.chars().flat_map(char::to_lowercase).map(|c| if c == 'ς' { 'σ' } else { c }).collect()
 }
 

@@ -1,0 +1,366 @@
+//! How stored users are indexed for queries, and how a query uses those indexes.
+//!
+//! A user is stored with [`IndexRow`] columns next to its record. [`plan`] reads a query's
+//! filter and picks one index lookup that yields a *superset* of the users the filter can
+//! match ([`Candidates`]), plus whether storage can also return them in the query's sort order
+//! ([`Plan::order`]). The filter itself stays the residual: the shell evaluates it over the
+//! candidates with [`query::run`] (candidates in id order) or [`query::InOrder`] (candidates
+//! already sorted, so reading stops once the page is full). Only conditions whose meaning an
+//! index reproduces exactly are used; anything else (a `$or`, a custom field) falls back to
+//! [`Candidates::All`], a scan of the stored rows.
+//!
+//! [`Candidates::admits`] is the reference meaning of each lookup; the Writer's SQL implements
+//! it and the tests compare both with a full scan.
+
+use super::query::{self, fold_case, UserQuery};
+use super::time::Timestamp;
+use super::user::{User, HARD_DELETED};
+use super::username::normalize;
+use serde_json::Value;
+
+/// Words of a name indexed per user; a name with more word starts is marked `name_overflow`
+/// and is a candidate for every `$autocomplete` on `name`.
+pub const MAX_NAME_WORDS: usize = 64;
+/// Characters kept of each indexed word (and of an `$autocomplete` text when looking it up).
+pub const WORD_CHARS: usize = 64;
+
+/// The indexed columns of one stored user.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IndexRow {
+    /// `name` normalized as for unique usernames ("John Doe" → "johndoe").
+    pub name_norm: Option<String>,
+    /// The case-folded name from each word start, at most [`WORD_CHARS`] characters each.
+    pub name_words: Vec<String>,
+    /// More than [`MAX_NAME_WORDS`] word starts: not all are in `name_words`.
+    pub name_overflow: bool,
+    pub role: Option<String>,
+    pub teams: Vec<String>,
+    /// Timestamps in the canonical form (`YYYY-MM-DDTHH:MM:SS.ffffffZ`), whose text order is
+    /// their time order; `None` when absent or not a timestamp.
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+    pub last_active: Option<String>,
+    /// `deactivated_at` is set (not null).
+    pub deactivated: bool,
+    /// `deleted_at` is set (not null): never returned by a query.
+    pub deleted: bool,
+    /// A hard-deleted id's tombstone.
+    pub tombstone: bool,
+}
+
+fn set(u: &User, key: &str) -> bool {
+    u.get(key).is_some_and(|v| !v.is_null())
+}
+
+fn canonical_time(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str).and_then(Timestamp::parse).map(|t| t.to_string())
+}
+
+/// A word-start suffix as stored and looked up: cut to [`WORD_CHARS`] characters, with
+/// U+10FFFF (which bounds prefix ranges) replaced by U+10FFFE.
+pub fn index_word(folded: &str) -> String {
+    folded.chars().take(WORD_CHARS).map(|c| if c == '\u{10FFFF}' { '\u{10FFFE}' } else { c }).collect()
+}
+
+/// The upper bound of the prefix range of `word` (an [`index_word`]): every indexed word that
+/// starts with `word` sorts at or above `word` and below this.
+pub fn prefix_end(word: &str) -> String {
+    let mut end = word.to_string();
+    end.push('\u{10FFFF}');
+    end
+}
+
+/// The index columns of a stored user record.
+pub fn index_row(u: &User) -> IndexRow {
+    let name = u.get("name").and_then(Value::as_str);
+    let mut name_words = Vec::new();
+    let mut name_overflow = false;
+    if let Some(name) = name {
+        let folded = fold_case(name);
+        for (n, i) in query::word_starts(&folded).enumerate() {
+            if n == MAX_NAME_WORDS {
+                name_overflow = true;
+                break;
+            }
+            let word = index_word(folded.get(i..).unwrap_or_default());
+            if !name_words.contains(&word) {
+                name_words.push(word);
+            }
+        }
+    }
+    let mut teams: Vec<String> = match u.get("teams") {
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        _ => Vec::new(),
+    };
+    teams.sort();
+    teams.dedup();
+    IndexRow {
+        name_norm: name.map(normalize),
+        name_words,
+        name_overflow,
+        role: u.get("role").and_then(Value::as_str).map(str::to_string),
+        teams,
+        created_at: canonical_time(u.get("created_at")),
+        updated_at: canonical_time(u.get("updated_at")),
+        last_active: canonical_time(u.get("last_active")),
+        deactivated: set(u, "deactivated_at"),
+        deleted: set(u, "deleted_at"),
+        tombstone: u.contains_key(HARD_DELETED),
+    }
+}
+
+/// A column storage can sort by in exactly the order the core sorts: each holds a string
+/// that is never a timestamp (ids) or always a canonical one (server-written times).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Column {
+    Id,
+    CreatedAt,
+    UpdatedAt,
+    LastActive,
+}
+
+impl Column {
+    pub fn name(self) -> &'static str {
+        match self {
+            Column::Id => "id",
+            Column::CreatedAt => "created_at",
+            Column::UpdatedAt => "updated_at",
+            Column::LastActive => "last_active",
+        }
+    }
+    fn of_field(field: &str) -> Option<Column> {
+        match field {
+            "id" => Some(Column::Id),
+            "created_at" => Some(Column::CreatedAt),
+            "updated_at" => Some(Column::UpdatedAt),
+            "last_active" => Some(Column::LastActive),
+            _ => None,
+        }
+    }
+    /// Whether the column may be absent (absent values sort last, whatever the direction).
+    pub fn nullable(self) -> bool {
+        self == Column::LastActive
+    }
+    /// This column of a user: its id, or an [`IndexRow`] time.
+    pub fn value<'a>(self, id: &'a str, row: &'a IndexRow) -> Option<&'a str> {
+        match self {
+            Column::Id => Some(id),
+            Column::CreatedAt => row.created_at.as_deref(),
+            Column::UpdatedAt => row.updated_at.as_deref(),
+            Column::LastActive => row.last_active.as_deref(),
+        }
+    }
+}
+
+/// One end of a time range, in canonical form.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bound {
+    pub value: String,
+    pub inclusive: bool,
+}
+
+/// The index lookup of a plan: which stored users may match.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Candidates {
+    /// Every stored user (a scan).
+    All,
+    /// Users with one of these ids.
+    Ids(Vec<String>),
+    /// Users in at least one of these teams.
+    Teams(Vec<String>),
+    /// Users with one of these roles.
+    Roles(Vec<String>),
+    /// Users whose normalized name is this.
+    NameNorm(String),
+    /// Users with an indexed name word starting with this [`index_word`], and every user
+    /// marked `name_overflow`.
+    NamePrefix(String),
+    /// Users whose time column lies in the range.
+    Range { column: Column, lower: Option<Bound>, upper: Option<Bound> },
+}
+
+impl Candidates {
+    /// Whether a stored user is a candidate (what the SQL lookup returns).
+    pub fn admits(&self, id: &str, row: &IndexRow) -> bool {
+        match self {
+            Candidates::All => true,
+            Candidates::Ids(ids) => ids.iter().any(|i| i == id),
+            Candidates::Teams(teams) => row.teams.iter().any(|t| teams.contains(t)),
+            Candidates::Roles(roles) => row.role.as_ref().is_some_and(|r| roles.contains(r)),
+            Candidates::NameNorm(n) => row.name_norm.as_ref() == Some(n),
+            Candidates::NamePrefix(p) => {
+                let end = prefix_end(p);
+                row.name_overflow || row.name_words.iter().any(|w| w.as_str() >= p.as_str() && *w < end)
+            }
+            Candidates::Range { column, lower, upper } => column.value(id, row).is_some_and(|v| {
+                let above = lower.as_ref().is_none_or(|b| v > b.value.as_str() || b.inclusive && v == b.value);
+                let below = upper.as_ref().is_none_or(|b| v < b.value.as_str() || b.inclusive && v == b.value);
+                above && below
+            }),
+        }
+    }
+
+    /// Preference among lookups found in one filter: the most selective kind first.
+    fn rank(&self) -> u8 {
+        match self {
+            Candidates::Ids(_) => 0,
+            Candidates::NameNorm(_) => 1,
+            Candidates::NamePrefix(_) => 2,
+            Candidates::Teams(_) => 3,
+            Candidates::Roles(_) => 4,
+            Candidates::Range { .. } => 5,
+            Candidates::All => 6,
+        }
+    }
+}
+
+/// How a query reads storage.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub candidates: Candidates,
+    /// `Some`: storage returns candidates in this order (column, descending), which is the
+    /// query's own order with ties broken by id; read them through [`query::InOrder`].
+    /// `None`: storage returns candidates by id, ascending, and [`query::run`] sorts them.
+    pub order: Option<Vec<(Column, bool)>>,
+    /// Whether deactivated users can be returned (otherwise storage may skip them).
+    pub include_deactivated: bool,
+}
+
+/// The plan for a query: an index lookup from its filter's top-level conditions, and the sort
+/// pushed to storage when every sort field is a [`Column`].
+pub fn plan(q: &UserQuery) -> Plan {
+    let mut conjuncts = Vec::new();
+    conjuncts_of(&q.filter, &mut conjuncts, 0);
+    let mut best = Candidates::All;
+    let mut ranges: Vec<(Column, &str, &Value)> = Vec::new();
+    for (field, op, operand) in conjuncts {
+        if let Some(c) = lookup(field, op, operand) {
+            if c.rank() < best.rank() {
+                best = c;
+            }
+        } else if let Some(column) = Column::of_field(field).filter(|c| *c != Column::Id) {
+            if matches!(op, "$gt" | "$gte" | "$lt" | "$lte") && time_operand(operand).is_some() {
+                ranges.push((column, op, operand));
+            }
+        }
+    }
+    if best == Candidates::All {
+        if let Some(range) = range_of(&ranges) {
+            best = range;
+        }
+    }
+    let mut order = Vec::new();
+    let mut pushed = true;
+    for (field, dir) in query::sort_of(q) {
+        match Column::of_field(field) {
+            Some(c) if !order.iter().any(|(o, _)| *o == c) => order.push((c, dir < 0)),
+            Some(_) => {}
+            None => pushed = false,
+        }
+    }
+    if !order.iter().any(|(c, _)| *c == Column::Id) {
+        order.push((Column::Id, false));
+    }
+    Plan { candidates: best, order: pushed.then_some(order), include_deactivated: q.include_deactivated_users }
+}
+
+/// The `(field, operator, operand)` conditions that every match must satisfy: the top-level
+/// fields and those of nested `$and`s.
+fn conjuncts_of<'a>(filter: &'a Value, out: &mut Vec<(&'a str, &'a str, &'a Value)>, depth: usize) {
+    let Value::Object(conditions) = filter else { return };
+    if depth > 32 {
+        return;
+    }
+    for (key, cond) in conditions {
+        match (key.as_str(), cond) {
+            ("$and", Value::Array(items)) => {
+                for item in items {
+                    conjuncts_of(item, out, depth + 1);
+                }
+            }
+            (k, _) if k.starts_with('$') => {}
+            (field, Value::Object(ops)) => out.extend(ops.iter().map(|(op, x)| (field, op.as_str(), x))),
+            (field, bare) => out.push((field, "$eq", bare)),
+        }
+    }
+}
+
+/// A string the core compares as text only (not as a timestamp): index lookups by value are
+/// exact for those.
+fn plain_str(v: &Value) -> Option<&str> {
+    v.as_str().filter(|s| Timestamp::parse(s).is_none())
+}
+
+fn plain_strs(v: &Value) -> Option<Vec<String>> {
+    let Value::Array(items) = v else { return None };
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        out.push(plain_str(item)?.to_string());
+    }
+    out.sort();
+    out.dedup();
+    Some(out)
+}
+
+/// The lookup a single condition allows, if any.
+fn lookup(field: &str, op: &str, x: &Value) -> Option<Candidates> {
+    match (field, op) {
+        ("id", "$eq") => plain_str(x).map(|s| Candidates::Ids(vec![s.to_string()])),
+        ("id", "$in") => plain_strs(x).map(Candidates::Ids),
+        ("teams", "$eq" | "$contains") => plain_str(x).map(|s| Candidates::Teams(vec![s.to_string()])),
+        ("teams", "$in") => plain_strs(x).map(Candidates::Teams),
+        ("role", "$eq") => plain_str(x).map(|s| Candidates::Roles(vec![s.to_string()])),
+        ("role", "$in") => plain_strs(x).map(Candidates::Roles),
+        ("name", "$eq") => plain_str(x).map(|s| Candidates::NameNorm(normalize(s))),
+        ("name", "$autocomplete") => {
+            let q = fold_case(x.as_str()?.trim());
+            q.chars().any(char::is_alphanumeric).then(|| Candidates::NamePrefix(index_word(&q)))
+        }
+        _ => None,
+    }
+}
+
+fn time_operand(x: &Value) -> Option<String> {
+    x.as_str().and_then(Timestamp::parse).map(|t| t.to_string())
+}
+
+/// A range on one time column from its `$gt`/`$gte`/`$lt`/`$lte` conditions (the column of
+/// the first; the tightest bound of each side).
+fn range_of(conds: &[(Column, &str, &Value)]) -> Option<Candidates> {
+    let (column, _, _) = *conds.first()?;
+    let mut lower: Option<Bound> = None;
+    let mut upper: Option<Bound> = None;
+    for (c, op, x) in conds {
+        let (Some(value), true) = (time_operand(x), *c == column) else { continue };
+        let inclusive = op.ends_with('e');
+        let b = Bound { value, inclusive };
+        if op.starts_with("$g") {
+            if lower.as_ref().is_none_or(|l| b.value > l.value || b.value == l.value && !b.inclusive) {
+                lower = Some(b);
+            }
+        } else if upper.as_ref().is_none_or(|u| b.value < u.value || b.value == u.value && !b.inclusive) {
+            upper = Some(b);
+        }
+    }
+    Some(Candidates::Range { column, lower, upper })
+}
+
+/// Orders candidates the way storage does for `plan` (for tests and in-memory shells).
+pub fn storage_order(plan: &Plan, a: (&str, &IndexRow), b: (&str, &IndexRow)) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let Some(order) = &plan.order else { return a.0.cmp(b.0) };
+    for (column, desc) in order {
+        let (x, y) = (column.value(a.0, a.1), column.value(b.0, b.1));
+        let o = match (x, y) {
+            (Some(x), Some(y)) if *desc => y.cmp(x),
+            (Some(x), Some(y)) => x.cmp(y),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}

@@ -1,0 +1,216 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+//! The query planner (`core::index`): reading only a plan's candidates, in the order storage
+//! returns them, gives exactly what a full scan gives (`query::run` over every user in id
+//! order). The Writer's SQL implements `Candidates::admits` and `index::storage_order`; the
+//! Worker tests compare its answers with a scan too.
+
+use proptest::prelude::*;
+use roster::core::index::{self, Candidates, Column, Plan};
+use roster::core::query::{self, InOrder, UserQuery};
+use roster::core::time::Timestamp;
+use roster::core::user::User;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// What the Writer does for a query: candidates from the plan, in storage order, then the
+/// residual filter, sort and page.
+fn planned(q: &UserQuery, users: &BTreeMap<String, User>) -> Vec<User> {
+    let plan = index::plan(q);
+    let mut rows: Vec<(&String, index::IndexRow, &User)> = users
+        .iter()
+        .map(|(id, u)| (id, index::index_row(u), u))
+        .filter(|(_, row, _)| !row.deleted && (plan.include_deactivated || !row.deactivated))
+        .filter(|(id, row, _)| plan.candidates.admits(id, row))
+        .collect();
+    rows.sort_by(|a, b| index::storage_order(&plan, (a.0, &a.1), (b.0, &b.1)));
+    if plan.order.is_some() {
+        let mut page = InOrder::new(q);
+        for (_, _, u) in rows {
+            if !page.offer(u.clone()) {
+                break;
+            }
+        }
+        page.page()
+    } else {
+        query::run(q, rows.iter().map(|(_, _, u)| *u)).into_iter().cloned().collect()
+    }
+}
+
+fn scanned(q: &UserQuery, users: &BTreeMap<String, User>) -> Vec<User> {
+    query::run(q, users.values()).into_iter().cloned().collect()
+}
+
+fn ts(secs: i64) -> String {
+    Timestamp::from_secs(1_700_000_000 + secs).to_string()
+}
+
+fn arb_user(i: usize) -> impl Strategy<Value = User> {
+    let names = prop_oneof![
+        Just(None),
+        Just(Some("John Doe")),
+        Just(Some("john.doe")),
+        Just(Some("Mary-Jo Jones")),
+        Just(Some("Ünal Çelik")),
+        Just(Some("ΣΟΦΟΣ σοφός")),
+        Just(Some("  jo  ")),
+        Just(Some("2024-01-01T00:00:00Z")),
+        Just(Some(".net dev")),
+    ];
+    (
+        names,
+        prop::sample::subsequence(vec!["red", "blue", "green", "2024-01-01T00:00:00Z"], 0..3),
+        prop_oneof![Just("user"), Just("admin"), Just("guest")],
+        0i64..5,
+        0i64..5,
+        prop::option::of(0i64..5),
+        prop::option::of(0i64..3),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(move |(name, teams, role, c, u, la, age, deact, del)| {
+            let mut m = json!({"id": format!("u{i:02}"), "role": role, "teams": teams,
+                "created_at": ts(c), "updated_at": ts(c + u)});
+            let o = m.as_object_mut().unwrap();
+            if let Some(n) = name {
+                o.insert("name".into(), json!(n));
+            }
+            if let Some(la) = la {
+                o.insert("last_active".into(), json!(ts(la)));
+            }
+            if let Some(age) = age {
+                o.insert("age".into(), json!(age));
+            }
+            if deact && i % 3 == 0 {
+                o.insert("deactivated_at".into(), json!(ts(9)));
+            }
+            if del && i % 5 == 0 {
+                o.insert("deleted_at".into(), json!(ts(9)));
+            }
+            o.clone()
+        })
+}
+
+fn arb_users() -> impl Strategy<Value = BTreeMap<String, User>> {
+    (0usize..24).prop_flat_map(|n| {
+        (0..n)
+            .map(arb_user)
+            .collect::<Vec<_>>()
+            .prop_map(|users| users.into_iter().map(|u| (u["id"].as_str().unwrap().to_string(), u)).collect())
+    })
+}
+
+fn arb_condition() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(json!({"id": "u03"})),
+        Just(json!({"id": {"$in": ["u01", "u04", "u07", "zz"]}})),
+        Just(json!({"id": {"$in": []}})),
+        Just(json!({"teams": {"$contains": "red"}})),
+        Just(json!({"teams": "blue"})),
+        Just(json!({"teams": {"$in": ["green", "blue"]}})),
+        Just(json!({"teams": {"$contains": "2024-01-01T00:00:00.000Z"}})),
+        Just(json!({"role": "admin"})),
+        Just(json!({"role": {"$in": ["guest", "user"]}})),
+        Just(json!({"name": "John Doe"})),
+        Just(json!({"name": {"$eq": "johndoe"}})),
+        Just(json!({"name": {"$autocomplete": "jo"}})),
+        Just(json!({"name": {"$autocomplete": " JOHN D "}})),
+        Just(json!({"name": {"$autocomplete": "σοφοσ"}})),
+        Just(json!({"name": {"$autocomplete": ".ne"}})),
+        Just(json!({"name": {"$autocomplete": "çel"}})),
+        Just(json!({"created_at": {"$gte": ts(2)}})),
+        Just(json!({"created_at": {"$gt": ts(1), "$lte": "2023-11-14T22:13:23+00:00"}})),
+        Just(json!({"updated_at": {"$lt": ts(4)}})),
+        Just(json!({"last_active": {"$gte": ts(1)}})),
+        Just(json!({"age": {"$gte": 1}})),
+        Just(json!({"$or": [{"role": "admin"}, {"teams": "red"}]})),
+        Just(json!({"$nor": [{"role": "admin"}]})),
+        Just(json!({"last_active": {"$exists": false}})),
+        Just(json!({"id": {"$ne": "u02"}})),
+    ]
+}
+
+fn arb_query() -> impl Strategy<Value = UserQuery> {
+    let sorts = prop_oneof![
+        Just(json!([])),
+        Just(json!([{"field": "created_at", "direction": 1}])),
+        Just(json!([{"field": "last_active", "direction": -1}])),
+        Just(json!([{"field": "updated_at", "direction": -1}, {"field": "created_at"}])),
+        Just(json!([{"field": "id", "direction": -1}])),
+        Just(json!([{"field": "name"}])),
+        Just(json!([{"field": "age", "direction": -1}])),
+    ];
+    (prop::collection::vec(arb_condition(), 0..3), sorts, 0usize..6, 0usize..4, any::<bool>()).prop_map(
+        |(conds, sort, limit, offset, deact)| {
+            let filter = if conds.len() == 1 { conds[0].clone() } else { json!({"$and": conds}) };
+            let filter = if filter == json!({"$and": []}) { json!({}) } else { filter };
+            query::parse_value(&json!({"filter_conditions": filter, "sort": sort, "limit": limit,
+                "offset": offset, "include_deactivated_users": deact}))
+            .unwrap()
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(600))]
+    #[test]
+    fn planned_reads_answer_like_a_full_scan(users in arb_users(), q in arb_query()) {
+        prop_assert_eq!(planned(&q, &users), scanned(&q, &users), "plan {:?}", index::plan(&q));
+    }
+}
+
+fn parse(payload: Value) -> UserQuery {
+    query::parse_value(&payload).unwrap()
+}
+
+#[test]
+fn selective_conditions_become_index_lookups() {
+    let p = |filter: Value| index::plan(&parse(json!({"filter_conditions": filter}))).candidates;
+    assert_eq!(p(json!({"id": {"$in": ["b", "a", "b"]}})), Candidates::Ids(vec!["a".into(), "b".into()]));
+    assert_eq!(p(json!({"teams": {"$contains": "red"}, "id": "x"})), Candidates::Ids(vec!["x".into()]));
+    assert_eq!(p(json!({"$and": [{"age": 3}, {"teams": "red"}]})), Candidates::Teams(vec!["red".into()]));
+    assert_eq!(p(json!({"name": {"$autocomplete": " Jo "}})), Candidates::NamePrefix("jo".into()));
+    assert_eq!(p(json!({"name": "John Doe"})), Candidates::NameNorm("johndoe".into()));
+    assert_eq!(p(json!({"role": {"$in": ["admin"]}})), Candidates::Roles(vec!["admin".into()]));
+    assert_eq!(p(json!({"$or": [{"id": "a"}, {"id": "b"}]})), Candidates::All, "a disjunction scans");
+    assert_eq!(p(json!({"color": "red"})), Candidates::All, "custom fields scan");
+    assert_eq!(
+        p(json!({"teams": "2024-01-01T00:00:00Z"})),
+        Candidates::All,
+        "timestamp-like values compare as instants"
+    );
+    match p(json!({"created_at": {"$gt": "2024-01-01T00:00:00+01:00", "$lte": "2024-02-01T00:00:00Z"}})) {
+        Candidates::Range { column: Column::CreatedAt, lower: Some(l), upper: Some(u) } => {
+            assert_eq!((l.value.as_str(), l.inclusive), ("2023-12-31T23:00:00.000000Z", false));
+            assert_eq!((u.value.as_str(), u.inclusive), ("2024-02-01T00:00:00.000000Z", true));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn sorts_on_indexed_columns_are_pushed_to_storage() {
+    let order = |sort: Value| -> Plan { index::plan(&parse(json!({"sort": sort}))) };
+    assert_eq!(order(json!([])).order, Some(vec![(Column::CreatedAt, true), (Column::Id, true)]), "the default sort");
+    assert_eq!(
+        order(json!([{"field": "last_active", "direction": -1}])).order,
+        Some(vec![(Column::LastActive, true), (Column::Id, false)]),
+        "ties by id, ascending, as a scan keeps them"
+    );
+    assert_eq!(order(json!([{"field": "name"}])).order, None, "names may be timestamps: sorted in the core");
+}
+
+#[test]
+fn index_rows_hold_word_starts_and_canonical_times() {
+    let u = json!({"id": "a", "name": "Mary-Jo  Jones", "teams": ["b", "a", "b"], "role": "admin",
+        "created_at": "2024-01-01T01:00:00+01:00", "deactivated_at": null});
+    let row = index::index_row(u.as_object().unwrap());
+    assert_eq!(row.name_norm.as_deref(), Some("maryjojones"));
+    assert_eq!(row.name_words, ["mary-jo  jones", "jo  jones", " jones", "jones"]);
+    assert_eq!(row.teams, ["a", "b"]);
+    assert_eq!(row.created_at.as_deref(), Some("2024-01-01T00:00:00.000000Z"));
+    assert!(!row.deactivated && !row.deleted && !row.name_overflow);
+    let long = json!({"id": "b", "name": "a ".repeat(100)});
+    let row = index::index_row(long.as_object().unwrap());
+    assert!(row.name_overflow, "more word starts than are indexed");
+    assert!(row.name_words.iter().all(|w| w.chars().count() <= index::WORD_CHARS));
+}
