@@ -364,13 +364,36 @@ pub(crate) async fn serve_in_writer(
 }
 
 async fn read_json(req: &mut Request) -> Result<Value, ApiError> {
+    // An oversized body is still read to its end (and dropped) before the 413, up to this bound:
+    // answering while the client is still sending can reset the connection, and the client then
+    // sees a network error instead of the envelope (issue 12). Beyond it, answer at once.
+    const DRAIN_BYTES: usize = 16 * MAX_BODY_BYTES;
+    let too_big = || ApiError::too_big(format!("request body is larger than {MAX_BODY_BYTES} bytes"));
+    let unreadable = |_| ApiError::input("could not read the request body");
     let declared = req.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Err(ApiError::too_big(format!("request body is larger than {MAX_BODY_BYTES} bytes")));
+    if declared.is_some_and(|n| n > DRAIN_BYTES) {
+        return Err(too_big());
     }
-    let bytes = req.bytes().await.map_err(|e| ApiError::input(format!("could not read the request body: {e}")))?;
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(ApiError::too_big(format!("request body is larger than {MAX_BODY_BYTES} bytes")));
+    let Some(body) = req.inner().body() else { return Ok(Value::Null) };
+    let reader = web_sys::ReadableStreamDefaultReader::new(&body).map_err(unreadable)?;
+    let (mut bytes, mut total) = (Vec::new(), 0usize);
+    loop {
+        let step = JsFuture::from(reader.read()).await.map_err(unreadable)?;
+        if Reflect::get(&step, &"done".into()).map_err(unreadable)?.is_truthy() {
+            break;
+        }
+        let chunk = js_sys::Uint8Array::new(&Reflect::get(&step, &"value".into()).map_err(unreadable)?);
+        total = total.saturating_add(chunk.length() as usize);
+        if total > DRAIN_BYTES {
+            drop(reader.cancel());
+            return Err(too_big());
+        }
+        if total <= MAX_BODY_BYTES {
+            bytes.extend(chunk.to_vec());
+        }
+    }
+    if total > MAX_BODY_BYTES {
+        return Err(too_big());
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
