@@ -3,6 +3,8 @@
 // proving that nothing was written.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Agent, request as httpRequest } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   assertEnvelope, raw, rejectsWith, serverClient, signJwt, startWorker, uid, userClient,
   LIMIT,
@@ -42,6 +44,27 @@ async function setMode(mode) {
 }
 
 const usersBody = (list) => ({ users: Object.fromEntries(list.map((u) => [u.id, u])) });
+
+/**
+ * Starts a server-token request over `agent` and returns it unsent: `req` (write the body,
+ * `data`, yourself) and `answered`, a promise of {status, reused}, `reused` saying whether it went
+ * over a connection an earlier request left open.
+ */
+function start(agent, method, path, body) {
+  const url = new URL(`${path}?api_key=${w.key}`, w.baseURL);
+  const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  const headers = { Authorization: w.serverToken, 'stream-auth-type': 'jwt' };
+  if (data) Object.assign(headers, { 'Content-Type': 'application/json', 'Content-Length': data.length });
+  const req = httpRequest(url, { method, agent, headers });
+  const answered = new Promise((resolve, reject) => {
+    req.once('response', (res) => {
+      res.resume();
+      res.once('end', () => resolve({ status: res.statusCode, reused: req.reusedSocket }));
+    });
+    req.once('error', reject);
+  });
+  return { req, data, answered };
+}
 
 describe('round trips', () => {
   test('upsert → query → partial → upsert replaces custom data', LIMIT, async () => {
@@ -316,6 +339,28 @@ describe('bad input: the right error and nothing written', () => {
       const res = await raw(w, 'PATCH', '/users', { body: { users: [{ id: victim, set: { blob: 'y'.repeat(3 * 1024 * 1024) } }] } });
       assertEnvelope(res, 413, 22);
     });
+    // The Worker reads such a body to its end before it answers (issue 12): a client still
+    // sending is not answered, then reset, and the connection stays open for the next request.
+    // The last byte is held back for 2 s; the test cannot fail on a correct Worker whatever the
+    // timing, and catches one that answers early unless it takes longer than that to answer.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const big = start(agent, 'POST', '/users', usersBody([{ id: victim, blob: 'y'.repeat(3 * 1024 * 1024) }]));
+      big.req.write(big.data.subarray(0, -1));
+      const early = await Promise.race([big.answered.then(() => true), sleep(2000).then(() => false)]);
+      assert.equal(early, false, 'the Worker answered before the body was complete');
+      big.req.end(big.data.subarray(-1));
+      assert.equal((await big.answered).status, 413);
+      const next = start(agent, 'GET', '/app');
+      next.req.end();
+      assert.deepEqual(Object.values(await next.answered), [200, true], 'the connection of the 413 answers the next request');
+    } finally {
+      agent.destroy();
+    }
+    // And the SDK gets the envelope.
+    await unchanged([victim], () => rejectsWith(server.upsertUser({ id: victim, blob: 'y'.repeat(3 * 1024 * 1024) }), {
+      status: 413, code: 22, message: /UpdateUsers failed with error: "request body is larger than 2097152 bytes"/,
+    }));
   });
 
   test('bad ids in bodies and paths', LIMIT, async () => {
