@@ -2,12 +2,11 @@
 //! `health.check` carrying `me`, or one `connection.error` frame followed by close code 1000
 //! (the SDK treats 1000 as a permanent error and does not retry). Pings are answered.
 
+use super::command::Command;
 use super::params::Params;
-use super::store::{self, Backend};
-use super::{authenticate, now, Credentials};
+use super::{authenticate, now, Credentials, Route};
 use crate::core::error::{ApiError, Operation};
 use crate::core::json::{self, object};
-use crate::core::ops;
 use crate::core::time::Timestamp;
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -35,36 +34,6 @@ fn param_or_header(req: &Request, params: &Params, name: &str) -> Option<String>
     params.get(name).cloned().or_else(|| req.headers().get(name).ok().flatten())
 }
 
-/// The Writer's internal route that runs a connect merge for the Worker.
-pub const INTERNAL_PATH: &str = "/__roster/connect";
-
-/// Authenticates and runs the connect merge; returns `me`.
-async fn open(req: &Request, env: &Env, params: &Params, backend: &impl Backend) -> Result<Value, ApiError> {
-    let creds = Credentials::from_env(env)?;
-    creds.check_key(params)?;
-    let payload: Value = match params.get("json") {
-        Some(raw) => json::parse(raw).map_err(|e| ApiError::input(format!("invalid json query parameter: {e}")))?,
-        None => return Err(ApiError::input("json query parameter is required")),
-    };
-    let user_id = payload
-        .get("user_id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::input("json.user_id is a required field"))?
-        .to_string();
-    let details = payload.get("user_details").cloned().unwrap_or(Value::Null);
-    let settings = backend.load_settings().await?;
-    let token = param_or_header(req, params, "authorization");
-    let auth_type = param_or_header(req, params, "stream-auth-type");
-    let (caller, prefill) = authenticate(token, auth_type, &creds, &settings, backend).await?;
-    let at = now();
-    let commit = store::run(backend, &settings, prefill, Operation::Connect, &|s| {
-        ops::connect_user(&user_id, &details, &caller, at, s)
-    })
-    .await
-    .map_err(|e| e.error)?;
-    Ok(commit.response)
-}
-
 fn health_check(connection_id: &str, at: Timestamp, me: Option<Value>) -> String {
     let mut frame = object([
         ("type", Value::from("health.check")),
@@ -78,41 +47,25 @@ fn health_check(connection_id: &str, at: Timestamp, me: Option<Value>) -> String
     json::text(&frame)
 }
 
-/// Runs `open` inside the Writer and answers `{me}` or `{error: {code, status, reason}}`.
-pub async fn open_internal(
-    req: &Request,
-    env: &Env,
-    params: &Params,
-    backend: &impl Backend,
-) -> worker::Result<Response> {
-    let body = match open(req, env, params, backend).await {
-        Ok(me) => object([("me", me)]),
-        Err(e) => object([(
-            "error",
-            object([
-                ("code", Value::from(e.code)),
-                ("status", Value::from(e.status)),
-                ("reason", Value::from(e.reason)),
-            ]),
-        )]),
-    };
-    Response::from_json(&body)
-}
-
-/// Asks the Writer to run the connect merge (the serialized write path).
-async fn open_via_writer(req: &Request, env: &Env) -> Result<Value, ApiError> {
-    let fault = |e: worker::Error| ApiError::internal(format!("writer unavailable: {e}"));
-    let target = format!("https://writer{INTERNAL_PATH}?{}", super::Target::of(req).query);
-    let mut inner = Request::new(&target, worker::Method::Get).map_err(fault)?;
-    for name in ["authorization", "stream-auth-type"] {
-        if let Ok(Some(v)) = req.headers().get(name) {
-            inner.headers_mut().map_err(fault)?.set(name, &v).map_err(fault)?;
-        }
+/// Checks what the edge can (api_key, the `json` parameter, the token), then has the Writer
+/// run the connect merge; returns `me`.
+async fn open(req: &Request, env: &Env, params: &Params) -> Result<Value, ApiError> {
+    let creds = Credentials::from_env(env)?;
+    creds.check_key(params)?;
+    let raw = params.get("json").ok_or_else(|| ApiError::input("json query parameter is required"))?;
+    let payload = json::parse(raw).map_err(|e| ApiError::input(format!("invalid json query parameter: {e}")))?;
+    if payload.get("user_id").and_then(Value::as_str).is_none() {
+        return Err(ApiError::input("json.user_id is a required field"));
     }
-    let unavailable = |e: JsValue| ApiError::internal(format!("writer unavailable: {e:?}"));
-    let resp = super::writer_stub(env).map_err(fault)?.fetch_with_request(inner).await.map_err(fault)?;
+    let token = param_or_header(req, params, "authorization");
+    let auth_type = param_or_header(req, params, "stream-auth-type");
+    let (claims, unsigned) = authenticate(token, auth_type, &creds, env).await?;
+    let started_ms = worker::Date::now().as_millis();
+    let cmd = Command { route: Route::Connect, claims, unsigned, payload: None, hard: false, started_ms };
+    let resp = super::send(env, &cmd, raw.as_bytes()).await?;
     // The body as text through the runtime's own `Response` (workers-rs reads a streamed body
     // with its stream adapters), then the core's one JSON parser.
+    let unavailable = |e: JsValue| ApiError::internal(format!("writer unavailable: {e:?}"));
     let text = JsFuture::from(web_sys::Response::from(resp).text().map_err(unavailable)?).await.map_err(unavailable)?;
     let body = json::parse(&text.as_string().unwrap_or_default())
         .map_err(|e| ApiError::internal(format!("writer unavailable: {e}")))?;
@@ -126,7 +79,7 @@ async fn open_via_writer(req: &Request, env: &Env) -> Result<Value, ApiError> {
     Err(ApiError::new(code, status, reason))
 }
 
-pub async fn handle(req: &Request, env: &Env, params: &Params, backend: &impl Backend) -> worker::Result<Response> {
+pub async fn handle(req: &Request, env: &Env, params: &Params) -> worker::Result<Response> {
     let upgrade = req.headers().get("upgrade")?.unwrap_or_default();
     if !upgrade.eq_ignore_ascii_case("websocket") {
         let t = super::http::Timing { started_ms: worker::Date::now().as_millis(), kv_ops: 0 };
@@ -134,12 +87,7 @@ pub async fn handle(req: &Request, env: &Env, params: &Params, backend: &impl Ba
     }
     let WebSocketPair { client, server } = WebSocketPair::new()?;
     server.accept()?;
-    let merged = if super::writes_via_writer(env) {
-        open_via_writer(req, env).await
-    } else {
-        open(req, env, params, backend).await
-    };
-    let opened = match merged {
+    let opened = match open(req, env, params).await {
         Ok(me) => uuid_v4().map(|id| (id, me)),
         Err(e) => Err(e),
     };
@@ -160,7 +108,10 @@ pub async fn handle(req: &Request, env: &Env, params: &Params, backend: &impl Ba
                 ("error", error),
             ]);
             server.send_with_str(json::text(&frame))?;
-            server.close(Some(1000), Some(e.reason.chars().take(100).collect::<String>()))?;
+            // A close reason is at most 123 bytes of UTF-8 (RFC 6455 §5.5: 125 minus the code),
+            // or close() throws before the 101 is returned and the client never sees the frame.
+            let reason = e.reason.get(..e.reason.floor_char_boundary(123)).unwrap_or_default();
+            server.close(Some(1000), Some(reason))?;
         }
     }
     Response::from_websocket(client)

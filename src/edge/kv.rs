@@ -54,6 +54,16 @@ pub async fn all(promises: Vec<Promise>) -> Result<Vec<JsValue>, ApiError> {
     Ok(Array::from(&values).iter().collect())
 }
 
+/// Awaits every promise (`Promise.allSettled`): whether each one fulfilled, in order. Starting a
+/// promise may itself fail; that counts as a rejection.
+pub async fn settle(promises: Vec<Result<Promise, ApiError>>) -> Result<Vec<bool>, ApiError> {
+    let array: Array =
+        promises.into_iter().map(|p| p.unwrap_or_else(|e| Promise::reject(&JsValue::from_str(&e.reason)))).collect();
+    let results = wait(Promise::all_settled(&array)).await?;
+    let fulfilled = |r: JsValue| Reflect::get(&r, &JsValue::from_str("status")).ok().and_then(|s| s.as_string());
+    Ok(Array::from(&results).iter().map(|r| fulfilled(r).as_deref() == Some("fulfilled")).collect())
+}
+
 /// `{key: value, …}` as a JavaScript object.
 fn options(entries: &[(&str, JsValue)]) -> Result<JsValue, ApiError> {
     let object = Object::new();

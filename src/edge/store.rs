@@ -1,300 +1,375 @@
-//! Where the Worker keeps users: the [`Backend`] a core operation's loop loads from and commits
-//! to, and [`KvBackend`], which keeps everything in the Workers KV namespace bound as `USERS`.
+//! The Writer's tables: users as rows with the columns queries use, the username index, the
+//! app settings, and the outbox that replicates them to Workers KV. Every function here is
+//! synchronous (see `sql.rs`): a command reads, decides and commits without awaiting.
 //!
-//! KV layout (one namespace):
-//! - `app`        → the app settings JSON object (what `PATCH /app` stored)
-//! - `u:<id>`     → a user record, flat JSON; its KV metadata carries the same JSON when it
-//!   fits in 1 KiB, so queries read whole pages of users from `list` alone
-//! - `n:<name>`   → JSON array of ids of active users holding the normalized name `<name>`
-//!   (`n:#<sha256>` for very long names)
+//! SQL layout (README, "Storage"):
+//! - `users(id, record, name_norm, name_overflow, role, created_at, updated_at, last_active,
+//!   deactivated, deleted)`: the record as JSON text plus [`IndexRow`] columns;
+//!   `user_teams(team, id)` and `name_words(word, id)` are their side tables.
+//! - `names(norm, ids)`: the core's username index (normalized name → JSON array of holders),
+//!   written in the same transaction as the users, so a uniqueness check and the write it
+//!   allows are one atomic step.
+//! - `settings(k, v)`: `app` → the app settings JSON.
+//! - `outbox(key, value, seq, attempts, due_ms)`: the latest value of each KV key not yet
+//!   replicated (`value` null: delete the key); `kv_sent(key, at_ms)`: when each key was last
+//!   written to KV (at most one write per key per second); `meta(k, v)`: the sequence counter
+//!   and the import marker.
 
-use super::kv::{self, KvNamespace};
-use crate::core::error::{ApiError, Operation};
+use super::sql::{Arg, Db};
+use crate::core::drive::{Loaded, Loader};
+use crate::core::error::ApiError;
+use crate::core::index::{self, Candidates, IndexRow, Plan};
 use crate::core::json;
-use crate::core::memory::OpError;
-use crate::core::ops::{Commit, Snapshot, Step};
+use crate::core::ops::{Commit, Need};
+use crate::core::query::{self, InOrder, UserQuery};
 use crate::core::settings::AppSettings;
 use crate::core::user::User;
+use crate::core::username;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-/// KV's limit on a key's metadata, serialized.
-const METADATA_LIMIT: usize = 1024;
-/// Keys per bulk get.
-const BULK: usize = 100;
-
+/// Workers KV key of a user record.
 pub fn user_key(id: &str) -> String {
     format!("u:{id}")
 }
-
-pub fn name_key(norm: &str) -> String {
-    if norm.len() <= 400 {
-        format!("n:{norm}")
-    } else {
-        let digest = Sha256::digest(norm.as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        format!("n:#{hex}")
-    }
-}
-
+/// Workers KV key of the app settings.
 pub const SETTINGS_KEY: &str = "app";
 
-/// Counts the KV operations a request makes (reported in the `x-roster-kv-ops` header).
-#[derive(Default)]
-pub struct OpCounter(std::cell::Cell<u32>);
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, record TEXT NOT NULL, name_norm TEXT, \
+     name_overflow INTEGER NOT NULL, role TEXT, created_at TEXT, updated_at TEXT, last_active TEXT, \
+     deactivated INTEGER NOT NULL, deleted INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS users_by_name ON users(name_norm)",
+    "CREATE INDEX IF NOT EXISTS users_by_role ON users(role)",
+    "CREATE INDEX IF NOT EXISTS users_by_created ON users(created_at, id)",
+    "CREATE INDEX IF NOT EXISTS users_by_updated ON users(updated_at, id)",
+    "CREATE INDEX IF NOT EXISTS users_by_last_active ON users(last_active, id)",
+    "CREATE INDEX IF NOT EXISTS users_name_overflow ON users(id) WHERE name_overflow = 1",
+    "CREATE TABLE IF NOT EXISTS user_teams (team TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (team, id)) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS user_teams_by_id ON user_teams(id)",
+    "CREATE TABLE IF NOT EXISTS name_words (word TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (word, id)) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS name_words_by_id ON name_words(id)",
+    "CREATE TABLE IF NOT EXISTS names (norm TEXT PRIMARY KEY, ids TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS settings (k TEXT PRIMARY KEY, v TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS outbox (key TEXT PRIMARY KEY, value TEXT, seq INTEGER NOT NULL, \
+     attempts INTEGER NOT NULL, due_ms INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS outbox_by_due ON outbox(due_ms)",
+    "CREATE TABLE IF NOT EXISTS kv_sent (key TEXT PRIMARY KEY, at_ms INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)",
+];
 
-impl OpCounter {
-    pub fn add(&self, n: usize) {
-        self.0.set(self.0.get().saturating_add(u32::try_from(n).unwrap_or(u32::MAX)));
+/// Creates the tables and indexes that are missing.
+pub fn create_schema(db: &Db) -> Result<(), ApiError> {
+    for statement in SCHEMA {
+        db.run(statement, &[])?;
     }
-    pub fn get(&self) -> u32 {
-        self.0.get()
+    Ok(())
+}
+
+pub fn meta(db: &Db, key: &str) -> Result<Option<String>, ApiError> {
+    Ok(db.first("SELECT v FROM meta WHERE k = ?", &[key.into()])?.and_then(|r| r.text(0)))
+}
+
+pub fn set_meta(db: &Db, key: &str, value: &str) -> Result<(), ApiError> {
+    db.run("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", &[key.into(), value.into()]).map(|_| ())
+}
+
+fn unreadable(what: &str, why: &str) -> ApiError {
+    ApiError::internal(format!("storage error: record '{what}' is unreadable: {why}"))
+}
+
+/// A stored user record. An unreadable one is a storage fault (500), never "missing":
+/// treating it as absent would let the next write silently replace it.
+pub fn parse_user(id: &str, text: &str) -> Result<User, ApiError> {
+    match json::parse(text) {
+        Ok(Value::Object(u)) => Ok(u),
+        Ok(_) => Err(unreadable(id, "a user record must be a JSON object")),
+        Err(e) => Err(unreadable(id, &e.to_string())),
     }
 }
 
-/// Storage as a core operation's loop sees it.
-#[allow(async_fn_in_trait)] // single-threaded wasm: no Send bounds wanted
-pub trait Backend {
-    fn ops(&self) -> &OpCounter;
-    async fn load_settings(&self) -> Result<AppSettings, ApiError>;
-    async fn save_settings(&self, s: &AppSettings) -> Result<(), ApiError>;
-    async fn load_users(&self, ids: &[String]) -> Result<Vec<(String, Option<User>)>, ApiError>;
-    async fn load_names(&self, norms: &[String]) -> Result<Vec<(String, Vec<String>)>, ApiError>;
-    /// Writes a commit: claims, then users, then releases.
-    async fn apply(&self, c: &Commit) -> Result<(), ApiError>;
-    async fn all_users(&self) -> Result<Vec<User>, ApiError>;
+fn parse_ids(norm: &str, text: &str) -> Result<Vec<String>, ApiError> {
+    let bad = || unreadable(norm, "an index list must be a JSON array of strings");
+    let Ok(Value::Array(items)) = json::parse(text) else { return Err(bad()) };
+    items.into_iter().map(|v| if let Value::String(s) = v { Ok(s) } else { Err(bad()) }).collect()
 }
 
-/// Everything in KV, written directly: fast, but last-write-wins under concurrency (see the
-/// `Writer` Durable Object for the serialized path).
-pub struct KvBackend {
-    pub kv: KvNamespace,
-    pub ops: OpCounter,
-    /// Test-only fault injection (`ROSTER_FAULT` var): fail a commit after this phase.
-    pub fault: Option<String>,
+fn json_list(items: &[String]) -> String {
+    json::text(&Value::from(items.to_vec()))
 }
 
-impl KvBackend {
-    pub fn new(kv: KvNamespace) -> Self {
-        KvBackend { kv, ops: OpCounter::default(), fault: None }
-    }
+pub fn load_settings(db: &Db) -> Result<AppSettings, ApiError> {
+    let row = db.first("SELECT v FROM settings WHERE k = 'app'", &[])?;
+    Ok(row.and_then(|r| r.text(0)).map(|s| AppSettings::from_json(&s)).unwrap_or_default())
+}
 
-    /// Reads keys as text (absent keys are `None`), in bulk gets of [`BULK`] keys made
-    /// concurrently.
-    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, ApiError> {
-        let mut reads = Vec::new();
-        for chunk in keys.chunks(BULK) {
-            reads.push(self.kv.get_texts(chunk)?);
+/// Users by id, as stored (`None`: no row).
+pub fn load_users(db: &Db, ids: &[String]) -> Result<Vec<(String, Option<User>)>, ApiError> {
+    let mut found = std::collections::BTreeMap::new();
+    let rows = db.rows(
+        "SELECT id, record FROM users WHERE id IN (SELECT value FROM json_each(?))",
+        &[json_list(ids).as_str().into()],
+    )?;
+    for row in rows {
+        let row = row?;
+        if let (Some(id), Some(text)) = (row.text(0), row.text(1)) {
+            let user = parse_user(&id, &text)?;
+            found.insert(id, user);
         }
-        self.ops.add(reads.len());
-        let maps = kv::all(reads).await?;
-        let mut out = Vec::with_capacity(keys.len());
-        for (chunk, map) in keys.chunks(BULK).zip(&maps) {
-            out.extend(kv::texts_of(map, chunk));
-        }
-        Ok(out)
     }
+    Ok(ids.iter().map(|id| (id.clone(), found.remove(id))).collect())
+}
 
-    /// Writes index lists concurrently; an empty list is deleted.
-    pub async fn put_names(&self, lists: &[(String, Vec<String>)]) -> Result<(), ApiError> {
-        let mut writes = Vec::with_capacity(lists.len());
-        for (norm, ids) in lists {
-            let key = name_key(norm);
-            writes.push(if ids.is_empty() {
-                self.kv.remove(&key)?
-            } else {
-                self.kv.put_text(&key, &ids_text(ids), None)?
-            });
+fn load_names(db: &Db, norms: &[String]) -> Result<Vec<(String, Vec<String>)>, ApiError> {
+    let mut found = std::collections::BTreeMap::new();
+    let rows = db.rows(
+        "SELECT norm, ids FROM names WHERE norm IN (SELECT value FROM json_each(?))",
+        &[json_list(norms).as_str().into()],
+    )?;
+    for row in rows {
+        let row = row?;
+        if let (Some(norm), Some(text)) = (row.text(0), row.text(1)) {
+            let ids = parse_ids(&norm, &text)?;
+            found.insert(norm, ids);
         }
-        self.ops.add(writes.len());
-        kv::all(writes).await.map(|_| ())
     }
+    Ok(norms.iter().map(|n| (n.clone(), found.remove(n).unwrap_or_default())).collect())
+}
 
-    /// Writes user records concurrently, each with a copy in its metadata when it fits.
-    pub async fn put_users(&self, users: &[User]) -> Result<(), ApiError> {
-        let mut writes = Vec::with_capacity(users.len());
-        for u in users {
-            let id = u.get("id").and_then(Value::as_str).unwrap_or_default();
-            let body = user_text(u);
-            let metadata = (body.len() <= METADATA_LIMIT - 16).then_some(body.as_str());
-            writes.push(self.kv.put_text(&user_key(id), &body, metadata)?);
-        }
-        self.ops.add(writes.len());
-        kv::all(writes).await.map(|_| ())
-    }
+/// The core's loads, from SQL. A loaded user's own index list comes with it (as in memory):
+/// one round less for renames.
+pub struct SqlLoader<'a> {
+    pub db: &'a Db,
+    /// The index columns of every user loaded (the state before the write), by id.
+    pub before: std::collections::BTreeMap<String, Option<IndexRow>>,
+}
 
-    fn inject(&self, phase: &str) -> Result<(), ApiError> {
-        match &self.fault {
-            Some(f) if f == phase => Err(ApiError::internal(format!("storage error: injected fault after {phase}"))),
-            _ => Ok(()),
+impl Loader for SqlLoader<'_> {
+    fn load(&mut self, need: &Need) -> Result<Loaded, ApiError> {
+        let users = load_users(self.db, &need.users)?;
+        for (id, u) in &users {
+            self.before.insert(id.clone(), u.as_ref().map(index::index_row));
         }
+        let mut norms = need.names.clone();
+        norms.extend(users.iter().filter_map(|(_, u)| u.as_ref().and_then(username::held_name)));
+        norms.sort();
+        norms.dedup();
+        let names = if norms.is_empty() { Vec::new() } else { load_names(self.db, &norms)? };
+        Ok(Loaded { users, names })
     }
 }
 
-impl Backend for KvBackend {
-    fn ops(&self) -> &OpCounter {
-        &self.ops
-    }
+/// The next value of the commit sequence (every KV record carries the one that wrote it).
+fn next_seq(db: &Db) -> Result<i64, ApiError> {
+    let seq = meta(db, "seq")?.and_then(|s| s.parse::<i64>().ok()).unwrap_or(0) + 1;
+    set_meta(db, "seq", &seq.to_string())?;
+    Ok(seq)
+}
 
-    async fn load_settings(&self) -> Result<AppSettings, ApiError> {
-        self.ops.add(1);
-        let raw = self.kv.get_text(SETTINGS_KEY).await?;
-        Ok(raw.map(|s| AppSettings::from_json(&s)).unwrap_or_default())
-    }
+/// Queues `value` (`None`: delete) for KV under `key`: the latest value per key wins, and a key
+/// is due no sooner than a second after its last KV write.
+pub fn enqueue(db: &Db, key: &str, value: Option<&str>, seq: i64, now_ms: i64) -> Result<(), ApiError> {
+    db.run(
+        "INSERT INTO outbox (key, value, seq, attempts, due_ms) \
+         VALUES (?1, ?2, ?3, 0, max(?4, coalesce((SELECT at_ms + 1000 FROM kv_sent WHERE key = ?1), 0))) \
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value, seq = excluded.seq",
+        &[key.into(), value.into(), seq.into(), now_ms.into()],
+    )
+    .map(|_| ())
+}
 
-    async fn save_settings(&self, s: &AppSettings) -> Result<(), ApiError> {
-        self.ops.add(1);
-        kv::wait(self.kv.put_text(SETTINGS_KEY, &s.to_json(), None)?).await.map(|_| ())
+/// Writes one user's row and, where they changed, its side-table rows.
+pub fn put_user(db: &Db, id: &str, record: &str, row: &IndexRow, before: Option<&IndexRow>) -> Result<(), ApiError> {
+    db.run(
+        "INSERT INTO users (id, record, name_norm, name_overflow, role, created_at, updated_at, last_active, \
+         deactivated, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET \
+         record = excluded.record, name_norm = excluded.name_norm, name_overflow = excluded.name_overflow, \
+         role = excluded.role, created_at = excluded.created_at, updated_at = excluded.updated_at, \
+         last_active = excluded.last_active, deactivated = excluded.deactivated, deleted = excluded.deleted",
+        &[
+            id.into(),
+            record.into(),
+            row.name_norm.as_deref().into(),
+            row.name_overflow.into(),
+            row.role.as_deref().into(),
+            row.created_at.as_deref().into(),
+            row.updated_at.as_deref().into(),
+            row.last_active.as_deref().into(),
+            row.deactivated.into(),
+            row.deleted.into(),
+        ],
+    )?;
+    if before.is_none_or(|b| b.teams != row.teams) {
+        db.run("DELETE FROM user_teams WHERE id = ?", &[id.into()])?;
+        if !row.teams.is_empty() {
+            db.run(
+                "INSERT INTO user_teams (team, id) SELECT value, ?1 FROM json_each(?2)",
+                &[id.into(), json_list(&row.teams).as_str().into()],
+            )?;
+        }
     }
-
-    async fn load_users(&self, ids: &[String]) -> Result<Vec<(String, Option<User>)>, ApiError> {
-        let keys: Vec<String> = ids.iter().map(|id| user_key(id)).collect();
-        users_from(ids, &keys, self.get_many(&keys).await?)
+    if before.is_none_or(|b| b.name_words != row.name_words) {
+        db.run("DELETE FROM name_words WHERE id = ?", &[id.into()])?;
+        if !row.name_words.is_empty() {
+            db.run(
+                "INSERT OR IGNORE INTO name_words (word, id) SELECT value, ?1 FROM json_each(?2)",
+                &[id.into(), json_list(&row.name_words).as_str().into()],
+            )?;
+        }
     }
+    Ok(())
+}
 
-    async fn load_names(&self, norms: &[String]) -> Result<Vec<(String, Vec<String>)>, ApiError> {
-        let keys: Vec<String> = norms.iter().map(|n| name_key(n)).collect();
-        names_from(norms, &keys, self.get_many(&keys).await?)
+fn put_names(db: &Db, lists: &[(String, Vec<String>)]) -> Result<(), ApiError> {
+    for (norm, ids) in lists {
+        if ids.is_empty() {
+            db.run("DELETE FROM names WHERE norm = ?", &[norm.as_str().into()])?;
+        } else {
+            db.run(
+                "INSERT OR REPLACE INTO names (norm, ids) VALUES (?, ?)",
+                &[norm.as_str().into(), json_list(ids).as_str().into()],
+            )?;
+        }
     }
+    Ok(())
+}
 
-    /// Applies a commit in the order that keeps the index safe: claims, users, releases.
-    async fn apply(&self, c: &Commit) -> Result<(), ApiError> {
-        self.put_names(&c.claims).await?;
-        self.inject("claims")?;
-        self.put_users(&c.users).await?;
-        self.inject("users")?;
-        self.put_names(&c.releases).await
+/// What a write commits, prepared before the transaction opens: each user's id, record text
+/// and index columns (old and new).
+pub struct Prepared {
+    users: Vec<(String, String, IndexRow, Option<IndexRow>)>,
+    names: Vec<(String, Vec<String>)>,
+}
+
+pub fn prepare(commit: &Commit, before: &std::collections::BTreeMap<String, Option<IndexRow>>) -> Prepared {
+    let users = commit
+        .users
+        .iter()
+        .map(|u| {
+            let id = u.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+            let old = before.get(&id).cloned().flatten();
+            (id, json::text(&Value::Object(u.clone())), index::index_row(u), old)
+        })
+        .collect();
+    let names = commit.claims.iter().chain(&commit.releases).cloned().collect();
+    Prepared { users, names }
+}
+
+/// Applies a prepared write and queues its KV records (call inside a transaction).
+pub fn apply(db: &Db, p: &Prepared, now_ms: i64) -> Result<(), ApiError> {
+    if p.users.is_empty() && p.names.is_empty() {
+        return Ok(());
     }
+    let seq = next_seq(db)?;
+    put_names(db, &p.names)?;
+    for (id, record, row, before) in &p.users {
+        put_user(db, id, record, row, before.as_ref())?;
+        enqueue(db, &user_key(id), Some(record), seq, now_ms)?;
+    }
+    Ok(())
+}
 
-    /// Every stored user record: list pages of `u:` keys, taking records from metadata where
-    /// they fit and bulk-getting the rest.
-    async fn all_users(&self) -> Result<Vec<User>, ApiError> {
-        let mut users = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            self.ops.add(1);
-            let page = self.kv.list_page("u:", 1000, cursor.take()).await?;
-            let mut missing = Vec::new();
-            for (name, metadata) in page.keys {
-                match metadata {
-                    Some(Value::Object(m)) => users.push(m),
-                    _ => missing.push(name),
+/// Stores new app settings and queues them for KV (call inside a transaction).
+pub fn save_settings(db: &Db, settings_json: &str, now_ms: i64) -> Result<(), ApiError> {
+    let seq = next_seq(db)?;
+    db.run("INSERT OR REPLACE INTO settings (k, v) VALUES ('app', ?)", &[settings_json.into()])?;
+    enqueue(db, SETTINGS_KEY, Some(settings_json), seq, now_ms)
+}
+
+/// The SQL that reads a plan's candidates, with its bindings.
+fn plan_sql(plan: &Plan) -> (String, Vec<String>) {
+    let mut sql = String::from("SELECT id, record FROM users u WHERE u.deleted = 0");
+    if !plan.include_deactivated {
+        sql.push_str(" AND u.deactivated = 0");
+    }
+    let mut args = Vec::new();
+    match &plan.candidates {
+        Candidates::All => {}
+        Candidates::Ids(ids) => {
+            sql.push_str(" AND u.id IN (SELECT value FROM json_each(?))");
+            args.push(json_list(ids));
+        }
+        Candidates::Teams(teams) => {
+            sql.push_str(" AND u.id IN (SELECT id FROM user_teams WHERE team IN (SELECT value FROM json_each(?)))");
+            args.push(json_list(teams));
+        }
+        Candidates::Roles(roles) => {
+            sql.push_str(" AND u.role IN (SELECT value FROM json_each(?))");
+            args.push(json_list(roles));
+        }
+        Candidates::NameNorm(norm) => {
+            sql.push_str(" AND u.name_norm = ?");
+            args.push(norm.clone());
+        }
+        Candidates::NamePrefix(word) => {
+            sql.push_str(
+                " AND u.id IN (SELECT id FROM name_words WHERE word >= ? AND word < ? \
+                 UNION SELECT id FROM users WHERE name_overflow = 1)",
+            );
+            args.push(word.clone());
+            args.push(index::prefix_end(word));
+        }
+        Candidates::Range { column, lower, upper } => {
+            for (bound, strict, loose) in [(lower, ">", ">="), (upper, "<", "<=")] {
+                if let Some(b) = bound {
+                    let op = if b.inclusive { loose } else { strict };
+                    sql.push_str(&format!(" AND u.{} {op} ?", column.name()));
+                    args.push(b.value.clone());
                 }
             }
-            let texts = self.get_many(&missing).await?;
-            for (_, user) in users_from(&missing, &missing, texts)? {
-                users.extend(user);
-            }
-            match page.cursor {
-                Some(c) => cursor = Some(c),
-                None => break,
-            }
-        }
-        Ok(users)
-    }
-}
-
-/// A user record as stored: compact JSON.
-pub fn user_text(user: &User) -> String {
-    json::text(&Value::Object(user.clone()))
-}
-
-/// An index list as stored: a compact JSON array of ids.
-pub fn ids_text(ids: &[String]) -> String {
-    json::text(&Value::from(ids.to_vec()))
-}
-
-/// Parses a stored record. An unreadable one is a storage fault (500), never "missing": treating
-/// it as absent would let the next write silently replace it.
-fn parse_stored(key: &str, raw: &str) -> Result<Value, ApiError> {
-    json::parse(raw).map_err(|e| unreadable(key, &e.to_string()))
-}
-
-fn unreadable(key: &str, why: &str) -> ApiError {
-    ApiError::internal(format!("storage error: record '{key}' is unreadable: {why}"))
-}
-
-/// A stored user record: a JSON object.
-pub fn parse_user(key: &str, raw: &str) -> Result<User, ApiError> {
-    match parse_stored(key, raw)? {
-        Value::Object(user) => Ok(user),
-        _ => Err(unreadable(key, "a user record must be a JSON object")),
-    }
-}
-
-/// A stored index list: a JSON array of ids.
-pub fn parse_ids(key: &str, raw: &str) -> Result<Vec<String>, ApiError> {
-    let not_ids = || unreadable(key, "an index list must be a JSON array of strings");
-    let Value::Array(items) = parse_stored(key, raw)? else { return Err(not_ids()) };
-    let mut ids = Vec::with_capacity(items.len());
-    for item in items {
-        let Value::String(id) = item else { return Err(not_ids()) };
-        ids.push(id);
-    }
-    Ok(ids)
-}
-
-/// Each id with its user, from the texts read under `keys` (one per id; `None`: not stored).
-pub fn users_from(
-    ids: &[String],
-    keys: &[String],
-    texts: Vec<Option<String>>,
-) -> Result<Vec<(String, Option<User>)>, ApiError> {
-    let mut users = Vec::with_capacity(ids.len());
-    for ((id, key), text) in ids.iter().zip(keys).zip(texts) {
-        let user = match text {
-            Some(t) => Some(parse_user(key, &t)?),
-            None => None,
-        };
-        users.push((id.clone(), user));
-    }
-    Ok(users)
-}
-
-/// Each normalized name with its index list, from the texts read under `keys` (one per name;
-/// `None`: no list, so no holders).
-pub fn names_from(
-    norms: &[String],
-    keys: &[String],
-    texts: Vec<Option<String>>,
-) -> Result<Vec<(String, Vec<String>)>, ApiError> {
-    let mut lists = Vec::with_capacity(norms.len());
-    for ((norm, key), text) in norms.iter().zip(keys).zip(texts) {
-        let ids = match text {
-            Some(t) => parse_ids(key, &t)?,
-            None => Vec::new(),
-        };
-        lists.push((norm.clone(), ids));
-    }
-    Ok(lists)
-}
-
-/// Runs a core operation to completion against KV: load what it asks for, run it again, then
-/// apply the commit. `prefill` seeds the snapshot with users already loaded (the caller's own
-/// record, read for token revocation).
-pub async fn run(
-    backend: &impl Backend,
-    settings: &AppSettings,
-    prefill: Vec<(String, Option<User>)>,
-    op: Operation,
-    f: &dyn Fn(&Snapshot) -> Result<Step, ApiError>,
-) -> Result<Commit, OpError> {
-    let fail = |error| OpError { op, error };
-    let mut snap = Snapshot::new(settings.clone());
-    snap.load_users(prefill);
-    for _ in 0..8 {
-        match f(&snap).map_err(fail)? {
-            Step::Need(need) => {
-                let (users, names) =
-                    futures_util::future::join(backend.load_users(&need.users), backend.load_names(&need.names)).await;
-                snap.load_users(users.map_err(fail)?);
-                snap.names.extend(names.map_err(fail)?);
-            }
-            Step::Done(commit) => {
-                backend.apply(&commit).await.map_err(fail)?;
-                return Ok(commit);
-            }
         }
     }
-    Err(fail(ApiError::internal("operation did not converge")))
+    match &plan.order {
+        None => sql.push_str(" ORDER BY u.id"),
+        Some(order) => {
+            let terms: Vec<String> = order
+                .iter()
+                .map(|(c, desc)| {
+                    let dir = if *desc { "DESC" } else { "ASC" };
+                    // Absent values sort last whatever the direction, as in the core.
+                    let nulls = if c.nullable() { format!("(u.{} IS NULL), ", c.name()) } else { String::new() };
+                    format!("{nulls}u.{} {dir}", c.name())
+                })
+                .collect();
+            sql.push_str(&format!(" ORDER BY {}", terms.join(", ")));
+        }
+    }
+    (sql, args)
+}
+
+/// Answers a query from SQL: the plan's candidates, then the filter, sort and page in the core.
+/// With the sort pushed to SQL, reading stops as soon as the page is full.
+pub fn query(db: &Db, q: &UserQuery) -> Result<Vec<User>, ApiError> {
+    let plan = index::plan(q);
+    let (sql, args) = plan_sql(&plan);
+    let binds: Vec<Arg<'_>> = args.iter().map(|a| Arg::Text(a)).collect();
+    let mut users = Vec::new();
+    let mut page = InOrder::new(q);
+    for row in db.rows(&sql, &binds)? {
+        let row = row?;
+        let (Some(id), Some(text)) = (row.text(0), row.text(1)) else { continue };
+        let user = parse_user(&id, &text)?;
+        if plan.order.is_some() {
+            if !page.offer(user) {
+                break;
+            }
+        } else {
+            users.push(user);
+        }
+    }
+    if plan.order.is_some() {
+        return Ok(page.page());
+    }
+    Ok(query::run(q, &users).into_iter().cloned().collect())
+}
+
+/// Every stored user record, by id (test hook and import checks).
+pub fn all_users(db: &Db) -> Result<Vec<(String, String)>, ApiError> {
+    let mut out = Vec::new();
+    for row in db.rows("SELECT id, record FROM users ORDER BY id", &[])? {
+        let row = row?;
+        if let (Some(id), Some(text)) = (row.text(0), row.text(1)) {
+            out.push((id, text));
+        }
+    }
+    Ok(out)
 }

@@ -1,172 +1,557 @@
-//! The `Writer` Durable Object: one per app, it serializes every write so that concurrent
-//! requests cannot interleave their read-merge-write (KV alone is last-write-wins).
+//! The `Writer` Durable Object: one per app, the source of truth. It runs one command at a
+//! time against its SQLite database and replicates to Workers KV through an outbox.
 //!
-//! Its own transactional storage is the source of truth for writes; KV is the read replica
-//! that queries and `GET /app` are served from. A write runs the core's loop against storage
-//! (reads there hold the object's input gate, so no other request runs between a read and the
-//! commit), commits all its keys in one synchronous batch (atomic), then writes the same keys
-//! through to KV. Write-throughs are serialized by a lock and copy the *latest* stored values,
-//! so KV converges to storage whatever order requests finish in.
+//! - A command (see `command.rs`) arrives with its body; the Writer reads that body first,
+//!   then reads state, lets the core decide and commits, all synchronously: no await between
+//!   the first read and the commit, so no other request can interleave (the input gate stays
+//!   closed) and a stale read is impossible. A write's rows and its outbox entries commit in one
+//!   transaction, or nothing does.
+//! - The response goes out as soon as the rows commit. An alarm drains the outbox to KV: the
+//!   latest value per key, at most one write per key per second, retried with backoff on any
+//!   failure or 429 until it lands. KV records carry the commit sequence number as metadata.
+//! - On first use it imports what the previous version stored (its own key-value storage, then
+//!   Workers KV) before serving anything (`blockConcurrencyWhile`).
 
-use super::kv::{self, storage_error, KvNamespace};
-use super::store::SETTINGS_KEY;
-use super::store::{ids_text, name_key, names_from, parse_ids, user_key, user_text, users_from};
-use super::store::{Backend, KvBackend, OpCounter};
-use crate::core::error::ApiError;
-use crate::core::json;
-use crate::core::ops::Commit;
+use super::command::Command;
+use super::http::{self, Timing};
+use super::kv::{self, KvNamespace};
+use super::sql::{Arg, Db};
+use super::store::{self, SqlLoader, SETTINGS_KEY};
+use super::Route;
+use crate::core::auth::{self, Caller};
+use crate::core::drive::{self, Loader};
+use crate::core::error::{code, ApiError};
+use crate::core::json::{self, object};
+use crate::core::memory::{OpError, OpFn};
+use crate::core::ops::{self, Need, Snapshot};
+use crate::core::query;
 use crate::core::settings::AppSettings;
-use crate::core::user::User;
-use futures_util::lock::Mutex;
+use crate::core::time::Timestamp;
+use crate::core::user;
+use crate::core::username;
 use serde_json::Value;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use wasm_bindgen::JsValue;
-use worker::{durable_object, js_sys, DurableObject, Env, Request, Response, State, Storage};
+use worker::{durable_object, js_sys, Date, DurableObject, Env, ListOptions, Request, Response, State, Storage};
 
-/// Storage's limit on keys per `put`/`get`/`delete` call.
-const STORAGE_BATCH: usize = 128;
+/// Outbox entries written to KV per batch, and batches per drain.
+const DRAIN_BATCH: i64 = 100;
+const DRAIN_ROUNDS: usize = 10;
+/// Workers KV takes one write per key per second.
+const KEY_INTERVAL_MS: i64 = 1000;
+/// Retry delay after a failed KV write: doubling from 1 s up to this.
+const MAX_BACKOFF_MS: i64 = 60_000;
+
+fn now_ms() -> i64 {
+    i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX)
+}
+
+fn backoff_ms(attempts: i64) -> i64 {
+    (KEY_INTERVAL_MS << attempts.clamp(0, 6)).min(MAX_BACKOFF_MS)
+}
+
+/// What the test hooks report about replication: KV writes made, failed, and refused because a
+/// key was written again within a second (the deployed limit, simulated under test hooks).
+#[derive(Default)]
+struct KvStats {
+    last_put: BTreeMap<String, i64>,
+    puts: u64,
+    failures: u64,
+    too_fast: u64,
+}
 
 #[durable_object]
 pub struct Writer {
     state: State,
     env: Env,
-    flush_lock: Mutex<()>,
+    ready: Cell<bool>,
+    draining: Cell<bool>,
+    alarm_set: Cell<bool>,
+    stats: RefCell<KvStats>,
 }
 
 impl DurableObject for Writer {
     fn new(state: State, env: Env) -> Self {
-        Writer { state, env, flush_lock: Mutex::new(()) }
+        Writer {
+            state,
+            env,
+            ready: Cell::new(false),
+            draining: Cell::new(false),
+            alarm_set: Cell::new(false),
+            stats: RefCell::default(),
+        }
     }
 
-    async fn fetch(&self, req: Request) -> worker::Result<Response> {
-        let kv = match KvNamespace::from_env(&self.env, "USERS") {
-            Ok(kv) => KvBackend::new(kv),
-            Err(e) => return Response::error(e.reason, 500),
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        // The body first: this await opens the input gate, so it comes before any state is read.
+        let raw = req.bytes().await?;
+        let (cmd, body) = match Command::decode(&raw) {
+            Ok(c) => c,
+            Err(e) => return http::failure(&e, Route::NotFound.op(), &Timing { started_ms: 0, kv_ops: 0 }),
         };
-        let backend = DoBackend { storage: self.state.storage(), kv, flush_lock: &self.flush_lock };
-        super::serve_in_writer(req, &self.env, &backend).await
+        let t = Timing { started_ms: cmd.started_ms, kv_ops: 0 };
+        if let Err(e) = self.ensure_ready().await {
+            return http::failure(&e, cmd.route.op(), &t);
+        }
+        let db = self.db();
+        let response = match &cmd.route {
+            Route::Test(what) if super::test_hooks(&self.env) => return self.test_hook(what, body).await,
+            Route::Connect => connect_reply(connect(&db, &cmd, body, now())),
+            _ => match execute(&db, &cmd, body, now()) {
+                Ok((value, status)) => http::success(value, status, &t),
+                Err(e) => http::failure(&e.error, e.op, &t),
+            },
+        };
+        self.schedule_drain(&db).await;
+        response
+    }
+
+    async fn alarm(&self) -> worker::Result<Response> {
+        self.alarm_set.set(false);
+        if let Err(e) = self.ensure_ready().await {
+            return Err(worker::Error::RustError(e.reason));
+        }
+        self.drain().await.map_err(|e| worker::Error::RustError(e.reason))?;
+        Response::ok("")
     }
 }
 
-pub struct DoBackend<'a> {
-    storage: Storage,
-    kv: KvBackend,
-    flush_lock: &'a Mutex<()>,
-}
-
-impl DoBackend<'_> {
-    /// Reads keys from storage as strings; absent keys are `None`.
-    async fn get_strings(&self, keys: &[String]) -> Result<Vec<Option<String>>, ApiError> {
-        let raw = self.storage.as_raw();
-        let mut calls = Vec::new();
-        for chunk in keys.chunks(STORAGE_BATCH) {
-            let js: Vec<JsValue> = chunk.iter().map(|k| JsValue::from_str(k)).collect();
-            calls.push(raw.get_multiple(js).map_err(|e| storage_error(&e))?);
-        }
-        self.kv.ops.add(calls.len());
-        let maps = kv::all(calls).await?;
-        let mut out = Vec::with_capacity(keys.len());
-        for (chunk, map) in keys.chunks(STORAGE_BATCH).zip(&maps) {
-            out.extend(kv::texts_of(map, chunk));
-        }
-        Ok(out)
+impl Writer {
+    fn db(&self) -> Db {
+        Db::new(self.state.storage().as_raw())
     }
 
-    /// Writes and deletes keys in one synchronous batch: the runtime commits writes issued
-    /// without an intervening await atomically.
-    async fn write_atomically(&self, puts: &[(String, String)], deletes: &[String]) -> Result<(), ApiError> {
-        let raw = self.storage.as_raw();
-        let mut calls = Vec::new();
-        for chunk in puts.chunks(STORAGE_BATCH) {
-            let obj = js_sys::Object::new();
-            for (k, v) in chunk {
-                js_sys::Reflect::set(&obj, &JsValue::from_str(k), &JsValue::from_str(v))
-                    .map_err(|e| storage_error(&e))?;
+    /// Creates the schema and imports the previous version's data, once, before anything else
+    /// is served.
+    async fn ensure_ready(&self) -> Result<(), ApiError> {
+        if self.ready.get() {
+            return Ok(());
+        }
+        let (storage, env) = (self.state.storage(), self.env.clone());
+        let imported = self
+            .state
+            .block_concurrency_while(async move { Ok(import(storage, env).await) })
+            .await
+            .map_err(|e| ApiError::internal(format!("storage error: import: {e}")))?;
+        imported?;
+        self.ready.set(true);
+        Ok(())
+    }
+
+    /// Sets the alarm for the earliest due outbox entry, if there is one and no alarm is set.
+    async fn schedule_drain(&self, db: &Db) {
+        if self.alarm_set.get() || self.draining.get() {
+            return;
+        }
+        let due = db.first("SELECT min(due_ms) FROM outbox", &[]).ok().flatten().and_then(|r| r.int(0));
+        if let Some(due) = due {
+            #[allow(clippy::cast_precision_loss)]
+            let at = js_sys::Date::new(&JsValue::from_f64(due as f64));
+            if self.state.storage().set_alarm(worker::ScheduledTime::new(at)).await.is_ok() {
+                self.alarm_set.set(true);
             }
-            calls.push(raw.put_multiple(obj.into()).map_err(|e| storage_error(&e))?);
         }
-        for chunk in deletes.chunks(STORAGE_BATCH) {
-            let js: Vec<JsValue> = chunk.iter().map(|k| JsValue::from_str(k)).collect();
-            calls.push(raw.delete_multiple(js).map_err(|e| storage_error(&e))?);
-        }
-        self.kv.ops.add(calls.len());
-        kv::all(calls).await.map(|_| ())
     }
 
-    /// Copies the latest stored values of a commit's keys to KV, one flush at a time.
-    async fn write_through(&self, claims: &[String], users: &[String], releases: &[String]) -> Result<(), ApiError> {
-        let _guard = self.flush_lock.lock().await;
-        let names_of = |norms: &[String], vals: Vec<Option<String>>| -> Vec<(String, Vec<String>)> {
-            norms
-                .iter()
-                .zip(vals)
-                .map(|(n, v)| (n.clone(), v.and_then(|s| parse_ids(n, &s).ok()).unwrap_or_default()))
-                .collect()
-        };
-        let claim_keys: Vec<String> = claims.iter().map(|n| name_key(n)).collect();
-        let release_keys: Vec<String> = releases.iter().map(|n| name_key(n)).collect();
-        let user_keys: Vec<String> = users.iter().map(|id| user_key(id)).collect();
-        let claimed = names_of(claims, self.get_strings(&claim_keys).await?);
-        let released = names_of(releases, self.get_strings(&release_keys).await?);
-        let stored_users: Vec<User> =
-            self.get_strings(&user_keys).await?.into_iter().flatten().filter_map(|s| json::parse_object(&s)).collect();
-        self.kv.put_names(&claimed).await?;
-        self.kv.put_users(&stored_users).await?;
-        self.kv.put_names(&released).await
+    /// Writes due outbox entries to KV, a batch at a time, then sets the alarm for the rest.
+    async fn drain(&self) -> Result<(), ApiError> {
+        if self.draining.replace(true) {
+            return Ok(());
+        }
+        let result = self.drain_rounds().await;
+        self.draining.set(false);
+        let db = self.db();
+        self.schedule_drain(&db).await;
+        result
+    }
+
+    async fn drain_rounds(&self) -> Result<(), ApiError> {
+        let kv = KvNamespace::from_env(&self.env, "USERS")?;
+        let hooks = super::test_hooks(&self.env);
+        for _ in 0..DRAIN_ROUNDS {
+            let db = self.db();
+            let now = now_ms();
+            let mut due = Vec::new();
+            for row in db.rows(
+                "SELECT key, value, seq, attempts FROM outbox WHERE due_ms <= ? ORDER BY due_ms LIMIT ?",
+                &[now.into(), DRAIN_BATCH.into()],
+            )? {
+                let row = row?;
+                if let (Some(key), Some(seq)) = (row.text(0), row.int(2)) {
+                    due.push((key, row.text(1), seq, row.int(3).unwrap_or(0)));
+                }
+            }
+            if due.is_empty() {
+                return Ok(());
+            }
+            let fault = if hooks { store::meta(&db, "kv_fault")?.unwrap_or_default() } else { String::new() };
+            if let Some(ms) = fault.strip_prefix("delay:").and_then(|m| m.parse::<u64>().ok()) {
+                worker::Delay::from(std::time::Duration::from_millis(ms)).await;
+            }
+            let mut writes = Vec::with_capacity(due.len());
+            for (key, value, seq, _) in &due {
+                // Counted as written from the moment it is sent, whatever the outcome.
+                db.run(
+                    "INSERT OR REPLACE INTO kv_sent (key, at_ms) VALUES (?, ?)",
+                    &[key.as_str().into(), now.into()],
+                )?;
+                writes.push(self.kv_write(&kv, key, value.as_deref(), *seq, &fault, now, hooks));
+            }
+            let outcomes = kv::settle(writes).await?;
+            let db = self.db();
+            let done = now_ms();
+            for ((key, _, seq, attempts), ok) in due.iter().zip(outcomes) {
+                let key = key.as_str();
+                if ok {
+                    db.run("DELETE FROM outbox WHERE key = ? AND seq = ?", &[key.into(), (*seq).into()])?;
+                    // A newer value that arrived meanwhile waits out the key's second.
+                    db.run(
+                        "UPDATE outbox SET due_ms = max(due_ms, ?) WHERE key = ?",
+                        &[(now + KEY_INTERVAL_MS).into(), key.into()],
+                    )?;
+                } else {
+                    db.run(
+                        "UPDATE outbox SET attempts = attempts + 1, due_ms = ? WHERE key = ?",
+                        &[(done + backoff_ms(*attempts)).max(now + KEY_INTERVAL_MS).into(), key.into()],
+                    )?;
+                }
+            }
+            db.run("DELETE FROM kv_sent WHERE at_ms < ?", &[(now - KEY_INTERVAL_MS).into()])?;
+        }
+        Ok(())
+    }
+
+    /// Starts one KV write (`value` `None`: delete), through the test-only fault switch.
+    #[allow(clippy::too_many_arguments)]
+    fn kv_write(
+        &self,
+        kv: &KvNamespace,
+        key: &str,
+        value: Option<&str>,
+        seq: i64,
+        fault: &str,
+        now: i64,
+        hooks: bool,
+    ) -> Result<js_sys::Promise, ApiError> {
+        if hooks {
+            let mut stats = self.stats.borrow_mut();
+            let too_fast = stats.last_put.get(key).is_some_and(|at| now - at < KEY_INTERVAL_MS);
+            stats.last_put.insert(key.to_string(), now);
+            let refused = match fault {
+                "fail" => Some("KV PUT failed: 500 Internal Server Error (injected)"),
+                "429" => Some("KV PUT failed: 429 Too Many Requests (injected)"),
+                _ if too_fast => Some("KV PUT failed: 429 Too Many Requests (one write per key per second)"),
+                _ => None,
+            };
+            stats.too_fast += u64::from(too_fast);
+            if let Some(why) = refused {
+                stats.failures += 1;
+                return Ok(js_sys::Promise::reject(&JsValue::from_str(why)));
+            }
+            stats.puts += 1;
+        }
+        match value {
+            Some(v) => kv.put_text(key, v, Some(&format!("{{\"seq\":{seq}}}"))),
+            None => kv.remove(key),
+        }
+    }
+
+    /// Test-only routes (`ROSTER_TEST_HOOKS = "1"`): the KV fault switch, a forced drain, the
+    /// outbox's state and the stored rows.
+    async fn test_hook(&self, what: &str, body: &[u8]) -> worker::Result<Response> {
+        let db = self.db();
+        let reply = |v: Value| Response::from_bytes(json::text(&v).into_bytes());
+        match what {
+            "kv-fault" => {
+                let mode = String::from_utf8_lossy(body).trim().to_string();
+                let set = if mode.is_empty() || mode == "none" {
+                    db.run("DELETE FROM meta WHERE k = 'kv_fault'", &[]).map(|_| ())
+                } else {
+                    store::set_meta(&db, "kv_fault", &mode)
+                };
+                set.map_err(|e| worker::Error::RustError(e.reason))?;
+                reply(object([("kv_fault", Value::from(mode))]))
+            }
+            "drain" => {
+                // Entries backing off are due again (once their key's second has passed).
+                db.run(
+                    "UPDATE outbox SET due_ms = max(?1, coalesce((SELECT at_ms + 1000 FROM kv_sent \
+                     WHERE kv_sent.key = outbox.key), 0))",
+                    &[Arg::Int(now_ms())],
+                )
+                .map_err(|e| worker::Error::RustError(e.reason))?;
+                self.drain().await.map_err(|e| worker::Error::RustError(e.reason))?;
+                reply(self.outbox_state(&db))
+            }
+            "outbox" => reply(self.outbox_state(&db)),
+            "users" => {
+                let rows = store::all_users(&db).map_err(|e| worker::Error::RustError(e.reason))?;
+                let users: serde_json::Map<String, Value> = rows
+                    .into_iter()
+                    .map(|(id, text)| (id, json::parse(&text).unwrap_or(Value::String(text))))
+                    .collect();
+                reply(object([("users", Value::Object(users))]))
+            }
+            "scan" => {
+                // The query answered by a full scan in the core, to compare with the indexed plan.
+                let payload = String::from_utf8_lossy(body);
+                let answer = store::all_users(&db).and_then(|rows| {
+                    let q = query::parse(&payload)?;
+                    let users = rows.iter().map(|(id, t)| store::parse_user(id, t)).collect::<Result<Vec<_>, _>>()?;
+                    let found = query::run(&q, &users).into_iter().map(|u| Value::Object(user::public_view(u)));
+                    Ok(object([("users", Value::Array(found.collect()))]))
+                });
+                reply(answer.map_err(|e| worker::Error::RustError(e.reason))?)
+            }
+            _ => Response::error("unknown test hook", 404),
+        }
+    }
+
+    fn outbox_state(&self, db: &Db) -> Value {
+        let count = |sql: &str| db.first(sql, &[]).ok().flatten().and_then(|r| r.int(0)).unwrap_or(-1);
+        let stats = self.stats.borrow();
+        object([
+            ("pending", Value::from(count("SELECT count(*) FROM outbox"))),
+            (
+                "seq",
+                Value::from(store::meta(db, "seq").ok().flatten().and_then(|s| s.parse::<i64>().ok()).unwrap_or(0)),
+            ),
+            ("kv_puts", Value::from(stats.puts)),
+            ("kv_failures", Value::from(stats.failures)),
+            ("kv_too_fast", Value::from(stats.too_fast)),
+        ])
     }
 }
 
-fn id_of(u: &User) -> String {
-    u.get("id").and_then(Value::as_str).unwrap_or_default().to_string()
+fn now() -> Timestamp {
+    Timestamp::from_millis(now_ms())
 }
 
-impl Backend for DoBackend<'_> {
-    fn ops(&self) -> &OpCounter {
-        &self.kv.ops
+/// The request body as JSON: `null` when empty or blank.
+fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
     }
+    json::parse_slice(body).map_err(|e| ApiError::input(format!("invalid JSON body: {e}")))
+}
 
-    async fn load_settings(&self) -> Result<AppSettings, ApiError> {
-        let v = self.get_strings(&[SETTINGS_KEY.to_string()]).await?;
-        Ok(v.into_iter().next().flatten().map(|s| AppSettings::from_json(&s)).unwrap_or_default())
+/// The checks that need state: `disable_auth_checks` for an unsigned token, the app's and the
+/// caller's own revocation cut-offs. Returns the snapshot to start from (holding the caller's
+/// record, read for its cut-off) and the loader that read it.
+fn authorize<'a>(db: &'a Db, cmd: &Command, settings: &AppSettings) -> Result<(Snapshot, SqlLoader<'a>), ApiError> {
+    if cmd.unsigned && !settings.disable_auth_checks() {
+        return Err(ApiError::new(code::TOKEN_SIGNATURE, 401, "Token signature is invalid"));
     }
-
-    async fn save_settings(&self, s: &AppSettings) -> Result<(), ApiError> {
-        self.write_atomically(&[(SETTINGS_KEY.to_string(), s.to_json())], &[]).await?;
-        let _guard = self.flush_lock.lock().await;
-        let latest = self.load_settings().await?;
-        self.kv.save_settings(&latest).await
+    auth::check_user_revocation(&cmd.claims, settings.revoke_tokens_issued_before())?;
+    let mut loader = SqlLoader { db, before: BTreeMap::new() };
+    let mut snap = Snapshot::new(settings.clone());
+    if let Caller::User(id) = &cmd.claims.caller {
+        let loaded = loader.load(&Need { users: vec![id.clone()], names: Vec::new() })?;
+        let cutoff = loaded
+            .users
+            .first()
+            .and_then(|(_, u)| u.as_ref())
+            .and_then(|u| u.get("revoke_tokens_issued_before"))
+            .and_then(Value::as_str)
+            .and_then(Timestamp::parse);
+        auth::check_user_revocation(&cmd.claims, cutoff)?;
+        snap.load_users(loaded.users);
+        snap.names.extend(loaded.names);
     }
+    Ok((snap, loader))
+}
 
-    async fn load_users(&self, ids: &[String]) -> Result<Vec<(String, Option<User>)>, ApiError> {
-        let keys: Vec<String> = ids.iter().map(|id| user_key(id)).collect();
-        users_from(ids, &keys, self.get_strings(&keys).await?)
+/// Runs one command: read, decide, commit. Synchronous from start to end.
+fn execute(db: &Db, cmd: &Command, body: &[u8], at: Timestamp) -> Result<(Value, u16), OpError> {
+    let op = cmd.route.op();
+    let fail = |error| OpError { op, error };
+    let settings = store::load_settings(db).map_err(fail)?;
+    let (snap, mut loader) = authorize(db, cmd, &settings).map_err(fail)?;
+    let body = parse_body(body).map_err(fail)?;
+    let (body, caller) = (&body, &cmd.claims.caller);
+    let operation: Box<OpFn<'_>> = match &cmd.route {
+        Route::GetApp => return Ok((ops::get_app(&settings), 200)),
+        Route::Query => {
+            let q = query::parse(cmd.payload.as_deref().unwrap_or("{}")).map_err(fail)?;
+            let found = store::query(db, &q).map_err(fail)?;
+            let users = found.iter().map(|u| Value::Object(user::public_view(u))).collect();
+            return Ok((object([("users", Value::Array(users))]), 200));
+        }
+        Route::UpdateApp => {
+            let patch = if body.is_null() { object([]) } else { body.clone() };
+            let updated = ops::update_app(&settings, &patch, caller).map_err(fail)?;
+            if updated != settings {
+                let (text, now) = (updated.to_json(), at.0 / 1000);
+                db.transaction(move |db| store::save_settings(db, &text, now)).map_err(fail)?;
+            }
+            return Ok((object([]), 200));
+        }
+        Route::Upsert => Box::new(move |s| ops::upsert_users(body, caller, at, s)),
+        Route::Partial => Box::new(move |s| ops::partial_update_users(body, caller, at, s)),
+        Route::Deactivate(id) => Box::new(move |s| ops::deactivate_user(id, body, caller, at, s)),
+        Route::Reactivate(id) => Box::new(move |s| ops::reactivate_user(id, body, caller, at, s)),
+        Route::Delete(id) => {
+            let hard = cmd.hard;
+            Box::new(move |s| ops::delete_user(id, hard, caller, at, s))
+        }
+        Route::Restore => Box::new(move |s| ops::restore_users(body, caller, at, s)),
+        Route::Connect | Route::Test(_) | Route::NotFound => return Err(fail(ApiError::route_not_found())),
+    };
+    let commit = drive::drive(&mut loader, snap, op, &*operation)?;
+    let prepared = store::prepare(&commit, &loader.before);
+    let now = at.0 / 1000;
+    db.transaction(move |db| store::apply(db, &prepared, now)).map_err(fail)?;
+    Ok((commit.response, commit.status))
+}
+
+/// The connect merge: the body is the `json` query parameter, `{user_id, user_details}`.
+fn connect(db: &Db, cmd: &Command, body: &[u8], at: Timestamp) -> Result<Value, ApiError> {
+    let payload = json::parse_slice(body).map_err(|e| ApiError::input(format!("invalid json query parameter: {e}")))?;
+    let user_id = payload
+        .get("user_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::input("json.user_id is a required field"))?
+        .to_string();
+    let details = payload.get("user_details").cloned().unwrap_or(Value::Null);
+    let settings = store::load_settings(db)?;
+    let (snap, mut loader) = authorize(db, cmd, &settings)?;
+    let caller = &cmd.claims.caller;
+    let commit = drive::drive(&mut loader, snap, crate::core::Operation::Connect, &|s| {
+        ops::connect_user(&user_id, &details, caller, at, s)
+    })
+    .map_err(|e| e.error)?;
+    let prepared = store::prepare(&commit, &loader.before);
+    let now = at.0 / 1000;
+    db.transaction(move |db| store::apply(db, &prepared, now))?;
+    Ok(commit.response)
+}
+
+/// The connect merge's answer to the Worker: `{me}` or `{error: {code, status, reason}}`.
+fn connect_reply(result: Result<Value, ApiError>) -> worker::Result<Response> {
+    let body = match result {
+        Ok(me) => object([("me", me)]),
+        Err(e) => object([(
+            "error",
+            object([
+                ("code", Value::from(e.code)),
+                ("status", Value::from(e.status)),
+                ("reason", Value::from(e.reason)),
+            ]),
+        )]),
+    };
+    Response::from_bytes(json::text(&body).into_bytes())
+}
+
+// ------------------------------------------------------------------------------------ import
+
+/// What the previous version stored: user records by id, and the app settings.
+#[derive(Default)]
+struct Legacy {
+    users: BTreeMap<String, (String, bool)>,
+    settings: Option<String>,
+    /// KV keys of the previous username index (`n:…`), to delete from KV.
+    name_keys: Vec<String>,
+}
+
+/// Imports the previous version's data into empty tables, once: this object's own key-value
+/// storage first (the previous Writer committed there before writing through to KV), then
+/// Workers KV for what it lacks. Unreadable records are kept as they are: reading them is a
+/// storage error (500), as before, never "missing".
+async fn import(storage: Storage, env: Env) -> Result<(), ApiError> {
+    let db = Db::new(storage.as_raw());
+    store::create_schema(&db)?;
+    if store::meta(&db, "imported")?.is_some() {
+        return Ok(());
     }
-
-    async fn load_names(&self, norms: &[String]) -> Result<Vec<(String, Vec<String>)>, ApiError> {
-        let keys: Vec<String> = norms.iter().map(|n| name_key(n)).collect();
-        names_from(norms, &keys, self.get_strings(&keys).await?)
+    let mut legacy = Legacy::default();
+    let fault = |e: worker::Error| ApiError::internal(format!("storage error: import: {e}"));
+    let own = storage.list_with_options(ListOptions::new().prefix("u:")).await.map_err(fault)?;
+    for entry in own.entries() {
+        let Ok(pair) = entry else { continue };
+        let pair = js_sys::Array::from(&pair);
+        if let (Some(key), Some(text)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+            if let Some(id) = key.strip_prefix("u:") {
+                legacy.users.insert(id.to_string(), (text, true));
+            }
+        }
     }
+    legacy.settings = storage.get::<String>("app").await.ok().flatten();
+    if let Ok(kv) = KvNamespace::from_env(&env, "USERS") {
+        import_kv(&kv, &mut legacy).await?;
+    }
+    let now = now_ms();
+    db.transaction(move |db| write_import(db, &legacy, now))
+}
 
-    async fn apply(&self, c: &Commit) -> Result<(), ApiError> {
-        let mut puts = Vec::new();
-        let mut deletes = Vec::new();
-        for (norm, ids) in c.claims.iter().chain(&c.releases) {
-            if ids.is_empty() {
-                deletes.push(name_key(norm));
+async fn import_kv(kv: &KvNamespace, legacy: &mut Legacy) -> Result<(), ApiError> {
+    for prefix in ["u:", "n:"] {
+        let mut cursor = None;
+        loop {
+            let page = kv.list_page(prefix, 1000, cursor.take()).await?;
+            let keys: Vec<String> = page.keys.into_iter().map(|(k, _)| k).collect();
+            if prefix == "n:" {
+                legacy.name_keys.extend(keys);
             } else {
-                puts.push((name_key(norm), ids_text(ids)));
+                let missing: Vec<String> =
+                    keys.into_iter().filter(|k| !legacy.users.contains_key(k.get(2..).unwrap_or_default())).collect();
+                let mut reads = Vec::new();
+                for chunk in missing.chunks(100) {
+                    reads.push(kv.get_texts(chunk)?);
+                }
+                let maps = kv::all(reads).await?;
+                for (chunk, map) in missing.chunks(100).zip(&maps) {
+                    for (key, text) in chunk.iter().zip(kv::texts_of(map, chunk)) {
+                        if let (Some(id), Some(text)) = (key.get(2..), text) {
+                            legacy.users.insert(id.to_string(), (text, false));
+                        }
+                    }
+                }
+            }
+            match page.cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
             }
         }
-        for u in &c.users {
-            puts.push((user_key(&id_of(u)), user_text(u)));
-        }
-        self.write_atomically(&puts, &deletes).await?;
-        let claims: Vec<String> = c.claims.iter().map(|(n, _)| n.clone()).collect();
-        let releases: Vec<String> = c.releases.iter().map(|(n, _)| n.clone()).collect();
-        let users: Vec<String> = c.users.iter().map(id_of).collect();
-        self.write_through(&claims, &users, &releases).await
     }
+    if legacy.settings.is_none() {
+        legacy.settings = kv.get_text(SETTINGS_KEY).await?;
+    }
+    Ok(())
+}
 
-    async fn all_users(&self) -> Result<Vec<User>, ApiError> {
-        self.kv.all_users().await
+fn write_import(db: &Db, legacy: &Legacy, now: i64) -> Result<(), ApiError> {
+    let seq = 1;
+    let mut names: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (id, (text, own)) in &legacy.users {
+        match store::parse_user(id, text) {
+            Ok(u) => {
+                if let Some(n) = username::held_name(&u) {
+                    names.entry(n).or_default().push(id.clone());
+                }
+                store::put_user(db, id, text, &crate::core::index::index_row(&u), None)?;
+            }
+            // Kept as is, with no index columns: reading it stays a storage error.
+            Err(_) => store::put_user(db, id, text, &crate::core::index::IndexRow::default(), None)?,
+        }
+        if *own {
+            // KV may lag the previous Writer's own storage: bring it up to date.
+            store::enqueue(db, &store::user_key(id), Some(text), seq, now)?;
+        }
     }
+    for (norm, ids) in &names {
+        let text = json::text(&Value::from(ids.clone()));
+        db.run(
+            "INSERT OR REPLACE INTO names (norm, ids) VALUES (?, ?)",
+            &[norm.as_str().into(), text.as_str().into()],
+        )?;
+    }
+    if let Some(s) = &legacy.settings {
+        db.run("INSERT OR REPLACE INTO settings (k, v) VALUES ('app', ?)", &[s.as_str().into()])?;
+    }
+    for key in &legacy.name_keys {
+        store::enqueue(db, key, None, seq, now)?;
+    }
+    store::set_meta(db, "seq", &seq.to_string())?;
+    store::set_meta(db, "imported", &legacy.users.len().to_string())
 }

@@ -127,20 +127,15 @@ describe('round trips', () => {
     assert.deepEqual((await snapshot([a]))[a], ua2);
   });
 
-  test('a 100-user batch is written, and x-roster-kv-ops reports its KV cost', LIMIT, async (t) => {
+  test('a 100-user batch is written with no KV operation on the request path', LIMIT, async () => {
     const ids = Array.from({ length: 100 }, (_, i) => `batch-${i}`);
     const create = await raw(w, 'POST', '/users', { body: usersBody(ids.map((id, i) => ({ id, name: `Batch ${i}`, n: i }))) });
     assert.equal(create.status, 201, create.text);
     assert.equal(Object.keys(create.json.users).length, 100);
     const update = await raw(w, 'POST', '/users', { body: usersBody(ids.map((id, i) => ({ id, name: `Batch ${i}`, n: i + 1 }))) });
     assert.equal(update.status, 201, update.text);
-    const opsCreate = Number(create.headers['x-roster-kv-ops']);
-    const opsUpdate = Number(update.headers['x-roster-kv-ops']);
-    t.diagnostic(`KV operations: 100 new users ${opsCreate}, 100 updated users (same names) ${opsUpdate}`);
-    for (const n of [opsCreate, opsUpdate]) {
-      assert.ok(Number.isInteger(n) && n > 0, 'x-roster-kv-ops is a positive integer');
-      assert.ok(n <= 2 * 100 + 10, `at most two KV operations per user (got ${n})`);
-    }
+    // The Writer commits to SQLite and answers; KV is written later from its outbox.
+    for (const res of [create, update]) assert.equal(res.headers['x-roster-kv-ops'], '0', 'x-roster-kv-ops');
     const stored = await snapshot(ids);
     assert.equal(Object.keys(stored).length, 100);
     assert.ok(ids.every((id, i) => stored[id].n === i + 1));

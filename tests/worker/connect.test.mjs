@@ -188,6 +188,33 @@ describe('connectUser', () => {
       await server.updateAppSettings({ enforce_unique_usernames: 'no' });
     }
   });
+
+  test('a code-6 refusal quoting a long non-ASCII name reaches the client (close reason cut to 123 bytes)', LIMIT, async () => {
+    // Quoted in "username '…' already exists": 97 characters, 157 bytes of UTF-8, and byte 123
+    // falls inside a two-byte 'Ж'.
+    const name = `${'ж'.repeat(60)} ${uid('n')}`;
+    const taken = name.toUpperCase();
+    await server.updateAppSettings({ enforce_unique_usernames: 'app' });
+    try {
+      await server.upsertUser({ id: uid('holder'), name });
+      const id = uid('long');
+      const e = await refused({ id, name: taken }, server.createToken(id));
+      assert.deepEqual([e.code, e.StatusCode], [6, 400]);
+      assert.ok(e.message.includes(`username '${taken}' already exists`), e.message);
+
+      const s = rawSocket({ userId: id, details: { id, name: taken } });
+      const frame = await s.next();
+      assert.deepEqual([frame.type, frame.error.code], ['connection.error', 6]);
+      const { code, reason } = await s.closed;
+      assert.equal(code, 1000);
+      const bytes = Buffer.byteLength(reason);
+      assert.equal(bytes, 122, `reason of ${bytes} bytes: ${reason}`);
+      assert.ok(frame.error.message.includes(reason), `the reason is a prefix of the error, cut between characters: ${reason}`);
+      assert.equal(await stored(id), undefined);
+    } finally {
+      await server.updateAppSettings({ enforce_unique_usernames: 'no' });
+    }
+  });
 });
 
 describe('REST with the connected client (user token)', () => {
@@ -213,11 +240,20 @@ describe('REST with the connected client (user token)', () => {
     assert.deepEqual(await stored(id), mine);
     assert.deepEqual(await stored(other), theirs);
 
-    // The SDK closes with 1000 and resolves on the server's close frame, or after 1 s without one.
+    // The SDK closes with 1000 and resolves on the server's close frame, or after 1 s without one;
+    // `ws` reports the code of the server's close frame, or 1006 if the server never sends one.
+    // The SDK removes every listener of its socket before closing it, so the close is observed
+    // where `ws` emits it.
     const { ws } = c.wsConnection;
-    const started = Date.now();
+    const closed = new Promise((resolve) => {
+      const emit = ws.emit.bind(ws);
+      ws.emit = (event, ...args) => {
+        if (event === 'close') resolve(args[0]);
+        return emit(event, ...args);
+      };
+    });
     await c.disconnectUser();
-    assert.ok(Date.now() - started < 900, 'the server answered the close handshake');
+    assert.equal(await closed, 1000, 'the server answered the close handshake');
     assert.equal(ws.readyState, ws.CLOSED);
     assert.equal(c.wsConnection.isDisconnected, true);
     assert.equal(c.userID, undefined);

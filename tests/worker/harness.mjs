@@ -109,7 +109,9 @@ export async function startWorker(opts = {}) {
     '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
     '--persist-to', persistTo, '--show-interactive-dev-session=false',
     '--var', `STREAM_API_KEY:${key}`, '--var', `STREAM_API_SECRET:${secret}`,
-    // Extra vars, e.g. { WRITE_PATH: 'kv', ROSTER_FAULT: 'claims' } for the race and fault tests.
+    // The test-only hooks (/__roster/test/…: KV fault switch, outbox state, a forced drain, a
+    // full-scan query) and the simulated per-key KV write limit; `hooks: false` turns them off.
+    ...(opts.hooks === false ? [] : ['--var', 'ROSTER_TEST_HOOKS:1']),
     ...Object.entries(opts.vars ?? {}).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
   ];
   const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_UPDATE_NOTIFIER: '1', CI: '1' };
@@ -312,6 +314,46 @@ export async function usersById(client, ids) {
 /** A unique id with a readable prefix. */
 export function uid(prefix = 'u') {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+// ------------------------------------------------------------------------------------ test hooks
+
+/** Calls a test hook of the Writer (`/__roster/test/<what>`); resolves its JSON answer. */
+export async function hook(w, what, body) {
+  const res = await raw(w, body === undefined ? 'GET' : 'POST', `/__roster/test/${what}`, { body });
+  assert.equal(res.status, 200, `hook ${what}: ${res.text}`);
+  return res.json;
+}
+
+/** Sets the KV fault switch: 'none', 'fail', '429' or 'delay:<ms>'. */
+export function kvFault(w, mode) {
+  return hook(w, 'kv-fault', mode);
+}
+
+/**
+ * Drains the outbox to KV until nothing is pending (entries backing off are made due again;
+ * a key written within the last second waits out its second). Bounded: 120 rounds.
+ */
+export async function drained(w) {
+  let state;
+  for (let i = 0; i < 120; i++) {
+    state = await hook(w, 'drain', '');
+    if (state.pending === 0) return state;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.fail(`the outbox did not drain: ${JSON.stringify(state)}`);
+}
+
+/** What KV holds under a prefix: {key: {value, metadata}}. */
+export async function kvDump(w, prefix = '') {
+  const res = await raw(w, 'GET', '/__roster/test/kv', { query: { prefix } });
+  assert.equal(res.status, 200, res.text);
+  return res.json;
+}
+
+/** Every user row of the Writer, {id: record}. */
+export async function writerUsers(w) {
+  return (await hook(w, 'users')).users;
 }
 
 /** Per-test options: every test has a bounded run time. */

@@ -1,0 +1,110 @@
+//! What the Worker sends the Writer: one typed command per request, never the HTTP request.
+//!
+//! The Worker has already checked the api_key, the route, the token's signature and expiry,
+//! and the body's size. The command carries what is left to decide against state: the route,
+//! who the caller is (and when its token was issued, for revocation cut-offs), the query
+//! parameters the operation reads, and the body. On the wire it is one line of JSON, a newline,
+//! then the request body as received.
+
+use super::Route;
+use crate::core::auth::{Caller, Claims};
+use crate::core::error::ApiError;
+use crate::core::json::{self, object};
+use serde_json::Value;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Command {
+    pub route: Route,
+    pub claims: Claims,
+    /// The token's signature was not checked: acceptable only if the app has
+    /// `disable_auth_checks` on (the Writer decides, from its own settings).
+    pub unsigned: bool,
+    /// `GET /users`: the `payload` parameter.
+    pub payload: Option<String>,
+    /// `DELETE /users/{id}`: `hard_delete`.
+    pub hard: bool,
+    /// When the Worker received the request (for `duration`).
+    pub started_ms: u64,
+}
+
+fn route_parts(route: &Route) -> (&'static str, Option<&str>) {
+    match route {
+        Route::Upsert => ("upsert", None),
+        Route::Partial => ("partial", None),
+        Route::Query => ("query", None),
+        Route::GetApp => ("get_app", None),
+        Route::UpdateApp => ("update_app", None),
+        Route::Connect => ("connect", None),
+        Route::Deactivate(id) => ("deactivate", Some(id)),
+        Route::Reactivate(id) => ("reactivate", Some(id)),
+        Route::Delete(id) => ("delete", Some(id)),
+        Route::Restore => ("restore", None),
+        Route::Test(what) => ("test", Some(what)),
+        Route::NotFound => ("not_found", None),
+    }
+}
+
+fn route_of(name: &str, target: Option<String>) -> Option<Route> {
+    Some(match (name, target) {
+        ("upsert", _) => Route::Upsert,
+        ("partial", _) => Route::Partial,
+        ("query", _) => Route::Query,
+        ("get_app", _) => Route::GetApp,
+        ("update_app", _) => Route::UpdateApp,
+        ("connect", _) => Route::Connect,
+        ("deactivate", Some(id)) => Route::Deactivate(id),
+        ("reactivate", Some(id)) => Route::Reactivate(id),
+        ("delete", Some(id)) => Route::Delete(id),
+        ("restore", _) => Route::Restore,
+        ("test", Some(what)) => Route::Test(what),
+        _ => return None,
+    })
+}
+
+impl Command {
+    /// The command line followed by the body: what the Worker posts to the Writer.
+    pub fn encode(&self, body: &[u8]) -> Vec<u8> {
+        let (name, target) = route_parts(&self.route);
+        let user = match &self.claims.caller {
+            Caller::Server => Value::Null,
+            Caller::User(id) => Value::from(id.as_str()),
+        };
+        let line = object([
+            ("op", Value::from(name)),
+            ("target", target.map_or(Value::Null, Value::from)),
+            ("user_id", user),
+            ("iat", self.claims.iat.map_or(Value::Null, Value::from)),
+            ("exp", self.claims.exp.map_or(Value::Null, Value::from)),
+            ("unsigned", Value::Bool(self.unsigned)),
+            ("payload", self.payload.as_deref().map_or(Value::Null, Value::from)),
+            ("hard", Value::Bool(self.hard)),
+            ("started_ms", Value::from(self.started_ms)),
+        ]);
+        let mut out = json::text(&line).into_bytes();
+        out.push(b'\n');
+        out.extend_from_slice(body);
+        out
+    }
+
+    /// Splits what the Writer received into the command and the body.
+    pub fn decode(raw: &[u8]) -> Result<(Command, &[u8]), ApiError> {
+        let bad = || ApiError::internal("writer: malformed command");
+        let split = raw.iter().position(|b| *b == b'\n').ok_or_else(bad)?;
+        let (line, body) = (raw.get(..split).ok_or_else(bad)?, raw.get(split + 1..).unwrap_or_default());
+        let v = json::parse_slice(line).map_err(|_| bad())?;
+        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        let route = route_of(&text("op").unwrap_or_default(), text("target")).ok_or_else(bad)?;
+        let caller = text("user_id").map_or(Caller::Server, Caller::User);
+        let claims =
+            Claims { caller, iat: v.get("iat").and_then(Value::as_i64), exp: v.get("exp").and_then(Value::as_i64) };
+        let command = Command {
+            route,
+            claims,
+            unsigned: v.get("unsigned").and_then(Value::as_bool).unwrap_or(false),
+            payload: text("payload"),
+            hard: v.get("hard").and_then(Value::as_bool).unwrap_or(false),
+            started_ms: v.get("started_ms").and_then(Value::as_u64).unwrap_or(0),
+        };
+        Ok((command, body))
+    }
+}
