@@ -21,6 +21,14 @@ extern "C" {
     #[wasm_bindgen(method, getter)]
     fn sql(this: &DoStorage) -> SqlStorage;
 
+    /// `get(key)`: a value of the key-value API (the previous version's Writer kept users there).
+    #[wasm_bindgen(method, catch, js_name = get)]
+    fn kv_get(this: &DoStorage, key: &str) -> Result<js_sys::Promise, JsValue>;
+
+    /// `list({prefix})`: a `Map` of the key-value API's keys with that prefix.
+    #[wasm_bindgen(method, catch, js_name = list)]
+    fn kv_list(this: &DoStorage, options: &JsValue) -> Result<js_sys::Promise, JsValue>;
+
     /// `transactionSync(fn)`: runs `fn` in a transaction, rolled back if it throws.
     #[wasm_bindgen(method, catch, js_name = transactionSync)]
     fn transaction_sync(this: &DoStorage, f: &Function) -> Result<JsValue, JsValue>;
@@ -162,6 +170,28 @@ impl Db {
     /// The first row of a query, if any.
     pub fn first(&self, query: &str, args: &[Arg<'_>]) -> Result<Option<Row>, ApiError> {
         self.rows(query, args)?.next().transpose()
+    }
+
+    /// The text value of `key` in the object's key-value storage (not SQL), if any.
+    pub async fn legacy_get(&self, key: &str) -> Result<Option<String>, ApiError> {
+        let promise = self.storage.kv_get(key).map_err(|e| sql_error(&e))?;
+        Ok(wasm_bindgen_futures::JsFuture::from(promise).await.map_err(|e| sql_error(&e))?.as_string())
+    }
+
+    /// Every `(key, text value)` with `prefix` in the object's key-value storage (not SQL).
+    pub async fn legacy_list(&self, prefix: &str) -> Result<Vec<(String, String)>, ApiError> {
+        let options = js_sys::Object::new();
+        js_sys::Reflect::set(&options, &JsValue::from_str("prefix"), &JsValue::from_str(prefix))
+            .map_err(|e| sql_error(&e))?;
+        let promise = self.storage.kv_list(&options).map_err(|e| sql_error(&e))?;
+        let map: js_sys::Map = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(|e| sql_error(&e))?.unchecked_into();
+        let mut out = Vec::new();
+        map.for_each(&mut |value, key| {
+            if let (Some(k), Some(v)) = (key.as_string(), value.as_string()) {
+                out.push((k, v));
+            }
+        });
+        Ok(out)
     }
 
     /// Runs `body` in one transaction: all of its statements commit, or (when it fails) none.

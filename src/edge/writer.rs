@@ -33,7 +33,7 @@ use serde_json::Value;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use wasm_bindgen::JsValue;
-use worker::{durable_object, js_sys, Date, DurableObject, Env, ListOptions, Request, Response, State, Storage};
+use worker::{durable_object, js_sys, Date, DurableObject, Env, Request, Response, State, Storage};
 
 /// Outbox entries written to KV per batch, and batches per drain.
 const DRAIN_BATCH: i64 = 100;
@@ -465,18 +465,12 @@ async fn import(storage: Storage, env: Env) -> Result<(), ApiError> {
         return Ok(());
     }
     let mut legacy = Legacy::default();
-    let fault = |e: worker::Error| ApiError::internal(format!("storage error: import: {e}"));
-    let own = storage.list_with_options(ListOptions::new().prefix("u:")).await.map_err(fault)?;
-    for entry in own.entries() {
-        let Ok(pair) = entry else { continue };
-        let pair = js_sys::Array::from(&pair);
-        if let (Some(key), Some(text)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
-            if let Some(id) = key.strip_prefix("u:") {
-                legacy.users.insert(id.to_string(), (text, true));
-            }
+    for (key, text) in db.legacy_list("u:").await? {
+        if let Some(id) = key.strip_prefix("u:") {
+            legacy.users.insert(id.to_string(), (text, true));
         }
     }
-    legacy.settings = storage.get::<String>("app").await.ok().flatten();
+    legacy.settings = db.legacy_get(SETTINGS_KEY).await?;
     if let Ok(kv) = KvNamespace::from_env(&env, "USERS") {
         import_kv(&kv, &mut legacy).await?;
     }
