@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![cfg(test)]
 //! The core helpers the npm package exposes beyond the store operations: `ops::validate_user`
 //! (the package's `validateUser`) and `MemoryStore::verify_token` (`UserStore#verifyToken`).
 

@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![cfg(test)]
 //! The query planner (`core::index`): reading only a plan's candidates, in the order storage
 //! returns them, gives exactly what a full scan gives (`query::run` over every user in id
 //! order). The Writer's SQL implements `Candidates::admits` and `index::storage_order`; the
@@ -80,10 +80,10 @@ fn arb_user(i: usize) -> impl Strategy<Value = User> {
             if let Some(age) = age {
                 o.insert("age".into(), json!(age));
             }
-            if deact && i % 3 == 0 {
+            if deact && i.is_multiple_of(3) {
                 o.insert("deactivated_at".into(), json!(ts(9)));
             }
-            if del && i % 5 == 0 {
+            if del && i.is_multiple_of(5) {
                 o.insert("deleted_at".into(), json!(ts(9)));
             }
             o.clone()

@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![cfg(test)]
 //! Property tests: no input makes the core panic, a failed write changes nothing, and
 //! set-then-unset of a fresh path round-trips.
 

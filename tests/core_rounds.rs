@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![cfg(test)]
 //! How many load rounds a write asks its shell for. Each round is one read round trip for the
 //! Worker (its users and index lists load in parallel), on top of the app-settings read, so
 //! these pin the storage cost that BENCHMARKS.md reports: a 100-user upsert needs one round

@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![cfg(test)]
 //! Native tests pinning Roster's user semantics (SPEC §4, stream-users-api.md §3–5), run
 //! through the in-memory store that the npm package exposes as `UserStore`.
 

@@ -682,7 +682,6 @@ pub fn get_app(settings: &AppSettings) -> Value {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;
