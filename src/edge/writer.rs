@@ -59,6 +59,8 @@ struct KvStats {
     puts: u64,
     failures: u64,
     too_fast: u64,
+    /// Commands received (every request the Worker let through).
+    commands: u64,
 }
 
 #[durable_object]
@@ -91,6 +93,7 @@ impl DurableObject for Writer {
             Err(e) => return http::failure(&e, Route::NotFound.op(), &Timing { started_ms: 0, kv_ops: 0 }),
         };
         let t = Timing { started_ms: cmd.started_ms, kv_ops: 0 };
+        self.stats.borrow_mut().commands += 1;
         if let Err(e) = self.ensure_ready().await {
             return http::failure(&e, cmd.route.op(), &t);
         }
@@ -320,6 +323,7 @@ impl Writer {
             ("kv_puts", Value::from(stats.puts)),
             ("kv_failures", Value::from(stats.failures)),
             ("kv_too_fast", Value::from(stats.too_fast)),
+            ("commands", Value::from(stats.commands)),
         ])
     }
 }

@@ -214,6 +214,28 @@ describe('upgrade: data the previous version kept in KV', () => {
   });
 });
 
+describe('the edge authenticates', () => {
+  test('no request that fails the edge checks reaches the Writer', LIMIT, async () => {
+    const w = await start();
+    const { commands: before } = await hook(w, 'outbox');
+    const expired = signJwt({ server: true, exp: 1_000_000_000 }, w.secret);
+    const refused = [
+      raw(w, 'GET', '/users', { token: null }),
+      raw(w, 'GET', '/users', { token: signJwt({ server: true }, 'not-the-secret') }),
+      raw(w, 'POST', '/users', { token: expired, body: { users: { a: { id: 'a' } } } }),
+      raw(w, 'PATCH', '/app', { token: 'not.a.jwt', body: {} }),
+      raw(w, 'GET', '/app', { apiKey: 'wrong' }),
+      raw(w, 'POST', '/nowhere'),
+      raw(w, 'POST', '/users', { body: 'x'.repeat(3 * 1024 * 1024) }),
+      raw(w, 'GET', '/users', { headers: { 'stream-auth-type': 'anonymous' }, token: null }),
+    ];
+    const statuses = (await Promise.all(refused)).map((r) => r.status);
+    assert.deepEqual(statuses, [401, 401, 401, 401, 401, 404, 413, 401]);
+    const { commands: after } = await hook(w, 'outbox');
+    assert.equal(after - before, 1, 'only the hook call itself reached the Writer');
+  });
+});
+
 describe('dev tokens (disable_auth_checks)', () => {
   test('the edge admits them when KV says so; the Writer decides from its own settings', LIMIT, async () => {
     const w = await start();
