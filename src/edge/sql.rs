@@ -184,7 +184,8 @@ impl Db {
         js_sys::Reflect::set(&options, &JsValue::from_str("prefix"), &JsValue::from_str(prefix))
             .map_err(|e| sql_error(&e))?;
         let promise = self.storage.kv_list(&options).map_err(|e| sql_error(&e))?;
-        let map: js_sys::Map = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(|e| sql_error(&e))?.unchecked_into();
+        let map: js_sys::Map =
+            wasm_bindgen_futures::JsFuture::from(promise).await.map_err(|e| sql_error(&e))?.unchecked_into();
         let mut out = Vec::new();
         map.for_each(&mut |value, key| {
             if let (Some(k), Some(v)) = (key.as_string(), value.as_string()) {
