@@ -537,6 +537,7 @@ describe('routes and transport', () => {
     try {
       const { users } = await client.queryUsers({ id });
       assert.equal(users[0].name, 'Reader');
+      assert.deepEqual((await client.getAppSettings()).app, (await server.getAppSettings()).app);
     } finally {
       await client.disconnectUser();
     }
