@@ -1,25 +1,14 @@
 // Development credentials: reads .dev.vars (creating it with a random key and secret on first
-// run) and prints them with a ready server token. `node scripts/credentials.mjs [--quiet]`
-// prints JSON {key, secret, serverToken} with --json.
-import { createHmac, randomBytes } from 'node:crypto';
+// run) and prints them with a ready server token. `node scripts/credentials.mjs` prints them for
+// people; with `--json` it prints JSON {key, secret, serverToken} instead.
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { signJwt } from './jwt.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const file = join(root, '.dev.vars');
-
-export function b64url(buf) {
-  return Buffer.from(buf).toString('base64url');
-}
-
-/** HS256 JWT the way Stream's SDKs make them (header {"alg":"HS256","typ":"JWT"}). */
-export function sign(payload, secret) {
-  const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const body = b64url(JSON.stringify(payload));
-  const sig = createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url');
-  return `${head}.${body}.${sig}`;
-}
 
 export function loadCredentials(path = file) {
   if (!existsSync(path)) {
@@ -35,7 +24,7 @@ export function loadCredentials(path = file) {
   );
   const key = vars.STREAM_API_KEY;
   const secret = vars.STREAM_API_SECRET;
-  return { key, secret, serverToken: sign({ server: true }, secret) };
+  return { key, secret, serverToken: signJwt({ server: true }, secret) };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { throwsRoster } from "./helpers.mjs";
-import { createHmac } from "node:crypto";
+import { signJwt } from "../../scripts/jwt.mjs";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -27,10 +27,7 @@ const T0_ISO = "2024-04-04T09:26:11.805000Z";
 const T0_SECS = Math.floor(T0 / 1000);
 
 /** A JWT with any payload and the literal signature `devtoken` (stream-chat's devToken). */
-function devToken(payload) {
-  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
-  return `${b64({ alg: "HS256", typ: "JWT" })}.${b64(payload)}.devtoken`;
-}
+const devToken = (payload) => signJwt(payload, "", { signature: "devtoken" });
 
 test("exports exactly the documented names", () => {
   assert.deepEqual(Object.keys(roster).sort(), [
@@ -214,7 +211,7 @@ test("verifyToken returns claims usable as a caller, and Stream's 401 errors", (
   throwsRoster(() => verifyToken(expired, "s3cr3t", { now: T0 }), 40, 401, 'Request failed with error: "JWTAuth error: token has expired"');
   throwsRoster(() => verifyToken(createToken("other", { user_id: "jo" }), "s3cr3t"), 43, 401, 'Request failed with error: "Token signature is invalid"');
   throwsRoster(() => verifyToken("a.b", "s3cr3t"), 5, 401, /invalid number of segments/);
-  const none = `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from('{"server":true}').toString("base64url")}.`;
+  const none = signJwt({ server: true }, "", { header: { alg: "none" }, signature: "" });
   throwsRoster(() => verifyToken(none, "s3cr3t"), 5, 401, /signing method none is invalid/);
   const future = createToken("s3cr3t", { user_id: "jo", iat: T0_SECS + 60 });
   throwsRoster(() => verifyToken(future, "s3cr3t", { now: T0 }), 42, 401);
@@ -243,11 +240,10 @@ test("verifyToken applies the app settings' auth policy", () => {
 });
 
 test("a token signed by hand verifies: the signature covers the received bytes", () => {
-  const head = Buffer.from('{"typ":"JWT","alg":"HS256"}').toString("base64url");
-  const body = Buffer.from('{ "user_id" : "spaced" }').toString("base64url");
-  const sig = createHmac("sha256", "k").update(`${head}.${body}`).digest("base64url");
-  assert.deepEqual(verifyToken(`${head}.${body}.${sig}`, "k"), { user_id: "spaced" });
-  throwsRoster(() => verifyToken(`${head}.${body}.${sig.slice(1)}`, "k"), 43, 401);
+  const token = signJwt('{ "user_id" : "spaced" }', "k", { header: '{"typ":"JWT","alg":"HS256"}' });
+  assert.deepEqual(verifyToken(token, "k"), { user_id: "spaced" });
+  const sig = token.lastIndexOf(".") + 1;
+  throwsRoster(() => verifyToken(token.slice(0, sig) + token.slice(sig + 1), "k"), 43, 401); // first signature character dropped
 });
 
 test("isRosterError tells operation errors from everything else", () => {
