@@ -10,7 +10,7 @@ use roster::core::time::Timestamp;
 use roster::core::username::normalize;
 use serde_json::{json, Map, Value};
 
-// tests/wasm.rs runs these same cases compiled to wasm (headless Chromium and Node).
+// tests/wasm.rs runs these same cases compiled to wasm (headless Chromium and Firefox, and Node).
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -65,7 +65,7 @@ proptest! {
                 prop_assert_eq!((s.users.clone(), s.names.clone()), before);
             }
         }
-        let _ = seeded().query_users(&body);
+        let _ = seeded().query_users(&body, &Caller::Server);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use roster::core::time::Timestamp;
 use roster::core::Operation;
 use serde_json::{json, Value};
 
-// tests/wasm.rs runs these same cases compiled to wasm (headless Chromium and Node).
+// tests/wasm.rs runs these same cases compiled to wasm (headless Chromium and Firefox, and Node).
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -543,18 +543,24 @@ fn delete_restore_and_hard_delete() {
     upsert(&mut s, json!([{"id": "a", "name": "A"}, {"id": "b"}])).unwrap();
     let c = s.delete_user("a", false, &server(), at(10)).unwrap();
     assert_eq!(c.response["user"]["deleted_at"], at(10).to_string());
-    let q = s.query_users(&json!({"filter_conditions": {}})).unwrap();
+    let q = s.query_users(&json!({"filter_conditions": {}}), &Caller::Server).unwrap();
     let ids: Vec<&str> = q["users"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap()).collect();
     assert_eq!(ids, vec!["b"], "soft-deleted users vanish from queries");
     assert!(upsert(&mut s, json!([{"id": "a"}])).is_err());
     s.restore_users(&json!({"user_ids": ["a"]}), &server(), at(20)).unwrap();
     assert!(s.users["a"].get("deleted_at").is_none());
-    assert_eq!(s.query_users(&json!({"filter_conditions": {"id": "a"}})).unwrap()["users"][0]["name"], "A");
+    assert_eq!(
+        s.query_users(&json!({"filter_conditions": {"id": "a"}}), &Caller::Server).unwrap()["users"][0]["name"],
+        "A"
+    );
     assert_code(s.restore_users(&json!({"user_ids": ["a"]}), &server(), at(20)).map(|c| c.response), 4, 400);
     s.delete_user("b", true, &server(), at(30)).unwrap();
     let e = upsert(&mut s, json!([{"id": "b"}])).unwrap_err();
     assert!(e.message().contains("cannot be used again"));
     assert!(connect(&mut s, "b", json!({}), 40).is_err());
     assert_code(s.restore_users(&json!({"user_ids": ["b"]}), &server(), at(50)).map(|c| c.response), 16, 404);
-    assert!(s.query_users(&json!({"filter_conditions": {"id": "b"}})).unwrap()["users"].as_array().unwrap().is_empty());
+    assert!(s.query_users(&json!({"filter_conditions": {"id": "b"}}), &Caller::Server).unwrap()["users"]
+        .as_array()
+        .unwrap()
+        .is_empty());
 }

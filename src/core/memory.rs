@@ -9,8 +9,9 @@ use super::json::object;
 use super::ops::{self, Commit, Need, Snapshot, Step};
 use super::query;
 use super::settings::AppSettings;
+use super::tenancy;
 use super::time::Timestamp;
-use super::user::{self, User};
+use super::user::User;
 use super::username;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -161,10 +162,19 @@ impl MemoryStore {
         }
         Ok(claims)
     }
-    pub fn query_users(&self, payload: &Value) -> std::result::Result<Value, OpError> {
-        let q = query::parse_value(payload).map_err(|error| OpError { op: Operation::QueryUsers, error })?;
-        let found: Vec<Value> =
-            query::run(&q, self.users.values()).into_iter().map(|u| Value::Object(user::public_view(u))).collect();
+    /// `GET /users`: as `caller` may see it (tenants, search permissions, hidden fields).
+    pub fn query_users(&self, payload: &Value, caller: &Caller) -> std::result::Result<Value, OpError> {
+        let fail = |error| OpError { op: Operation::QueryUsers, error };
+        let q = query::parse_value(payload).map_err(fail)?;
+        let me = match caller {
+            Caller::User(id) => self.users.get(id),
+            Caller::Server => None,
+        };
+        let q = tenancy::restrict_query(q, caller, me, &self.settings).map_err(fail)?;
+        let found: Vec<Value> = query::run(&q, self.users.values())
+            .into_iter()
+            .map(|u| Value::Object(tenancy::shown(u, caller, &self.settings)))
+            .collect();
         Ok(object([("users", Value::Array(found))]))
     }
     pub fn get_app(&self) -> Value {

@@ -16,5 +16,6 @@ pub mod ops;
 pub mod partial;
 pub mod set;
 pub mod settings;
+pub mod tenancy;
 pub mod user;
 pub mod username;

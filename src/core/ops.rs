@@ -12,6 +12,7 @@ use super::json::{object, parse_object};
 use super::partial::PartialUpdate;
 use super::set;
 use super::settings::AppSettings;
+use super::tenancy;
 use super::time::Timestamp;
 use super::user::{self, User, MAX_BATCH};
 use super::username::{self, Change, Holders};
@@ -60,6 +61,10 @@ impl Snapshot {
         self.users.contains_key(id) || self.absent.binary_search_by(|a| a.as_str().cmp(id)).is_ok()
     }
     fn stored(&self, id: &str) -> Option<&User> {
+        self.users.get(id)
+    }
+    /// A loaded user's stored record (`None`: not loaded, or not stored).
+    pub fn stored_user(&self, id: &str) -> Option<&User> {
         self.users.get(id)
     }
     fn missing_users<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Vec<String> {
@@ -152,11 +157,11 @@ fn finish(snap: &Snapshot, changes: &[(Option<User>, User)], response: Value, st
 }
 
 /// `{id: user}` of the batch's new states, as callers see them.
-fn users_response(changes: &[(Option<User>, User)]) -> Value {
+fn users_response(changes: &[(Option<User>, User)], caller: &Caller, settings: &AppSettings) -> Value {
     let mut users = Map::new();
     for (_, after) in changes {
         if let Some(id) = after.get("id").and_then(Value::as_str) {
-            users.insert(id.to_string(), Value::Object(user::public_view(after)));
+            users.insert(id.to_string(), Value::Object(tenancy::shown(after, caller, settings)));
         }
     }
     Value::Object(users)
@@ -342,9 +347,16 @@ pub fn upsert_users(body: &Value, caller: &Caller, now: Timestamp, snap: &Snapsh
     let mut changes = Vec::with_capacity(batch.len());
     for (id, input) in batch {
         let old = snap.stored(&id);
-        changes.push((old.cloned(), merge_upsert_one(old, input, caller, now)?));
+        let guarded = matches!(caller, Caller::User(_)) && !snap.settings.server_only_fields().is_empty();
+        let given = guarded.then(|| input.clone());
+        let mut new = merge_upsert_one(old, input, caller, now)?;
+        if let Some(given) = given {
+            tenancy::guard_write(old, &given, &mut new, caller, &snap.settings)?;
+        }
+        changes.push((old.cloned(), new));
     }
-    let resp = object([("users", users_response(&changes)), ("membership_deletion_task_id", Value::from(""))]);
+    let users = users_response(&changes, caller, &snap.settings);
+    let resp = object([("users", users), ("membership_deletion_task_id", Value::from(""))]);
     finish(snap, &changes, resp, 201)
 }
 
@@ -363,7 +375,7 @@ pub fn validate_user(input: &Value) -> Result<()> {
 
 // ---------------------------------------------------------------- partial update
 
-fn parse_partial(body: &Value, caller: &Caller) -> Result<Vec<PartialUpdate>> {
+fn parse_partial(body: &Value, caller: &Caller, settings: &AppSettings) -> Result<Vec<PartialUpdate>> {
     let entries = match body_object(body)?.get("users") {
         Some(Value::Array(a)) => a,
         None | Some(Value::Null) => return Err(ApiError::field("users", "users is a required field")),
@@ -378,6 +390,7 @@ fn parse_partial(body: &Value, caller: &Caller) -> Result<Vec<PartialUpdate>> {
             return Err(ApiError::field("users", format!("user '{}' appears more than once in the batch", upd.id)));
         }
         check_partial_permissions(&upd, caller)?;
+        tenancy::check_partial(&upd, caller, settings)?;
         out.push(upd);
     }
     Ok(out)
@@ -415,7 +428,7 @@ fn apply_partial_one(old: Option<&User>, upd: &PartialUpdate, now: Timestamp) ->
 
 /// `PATCH /users`: `set`/`unset` on dotted paths for a batch of users. All or nothing.
 pub fn partial_update_users(body: &Value, caller: &Caller, now: Timestamp, snap: &Snapshot) -> Result<Step> {
-    let batch = parse_partial(body, caller)?;
+    let batch = parse_partial(body, caller, &snap.settings)?;
     let missing = snap.missing_users(batch.iter().map(|u| u.id.as_str()));
     if !missing.is_empty() {
         return Ok(need_users(missing));
@@ -425,7 +438,7 @@ pub fn partial_update_users(body: &Value, caller: &Caller, now: Timestamp, snap:
         let old = snap.stored(&upd.id);
         changes.push((old.cloned(), apply_partial_one(old, upd, now)?));
     }
-    finish(snap, &changes, object([("users", users_response(&changes))]), 200)
+    finish(snap, &changes, object([("users", users_response(&changes, caller, &snap.settings))]), 200)
 }
 
 /// Applies one `{id, set, unset}` entry to a user, with the same rules as `PATCH /users`.
@@ -513,8 +526,11 @@ pub fn connect_user(user_id: &str, details: &Value, caller: &Caller, now: Timest
         return Ok(need_users(missing));
     }
     let old = snap.stored(user_id);
-    let new = connect_merge(old, user_id, details, now)?;
-    let me = own_user_view(&new);
+    let mut new = connect_merge(old, user_id, details, now)?;
+    if let Value::Object(given) = details {
+        tenancy::guard_write(old, given, &mut new, caller, &snap.settings)?;
+    }
+    let me = own_user_view(&tenancy::shown(&new, caller, &snap.settings));
     finish(snap, &[(old.cloned(), new)], me, 200)
 }
 

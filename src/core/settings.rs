@@ -3,6 +3,7 @@
 
 use super::error::{ApiError, Result};
 use super::json::parse_object;
+use super::partial::FieldPath;
 use super::time::Timestamp;
 use serde_json::{Map, Value};
 
@@ -88,6 +89,27 @@ impl AppSettings {
     pub fn revoke_tokens_issued_before(&self) -> Option<Timestamp> {
         self.stored.get("revoke_tokens_issued_before").and_then(Value::as_str).and_then(Timestamp::parse)
     }
+    pub fn multi_tenant(&self) -> bool {
+        self.stored.get("multi_tenant_enabled").and_then(Value::as_bool).unwrap_or(false)
+    }
+    /// `user_search_disallowed_roles`: roles whose user tokens may not query users.
+    pub fn search_disallowed_roles(&self) -> Vec<String> {
+        match self.stored.get("user_search_disallowed_roles") {
+            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+            _ => Vec::new(),
+        }
+    }
+    /// `roster_server_only_fields`: paths only a server token may write.
+    pub fn server_only_fields(&self) -> Vec<FieldPath> {
+        self.paths("roster_server_only_fields")
+    }
+    /// `roster_hidden_fields`: paths user tokens never see.
+    pub fn hidden_fields(&self) -> Vec<FieldPath> {
+        self.paths("roster_hidden_fields")
+    }
+    fn paths(&self, key: &str) -> Vec<FieldPath> {
+        self.stored.get(key).and_then(|v| super::tenancy::parse_paths(key, v).ok()).unwrap_or_default()
+    }
     pub fn auth_policy(&self) -> super::auth::AuthPolicy {
         super::auth::AuthPolicy {
             disable_auth_checks: self.disable_auth_checks(),
@@ -120,6 +142,14 @@ impl AppSettings {
                             format!("{key} must be an RFC 3339 timestamp or null"),
                         ));
                     }
+                }
+                "user_search_disallowed_roles"
+                    if !(value.is_null() || value.as_array().is_some_and(|a| a.iter().all(Value::is_string))) =>
+                {
+                    return Err(ApiError::field(key.clone(), format!("{key} must be an array of role names")));
+                }
+                "roster_server_only_fields" | "roster_hidden_fields" => {
+                    super::tenancy::parse_paths(key, value)?;
                 }
                 "id" | "name" | "organization" | "suspended" => {
                     return Err(ApiError::field(key.clone(), format!("{key} cannot be changed")));

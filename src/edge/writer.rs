@@ -26,6 +26,7 @@ use crate::core::memory::{OpError, OpFn};
 use crate::core::ops::{self, Need, Snapshot};
 use crate::core::query;
 use crate::core::settings::AppSettings;
+use crate::core::tenancy;
 use crate::core::time::Timestamp;
 use crate::core::user;
 use crate::core::username;
@@ -378,8 +379,13 @@ fn execute(db: &Db, cmd: &Command, body: &[u8], at: Timestamp) -> Result<(Value,
         Route::GetApp => return Ok((ops::get_app(&settings), 200)),
         Route::Query => {
             let q = query::parse(cmd.payload.as_deref().unwrap_or("{}")).map_err(fail)?;
+            let me = match caller {
+                Caller::User(id) => snap.stored_user(id),
+                Caller::Server => None,
+            };
+            let q = tenancy::restrict_query(q, caller, me, &settings).map_err(fail)?;
             let found = store::query(db, &q).map_err(fail)?;
-            let users = found.iter().map(|u| Value::Object(user::public_view(u))).collect();
+            let users = found.iter().map(|u| Value::Object(tenancy::shown(u, caller, &settings))).collect();
             return Ok((object([("users", Value::Array(users))]), 200));
         }
         Route::UpdateApp => {

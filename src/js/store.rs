@@ -83,22 +83,26 @@ impl UserStore {
     }
 
     /// `GET /users?payload=…` from `queryUsers(filter, sort, options)`: `sort` is
-    /// `[{field, direction}]`, `options` holds `limit`, `offset`, `include_deactivated_users`, ….
+    /// `[{field, direction}]`, `options` holds `limit`, `offset`, `include_deactivated_users`, …
+    /// and the `caller` (a user caller sees what a user token sees: its tenants, no hidden fields).
     /// Returns `{users: [user]}`.
     #[wasm_bindgen(js_name = queryUsers)]
     pub fn query_users(&self, filter: &JsValue, sort: &JsValue, options: &JsValue) -> Result<JsValue, JsValue> {
         let op = Operation::QueryUsers;
+        let call = convert::call(options)?;
         let mut payload = match arg(options, "options", op)? {
             Value::Object(map) => map,
             Value::Null => Map::new(),
             _ => return Err(type_error("options must be an object")),
         };
+        payload.remove("caller");
+        payload.remove("now");
         for (key, value) in [("filter_conditions", arg(filter, "filter", op)?), ("sort", arg(sort, "sort", op)?)] {
             if !value.is_null() {
                 payload.insert(key.into(), value);
             }
         }
-        answer(op, self.inner.query_users(&Value::Object(payload)))
+        answer(op, self.inner.query_users(&Value::Object(payload), &call.caller))
     }
 
     /// `GET /app`: `{app: settings}`, with defaults for what was never set.

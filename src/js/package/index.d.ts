@@ -162,6 +162,9 @@ export type UserFilter = {
 export type SortParam = { field: string; direction?: 1 | -1 };
 
 export type QueryUsersOptions = {
+  /** Who queries; the server by default. A user sees only what a user token sees (its tenants in
+   * a multi-tenant app, no `roster_hidden_fields`). */
+  caller?: Caller;
   /** At most 100; 30 by default. */
   limit?: number;
   /** At most 1000. */
