@@ -42,7 +42,7 @@ cargo_tool() { # bin version crate [extra args]
   cargo install "$crate" --version "$version" --force "$@"
 }
 cargo_tool wasm-pack "$WASM_PACK_VERSION" wasm-pack --locked
-cargo_tool wasm-bindgen "$WASM_BINDGEN_VERSION" wasm-bindgen-cli   # not --locked: see TOOLCHAIN.md
+cargo_tool wasm-bindgen "$WASM_BINDGEN_VERSION" wasm-bindgen-cli
 cargo_tool worker-build "$WORKER_BUILD_VERSION" worker-build --locked
 cargo_tool geckodriver "$GECKODRIVER_VERSION" geckodriver --locked   # for wasm-pack --firefox
 

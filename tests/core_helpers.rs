@@ -8,7 +8,7 @@ use roster::core::ops;
 use roster::core::time::Timestamp;
 use serde_json::json;
 
-// tests/wasm.rs runs these same cases compiled to wasm (headless Chromium and Node).
+// tests/wasm.rs runs these same cases compiled to wasm (headless Chromium and Firefox, and Node).
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 

@@ -1,8 +1,8 @@
-//! The core's cases compiled to wasm32 and run by wasm-bindgen-test, in headless Chromium
-//! (`wasm-pack test --headless --chrome -- --test wasm`) and in Node (`wasm-pack test --node
-//! -- --test wasm`). The cases are the native suites themselves: each file maps `#[test]` to
-//! `#[wasm_bindgen_test]` on wasm32, so one set of cases runs natively, in V8 through Node and
-//! in the browser, and a failing assertion fails every run.
+//! The core's cases compiled to wasm32 and run by wasm-bindgen-test, in headless Chromium and
+//! Firefox (`wasm-pack test --headless --chrome -- --test wasm`, `--headless --firefox`) and in
+//! Node (`wasm-pack test --node -- --test wasm`). The cases are the native suites themselves:
+//! each file maps `#[test]` to `#[wasm_bindgen_test]` on wasm32, so one set of cases runs
+//! natively, in V8 through Node and in both browsers, and a failing assertion fails every run.
 #![cfg(target_arch = "wasm32")]
 
 #[path = "core_helpers.rs"]
