@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Size budgets of the two wasm artifacts (gzip -9): the npm package's pkg/*.wasm (80 KiB; run
-# after scripts/build-pkg.sh) and the Worker's build/index_bg.wasm (190 KiB, raised from 150 KiB
-# for the SQLite Writer, outbox and query planner: BENCHMARKS.md, "Sizes"; run after
-# scripts/build-worker.sh). Prints the raw and gzip bytes of each and fails when one is over.
+# Size budgets of the two wasm artifacts (gzip -9), as issue 14 sets them: the npm package's
+# pkg/*.wasm (90 KiB, from 80 KiB: tenancy and permissions) after scripts/build-pkg.sh, and the
+# Worker's build/index_bg.wasm (190 KiB, from 150 KiB: the SQLite Writer, outbox and query
+# planner) after scripts/build-worker.sh. Prints the raw and gzip bytes of each and fails when one
+# is over.
 #   size.sh          the package, and the Worker when build/index_bg.wasm exists
 #   size.sh pkg      the package only
 #   size.sh worker   the Worker only
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKG_BUDGET_GZIP=$((80 * 1024))
+PKG_BUDGET_GZIP=$((90 * 1024))
 WORKER_BUDGET_GZIP=$((190 * 1024))
 WORKER_WASM=build/index_bg.wasm
 what="${1:-all}"

@@ -246,6 +246,28 @@ test("writes default to the server and to the current time", () => {
   assert.equal(users.u.role, "admin", "the default caller may set roles");
 });
 
+test("tenants, search roles, server-only and hidden fields: a user caller sees and writes what a user token may", () => {
+  const store = new UserStore();
+  store.updateAppSettings({
+    multi_tenant_enabled: true, user_search_disallowed_roles: ["guest"],
+    roster_server_only_fields: ["verified"], roster_hidden_fields: ["secret"],
+  });
+  store.upsertUsers([
+    { id: "a1", name: "Ann", teams: ["A"], verified: true }, { id: "a2", name: "Ann", teams: ["A"], secret: "s" },
+    { id: "b1", name: "Ann", teams: ["B"] }, { id: "g1", teams: ["A"], role: "guest" },
+  ], at(0));
+  const ids = (res) => res.users.map((u) => u.id).sort();
+  assert.deepEqual(ids(store.queryUsers({ name: "Ann" }, [], { caller: { user_id: "a1" } })), ["a1", "a2"]);
+  assert.deepEqual(ids(store.queryUsers({ name: "Ann" })), ["a1", "a2", "b1"], "the server by default");
+  throwsRoster(() => store.queryUsers({ teams: "B" }, [], { caller: { user_id: "a1" } }), 17, 403);
+  throwsRoster(() => store.queryUsers({}, [], { caller: { user_id: "g1" } }), 17, 403);
+  const [a2] = store.queryUsers({ id: "a2" }, [], { caller: { user_id: "a1" } }).users;
+  assert.equal(a2.secret, undefined, "hidden from a user caller");
+  throwsRoster(() => store.partialUpdateUsers([{ id: "a1", set: { verified: false } }], asUser("a1")), 17, 403);
+  store.upsertUsers([{ id: "a1", name: "Ann", teams: ["A"] }], asUser("a1", 1000));
+  assert.equal(store.queryUsers({ id: "a1" }).users[0].verified, true, "kept when a user upsert omits it");
+});
+
 test("garbage of every shape is refused with a RosterError or TypeError and changes nothing", () => {
   const store = seeded();
   store.updateAppSettings({ enforce_unique_usernames: "team" });
