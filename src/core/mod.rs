@@ -19,3 +19,4 @@ pub mod settings;
 pub mod tenancy;
 pub mod user;
 pub mod username;
+pub mod v2;

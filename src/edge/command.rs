@@ -23,6 +23,8 @@ pub struct Command {
     pub payload: Option<String>,
     /// `DELETE /users/{id}`: `hard_delete`.
     pub hard: bool,
+    /// Sent to `/api/v2/...`: users in and out carry custom data in `custom`.
+    pub v2: bool,
     /// When the Worker received the request (for `duration`).
     pub started_ms: u64,
 }
@@ -78,6 +80,7 @@ impl Command {
             ("unsigned", Value::Bool(self.unsigned)),
             ("payload", self.payload.as_deref().map_or(Value::Null, Value::from)),
             ("hard", Value::Bool(self.hard)),
+            ("v2", Value::Bool(self.v2)),
             ("started_ms", Value::from(self.started_ms)),
         ]);
         let mut out = json::text(&line).into_bytes();
@@ -103,6 +106,7 @@ impl Command {
             unsigned: v.get("unsigned").and_then(Value::as_bool).unwrap_or(false),
             payload: text("payload"),
             hard: v.get("hard").and_then(Value::as_bool).unwrap_or(false),
+            v2: v.get("v2").and_then(Value::as_bool).unwrap_or(false),
             started_ms: v.get("started_ms").and_then(Value::as_u64).unwrap_or(0),
         };
         Ok((command, body))

@@ -49,10 +49,26 @@ pub(crate) enum Route {
 }
 
 impl Route {
-    fn parse(method: &Method, path: &str, hooks: bool) -> Route {
+    /// The route of a request, and whether it came through Stream's current API (`/api/v2`,
+    /// custom data nested in `custom`).
+    fn parse(method: &Method, path: &str, hooks: bool) -> (Route, bool) {
         let segments: Vec<String> = path.trim_matches('/').split('/').map(percent_decode).collect();
         let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
-        match (method, segs.as_slice()) {
+        if let ["api", "v2", rest @ ..] = segs.as_slice() {
+            let route = match (method, rest) {
+                (Method::Post, ["users"]) => Route::Upsert,
+                (Method::Patch, ["users"]) => Route::Partial,
+                (Method::Get, ["users"]) => Route::Query,
+                (Method::Get, ["app"]) => Route::GetApp,
+                (Method::Patch, ["app"]) => Route::UpdateApp,
+                (Method::Post, ["users", "restore"]) => Route::Restore,
+                (Method::Post, ["users", id, "deactivate"]) => Route::Deactivate((*id).to_string()),
+                (Method::Post, ["users", id, "reactivate"]) => Route::Reactivate((*id).to_string()),
+                _ => Route::NotFound,
+            };
+            return (route, true);
+        }
+        let route = match (method, segs.as_slice()) {
             (Method::Post, ["users"]) => Route::Upsert,
             (Method::Patch, ["users"]) => Route::Partial,
             (Method::Get, ["users"]) => Route::Query,
@@ -65,7 +81,8 @@ impl Route {
             (Method::Delete, ["users", id]) => Route::Delete((*id).to_string()),
             (Method::Get | Method::Post, ["__roster", "test", what]) if hooks => Route::Test((*what).to_string()),
             _ => Route::NotFound,
-        }
+        };
+        (route, false)
     }
 
     fn op(&self) -> Operation {
@@ -267,7 +284,7 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
     if let Some(response) = dev::token(&req, &env, &target.path) {
         return response;
     }
-    let route = Route::parse(&req.method(), &target.path, test_hooks(&env));
+    let (route, v2) = Route::parse(&req.method(), &target.path, test_hooks(&env));
     // A GET/HEAD that is no API route goes to the playground page's assets, and is served from
     // there when it names a file (anything else is answered below).
     if route == Route::NotFound && matches!(req.method(), Method::Get | Method::Head) {
@@ -288,7 +305,7 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
             return test_kv_dump(&env, &params).await;
         }
     }
-    let sent = match command_for(req, &env, &params, route, started_ms).await {
+    let sent = match command_for(req, &env, &params, route, v2, started_ms).await {
         Ok((cmd, body)) => send(&env, &cmd, &body).await.map_err(|error| OpError { op: cmd.route.op(), error }),
         Err(e) => Err(e),
     };
@@ -304,6 +321,7 @@ async fn command_for(
     env: &Env,
     params: &Params,
     route: Route,
+    v2: bool,
     started_ms: u64,
 ) -> Result<(Command, Vec<u8>), OpError> {
     let op = route.op();
@@ -324,7 +342,7 @@ async fn command_for(
         flag(params, "delete_conversation_channels").map_err(fail)?;
     }
     let payload = (route == Route::Query).then(|| params.get("payload").cloned().unwrap_or_else(|| "{}".into()));
-    Ok((Command { route, claims, unsigned, payload, hard, started_ms }, body))
+    Ok((Command { route, claims, unsigned, payload, hard, v2, started_ms }, body))
 }
 
 /// Test hook `GET /__roster/test/kv?prefix=…`: what KV holds under a prefix, read directly

@@ -30,6 +30,7 @@ use crate::core::tenancy;
 use crate::core::time::Timestamp;
 use crate::core::user;
 use crate::core::username;
+use crate::core::v2;
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -103,6 +104,7 @@ impl DurableObject for Writer {
             Route::Test(what) if super::test_hooks(&self.env) => return self.test_hook(what, body).await,
             Route::Connect => connect_reply(connect(&db, &cmd, body, now())),
             _ => match execute(&db, &cmd, body, now()) {
+                Ok((value, status)) if cmd.v2 => http::success(v2::response_out(value), status, &t),
                 Ok((value, status)) => http::success(value, status, &t),
                 Err(e) => http::failure(&e.error, e.op, &t),
             },
@@ -373,12 +375,25 @@ fn execute(db: &Db, cmd: &Command, body: &[u8], at: Timestamp) -> Result<(Value,
     let fail = |error| OpError { op, error };
     let settings = store::load_settings(db).map_err(fail)?;
     let (snap, mut loader) = authorize(db, cmd, &settings).map_err(fail)?;
-    let body = parse_body(body).map_err(fail)?;
+    let mut body = parse_body(body).map_err(fail)?;
+    if cmd.v2 {
+        body = match cmd.route {
+            Route::Upsert => v2::upsert_in(&body),
+            Route::Partial => v2::partial_in(&body),
+            _ => Ok(body),
+        }
+        .map_err(fail)?;
+    }
     let (body, caller) = (&body, &cmd.claims.caller);
     let operation: Box<OpFn<'_>> = match &cmd.route {
         Route::GetApp => return Ok((ops::get_app(&settings), 200)),
         Route::Query => {
-            let q = query::parse(cmd.payload.as_deref().unwrap_or("{}")).map_err(fail)?;
+            let payload = cmd.payload.as_deref().unwrap_or("{}");
+            let q = match (cmd.v2, json::parse(payload)) {
+                (true, Ok(p)) => query::parse_value(&v2::query_in(&p)),
+                _ => query::parse(payload),
+            }
+            .map_err(fail)?;
             let me = match caller {
                 Caller::User(id) => snap.stored_user(id),
                 Caller::Server => None,
