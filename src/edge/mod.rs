@@ -326,6 +326,10 @@ async fn command_for(
 ) -> Result<(Command, Vec<u8>), OpError> {
     let op = route.op();
     let fail = |error| OpError { op, error };
+    // The body is read (or drained, when too large) before anything is answered, whatever the
+    // answer: a client still sending when the response comes can be reset and then sees a
+    // network error instead of the envelope. Its own errors come after the token's.
+    let body = read_body(&mut req).await;
     let creds = Credentials::from_env(env).map_err(fail)?;
     creds.check_key(params).map_err(fail)?;
     if route == Route::NotFound {
@@ -334,7 +338,7 @@ async fn command_for(
     let token = req.headers().get("authorization").ok().flatten();
     let auth_type = req.headers().get("stream-auth-type").ok().flatten();
     let (claims, unsigned) = authenticate(token, auth_type, &creds, env).await.map_err(fail)?;
-    let body = if route.has_body() { read_body(&mut req).await.map_err(fail)? } else { Vec::new() };
+    let body = if route.has_body() { body.map_err(fail)? } else { Vec::new() };
     let mut hard = false;
     if let Route::Delete(_) = route {
         hard = flag(params, "hard_delete").map_err(fail)?;

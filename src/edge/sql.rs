@@ -74,7 +74,6 @@ impl From<&Arg<'_>> for JsValue {
         match a {
             Arg::Text(s) => JsValue::from_str(s),
             // Values here are counts, sequence numbers and epoch milliseconds: far below 2^53.
-            #[allow(clippy::cast_precision_loss)]
             Arg::Int(n) => JsValue::from_f64(*n as f64),
             Arg::Null => JsValue::NULL,
         }
@@ -112,7 +111,6 @@ impl Row {
     pub fn text(&self, i: u32) -> Option<String> {
         self.0.get(i).as_string()
     }
-    #[allow(clippy::cast_possible_truncation)]
     pub fn int(&self, i: u32) -> Option<i64> {
         self.0.get(i).as_f64().map(|f| f as i64)
     }
@@ -152,7 +150,6 @@ impl Db {
     }
 
     /// Runs a statement; returns how many rows it wrote.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     pub fn run(&self, query: &str, args: &[Arg<'_>]) -> Result<u64, ApiError> {
         let cursor = self.cursor(query, args)?;
         // Statements run when their cursor is read: drain it.

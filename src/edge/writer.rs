@@ -65,6 +65,14 @@ struct KvStats {
     commands: u64,
 }
 
+/// The test-only KV fault switch as one drain batch sees it: the mode (`fail`, `429`,
+/// `delay:<ms>` or none), the batch's time, and whether test hooks are on at all.
+struct FaultSwitch<'a> {
+    mode: &'a str,
+    now: i64,
+    hooks: bool,
+}
+
 #[durable_object]
 pub struct Writer {
     state: State,
@@ -152,7 +160,6 @@ impl Writer {
         }
         let due = db.first("SELECT min(due_ms) FROM outbox", &[]).ok().flatten().and_then(|r| r.int(0));
         if let Some(due) = due {
-            #[allow(clippy::cast_precision_loss)]
             let at = js_sys::Date::new(&JsValue::from_f64(due as f64));
             if self.state.storage().set_alarm(worker::ScheduledTime::new(at)).await.is_ok() {
                 self.alarm_set.set(true);
@@ -202,7 +209,8 @@ impl Writer {
                     "INSERT OR REPLACE INTO kv_sent (key, at_ms) VALUES (?, ?)",
                     &[key.as_str().into(), now.into()],
                 )?;
-                writes.push(self.kv_write(&kv, key, value.as_deref(), *seq, &fault, now, hooks));
+                let switch = FaultSwitch { mode: &fault, now, hooks };
+                writes.push(self.kv_write(&kv, key, value.as_deref(), *seq, &switch));
             }
             let outcomes = kv::settle(writes).await?;
             let db = self.db();
@@ -229,22 +237,20 @@ impl Writer {
     }
 
     /// Starts one KV write (`value` `None`: delete), through the test-only fault switch.
-    #[allow(clippy::too_many_arguments)]
     fn kv_write(
         &self,
         kv: &KvNamespace,
         key: &str,
         value: Option<&str>,
         seq: i64,
-        fault: &str,
-        now: i64,
-        hooks: bool,
+        switch: &FaultSwitch<'_>,
     ) -> Result<js_sys::Promise, ApiError> {
-        if hooks {
+        if switch.hooks {
+            let now = switch.now;
             let mut stats = self.stats.borrow_mut();
             let too_fast = stats.last_put.get(key).is_some_and(|at| now - at < KEY_INTERVAL_MS);
             stats.last_put.insert(key.to_string(), now);
-            let refused = match fault {
+            let refused = match switch.mode {
                 "fail" => Some("KV PUT failed: 500 Internal Server Error (injected)"),
                 "429" => Some("KV PUT failed: 429 Too Many Requests (injected)"),
                 _ if too_fast => Some("KV PUT failed: 429 Too Many Requests (one write per key per second)"),

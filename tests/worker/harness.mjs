@@ -8,7 +8,7 @@
 // Every server gets a fresh --persist-to directory and a random key and secret (--var overrides
 // .dev.vars), runs in its own process group, and is stopped with that group.
 import { spawn } from 'node:child_process';
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { request as httpRequest } from 'node:http';
@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { StreamChat } from 'stream-chat';
+import { signJwt } from '../../scripts/jwt.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
@@ -189,14 +190,8 @@ export async function startWorker(opts = {}) {
 
 // ------------------------------------------------------------------------------------ tokens
 
-const b64url = (x) => Buffer.from(typeof x === 'string' ? x : JSON.stringify(x)).toString('base64url');
-
 /** A JWT with any header/payload; HS256-signed with `secret` unless `signature` is given. */
-export function signJwt(payload, secret, { header = { alg: 'HS256', typ: 'JWT' }, signature } = {}) {
-  const unsigned = `${b64url(header)}.${b64url(payload)}`;
-  const sig = signature ?? createHmac('sha256', secret).update(unsigned).digest('base64url');
-  return `${unsigned}.${sig}`;
-}
+export { signJwt };
 
 // ------------------------------------------------------------------------------------ clients
 
