@@ -21,6 +21,13 @@ pub enum Operation {
     ReactivateUser,
     DeleteUser,
     RestoreUsers,
+    DeleteUsers,
+    DeactivateUsers,
+    ReactivateUsers,
+    GetTask,
+    ExportUser,
+    ExportUsers,
+    CreateGuest,
     /// Failures before a route is known (unknown route, bad api_key on an unknown path).
     Request,
 }
@@ -38,6 +45,13 @@ impl Operation {
             Operation::ReactivateUser => "ReactivateUser",
             Operation::DeleteUser => "DeleteUser",
             Operation::RestoreUsers => "RestoreUsers",
+            Operation::DeleteUsers => "DeleteUsers",
+            Operation::DeactivateUsers => "DeactivateUsers",
+            Operation::ReactivateUsers => "ReactivateUsers",
+            Operation::GetTask => "GetTask",
+            Operation::ExportUser => "ExportUser",
+            Operation::ExportUsers => "ExportUsers",
+            Operation::CreateGuest => "CreateGuest",
             Operation::Request => "Request",
         }
     }

@@ -16,6 +16,7 @@ pub mod ops;
 pub mod partial;
 pub mod set;
 pub mod settings;
+pub mod tasks;
 pub mod tenancy;
 pub mod user;
 pub mod username;

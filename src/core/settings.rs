@@ -99,6 +99,10 @@ impl AppSettings {
             _ => Vec::new(),
         }
     }
+    /// `roster_guests_enabled`: whether `POST /guest` may create guest users (off by default).
+    pub fn guests_enabled(&self) -> bool {
+        self.stored.get("roster_guests_enabled").and_then(Value::as_bool).unwrap_or(false)
+    }
     /// `roster_server_only_fields`: paths only a server token may write.
     pub fn server_only_fields(&self) -> Vec<FieldPath> {
         self.paths("roster_server_only_fields")
@@ -129,7 +133,10 @@ impl AppSettings {
                 "enforce_unique_usernames" if value.as_str().and_then(UniqueMode::parse).is_none() => {
                     return Err(ApiError::field(key.clone(), "enforce_unique_usernames must be one of [no app team]"));
                 }
-                "disable_auth_checks" | "disable_permissions_checks" | "multi_tenant_enabled"
+                "disable_auth_checks"
+                | "disable_permissions_checks"
+                | "multi_tenant_enabled"
+                | "roster_guests_enabled"
                     if !value.is_boolean() =>
                 {
                     return Err(ApiError::field(key.clone(), format!("{key} must be a boolean")));

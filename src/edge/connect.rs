@@ -15,7 +15,7 @@ use wasm_bindgen_futures::JsFuture;
 use worker::{web_sys, Env, Request, Response, WebSocket, WebSocketPair, WebsocketEvent};
 
 /// A random UUID v4, made inside the request (workerd forbids randomness at module scope).
-fn uuid_v4() -> Result<String, ApiError> {
+pub(crate) fn uuid_v4() -> Result<String, ApiError> {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b).map_err(|e| ApiError::internal(format!("no randomness: {e}")))?;
     b[6] = (b[6] & 0x0f) | 0x40;

@@ -43,6 +43,14 @@ pub(crate) enum Route {
     Reactivate(String),
     Delete(String),
     Restore,
+    DeleteUsers,
+    DeactivateUsers,
+    ReactivateUsers,
+    ExportUsers,
+    GetTask(String),
+    ExportUser(String),
+    /// `POST /guest`: creates a guest user; needs no token.
+    Guest,
     /// `/__roster/test/<what>`: test-only hooks, present only with `ROSTER_TEST_HOOKS = "1"`.
     Test(String),
     NotFound,
@@ -64,7 +72,7 @@ impl Route {
                 (Method::Post, ["users", "restore"]) => Route::Restore,
                 (Method::Post, ["users", id, "deactivate"]) => Route::Deactivate((*id).to_string()),
                 (Method::Post, ["users", id, "reactivate"]) => Route::Reactivate((*id).to_string()),
-                _ => Route::NotFound,
+                (method, rest) => Route::batch(method, rest),
             };
             return (route, true);
         }
@@ -80,9 +88,23 @@ impl Route {
             (Method::Post, ["users", id, "reactivate"]) => Route::Reactivate((*id).to_string()),
             (Method::Delete, ["users", id]) => Route::Delete((*id).to_string()),
             (Method::Get | Method::Post, ["__roster", "test", what]) if hooks => Route::Test((*what).to_string()),
-            _ => Route::NotFound,
+            (method, segs) => Route::batch(method, segs),
         };
         (route, false)
+    }
+
+    /// The batch, task, export and guest routes, the same in both API versions.
+    fn batch(method: &Method, segs: &[&str]) -> Route {
+        match (method, segs) {
+            (Method::Post, ["users", "delete"]) => Route::DeleteUsers,
+            (Method::Post, ["users", "deactivate"]) => Route::DeactivateUsers,
+            (Method::Post, ["users", "reactivate"]) => Route::ReactivateUsers,
+            (Method::Post, ["export", "users"]) => Route::ExportUsers,
+            (Method::Get, ["tasks", id]) => Route::GetTask((*id).to_string()),
+            (Method::Get, ["users", id, "export"]) => Route::ExportUser((*id).to_string()),
+            (Method::Post, ["guest"]) => Route::Guest,
+            _ => Route::NotFound,
+        }
     }
 
     fn op(&self) -> Operation {
@@ -97,6 +119,13 @@ impl Route {
             Route::Reactivate(_) => Operation::ReactivateUser,
             Route::Delete(_) => Operation::DeleteUser,
             Route::Restore => Operation::RestoreUsers,
+            Route::DeleteUsers => Operation::DeleteUsers,
+            Route::DeactivateUsers => Operation::DeactivateUsers,
+            Route::ReactivateUsers => Operation::ReactivateUsers,
+            Route::ExportUsers => Operation::ExportUsers,
+            Route::GetTask(_) => Operation::GetTask,
+            Route::ExportUser(_) => Operation::ExportUser,
+            Route::Guest => Operation::CreateGuest,
             Route::Test(_) | Route::NotFound => Operation::Request,
         }
     }
@@ -111,6 +140,11 @@ impl Route {
                 | Route::Deactivate(_)
                 | Route::Reactivate(_)
                 | Route::Restore
+                | Route::DeleteUsers
+                | Route::DeactivateUsers
+                | Route::ReactivateUsers
+                | Route::ExportUsers
+                | Route::Guest
                 | Route::Test(_)
         )
     }
@@ -337,7 +371,12 @@ async fn command_for(
     }
     let token = req.headers().get("authorization").ok().flatten();
     let auth_type = req.headers().get("stream-auth-type").ok().flatten();
-    let (claims, unsigned) = authenticate(token, auth_type, &creds, env).await.map_err(fail)?;
+    // A guest is created without a token (the Writer checks that the app allows guests).
+    let (claims, unsigned) = if route == Route::Guest {
+        (Claims { caller: auth::Caller::User(String::new()), iat: None, exp: None }, false)
+    } else {
+        authenticate(token, auth_type, &creds, env).await.map_err(fail)?
+    };
     let body = if route.has_body() { body.map_err(fail)? } else { Vec::new() };
     let mut hard = false;
     if let Route::Delete(_) = route {

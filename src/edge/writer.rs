@@ -26,6 +26,7 @@ use crate::core::memory::{OpError, OpFn};
 use crate::core::ops::{self, Need, Snapshot};
 use crate::core::query;
 use crate::core::settings::AppSettings;
+use crate::core::tasks::{self, TaskKind};
 use crate::core::tenancy;
 use crate::core::time::Timestamp;
 use crate::core::user;
@@ -42,6 +43,8 @@ const DRAIN_BATCH: i64 = 100;
 const DRAIN_ROUNDS: usize = 10;
 /// Workers KV takes one write per key per second.
 const KEY_INTERVAL_MS: i64 = 1000;
+/// Task steps (one user each) per alarm run.
+const TASK_STEPS: usize = 200;
 /// Retry delay after a failed KV write: doubling from 1 s up to this.
 const MAX_BACKOFF_MS: i64 = 60_000;
 
@@ -111,6 +114,10 @@ impl DurableObject for Writer {
         let response = match &cmd.route {
             Route::Test(what) if super::test_hooks(&self.env) => return self.test_hook(what, body).await,
             Route::Connect => connect_reply(connect(&db, &cmd, body, now())),
+            Route::Guest => match guest(&db, &self.env, body, now()) {
+                Ok(value) => http::success(value, 201, &t),
+                Err(e) => http::failure(&e, cmd.route.op(), &t),
+            },
             _ => match execute(&db, &cmd, body, now()) {
                 Ok((value, status)) if cmd.v2 => http::success(v2::response_out(value), status, &t),
                 Ok((value, status)) => http::success(value, status, &t),
@@ -126,6 +133,7 @@ impl DurableObject for Writer {
         if let Err(e) = self.ensure_ready().await {
             return Err(worker::Error::RustError(e.reason));
         }
+        self.run_tasks(&self.db()).map_err(|e| worker::Error::RustError(e.reason))?;
         self.drain().await.map_err(|e| worker::Error::RustError(e.reason))?;
         Response::ok("")
     }
@@ -158,13 +166,62 @@ impl Writer {
         if self.alarm_set.get() || self.draining.get() {
             return;
         }
-        let due = db.first("SELECT min(due_ms) FROM outbox", &[]).ok().flatten().and_then(|r| r.int(0));
+        let outbox = db.first("SELECT min(due_ms) FROM outbox", &[]).ok().flatten().and_then(|r| r.int(0));
+        let tasks = self.tasks_runnable(db).then(now_ms);
+        let due = match (outbox, tasks) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if let Some(due) = due {
             let at = js_sys::Date::new(&JsValue::from_f64(due as f64));
             if self.state.storage().set_alarm(worker::ScheduledTime::new(at)).await.is_ok() {
                 self.alarm_set.set(true);
             }
         }
+    }
+
+    /// Test hook `task-budget`: how many more task steps may run (`None`: no limit). At 0 the
+    /// Writer behaves as if it had been evicted mid-task, until the budget is lifted.
+    fn task_budget(&self, db: &Db) -> Option<i64> {
+        if !super::test_hooks(&self.env) {
+            return None;
+        }
+        store::meta(db, "task_budget").ok().flatten().and_then(|v| v.parse::<i64>().ok())
+    }
+
+    fn tasks_runnable(&self, db: &Db) -> bool {
+        self.task_budget(db) != Some(0) && store::next_task(db).ok().flatten().is_some()
+    }
+
+    /// Runs batch tasks, user by user, oldest first: each user's change commits in the same
+    /// transaction as the task's progress, so a task resumes exactly where it stopped.
+    fn run_tasks(&self, db: &Db) -> Result<(), ApiError> {
+        for _ in 0..TASK_STEPS {
+            let budget = self.task_budget(db);
+            if budget == Some(0) {
+                return Ok(());
+            }
+            let Some(mut task) = store::next_task(db)? else { return Ok(()) };
+            let Some(id) = task.user_ids.get(task.outcomes.len()).cloned() else { return Ok(()) };
+            let at = now();
+            let (outcome, prepared) = match task_step(db, &task, &id, at) {
+                Ok((value, prepared)) => (Ok(value), prepared),
+                Err(e) => (Err(e), None),
+            };
+            task.outcomes.push((id, outcome));
+            task.updated_at = at.to_string();
+            let now = at.0 / 1000;
+            db.transaction(move |db| {
+                if let Some(p) = &prepared {
+                    store::apply(db, p, now)?;
+                }
+                if let Some(b) = budget {
+                    store::set_meta(db, "task_budget", &(b - 1).to_string())?;
+                }
+                store::save_task_progress(db, &task)
+            })?;
+        }
+        Ok(())
     }
 
     /// Writes due outbox entries to KV, a batch at a time, then sets the alarm for the rest.
@@ -285,7 +342,18 @@ impl Writer {
                 set.map_err(|e| worker::Error::RustError(e.reason))?;
                 reply(object([("kv_fault", Value::from(mode))]))
             }
+            "task-budget" => {
+                let budget = String::from_utf8_lossy(body).trim().to_string();
+                let set = if budget.is_empty() {
+                    db.run("DELETE FROM meta WHERE k = 'task_budget'", &[]).map(|_| ())
+                } else {
+                    store::set_meta(&db, "task_budget", &budget)
+                };
+                set.map_err(|e| worker::Error::RustError(e.reason))?;
+                reply(object([("task_budget", Value::from(budget))]))
+            }
             "drain" => {
+                self.run_tasks(&db).map_err(|e| worker::Error::RustError(e.reason))?;
                 // Entries backing off are due again (once their key's second has passed).
                 db.run(
                     "UPDATE outbox SET due_ms = max(?1, coalesce((SELECT at_ms + 1000 FROM kv_sent \
@@ -427,13 +495,116 @@ fn execute(db: &Db, cmd: &Command, body: &[u8], at: Timestamp) -> Result<(Value,
             Box::new(move |s| ops::delete_user(id, hard, caller, at, s))
         }
         Route::Restore => Box::new(move |s| ops::restore_users(body, caller, at, s)),
-        Route::Connect | Route::Test(_) | Route::NotFound => return Err(fail(ApiError::route_not_found())),
+        Route::DeleteUsers | Route::DeactivateUsers | Route::ReactivateUsers | Route::ExportUsers => {
+            let request = match &cmd.route {
+                Route::DeleteUsers => tasks::delete_users(body, caller),
+                Route::DeactivateUsers => tasks::batch_lifecycle(TaskKind::Deactivate, body, caller),
+                Route::ReactivateUsers => tasks::batch_lifecycle(TaskKind::Reactivate, body, caller),
+                _ => tasks::export_users(body, caller),
+            }
+            .map_err(fail)?;
+            let id = super::connect::uuid_v4().map_err(fail)?;
+            let (task_id, stamp) = (id.clone(), at.to_string());
+            db.transaction(move |db| store::insert_task(db, &task_id, &request, &stamp)).map_err(fail)?;
+            return Ok((object([("task_id", Value::from(id))]), 201));
+        }
+        Route::GetTask(id) => {
+            tasks::check_server(caller, "GetTask").map_err(fail)?;
+            let task = store::load_task(db, id).map_err(fail)?.ok_or_else(|| fail(tasks::unknown_task(id)))?;
+            return Ok((task.state().view(), 200));
+        }
+        Route::ExportUser(id) => {
+            tasks::check_export(caller).map_err(fail)?;
+            user::validate_id(id).map_err(fail)?;
+            let loaded = store::load_users(db, std::slice::from_ref(id)).map_err(fail)?;
+            return match loaded.first().and_then(|(_, u)| u.as_ref()) {
+                Some(u) if !user::is_hard_deleted(u) => Ok((tasks::export_of(u), 200)),
+                _ => Err(fail(ApiError::not_found(format!("user '{id}' does not exist")))),
+            };
+        }
+        Route::Connect | Route::Guest | Route::Test(_) | Route::NotFound => {
+            return Err(fail(ApiError::route_not_found()))
+        }
     };
     let commit = drive::drive(&mut loader, snap, op, &*operation)?;
     let prepared = store::prepare(&commit, &loader.before);
     let now = at.0 / 1000;
     db.transaction(move |db| store::apply(db, &prepared, now)).map_err(fail)?;
     Ok((commit.response, commit.status))
+}
+
+/// One user's step of a task: the user after it (or its export), and the writes to commit.
+fn task_step(
+    db: &Db,
+    task: &store::TaskRow,
+    id: &str,
+    at: Timestamp,
+) -> Result<(Value, Option<store::Prepared>), String> {
+    let settings = store::load_settings(db).map_err(|e| e.reason)?;
+    let mut loader = SqlLoader { db, before: BTreeMap::new() };
+    let server = Caller::Server;
+    let options = &task.options;
+    let (op, step): (crate::core::Operation, Box<OpFn<'_>>) = match task.kind {
+        TaskKind::SoftDelete => {
+            (crate::core::Operation::DeleteUser, Box::new(|s| ops::delete_user(id, false, &server, at, s)))
+        }
+        TaskKind::HardDelete => {
+            (crate::core::Operation::DeleteUser, Box::new(|s| ops::delete_user(id, true, &server, at, s)))
+        }
+        TaskKind::Deactivate => {
+            (crate::core::Operation::DeactivateUser, Box::new(|s| ops::deactivate_user(id, options, &server, at, s)))
+        }
+        TaskKind::Reactivate => {
+            (crate::core::Operation::ReactivateUser, Box::new(|s| ops::reactivate_user(id, options, &server, at, s)))
+        }
+        TaskKind::Export => {
+            let loaded = store::load_users(db, &[id.to_string()]).map_err(|e| e.reason)?;
+            return match loaded.first().and_then(|(_, u)| u.as_ref()) {
+                Some(u) if !user::is_hard_deleted(u) => Ok((tasks::export_of(u), None)),
+                _ => Err(format!("user '{id}' does not exist")),
+            };
+        }
+    };
+    let commit = drive::drive(&mut loader, Snapshot::new(settings), op, &*step).map_err(|e| e.error.reason)?;
+    let shown = commit.response.get("user").cloned().unwrap_or(Value::Null);
+    Ok((shown, Some(store::prepare(&commit, &loader.before))))
+}
+
+/// `POST /guest` `{user}`: creates (or updates) a guest user, role `guest`, and answers it with
+/// a user token. Only when the app has `roster_guests_enabled` on and is not multi-tenant (as
+/// in Stream, guests and teams do not mix); an existing user that is no guest cannot be taken.
+fn guest(db: &Db, env: &Env, body: &[u8], at: Timestamp) -> Result<Value, ApiError> {
+    let settings = store::load_settings(db)?;
+    if !settings.guests_enabled() || settings.multi_tenant() {
+        return Err(ApiError::not_allowed("guest users are not enabled for this app"));
+    }
+    let body = parse_body(body)?;
+    let Some(Value::Object(input)) = body.get("user") else {
+        return Err(ApiError::field("user", "user is a required field and must be an object"));
+    };
+    let id = user::id_of(input)?.to_string();
+    let mut input = input.clone();
+    input.insert("role".into(), Value::from("guest"));
+    input.remove("teams");
+    let mut loader = SqlLoader { db, before: BTreeMap::new() };
+    let existing = store::load_users(db, std::slice::from_ref(&id))?;
+    if existing.first().and_then(|(_, u)| u.as_ref()).is_some_and(|u| user::role_of(u) != "guest") {
+        return Err(ApiError::not_allowed(format!("user '{id}' exists and is not a guest")));
+    }
+    let mut users = serde_json::Map::new();
+    users.insert(id.clone(), Value::Object(input));
+    let request = object([("users", Value::Object(users))]);
+    let commit = drive::drive(&mut loader, Snapshot::new(settings), crate::core::Operation::CreateGuest, &|s| {
+        ops::upsert_users(&request, &Caller::Server, at, s)
+    })
+    .map_err(|e| e.error)?;
+    let secret = super::Credentials::from_env(env)?.secret;
+    let token = auth::user_token(&id, None, Some(at.secs()), &secret);
+    let shown = commit.response.get("users").and_then(|u| u.get(&id)).cloned().unwrap_or(Value::Null);
+    let prepared = store::prepare(&commit, &loader.before);
+    let now = at.0 / 1000;
+    db.transaction(move |db| store::apply(db, &prepared, now))?;
+    Ok(object([("user", shown), ("access_token", Value::from(token))]))
 }
 
 /// The connect merge: the body is the `json` query parameter, `{user_id, user_details}`.
