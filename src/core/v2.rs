@@ -172,5 +172,14 @@ pub fn response_out(mut body: Value) -> Value {
     if let Some(u) = body.get_mut("user") {
         *u = user_out(u);
     }
+    // A task's users, or its exports (`{user, messages, reactions}`).
+    if let Some(Value::Array(done)) = body.get_mut("result").and_then(|r| r.get_mut("users")) {
+        for item in done.iter_mut() {
+            match item.get_mut("user") {
+                Some(u) => *u = user_out(u),
+                None => *item = user_out(item),
+            }
+        }
+    }
     body
 }

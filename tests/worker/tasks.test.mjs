@@ -104,6 +104,7 @@ describe('tasks, exports and guests through the node SDK (/api/v2)', () => {
     const ex = await finished((id) => v2.getTask({ id }), (await v2.exportUsers({ user_ids: ['n-a', 'n-b'] })).task_id);
     assert.equal(ex.status, 'completed');
     assert.deepEqual(ex.result.users.map((e) => e.user.id), ['n-a', 'n-b'], 'the export is embedded in the result');
+    assert.deepEqual(ex.result.users[0].user.custom, { color: 'blue' }, 'in the /api/v2 shape');
     const de = await finished((id) => v2.getTask({ id }), (await v2.deactivateUsers({ user_ids: ['n-b'] })).task_id);
     assert.equal(de.status, 'completed');
     const del = await finished((id) => v2.getTask({ id }), (await v2.deleteUsers({ user_ids: ['n-a'], user: 'soft' })).task_id);
