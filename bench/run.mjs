@@ -2,7 +2,8 @@
 // the wasm sizes, the core against plain JavaScript (bench/core.mjs) and the Worker under
 // load (bench/worker.mjs), printed as Markdown tables and saved to test-output/bench.{md,json}.
 //
-// Options: --quick (1k stored users only, shorter runs: a smoke test of the bench itself),
+// Options: --quick (1k stored users only, shorter runs: a smoke test of the bench itself;
+// the full run seeds 1k → 10k → 100k users),
 // --skip-worker, --skip-core.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -81,18 +82,20 @@ if (!process.argv.includes("--skip-core")) {
 }
 
 if (!process.argv.includes("--skip-worker")) {
-  log("worker: wrangler dev (local workerd) under autocannon");
-  const { runWorkerBench, formatWorkerRows } = await import("./worker.mjs");
+  log("worker: wrangler dev (local workerd): queries and writes alone at each scale, then autocannon");
+  const { runWorkerBench, formatAloneTable, formatLoadTable, formatSeeding } = await import("./worker.mjs");
   const res = await runWorkerBench(quick ? { scales: [1000], seconds: 2, log } : { seconds: 5, log });
   result.worker = res;
   out.push(
-    `## Worker: local workerd, ${res.connections} connections, ${res.seconds} s per workload and write path`,
+    "## Worker: local workerd, one Writer (SQLite), requests alone",
     "",
-    formatWorkerRows(res),
+    formatAloneTable(res),
     "",
-    `Seeding (100-user upserts through the Durable Object, 4 in flight): ${res.seeding
-      .map((s) => `${s.from.toLocaleString("en-US")} → ${s.to.toLocaleString("en-US")} users in ${s.seconds.toFixed(0)} s`)
-      .join(", ")}.`,
+    `## Worker: under autocannon (${res.connections} connections, ${res.seconds} s per workload; the scan: 1 connection)`,
+    "",
+    formatLoadTable(res),
+    "",
+    `Seeding (100-user upserts, 4 in flight): ${formatSeeding(res)}.`,
     "",
   );
 }
