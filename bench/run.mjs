@@ -65,10 +65,10 @@ const out = [
 ];
 const result = { machine: m, started: new Date().toISOString() };
 
-// The budgets of issue 8 (the package's is also scripts/size.sh's); reported here, enforced there.
+// The budgets scripts/size.sh enforces (BENCHMARKS.md, "Sizes", says why they are what they are).
 const sizes = [
-  { ...size("pkg/roster_bg.wasm"), budget: 80 * 1024 },
-  { ...size("build/index_bg.wasm"), budget: 150 * 1024 },
+  { ...size("pkg/roster_bg.wasm"), budget: 90 * 1024 },
+  { ...size("build/index_bg.wasm"), budget: 200 * 1024 },
 ];
 result.sizes = sizes;
 out.push("## Sizes", "", formatSizes(sizes), "");

@@ -27,6 +27,8 @@ pub struct Command {
     pub v2: bool,
     /// When the Worker received the request (for `duration`).
     pub started_ms: u64,
+    /// KV operations the Worker made for this request (reported in `x-roster-kv-ops`).
+    pub kv_ops: u32,
 }
 
 fn route_parts(route: &Route) -> (&'static str, Option<&str>) {
@@ -96,6 +98,7 @@ impl Command {
             ("hard", Value::Bool(self.hard)),
             ("v2", Value::Bool(self.v2)),
             ("started_ms", Value::from(self.started_ms)),
+            ("kv_ops", Value::from(self.kv_ops)),
         ]);
         let mut out = json::text(&line).into_bytes();
         out.push(b'\n');
@@ -122,6 +125,7 @@ impl Command {
             hard: v.get("hard").and_then(Value::as_bool).unwrap_or(false),
             v2: v.get("v2").and_then(Value::as_bool).unwrap_or(false),
             started_ms: v.get("started_ms").and_then(Value::as_u64).unwrap_or(0),
+            kv_ops: v.get("kv_ops").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
         };
         Ok((command, body))
     }

@@ -61,7 +61,9 @@ async fn open(req: &Request, env: &Env, params: &Params) -> Result<Value, ApiErr
     let auth_type = param_or_header(req, params, "stream-auth-type");
     let (claims, unsigned) = authenticate(token, auth_type, &creds, env).await?;
     let started_ms = worker::Date::now().as_millis();
-    let cmd = Command { route: Route::Connect, claims, unsigned, payload: None, hard: false, v2: false, started_ms };
+    let kv_ops = u32::from(unsigned);
+    let cmd =
+        Command { route: Route::Connect, claims, unsigned, payload: None, hard: false, v2: false, started_ms, kv_ops };
     let resp = super::send(env, &cmd, raw.as_bytes()).await?;
     // The body as text through the runtime's own `Response` (workers-rs reads a streamed body
     // with its stream adapters), then the core's one JSON parser.

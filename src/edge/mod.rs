@@ -377,6 +377,8 @@ async fn command_for(
     } else {
         authenticate(token, auth_type, &creds, env).await.map_err(fail)?
     };
+    // An unsigned token was admitted after one KV read of the settings replica.
+    let kv_ops = u32::from(unsigned);
     let body = if route.has_body() { body.map_err(fail)? } else { Vec::new() };
     let mut hard = false;
     if let Route::Delete(_) = route {
@@ -385,7 +387,7 @@ async fn command_for(
         flag(params, "delete_conversation_channels").map_err(fail)?;
     }
     let payload = (route == Route::Query).then(|| params.get("payload").cloned().unwrap_or_else(|| "{}".into()));
-    Ok((Command { route, claims, unsigned, payload, hard, v2, started_ms }, body))
+    Ok((Command { route, claims, unsigned, payload, hard, v2, started_ms, kv_ops }, body))
 }
 
 /// Test hook `GET /__roster/test/kv?prefix=…`: what KV holds under a prefix, read directly

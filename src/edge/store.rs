@@ -183,48 +183,6 @@ pub fn enqueue(db: &Db, key: &str, value: Option<&str>, seq: i64, now_ms: i64) -
     .map(|_| ())
 }
 
-/// Writes one user's row and, where they changed, its side-table rows.
-pub fn put_user(db: &Db, id: &str, record: &str, row: &IndexRow, before: Option<&IndexRow>) -> Result<(), ApiError> {
-    db.run(
-        "INSERT INTO users (id, record, name_norm, name_overflow, role, created_at, updated_at, last_active, \
-         deactivated, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET \
-         record = excluded.record, name_norm = excluded.name_norm, name_overflow = excluded.name_overflow, \
-         role = excluded.role, created_at = excluded.created_at, updated_at = excluded.updated_at, \
-         last_active = excluded.last_active, deactivated = excluded.deactivated, deleted = excluded.deleted",
-        &[
-            id.into(),
-            record.into(),
-            row.name_norm.as_deref().into(),
-            row.name_overflow.into(),
-            row.role.as_deref().into(),
-            row.created_at.as_deref().into(),
-            row.updated_at.as_deref().into(),
-            row.last_active.as_deref().into(),
-            row.deactivated.into(),
-            row.deleted.into(),
-        ],
-    )?;
-    if before.is_none_or(|b| b.teams != row.teams) {
-        db.run("DELETE FROM user_teams WHERE id = ?", &[id.into()])?;
-        if !row.teams.is_empty() {
-            db.run(
-                "INSERT INTO user_teams (team, id) SELECT value, ?1 FROM json_each(?2)",
-                &[id.into(), json_list(&row.teams).as_str().into()],
-            )?;
-        }
-    }
-    if before.is_none_or(|b| b.name_words != row.name_words) {
-        db.run("DELETE FROM name_words WHERE id = ?", &[id.into()])?;
-        if !row.name_words.is_empty() {
-            db.run(
-                "INSERT OR IGNORE INTO name_words (word, id) SELECT value, ?1 FROM json_each(?2)",
-                &[id.into(), json_list(&row.name_words).as_str().into()],
-            )?;
-        }
-    }
-    Ok(())
-}
-
 fn put_names(db: &Db, lists: &[(String, Vec<String>)]) -> Result<(), ApiError> {
     for (norm, ids) in lists {
         if ids.is_empty() {
@@ -260,18 +218,115 @@ pub fn prepare(commit: &Commit, before: &std::collections::BTreeMap<String, Opti
     Prepared { users, names }
 }
 
-/// Applies a prepared write and queues its KV records (call inside a transaction).
+/// Applies a prepared write and queues its KV records (call inside a transaction). A fixed
+/// number of statements whatever the batch size: rows travel as one JSON array each.
 pub fn apply(db: &Db, p: &Prepared, now_ms: i64) -> Result<(), ApiError> {
     if p.users.is_empty() && p.names.is_empty() {
         return Ok(());
     }
     let seq = next_seq(db)?;
     put_names(db, &p.names)?;
-    for (id, record, row, before) in &p.users {
-        put_user(db, id, record, row, before.as_ref())?;
-        enqueue(db, &user_key(id), Some(record), seq, now_ms)?;
+    put_users(db, &p.users)?;
+    let entries: Vec<(String, Option<&str>)> =
+        p.users.iter().map(|(id, record, _, _)| (user_key(id), Some(record.as_str()))).collect();
+    enqueue_many(db, &entries, seq, now_ms)
+}
+
+/// A JSON text value, or null.
+fn opt_text(v: Option<&str>) -> Value {
+    v.map_or(Value::Null, Value::from)
+}
+
+/// Writes users' rows and, where they changed, their side-table rows: a handful of statements
+/// for the whole batch (`(id, record, columns, columns before)`).
+pub fn put_users(db: &Db, users: &[(String, String, IndexRow, Option<IndexRow>)]) -> Result<(), ApiError> {
+    if users.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let rows: Vec<Value> = users
+        .iter()
+        .map(|(id, record, row, _)| {
+            Value::Array(vec![
+                Value::from(id.as_str()),
+                Value::from(record.as_str()),
+                opt_text(row.name_norm.as_deref()),
+                Value::from(i64::from(row.name_overflow)),
+                opt_text(row.role.as_deref()),
+                opt_text(row.created_at.as_deref()),
+                opt_text(row.updated_at.as_deref()),
+                opt_text(row.last_active.as_deref()),
+                Value::from(i64::from(row.deactivated)),
+                Value::from(i64::from(row.deleted)),
+            ])
+        })
+        .collect();
+    db.run(
+        "INSERT INTO users (id, record, name_norm, name_overflow, role, created_at, updated_at, last_active, \
+         deactivated, deleted) SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, \
+         value->>7, value->>8, value->>9 FROM json_each(?) WHERE true ON CONFLICT(id) DO UPDATE SET \
+         record = excluded.record, name_norm = excluded.name_norm, name_overflow = excluded.name_overflow, \
+         role = excluded.role, created_at = excluded.created_at, updated_at = excluded.updated_at, \
+         last_active = excluded.last_active, deactivated = excluded.deactivated, deleted = excluded.deleted",
+        &[json::text(&Value::Array(rows)).as_str().into()],
+    )?;
+    let teams: Vec<(&str, &[String])> = users
+        .iter()
+        .filter(|(_, _, row, before)| before.as_ref().is_none_or(|b| b.teams != row.teams))
+        .map(|(id, _, row, _)| (id.as_str(), row.teams.as_slice()))
+        .collect();
+    replace_side_rows(db, "user_teams", "team", &teams)?;
+    let words: Vec<(&str, &[String])> = users
+        .iter()
+        .filter(|(_, _, row, before)| before.as_ref().is_none_or(|b| b.name_words != row.name_words))
+        .map(|(id, _, row, _)| (id.as_str(), row.name_words.as_slice()))
+        .collect();
+    replace_side_rows(db, "name_words", "word", &words)
+}
+
+/// Replaces the rows of a side table (`user_teams`, `name_words`) of these users.
+fn replace_side_rows(db: &Db, table: &str, column: &str, users: &[(&str, &[String])]) -> Result<(), ApiError> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = users.iter().map(|(id, _)| (*id).to_string()).collect();
+    db.run(
+        &format!("DELETE FROM {table} WHERE id IN (SELECT value FROM json_each(?))"),
+        &[json_list(&ids).as_str().into()],
+    )?;
+    let pairs: Vec<Value> = users
+        .iter()
+        .filter(|(_, values)| !values.is_empty())
+        .map(|(id, values)| Value::Array(vec![Value::from(*id), Value::from(values.to_vec())]))
+        .collect();
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    db.run(
+        &format!(
+            "INSERT OR IGNORE INTO {table} ({column}, id) SELECT v.value, u.value->>0 \
+             FROM json_each(?) AS u, json_each(u.value->1) AS v"
+        ),
+        &[json::text(&Value::Array(pairs)).as_str().into()],
+    )
+    .map(|_| ())
+}
+
+/// [`enqueue`] for many keys in one statement.
+pub fn enqueue_many(db: &Db, entries: &[(String, Option<&str>)], seq: i64, now_ms: i64) -> Result<(), ApiError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let items: Vec<Value> =
+        entries.iter().map(|(k, v)| Value::Array(vec![Value::from(k.as_str()), opt_text(*v)])).collect();
+    db.run(
+        "INSERT INTO outbox (key, value, seq, attempts, due_ms) \
+         SELECT j.value->>0, j.value->>1, ?2, 0, \
+         max(?3, coalesce((SELECT at_ms + 1000 FROM kv_sent WHERE kv_sent.key = j.value->>0), 0)) \
+         FROM json_each(?1) AS j WHERE true \
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value, seq = excluded.seq",
+        &[json::text(&Value::Array(items)).as_str().into(), seq.into(), now_ms.into()],
+    )
+    .map(|_| ())
 }
 
 /// Stores new app settings and queues them for KV (call inside a transaction).

@@ -105,7 +105,8 @@ impl DurableObject for Writer {
             Ok(c) => c,
             Err(e) => return http::failure(&e, Route::NotFound.op(), &Timing { started_ms: 0, kv_ops: 0 }),
         };
-        let t = Timing { started_ms: cmd.started_ms, kv_ops: 0 };
+        // The Writer itself makes no KV operation while serving a request (only its alarm does).
+        let t = Timing { started_ms: cmd.started_ms, kv_ops: cmd.kv_ops };
         self.stats.borrow_mut().commands += 1;
         if let Err(e) = self.ensure_ready().await {
             return http::failure(&e, cmd.route.op(), &t);
@@ -719,21 +720,28 @@ async fn import_kv(kv: &KvNamespace, legacy: &mut Legacy) -> Result<(), ApiError
 fn write_import(db: &Db, legacy: &Legacy, now: i64) -> Result<(), ApiError> {
     let seq = 1;
     let mut names: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut rows = Vec::with_capacity(legacy.users.len());
+    let mut stale: Vec<(String, Option<&str>)> = Vec::new();
     for (id, (text, own)) in &legacy.users {
-        match store::parse_user(id, text) {
+        // An unreadable record is kept as it is, with no index columns: reading it stays a
+        // storage error.
+        let columns = match store::parse_user(id, text) {
             Ok(u) => {
                 if let Some(n) = username::held_name(&u) {
                     names.entry(n).or_default().push(id.clone());
                 }
-                store::put_user(db, id, text, &crate::core::index::index_row(&u), None)?;
+                crate::core::index::index_row(&u)
             }
-            // Kept as is, with no index columns: reading it stays a storage error.
-            Err(_) => store::put_user(db, id, text, &crate::core::index::IndexRow::default(), None)?,
-        }
+            Err(_) => crate::core::index::IndexRow::default(),
+        };
+        rows.push((id.clone(), text.clone(), columns, None));
         if *own {
             // KV may lag the previous Writer's own storage: bring it up to date.
-            store::enqueue(db, &store::user_key(id), Some(text), seq, now)?;
+            stale.push((store::user_key(id), Some(text.as_str())));
         }
+    }
+    for chunk in rows.chunks(1000) {
+        store::put_users(db, chunk)?;
     }
     for (norm, ids) in &names {
         let text = json::text(&Value::from(ids.clone()));
@@ -745,8 +753,9 @@ fn write_import(db: &Db, legacy: &Legacy, now: i64) -> Result<(), ApiError> {
     if let Some(s) = &legacy.settings {
         db.run("INSERT OR REPLACE INTO settings (k, v) VALUES ('app', ?)", &[s.as_str().into()])?;
     }
-    for key in &legacy.name_keys {
-        store::enqueue(db, key, None, seq, now)?;
+    stale.extend(legacy.name_keys.iter().map(|k| (k.clone(), None)));
+    for chunk in stale.chunks(1000) {
+        store::enqueue_many(db, chunk, seq, now)?;
     }
     store::set_meta(db, "seq", &seq.to_string())?;
     store::set_meta(db, "imported", &legacy.users.len().to_string())

@@ -253,6 +253,8 @@ describe('dev tokens (disable_auth_checks)', () => {
     await drained(w);
     const ok = await raw(w, 'GET', '/app', { token: dev });
     assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.headers['x-roster-kv-ops'], '1', 'the one KV read that admitted the unsigned token');
+    assert.equal((await raw(w, 'GET', '/app')).headers['x-roster-kv-ops'], '0', 'a signed token needs none');
     // Turned off while KV still says on (KV is failing): the Writer refuses.
     await kvFault(w, 'fail');
     await c.updateAppSettings({ disable_auth_checks: false });
