@@ -350,14 +350,7 @@ pub fn storage_order(plan: &Plan, a: (&str, &IndexRow), b: (&str, &IndexRow)) ->
     use std::cmp::Ordering;
     let Some(order) = &plan.order else { return a.0.cmp(b.0) };
     for (column, desc) in order {
-        let (x, y) = (column.value(a.0, a.1), column.value(b.0, b.1));
-        let o = match (x, y) {
-            (Some(x), Some(y)) if *desc => y.cmp(x),
-            (Some(x), Some(y)) => x.cmp(y),
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (None, None) => Ordering::Equal,
-        };
+        let o = query::sort_cmp(column.value(a.0, a.1), column.value(b.0, b.1), *desc, |x, y| x.cmp(y));
         if o != Ordering::Equal {
             return o;
         }

@@ -180,14 +180,7 @@ pub fn run<'a>(q: &UserQuery, users: impl IntoIterator<Item = &'a Map<String, Va
         .collect();
     hits.sort_unstable_by(|(a, ia, _), (b, ib, _)| {
         for ((x, y), (_, dir)) in a.iter().zip(b).zip(&sort) {
-            // Users without the field go last whatever the direction.
-            let o = match (x, y) {
-                (Some(x), Some(y)) if *dir < 0 => y.cmp(x),
-                (Some(x), Some(y)) => x.cmp(y),
-                (Some(_), None) => Ordering::Less,
-                (None, Some(_)) => Ordering::Greater,
-                (None, None) => Ordering::Equal,
-            };
+            let o = sort_cmp(x.as_ref(), y.as_ref(), *dir < 0, |a, b| a.cmp(b));
             if o != Ordering::Equal {
                 return o;
             }
@@ -195,6 +188,18 @@ pub fn run<'a>(q: &UserQuery, users: impl IntoIterator<Item = &'a Map<String, Va
         ia.cmp(ib)
     });
     hits.into_iter().take(page_end(q)).skip(q.offset).map(|(_, _, u)| u).collect()
+}
+
+/// One sort key's order: present values by `cmp` (reversed when `desc`); users without the
+/// field go last whatever the direction.
+pub(crate) fn sort_cmp<T>(x: Option<T>, y: Option<T>, desc: bool, cmp: impl Fn(&T, &T) -> Ordering) -> Ordering {
+    match (x, y) {
+        (Some(x), Some(y)) if desc => cmp(&y, &x),
+        (Some(x), Some(y)) => cmp(&x, &y),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
 }
 
 // ---- validation ----

@@ -129,8 +129,8 @@ pub fn shown(u: &User, caller: &Caller, settings: &AppSettings) -> User {
     out
 }
 
-/// The teams named by the `teams` conditions anywhere in a filter.
-fn named_teams<'a>(filter: &'a Value, out: &mut Vec<&'a str>, depth: usize) {
+/// Calls `f` with every `(field, condition)` of a filter, nested `$and`/`$or`/`$nor` included.
+fn each_condition<'a>(filter: &'a Value, f: &mut dyn FnMut(&'a str, &'a Value), depth: usize) {
     let Value::Object(conditions) = filter else { return };
     if depth > 40 {
         return;
@@ -139,45 +139,46 @@ fn named_teams<'a>(filter: &'a Value, out: &mut Vec<&'a str>, depth: usize) {
         match (key.as_str(), cond) {
             ("$and" | "$or" | "$nor", Value::Array(items)) => {
                 for item in items {
-                    named_teams(item, out, depth + 1);
-                }
-            }
-            ("teams", Value::Object(ops)) => {
-                for operand in ops.values() {
-                    collect_strings(operand, out);
-                }
-            }
-            ("teams", bare) => collect_strings(bare, out),
-            _ => {}
-        }
-    }
-}
-
-fn collect_strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
-    match v {
-        Value::String(s) => out.push(s),
-        Value::Array(items) => out.extend(items.iter().filter_map(Value::as_str)),
-        _ => {}
-    }
-}
-
-/// The fields a filter conditions on, anywhere in it.
-fn filtered_fields<'a>(filter: &'a Value, out: &mut Vec<&'a str>, depth: usize) {
-    let Value::Object(conditions) = filter else { return };
-    if depth > 40 {
-        return;
-    }
-    for (key, cond) in conditions {
-        match (key.as_str(), cond) {
-            ("$and" | "$or" | "$nor", Value::Array(items)) => {
-                for item in items {
-                    filtered_fields(item, out, depth + 1);
+                    each_condition(item, f, depth + 1);
                 }
             }
             (k, _) if k.starts_with('$') => {}
-            (field, _) => out.push(field),
+            (field, cond) => f(field, cond),
         }
     }
+}
+
+/// The teams named by the `teams` conditions anywhere in a filter.
+fn named_teams(filter: &Value) -> Vec<&str> {
+    let mut out = Vec::new();
+    each_condition(
+        filter,
+        &mut |field, cond| {
+            if field != "teams" {
+                return;
+            }
+            let operands: Vec<&Value> = match cond {
+                Value::Object(ops) => ops.values().collect(),
+                bare => vec![bare],
+            };
+            for v in operands {
+                match v {
+                    Value::String(s) => out.push(s.as_str()),
+                    Value::Array(items) => out.extend(items.iter().filter_map(Value::as_str)),
+                    _ => {}
+                }
+            }
+        },
+        0,
+    );
+    out
+}
+
+/// The fields a filter conditions on, anywhere in it.
+fn filtered_fields(filter: &Value) -> Vec<&str> {
+    let mut out = Vec::new();
+    each_condition(filter, &mut |field, _| out.push(field), 0);
+    out
 }
 
 /// A query as a caller may run it: unchanged for a server token; for a user token, refused when
@@ -198,8 +199,7 @@ pub fn restrict_query(
     }
     let hidden = settings.hidden_fields();
     if !hidden.is_empty() {
-        let mut fields = Vec::new();
-        filtered_fields(&q.filter, &mut fields, 0);
+        let mut fields = filtered_fields(&q.filter);
         fields.extend(q.sort.iter().map(|(f, _)| f.as_str()));
         if let Some(f) = fields.into_iter().find(|f| hidden.iter().any(|h| h.top() == *f)) {
             return Err(not_allowed(format!("User '{id}' is not allowed to filter or sort on field '{f}'")));
@@ -209,9 +209,7 @@ pub fn restrict_query(
         return Ok(q);
     }
     let mine: Vec<&str> = caller_user.map(user::teams_of).unwrap_or_default();
-    let mut named = Vec::new();
-    named_teams(&q.filter, &mut named, 0);
-    if let Some(t) = named.into_iter().find(|t| !mine.contains(t)) {
+    if let Some(t) = named_teams(&q.filter).into_iter().find(|t| !mine.contains(t)) {
         return Err(not_allowed(format!("User '{id}' is not allowed to query users of team '{t}'")));
     }
     let tenants = if mine.is_empty() {

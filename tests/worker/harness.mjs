@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
+import { after } from 'node:test';
 import { StreamChat } from 'stream-chat';
 import { signJwt } from '../../scripts/jwt.mjs';
 
@@ -309,6 +310,20 @@ export async function usersById(client, ids) {
 /** A unique id with a readable prefix. */
 export function uid(prefix = 'u') {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * A `startWorker` for a test file that starts several servers (restarts included): every
+ * server it starts is stopped when the file's tests end.
+ */
+export function serverPool() {
+  const servers = [];
+  after(() => Promise.all(servers.map((s) => s.stop())));
+  return async (opts = {}) => {
+    const w = await startWorker(opts);
+    servers.push(w);
+    return w;
+  };
 }
 
 // ------------------------------------------------------------------------------------ test hooks

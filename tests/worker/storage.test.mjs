@@ -6,25 +6,18 @@
 // stop KV must hold exactly the Writer's data, with no key ever written twice within a second.
 // Also: the upgrade from a version that kept users in KV (imported, nothing lost), unreadable
 // records (a 500, never "missing"), and dev tokens gated by the replica and the Writer.
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  LIMIT, ROOT, drained, hook, kvDump, kvFault, raw, rejectsWith, serverClient, signJwt, startWorker, uid,
+  LIMIT, ROOT, drained, hook, kvDump, kvFault, raw, rejectsWith, serverClient, signJwt, serverPool, uid,
   writerUsers,
 } from './harness.mjs';
 
-const servers = [];
-after(() => Promise.all(servers.map((s) => s.stop())));
-
-async function start(opts = {}) {
-  const w = await startWorker(opts);
-  servers.push(w);
-  return w;
-}
+const start = serverPool();
 
 /** KV holds exactly the Writer's users and settings, each record with its sequence number. */
 async function assertReplicaExact(w) {

@@ -3,19 +3,12 @@
 // equivalents under /api/v2. Tasks run after the response, from the Writer's alarm, user by user;
 // each user's change commits with the task's progress, so a task stopped part-way (the test-only
 // task budget simulates an eviction) resumes after a restart and does every user exactly once.
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StreamClient } from '@stream-io/node-sdk';
-import { LIMIT, assertEnvelope, hook, raw, rejectsWith, serverClient, signJwt, startWorker, userClient } from './harness.mjs';
+import { LIMIT, assertEnvelope, hook, raw, rejectsWith, serverClient, signJwt, serverPool, userClient } from './harness.mjs';
 
-const servers = [];
-after(() => Promise.all(servers.map((s) => s.stop())));
-
-async function start(opts = {}) {
-  const w = await startWorker(opts);
-  servers.push(w);
-  return w;
-}
+const start = serverPool();
 
 /** Polls a task until it is finished (bounded: 200 polls, 100 ms apart). */
 async function finished(getTask, id) {
