@@ -68,7 +68,7 @@ const result = { machine: m, started: new Date().toISOString() };
 // The budgets scripts/size.sh enforces (BENCHMARKS.md, "Sizes", says why they are what they are).
 const sizes = [
   { ...size("pkg/roster_bg.wasm"), budget: 90 * 1024 },
-  { ...size("build/index_bg.wasm"), budget: 200 * 1024 },
+  { ...size("build/index_bg.wasm"), budget: 210 * 1024 },
 ];
 result.sizes = sizes;
 out.push("## Sizes", "", formatSizes(sizes), "");

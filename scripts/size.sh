@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Size budgets of the two wasm artifacts (gzip -9): the npm package's
 # pkg/*.wasm (90 KiB, from 80 KiB: tenancy and permissions) after scripts/build-pkg.sh, and the
-# Worker's build/index_bg.wasm (200 KiB, from 150 KiB: the SQLite Writer, outbox, query planner,
-# tenancy, /api/v2, tasks, exports and guests; BENCHMARKS.md "Sizes" argues it) after scripts/build-worker.sh. Prints the raw and gzip bytes of each and fails when one
+# Worker's build/index_bg.wasm (210 KiB, from 150 KiB: the SQLite Writer, outbox, query planner,
+# tenancy, /api/v2, tasks, exports, guests, events and webhooks; BENCHMARKS.md "Sizes" argues
+# it) after scripts/build-worker.sh. Prints the raw and gzip bytes of each and fails when one
 # is over.
 #   size.sh          the package, and the Worker when build/index_bg.wasm exists
 #   size.sh pkg      the package only
@@ -10,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PKG_BUDGET_GZIP=$((90 * 1024))
-WORKER_BUDGET_GZIP=$((200 * 1024))
+WORKER_BUDGET_GZIP=$((210 * 1024))
 WORKER_WASM=build/index_bg.wasm
 what="${1:-all}"
 case "$what" in all | pkg | worker) ;; *) echo "usage: size.sh [pkg|worker]" >&2; exit 2 ;; esac

@@ -188,6 +188,19 @@ fn whole_secs(secs: f64) -> i64 {
     secs.floor() as i64
 }
 
+/// The HMAC-SHA256 of `data` with `secret`, as lowercase hex (webhook signatures).
+pub fn hmac_hex(secret: &str, data: &[u8]) -> String {
+    let Some(m) = mac(secret, data) else { return String::new() };
+    let bytes = m.finalize().into_bytes();
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        for nibble in [b >> 4, b & 15] {
+            out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+        }
+    }
+    out
+}
+
 fn mac(secret: &str, data: &[u8]) -> Option<HmacSha256> {
     let mut m = HmacSha256::new_from_slice(secret.as_bytes()).ok()?;
     m.update(data);

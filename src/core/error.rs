@@ -28,6 +28,7 @@ pub enum Operation {
     ExportUser,
     ExportUsers,
     CreateGuest,
+    SendUserCustomEvent,
     /// Failures before a route is known (unknown route, bad api_key on an unknown path).
     Request,
 }
@@ -52,6 +53,7 @@ impl Operation {
             Operation::ExportUser => "ExportUser",
             Operation::ExportUsers => "ExportUsers",
             Operation::CreateGuest => "CreateGuest",
+            Operation::SendUserCustomEvent => "SendUserCustomEvent",
             Operation::Request => "Request",
         }
     }

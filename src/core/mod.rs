@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod drive;
 pub mod error;
+pub mod events;
 pub mod index;
 pub mod json;
 pub mod query;

@@ -498,6 +498,14 @@ pub fn connect_merge(old: Option<&User>, user_id: &str, details: &Value, now: Ti
     Ok(new)
 }
 
+/// A user whose last connection closed: `last_active` is now (kept when the user goes offline,
+/// not on every ping).
+pub fn went_offline(u: &User, now: Timestamp) -> User {
+    let mut after = u.clone();
+    after.insert("last_active".into(), ts(now));
+    after
+}
+
 /// What `me` shows for the fields Roster does not track (devices, mutes, unread counts, …).
 pub const OWN_USER_DEFAULTS: &str = r#"{"devices": [], "mutes": [], "channel_mutes": [], "blocked_user_ids": [],
     "invisible": false, "language": "", "unread_count": 0, "total_unread_count": 0, "unread_channels": 0,

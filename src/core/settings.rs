@@ -155,6 +155,7 @@ impl AppSettings {
                 {
                     return Err(ApiError::field(key.clone(), format!("{key} must be an array of role names")));
                 }
+                "webhook_url" | "event_hooks" => super::events::check_hook_settings(key, value)?,
                 "roster_server_only_fields" | "roster_hidden_fields" => {
                     super::tenancy::parse_paths(key, value)?;
                 }

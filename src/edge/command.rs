@@ -29,6 +29,8 @@ pub struct Command {
     pub started_ms: u64,
     /// KV operations the Worker made for this request (reported in `x-roster-kv-ops`).
     pub kv_ops: u32,
+    /// The `connection_id` a connected client sends with its requests (presence queries).
+    pub connection_id: Option<String>,
 }
 
 fn route_parts(route: &Route) -> (&'static str, Option<&str>) {
@@ -50,6 +52,7 @@ fn route_parts(route: &Route) -> (&'static str, Option<&str>) {
         Route::GetTask(id) => ("get_task", Some(id)),
         Route::ExportUser(id) => ("export_user", Some(id)),
         Route::Guest => ("guest", None),
+        Route::SendEvent(id) => ("send_event", Some(id)),
         Route::Test(what) => ("test", Some(what)),
         Route::NotFound => ("not_found", None),
     }
@@ -74,6 +77,7 @@ fn route_of(name: &str, target: Option<String>) -> Option<Route> {
         ("get_task", Some(id)) => Route::GetTask(id),
         ("export_user", Some(id)) => Route::ExportUser(id),
         ("guest", _) => Route::Guest,
+        ("send_event", Some(id)) => Route::SendEvent(id),
         ("test", Some(what)) => Route::Test(what),
         _ => return None,
     })
@@ -99,6 +103,7 @@ impl Command {
             ("v2", Value::Bool(self.v2)),
             ("started_ms", Value::from(self.started_ms)),
             ("kv_ops", Value::from(self.kv_ops)),
+            ("connection_id", self.connection_id.as_deref().map_or(Value::Null, Value::from)),
         ]);
         let mut out = json::text(&line).into_bytes();
         out.push(b'\n');
@@ -125,6 +130,7 @@ impl Command {
             hard: v.get("hard").and_then(Value::as_bool).unwrap_or(false),
             v2: v.get("v2").and_then(Value::as_bool).unwrap_or(false),
             started_ms: v.get("started_ms").and_then(Value::as_u64).unwrap_or(0),
+            connection_id: text("connection_id"),
             kv_ops: v.get("kv_ops").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
         };
         Ok((command, body))

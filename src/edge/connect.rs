@@ -8,11 +8,8 @@ use super::{authenticate, now, Credentials, Route};
 use crate::core::error::{ApiError, Operation};
 use crate::core::json::{self, object};
 use crate::core::time::Timestamp;
-use futures_util::StreamExt;
 use serde_json::Value;
-use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::JsFuture;
-use worker::{web_sys, Env, Request, Response, WebSocket, WebSocketPair, WebsocketEvent};
+use worker::{Env, Request, Response, WebSocket, WebSocketPair};
 
 /// A random UUID v4, made inside the request (workerd forbids randomness at module scope).
 pub(crate) fn uuid_v4() -> Result<String, ApiError> {
@@ -34,7 +31,7 @@ fn param_or_header(req: &Request, params: &Params, name: &str) -> Option<String>
     params.get(name).cloned().or_else(|| req.headers().get(name).ok().flatten())
 }
 
-fn health_check(connection_id: &str, at: Timestamp, me: Option<Value>) -> String {
+pub fn health_check(connection_id: &str, at: Timestamp, me: Option<Value>) -> String {
     let mut frame = object([
         ("type", Value::from("health.check")),
         ("connection_id", Value::from(connection_id)),
@@ -47,9 +44,9 @@ fn health_check(connection_id: &str, at: Timestamp, me: Option<Value>) -> String
     json::text(&frame)
 }
 
-/// Checks what the edge can (api_key, the `json` parameter, the token), then has the Writer
-/// run the connect merge; returns `me`.
-async fn open(req: &Request, env: &Env, params: &Params) -> Result<Value, ApiError> {
+/// The edge's checks of a connect (api_key, the `json` parameter, the token): the command the
+/// Writer runs, and the `json` parameter it merges.
+async fn command(req: &Request, env: &Env, params: &Params) -> Result<(Command, String), ApiError> {
     let creds = Credentials::from_env(env)?;
     creds.check_key(params)?;
     let raw = params.get("json").ok_or_else(|| ApiError::input("json query parameter is required"))?;
@@ -62,77 +59,81 @@ async fn open(req: &Request, env: &Env, params: &Params) -> Result<Value, ApiErr
     let (claims, unsigned) = authenticate(token, auth_type, &creds, env).await?;
     let started_ms = worker::Date::now().as_millis();
     let kv_ops = u32::from(unsigned);
-    let cmd =
-        Command { route: Route::Connect, claims, unsigned, payload: None, hard: false, v2: false, started_ms, kv_ops };
-    let resp = super::send(env, &cmd, raw.as_bytes()).await?;
-    // The body as text through the runtime's own `Response` (workers-rs reads a streamed body
-    // with its stream adapters), then the core's one JSON parser.
-    let unavailable = |e: JsValue| ApiError::internal(format!("writer unavailable: {e:?}"));
-    let text = JsFuture::from(web_sys::Response::from(resp).text().map_err(unavailable)?).await.map_err(unavailable)?;
-    let body = json::parse(&text.as_string().unwrap_or_default())
-        .map_err(|e| ApiError::internal(format!("writer unavailable: {e}")))?;
-    if let Some(me) = body.get("me") {
-        return Ok(me.clone());
-    }
-    let err = body.get("error").cloned().unwrap_or(Value::Null);
-    let code = err.get("code").and_then(Value::as_i64).and_then(|c| i32::try_from(c).ok()).unwrap_or(-1);
-    let status = err.get("status").and_then(Value::as_u64).and_then(|s| u16::try_from(s).ok()).unwrap_or(500);
-    let reason = err.get("reason").and_then(Value::as_str).unwrap_or("writer failed").to_string();
-    Err(ApiError::new(code, status, reason))
+    let cmd = Command {
+        route: Route::Connect,
+        claims,
+        unsigned,
+        payload: None,
+        hard: false,
+        v2: false,
+        started_ms,
+        kv_ops,
+        connection_id: None,
+    };
+    Ok((cmd, raw.clone()))
 }
 
+/// Percent-encodes a query parameter value.
+fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The Writer's internal connect URL: the command and the `json` parameter as query parameters.
+pub const WRITER_CONNECT: &str = "https://writer/connect";
+
+/// A socket that answers one `connection.error` frame and closes with 1000 (the SDK then does
+/// not retry).
+pub fn refuse(server: &WebSocket, e: &ApiError) -> worker::Result<()> {
+    let mut error = e.envelope(Operation::Connect, "");
+    if let Value::Object(m) = &mut error {
+        m.insert("duration".into(), Value::from(""));
+    }
+    let frame = object([
+        ("type", Value::from("connection.error")),
+        ("created_at", Value::from(now().to_string())),
+        ("connection_id", Value::from("")),
+        ("error", error),
+    ]);
+    server.send_with_str(json::text(&frame))?;
+    // A close reason is at most 123 bytes of UTF-8 (RFC 6455 §5.5: 125 minus the code), or
+    // close() throws before the 101 is returned and the client never sees the frame.
+    let reason = e.reason.get(..e.reason.floor_char_boundary(123)).unwrap_or_default();
+    server.close(Some(1000), Some(reason))
+}
+
+/// `GET /connect`: the edge checks, then the Writer accepts the socket (it holds every
+/// connection, with the hibernation API, so events start where writes commit).
 pub async fn handle(req: &Request, env: &Env, params: &Params) -> worker::Result<Response> {
     let upgrade = req.headers().get("upgrade")?.unwrap_or_default();
     if !upgrade.eq_ignore_ascii_case("websocket") {
         let t = super::http::Timing { started_ms: worker::Date::now().as_millis(), kv_ops: 0 };
         return super::http::failure(&ApiError::input("websocket upgrade required"), Operation::Connect, &t);
     }
-    let WebSocketPair { client, server } = WebSocketPair::new()?;
-    server.accept()?;
-    let opened = match open(req, env, params).await {
-        Ok(me) => uuid_v4().map(|id| (id, me)),
-        Err(e) => Err(e),
-    };
-    match opened {
-        Ok((connection_id, me)) => {
-            server.send_with_str(health_check(&connection_id, now(), Some(me)))?;
-            wasm_bindgen_futures::spawn_local(serve(server, connection_id));
+    match command(req, env, params).await {
+        Ok((cmd, raw)) => {
+            let line = String::from_utf8_lossy(&cmd.encode(b"")).trim_end().to_string();
+            let url = format!("{WRITER_CONNECT}?cmd={}&json={}", encode(&line), encode(&raw));
+            // A plain runtime Request (workers-rs' RequestInit would link its serializers).
+            let headers = worker::web_sys::Headers::new()?;
+            headers.set("upgrade", "websocket")?;
+            let init = worker::web_sys::RequestInit::new();
+            init.set_headers(&headers);
+            let inner = worker::web_sys::Request::new_with_str_and_init(&url, &init)?;
+            super::forward(env, &inner).await
         }
         Err(e) => {
-            let mut error = e.envelope(Operation::Connect, "");
-            if let Value::Object(m) = &mut error {
-                m.insert("duration".into(), Value::from(""));
-            }
-            let frame = object([
-                ("type", Value::from("connection.error")),
-                ("created_at", Value::from(now().to_string())),
-                ("connection_id", Value::from("")),
-                ("error", error),
-            ]);
-            server.send_with_str(json::text(&frame))?;
-            // A close reason is at most 123 bytes of UTF-8 (RFC 6455 §5.5: 125 minus the code),
-            // or close() throws before the 101 is returned and the client never sees the frame.
-            let reason = e.reason.get(..e.reason.floor_char_boundary(123)).unwrap_or_default();
-            server.close(Some(1000), Some(reason))?;
-        }
-    }
-    Response::from_websocket(client)
-}
-
-/// Answers the client's `health.check` pings until it closes.
-async fn serve(server: WebSocket, connection_id: String) {
-    let Ok(mut events) = server.events() else { return };
-    while let Some(event) = events.next().await {
-        match event {
-            Ok(WebsocketEvent::Message(msg)) => {
-                if msg.text().is_some_and(|t| t.contains("health.check")) {
-                    let _ = server.send_with_str(health_check(&connection_id, now(), None));
-                }
-            }
-            Ok(WebsocketEvent::Close(_)) | Err(_) => {
-                let _ = server.close(Some(1000), Some("bye"));
-                break;
-            }
+            let WebSocketPair { client, server } = WebSocketPair::new()?;
+            server.accept()?;
+            refuse(&server, &e)?;
+            Response::from_websocket(client)
         }
     }
 }

@@ -57,11 +57,23 @@ pub async fn all(promises: Vec<Promise>) -> Result<Vec<JsValue>, ApiError> {
 /// Awaits every promise (`Promise.allSettled`): whether each one fulfilled, in order. Starting a
 /// promise may itself fail; that counts as a rejection.
 pub async fn settle(promises: Vec<Result<Promise, ApiError>>) -> Result<Vec<bool>, ApiError> {
+    Ok(settle_values(promises).await?.iter().map(Option::is_some).collect())
+}
+
+/// Awaits every promise (`Promise.allSettled`): each one's value, or `None` if it was rejected.
+pub async fn settle_values(promises: Vec<Result<Promise, ApiError>>) -> Result<Vec<Option<JsValue>>, ApiError> {
     let array: Array =
         promises.into_iter().map(|p| p.unwrap_or_else(|e| Promise::reject(&JsValue::from_str(&e.reason)))).collect();
     let results = wait(Promise::all_settled(&array)).await?;
-    let fulfilled = |r: JsValue| Reflect::get(&r, &JsValue::from_str("status")).ok().and_then(|s| s.as_string());
-    Ok(Array::from(&results).iter().map(|r| fulfilled(r).as_deref() == Some("fulfilled")).collect())
+    let field = |r: &JsValue, k: &str| Reflect::get(r, &JsValue::from_str(k)).ok();
+    Ok(Array::from(&results)
+        .iter()
+        .map(|r| {
+            (field(&r, "status").and_then(|s| s.as_string()).as_deref() == Some("fulfilled"))
+                .then(|| field(&r, "value"))
+                .flatten()
+        })
+        .collect())
 }
 
 /// `{key: value, …}` as a JavaScript object.

@@ -51,6 +51,8 @@ pub(crate) enum Route {
     ExportUser(String),
     /// `POST /guest`: creates a guest user; needs no token.
     Guest,
+    /// `POST /users/{id}/event`: a custom event to the user's connections.
+    SendEvent(String),
     /// `/__roster/test/<what>`: test-only hooks, present only with `ROSTER_TEST_HOOKS = "1"`.
     Test(String),
     NotFound,
@@ -103,6 +105,7 @@ impl Route {
             (Method::Get, ["tasks", id]) => Route::GetTask((*id).to_string()),
             (Method::Get, ["users", id, "export"]) => Route::ExportUser((*id).to_string()),
             (Method::Post, ["guest"]) => Route::Guest,
+            (Method::Post, ["users", id, "event"]) => Route::SendEvent((*id).to_string()),
             _ => Route::NotFound,
         }
     }
@@ -126,6 +129,7 @@ impl Route {
             Route::GetTask(_) => Operation::GetTask,
             Route::ExportUser(_) => Operation::ExportUser,
             Route::Guest => Operation::CreateGuest,
+            Route::SendEvent(_) => Operation::SendUserCustomEvent,
             Route::Test(_) | Route::NotFound => Operation::Request,
         }
     }
@@ -145,6 +149,7 @@ impl Route {
                 | Route::ReactivateUsers
                 | Route::ExportUsers
                 | Route::Guest
+                | Route::SendEvent(_)
                 | Route::Test(_)
         )
     }
@@ -158,13 +163,13 @@ pub(crate) fn test_hooks(env: &Env) -> bool {
 
 /// The request's path and raw query string, read without a URL parser (the `url` crate's IDNA
 /// tables would otherwise be linked in and roughly double the Worker's size).
-struct Target {
+pub(crate) struct Target {
     path: String,
     query: String,
 }
 
 impl Target {
-    fn of(req: &Request) -> Target {
+    pub(crate) fn of(req: &Request) -> Target {
         let full = req.inner().url();
         let after_scheme = full.split_once("://").map_or(full.as_str(), |(_, rest)| rest);
         let from_path = after_scheme.find('/').and_then(|i| after_scheme.get(i..)).unwrap_or("/");
@@ -174,7 +179,7 @@ impl Target {
     }
 
     /// Query parameters, decoded (`+` is a space); the last of repeated names wins.
-    fn params(&self) -> Params {
+    pub(crate) fn params(&self) -> Params {
         self.query
             .split('&')
             .filter(|p| !p.is_empty())
@@ -294,6 +299,13 @@ fn writer_stub(env: &Env) -> worker::Result<worker::Stub> {
     env.durable_object("WRITER")?.get_by_name("app")
 }
 
+/// Forwards a request to the Writer as it is (the connect upgrade); its answer is the response.
+pub(crate) async fn forward(env: &Env, req: &web_sys::Request) -> worker::Result<Response> {
+    let stub: Fetchable = writer_stub(env)?.into_rpc();
+    let answer = JsFuture::from(stub.fetch(req)?).await?;
+    Ok(Response::from(answer.unchecked_into::<web_sys::Response>()))
+}
+
 /// Sends a command to the Writer; its answer is the response.
 async fn send(env: &Env, cmd: &Command, body: &[u8]) -> Result<Response, ApiError> {
     let unavailable = |e: JsValue| ApiError::internal(format!("writer unavailable: {e:?}"));
@@ -387,7 +399,8 @@ async fn command_for(
         flag(params, "delete_conversation_channels").map_err(fail)?;
     }
     let payload = (route == Route::Query).then(|| params.get("payload").cloned().unwrap_or_else(|| "{}".into()));
-    Ok((Command { route, claims, unsigned, payload, hard, v2, started_ms, kv_ops }, body))
+    let connection_id = params.get("connection_id").filter(|c| !c.is_empty()).cloned();
+    Ok((Command { route, claims, unsigned, payload, hard, v2, started_ms, kv_ops, connection_id }, body))
 }
 
 /// Test hook `GET /__roster/test/kv?prefix=…`: what KV holds under a prefix, read directly

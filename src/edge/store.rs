@@ -14,6 +14,8 @@
 //!   replicated (`value` null: delete the key); `kv_sent(key, at_ms)`: when each key was last
 //!   written to KV (at most one write per key per second); `meta(k, v)`: the sequence counter
 //!   and the import marker.
+//! - `subscriptions(connection_id, user_id)`: who watches whom (presence queries);
+//!   `webhooks(id, delivery_id, user_id, url, body, attempts, due_ms)`: event deliveries pending.
 //! - `tasks(id, kind, user_ids, options, outcomes, done, total, created_at, updated_at)`: batch
 //!   operations; each user's step commits with its outcome, so a task resumes where it stopped.
 
@@ -61,6 +63,12 @@ const SCHEMA: &[&str] = &[
      options TEXT NOT NULL, outcomes TEXT NOT NULL, done INTEGER NOT NULL, total INTEGER NOT NULL, \
      created_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS tasks_unfinished ON tasks(created_at) WHERE done < total",
+    "CREATE TABLE IF NOT EXISTS subscriptions (connection_id TEXT NOT NULL, user_id TEXT NOT NULL, \
+     PRIMARY KEY (connection_id, user_id)) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS subscriptions_by_user ON subscriptions(user_id)",
+    "CREATE TABLE IF NOT EXISTS webhooks (id INTEGER PRIMARY KEY AUTOINCREMENT, delivery_id TEXT NOT NULL, \
+     user_id TEXT NOT NULL, url TEXT NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL, due_ms INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS webhooks_by_user ON webhooks(user_id, id)",
 ];
 
 /// Creates the tables and indexes that are missing.

@@ -21,6 +21,7 @@ use super::Route;
 use crate::core::auth::{self, Caller};
 use crate::core::drive::{self, Loader};
 use crate::core::error::{code, ApiError};
+use crate::core::events::{self, UserChange};
 use crate::core::json::{self, object};
 use crate::core::memory::{OpError, OpFn};
 use crate::core::ops::{self, Need, Snapshot};
@@ -29,14 +30,17 @@ use crate::core::settings::AppSettings;
 use crate::core::tasks::{self, TaskKind};
 use crate::core::tenancy;
 use crate::core::time::Timestamp;
-use crate::core::user;
+use crate::core::user::{self, User};
 use crate::core::username;
 use crate::core::v2;
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
-use wasm_bindgen::JsValue;
-use worker::{durable_object, js_sys, Date, DurableObject, Env, Request, Response, State, Storage};
+use wasm_bindgen::{JsCast, JsValue};
+use worker::{
+    durable_object, js_sys, Date, DurableObject, Env, Request, Response, State, Storage, WebSocket,
+    WebSocketIncomingMessage, WebSocketPair,
+};
 
 /// Outbox entries written to KV per batch, and batches per drain.
 const DRAIN_BATCH: i64 = 100;
@@ -99,6 +103,9 @@ impl DurableObject for Writer {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        if req.headers().get("upgrade")?.is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
+            return self.open_socket(&req).await;
+        }
         // The body first: this await opens the input gate, so it comes before any state is read.
         let raw = req.bytes().await?;
         let (cmd, body) = match Command::decode(&raw) {
@@ -114,16 +121,28 @@ impl DurableObject for Writer {
         let db = self.db();
         let response = match &cmd.route {
             Route::Test(what) if super::test_hooks(&self.env) => return self.test_hook(what, body).await,
-            Route::Connect => connect_reply(connect(&db, &cmd, body, now())),
+            Route::Connect => http::failure(&ApiError::route_not_found(), cmd.route.op(), &t),
             Route::Guest => match guest(&db, &self.env, body, now()) {
-                Ok(value) => http::success(value, 201, &t),
+                Ok((value, user)) => {
+                    self.publish(&db, Publish::Users(UserChange::Updated, vec![user]), now());
+                    http::success(value, 201, &t)
+                }
                 Err(e) => http::failure(&e, cmd.route.op(), &t),
             },
-            _ => match execute(&db, &cmd, body, now()) {
-                Ok((value, status)) if cmd.v2 => http::success(v2::response_out(value), status, &t),
-                Ok((value, status)) => http::success(value, status, &t),
-                Err(e) => http::failure(&e.error, e.op, &t),
-            },
+            _ => {
+                let at = now();
+                match execute(&db, &cmd, body, at, self) {
+                    Ok((value, status, publish)) => {
+                        // Before any await: the events' webhook rows commit with the write.
+                        if let Some(p) = publish {
+                            self.publish(&db, p, at);
+                        }
+                        let value = if cmd.v2 { v2::response_out(value) } else { value };
+                        http::success(value, status, &t)
+                    }
+                    Err(e) => http::failure(&e.error, e.op, &t),
+                }
+            }
         };
         self.schedule_drain(&db).await;
         response
@@ -135,8 +154,63 @@ impl DurableObject for Writer {
             return Err(worker::Error::RustError(e.reason));
         }
         self.run_tasks(&self.db()).map_err(|e| worker::Error::RustError(e.reason))?;
+        self.deliver_webhooks().await.map_err(|e| worker::Error::RustError(e.reason))?;
         self.drain().await.map_err(|e| worker::Error::RustError(e.reason))?;
         Response::ok("")
+    }
+
+    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> worker::Result<()> {
+        if let WebSocketIncomingMessage::String(text) = message {
+            if text.contains("health.check") {
+                let (_, connection) = self.socket_ids(&ws);
+                let _ = ws.send_with_str(super::connect::health_check(&connection, now(), None));
+            }
+        }
+        Ok(())
+    }
+
+    async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _clean: bool) -> worker::Result<()> {
+        let _ = ws.close(Some(1000), Some("bye"));
+        self.socket_gone(&ws).await;
+        Ok(())
+    }
+
+    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> worker::Result<()> {
+        self.socket_gone(&ws).await;
+        Ok(())
+    }
+}
+
+/// What a committed command tells the connections and webhooks.
+pub enum Publish {
+    /// These users changed (their state after the commit).
+    Users(UserChange, Vec<User>),
+    /// A custom event for one user's connections.
+    Custom(String, Value),
+    /// A connect changed the user: `user.updated` to its other connections and its watchers.
+    Connected(User, String),
+}
+
+/// Most users one connection may watch through `presence: true` queries.
+pub const MAX_SUBSCRIPTIONS: i64 = 1000;
+/// Delivery attempts of one webhook event before it is dropped (backoff 1 s doubling to 60 s).
+const WEBHOOK_ATTEMPTS: i64 = 10;
+
+/// What `execute` may ask about the open connections.
+pub trait Presence {
+    /// Whether the user has an open connection.
+    fn connected(&self, user_id: &str) -> bool;
+    /// The user a connection belongs to.
+    fn owner(&self, connection_id: &str) -> Option<String>;
+}
+
+impl Presence for Writer {
+    fn connected(&self, user_id: &str) -> bool {
+        !self.state.get_websockets_with_tag(&format!("u:{user_id}")).is_empty()
+    }
+    fn owner(&self, connection_id: &str) -> Option<String> {
+        let ws = self.state.get_websockets_with_tag(&format!("c:{connection_id}")).into_iter().next()?;
+        Some(self.socket_ids(&ws).0)
     }
 }
 
@@ -168,6 +242,11 @@ impl Writer {
             return;
         }
         let outbox = db.first("SELECT min(due_ms) FROM outbox", &[]).ok().flatten().and_then(|r| r.int(0));
+        let hooks = db.first("SELECT min(due_ms) FROM webhooks", &[]).ok().flatten().and_then(|r| r.int(0));
+        let outbox = match (outbox, hooks) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let tasks = self.tasks_runnable(db).then(now_ms);
         let due = match (outbox, tasks) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -179,6 +258,218 @@ impl Writer {
                 self.alarm_set.set(true);
             }
         }
+    }
+
+    /// The user and connection ids of a socket (its tags).
+    fn socket_ids(&self, ws: &WebSocket) -> (String, String) {
+        let tags = self.state.get_tags(ws);
+        let tag = |p: &str| tags.iter().find_map(|t| t.strip_prefix(p)).unwrap_or_default().to_string();
+        (tag("u:"), tag("c:"))
+    }
+
+    /// Sends a frame to every open socket with this tag (but the connection `except`).
+    fn send_tagged(&self, tag: &str, frame: &str, except: Option<&str>) {
+        for ws in self.state.get_websockets_with_tag(tag) {
+            if except.is_some_and(|c| self.socket_ids(&ws).1 == c) {
+                continue;
+            }
+            let _ = ws.send_with_str(frame);
+        }
+    }
+
+    /// `GET /connect`, forwarded by the Worker after its checks: the connect merge, then a socket
+    /// accepted with the hibernation API and tagged with its user and connection ids.
+    async fn open_socket(&self, req: &Request) -> worker::Result<Response> {
+        let params = super::Target::of(req).params();
+        let line = params.get("cmd").cloned().unwrap_or_default();
+        let json_param = params.get("json").cloned().unwrap_or_default();
+        let WebSocketPair { client, server } = WebSocketPair::new()?;
+        let opened = match Command::decode(format!("{line}\n").as_bytes()) {
+            Ok((cmd, _)) => match self.ensure_ready().await {
+                Ok(()) => {
+                    let db = self.db();
+                    let at = now();
+                    connect(&db, &cmd, json_param.as_bytes(), at)
+                        .and_then(|c| Ok((c, super::connect::uuid_v4()?, db, at)))
+                }
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        match opened {
+            Ok(((me, user, changed), connection_id, db, at)) => {
+                let id = user.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+                let first = !self.connected(&id);
+                let (user_tag, connection_tag) = (format!("u:{id}"), format!("c:{connection_id}"));
+                self.state.accept_websocket_with_tags(&server, &[&user_tag, &connection_tag]);
+                server.send_with_str(super::connect::health_check(&connection_id, at, Some(me)))?;
+                if changed {
+                    self.publish(&db, Publish::Connected(user.clone(), connection_id.clone()), at);
+                }
+                if first && events::visible(&user) {
+                    self.presence_changed(&db, &user, true, at);
+                }
+                self.schedule_drain(&db).await;
+            }
+            Err(e) => {
+                server.accept()?;
+                super::connect::refuse(&server, &e)?;
+            }
+        }
+        Response::from_websocket(client)
+    }
+
+    /// A socket closed or failed: its subscriptions go, and when it was the user's last one the
+    /// user goes offline (`last_active` written once, here, not on every ping).
+    async fn socket_gone(&self, ws: &WebSocket) {
+        let (user_id, connection_id) = self.socket_ids(ws);
+        let db = self.db();
+        let _ = db.run("DELETE FROM subscriptions WHERE connection_id = ?", &[connection_id.as_str().into()]);
+        let others = self
+            .state
+            .get_websockets_with_tag(&format!("u:{user_id}"))
+            .iter()
+            .any(|o| self.socket_ids(o).1 != connection_id);
+        if others || user_id.is_empty() {
+            return;
+        }
+        let at = now();
+        let loaded = store::load_users(&db, std::slice::from_ref(&user_id)).ok();
+        let Some(stored) = loaded.and_then(|mut v| v.pop()).and_then(|(_, u)| u) else { return };
+        if !user::is_active(&stored) {
+            return;
+        }
+        let after = ops::went_offline(&stored, at);
+        let mut before = BTreeMap::new();
+        before.insert(user_id.clone(), Some(crate::core::index::index_row(&stored)));
+        let commit = crate::core::ops::Commit {
+            claims: Vec::new(),
+            users: vec![after.clone()],
+            releases: Vec::new(),
+            response: Value::Null,
+            status: 200,
+        };
+        let prepared = store::prepare(&commit, &before);
+        let now_ms = at.0 / 1000;
+        if db.transaction(move |db| store::apply(db, &prepared, now_ms)).is_ok() && events::visible(&after) {
+            self.presence_changed(&db, &after, false, at);
+        }
+        self.schedule_drain(&db).await;
+    }
+
+    /// `user.presence.changed` to the user's watchers and webhooks.
+    fn presence_changed(&self, db: &Db, u: &User, online: bool, at: Timestamp) {
+        let Ok(settings) = store::load_settings(db) else { return };
+        let event = events::presence_event(u, online, &settings, at);
+        let id = u.get("id").and_then(Value::as_str).unwrap_or_default();
+        self.to_watchers(db, id, &json::text(&event), None);
+        self.queue_webhooks(db, &settings, id, &event);
+    }
+
+    /// Sends a frame to the connections watching a user (but the user's own).
+    fn to_watchers(&self, db: &Db, user_id: &str, frame: &str, except_user: Option<&str>) {
+        let Ok(rows) = db.rows("SELECT connection_id FROM subscriptions WHERE user_id = ?", &[user_id.into()]) else {
+            return;
+        };
+        for row in rows.flatten() {
+            if let Some(c) = row.text(0) {
+                for ws in self.state.get_websockets_with_tag(&format!("c:{c}")) {
+                    if except_user.is_some_and(|u| self.socket_ids(&ws).0 == u) {
+                        continue;
+                    }
+                    let _ = ws.send_with_str(frame);
+                }
+            }
+        }
+    }
+
+    /// Queues an event for each webhook the app has (after the write committed, before any
+    /// await: the rows commit with it).
+    fn queue_webhooks(&self, db: &Db, settings: &AppSettings, user_id: &str, event: &Value) {
+        let kind = event.get("type").and_then(Value::as_str).unwrap_or_default();
+        let body = json::text(event);
+        for url in events::webhook_targets(settings, kind) {
+            let Ok(delivery) = super::connect::uuid_v4() else { continue };
+            let _ = db.run(
+                "INSERT INTO webhooks (delivery_id, user_id, url, body, attempts, due_ms) VALUES (?, ?, ?, ?, 0, ?)",
+                &[delivery.as_str().into(), user_id.into(), url.as_str().into(), body.as_str().into(), now_ms().into()],
+            );
+        }
+    }
+
+    /// Delivers a committed change: events to the users' own connections (with `me`) and to
+    /// their watchers, and to the app's webhooks.
+    fn publish(&self, db: &Db, publish: Publish, at: Timestamp) {
+        let Ok(settings) = store::load_settings(db) else { return };
+        let (change, users, except) = match publish {
+            Publish::Users(change, users) => (change, users, None),
+            Publish::Connected(user, connection) => (UserChange::Updated, vec![user], Some(connection)),
+            Publish::Custom(user_id, event) => {
+                self.send_tagged(&format!("u:{user_id}"), &json::text(&event), None);
+                self.queue_webhooks(db, &settings, &user_id, &event);
+                return;
+            }
+        };
+        for u in &users {
+            let id = u.get("id").and_then(Value::as_str).unwrap_or_default();
+            let online = self.connected(id) && events::visible(u);
+            let event = events::user_event(change, u, online, &settings, at);
+            let own = json::text(&events::for_self(&event, u, &settings));
+            self.send_tagged(&format!("u:{id}"), &own, except.as_deref());
+            self.to_watchers(db, id, &json::text(&event), Some(id));
+            self.queue_webhooks(db, &settings, id, &event);
+        }
+    }
+
+    /// POSTs due webhook events, the oldest pending one of each user at a time (in order per
+    /// user), signed with the app secret; a failure is retried with backoff up to
+    /// [`WEBHOOK_ATTEMPTS`] times.
+    async fn deliver_webhooks(&self) -> Result<(), ApiError> {
+        let db = self.db();
+        let now = now_ms();
+        let mut due = Vec::new();
+        for row in db.rows(
+            "SELECT w.id, w.delivery_id, w.url, w.body, w.attempts FROM webhooks w WHERE w.due_ms <= ? \
+             AND w.id = (SELECT min(id) FROM webhooks WHERE user_id = w.user_id) ORDER BY w.id LIMIT 50",
+            &[now.into()],
+        )? {
+            let row = row?;
+            if let (Some(id), Some(delivery), Some(url), Some(body)) =
+                (row.int(0), row.text(1), row.text(2), row.text(3))
+            {
+                due.push((id, delivery, url, body, row.int(4).unwrap_or(0)));
+            }
+        }
+        if due.is_empty() {
+            return Ok(());
+        }
+        let creds = super::Credentials::from_env(&self.env)?;
+        let mut posts = Vec::with_capacity(due.len());
+        for (_, delivery, url, body, attempts) in &due {
+            posts.push(post_webhook(url, body, delivery, attempts + 1, &creds, now / 1000));
+        }
+        let answers = kv::settle_values(posts).await?;
+        let db = self.db();
+        let done = now_ms();
+        for ((id, _, _, _, attempts), answer) in due.iter().zip(answers) {
+            // Delivered: the receiver answered 2xx.
+            let ok =
+                answer.is_some_and(|r| js_sys::Reflect::get(&r, &JsValue::from_str("ok")).ok() == Some(JsValue::TRUE));
+            if ok || attempts + 1 >= WEBHOOK_ATTEMPTS {
+                db.run("DELETE FROM webhooks WHERE id = ?", &[(*id).into()])?;
+                if !ok {
+                    let dropped =
+                        store::meta(&db, "webhooks_dropped")?.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+                    store::set_meta(&db, "webhooks_dropped", &(dropped + 1).to_string())?;
+                }
+            } else {
+                db.run(
+                    "UPDATE webhooks SET attempts = attempts + 1, due_ms = ? WHERE id = ?",
+                    &[(done + backoff_ms(*attempts)).into(), (*id).into()],
+                )?;
+            }
+        }
+        Ok(())
     }
 
     /// Test hook `task-budget`: how many more task steps may run (`None`: no limit). At 0 the
@@ -205,9 +496,9 @@ impl Writer {
             let Some(mut task) = store::next_task(db)? else { return Ok(()) };
             let Some(id) = task.user_ids.get(task.outcomes.len()).cloned() else { return Ok(()) };
             let at = now();
-            let (outcome, prepared) = match task_step(db, &task, &id, at) {
-                Ok((value, prepared)) => (Ok(value), prepared),
-                Err(e) => (Err(e), None),
+            let (outcome, prepared, changed) = match task_step(db, &task, &id, at) {
+                Ok((value, prepared, changed)) => (Ok(value), prepared, changed),
+                Err(e) => (Err(e), None, None),
             };
             task.outcomes.push((id, outcome));
             task.updated_at = at.to_string();
@@ -221,6 +512,9 @@ impl Writer {
                 }
                 store::save_task_progress(db, &task)
             })?;
+            if let Some((change, user)) = changed {
+                self.publish(db, Publish::Users(change, vec![user]), at);
+            }
         }
         Ok(())
     }
@@ -355,6 +649,9 @@ impl Writer {
             }
             "drain" => {
                 self.run_tasks(&db).map_err(|e| worker::Error::RustError(e.reason))?;
+                db.run("UPDATE webhooks SET due_ms = min(due_ms, ?)", &[Arg::Int(now_ms())])
+                    .map_err(|e| worker::Error::RustError(e.reason))?;
+                self.deliver_webhooks().await.map_err(|e| worker::Error::RustError(e.reason))?;
                 // Entries backing off are due again (once their key's second has passed).
                 db.run(
                     "UPDATE outbox SET due_ms = max(?1, coalesce((SELECT at_ms + 1000 FROM kv_sent \
@@ -402,6 +699,8 @@ impl Writer {
             ("kv_failures", Value::from(stats.failures)),
             ("kv_too_fast", Value::from(stats.too_fast)),
             ("commands", Value::from(stats.commands)),
+            ("webhooks_pending", Value::from(count("SELECT count(*) FROM webhooks"))),
+            ("subscriptions", Value::from(count("SELECT count(*) FROM subscriptions"))),
         ])
     }
 }
@@ -445,7 +744,13 @@ fn authorize<'a>(db: &'a Db, cmd: &Command, settings: &AppSettings) -> Result<(S
 }
 
 /// Runs one command: read, decide, commit. Synchronous from start to end.
-fn execute(db: &Db, cmd: &Command, body: &[u8], at: Timestamp) -> Result<(Value, u16), OpError> {
+fn execute(
+    db: &Db,
+    cmd: &Command,
+    body: &[u8],
+    at: Timestamp,
+    presence: &dyn Presence,
+) -> Result<(Value, u16, Option<Publish>), OpError> {
     let op = cmd.route.op();
     let fail = |error| OpError { op, error };
     let settings = store::load_settings(db).map_err(fail)?;
@@ -461,7 +766,7 @@ fn execute(db: &Db, cmd: &Command, body: &[u8], at: Timestamp) -> Result<(Value,
     }
     let (body, caller) = (&body, &cmd.claims.caller);
     let operation: Box<OpFn<'_>> = match &cmd.route {
-        Route::GetApp => return Ok((ops::get_app(&settings), 200)),
+        Route::GetApp => return Ok((ops::get_app(&settings), 200, None)),
         Route::Query => {
             let payload = cmd.payload.as_deref().unwrap_or("{}");
             let q = match (cmd.v2, json::parse(payload)) {
@@ -475,8 +780,20 @@ fn execute(db: &Db, cmd: &Command, body: &[u8], at: Timestamp) -> Result<(Value,
             };
             let q = tenancy::restrict_query(q, caller, me, &settings).map_err(fail)?;
             let found = store::query(db, &q).map_err(fail)?;
-            let users = found.iter().map(|u| Value::Object(tenancy::shown(u, caller, &settings))).collect();
-            return Ok((object([("users", Value::Array(users))]), 200));
+            let wants_presence = json::parse(payload).ok().and_then(|p| p.get("presence")?.as_bool()) == Some(true);
+            if let (true, Some(conn)) = (wants_presence, &cmd.connection_id) {
+                watch(db, presence, caller, conn, &found).map_err(fail)?;
+            }
+            let users = found
+                .iter()
+                .map(|u| {
+                    let mut shown = tenancy::shown(u, caller, &settings);
+                    let id = u.get("id").and_then(Value::as_str).unwrap_or_default();
+                    shown.insert("online".into(), Value::Bool(presence.connected(id) && events::visible(u)));
+                    Value::Object(shown)
+                })
+                .collect();
+            return Ok((object([("users", Value::Array(users))]), 200, None));
         }
         Route::UpdateApp => {
             let patch = if body.is_null() { object([]) } else { body.clone() };
@@ -485,7 +802,7 @@ fn execute(db: &Db, cmd: &Command, body: &[u8], at: Timestamp) -> Result<(Value,
                 let (text, now) = (updated.to_json(), at.0 / 1000);
                 db.transaction(move |db| store::save_settings(db, &text, now)).map_err(fail)?;
             }
-            return Ok((object([]), 200));
+            return Ok((object([]), 200, None));
         }
         Route::Upsert => Box::new(move |s| ops::upsert_users(body, caller, at, s)),
         Route::Partial => Box::new(move |s| ops::partial_update_users(body, caller, at, s)),
@@ -507,21 +824,32 @@ fn execute(db: &Db, cmd: &Command, body: &[u8], at: Timestamp) -> Result<(Value,
             let id = super::connect::uuid_v4().map_err(fail)?;
             let (task_id, stamp) = (id.clone(), at.to_string());
             db.transaction(move |db| store::insert_task(db, &task_id, &request, &stamp)).map_err(fail)?;
-            return Ok((object([("task_id", Value::from(id))]), 201));
+            return Ok((object([("task_id", Value::from(id))]), 201, None));
         }
         Route::GetTask(id) => {
             tasks::check_server(caller, "GetTask").map_err(fail)?;
             let task = store::load_task(db, id).map_err(fail)?.ok_or_else(|| fail(tasks::unknown_task(id)))?;
-            return Ok((task.state().view(), 200));
+            return Ok((task.state().view(), 200, None));
         }
         Route::ExportUser(id) => {
             tasks::check_export(caller).map_err(fail)?;
             user::validate_id(id).map_err(fail)?;
             let loaded = store::load_users(db, std::slice::from_ref(id)).map_err(fail)?;
             return match loaded.first().and_then(|(_, u)| u.as_ref()) {
-                Some(u) if !user::is_hard_deleted(u) => Ok((tasks::export_of(u), 200)),
+                Some(u) if !user::is_hard_deleted(u) => Ok((tasks::export_of(u), 200, None)),
                 _ => Err(fail(ApiError::not_found(format!("user '{id}' does not exist")))),
             };
+        }
+        Route::SendEvent(id) => {
+            tasks::check_server(caller, "SendUserCustomEvent").map_err(fail)?;
+            user::validate_id(id).map_err(fail)?;
+            let event = events::custom_event(body, at).map_err(fail)?;
+            let loaded = store::load_users(db, std::slice::from_ref(id)).map_err(fail)?;
+            if !loaded.first().and_then(|(_, u)| u.as_ref()).is_some_and(user::is_active) {
+                return Err(fail(ApiError::not_found(format!("user '{id}' does not exist"))));
+            }
+            let publish = Publish::Custom(id.clone(), event.clone());
+            return Ok((object([("event", event)]), 201, Some(publish)));
         }
         Route::Connect | Route::Guest | Route::Test(_) | Route::NotFound => {
             return Err(fail(ApiError::route_not_found()))
@@ -531,16 +859,85 @@ fn execute(db: &Db, cmd: &Command, body: &[u8], at: Timestamp) -> Result<(Value,
     let prepared = store::prepare(&commit, &loader.before);
     let now = at.0 / 1000;
     db.transaction(move |db| store::apply(db, &prepared, now)).map_err(fail)?;
-    Ok((commit.response, commit.status))
+    let change = match cmd.route {
+        Route::Deactivate(_) => UserChange::Deactivated,
+        Route::Reactivate(_) => UserChange::Reactivated,
+        Route::Delete(_) => UserChange::Deleted,
+        _ => UserChange::Updated,
+    };
+    Ok((commit.response, commit.status, Some(Publish::Users(change, commit.users))))
 }
 
-/// One user's step of a task: the user after it (or its export), and the writes to commit.
-fn task_step(
-    db: &Db,
-    task: &store::TaskRow,
-    id: &str,
-    at: Timestamp,
-) -> Result<(Value, Option<store::Prepared>), String> {
+/// Subscribes a connection to the users a `presence: true` query returned: the connection must
+/// be open and the caller's own; at most [`MAX_SUBSCRIPTIONS`] users per connection.
+fn watch(db: &Db, presence: &dyn Presence, caller: &Caller, connection: &str, found: &[User]) -> Result<(), ApiError> {
+    let ok = match (caller, presence.owner(connection)) {
+        (_, None) => false,
+        (Caller::User(id), Some(o)) => *id == o,
+        (Caller::Server, Some(_)) => true,
+    };
+    if !ok || found.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> =
+        found.iter().filter_map(|u| u.get("id").and_then(Value::as_str).map(str::to_string)).collect();
+    let list = json::text(&Value::from(ids));
+    let count = |sql: &str, args: &[Arg<'_>]| db.first(sql, args).map(|r| r.and_then(|r| r.int(0)).unwrap_or(0));
+    let have = count("SELECT count(*) FROM subscriptions WHERE connection_id = ?", &[connection.into()])?;
+    let new = count(
+        "SELECT count(*) FROM json_each(?1) WHERE value NOT IN (SELECT user_id FROM subscriptions WHERE connection_id = ?2)",
+        &[list.as_str().into(), connection.into()],
+    )?;
+    if have + new > MAX_SUBSCRIPTIONS {
+        return Err(ApiError::input(format!(
+            "a connection may watch at most {MAX_SUBSCRIPTIONS} users through presence queries"
+        )));
+    }
+    db.run(
+        "INSERT OR IGNORE INTO subscriptions (connection_id, user_id) SELECT ?2, value FROM json_each(?1)",
+        &[list.as_str().into(), connection.into()],
+    )
+    .map(|_| ())
+}
+
+/// POSTs one webhook event: Stream's headers and `X-Signature` (HMAC-SHA256 of the body with
+/// the app secret, hex), plus the delivery id, the attempt and a timestamp.
+fn post_webhook(
+    url: &str,
+    body: &str,
+    delivery: &str,
+    attempt: i64,
+    creds: &super::Credentials,
+    now_secs: i64,
+) -> Result<js_sys::Promise, ApiError> {
+    let fail = |e: JsValue| ApiError::internal(format!("webhook: {e:?}"));
+    let headers = worker::web_sys::Headers::new().map_err(fail)?;
+    for (k, v) in [
+        ("content-type", "application/json".to_string()),
+        ("x-signature", events::signature(body, &creds.secret)),
+        ("x-api-key", creds.key.clone()),
+        ("x-webhook-id", delivery.to_string()),
+        ("x-webhook-attempt", attempt.to_string()),
+        ("x-webhook-timestamp", now_secs.to_string()),
+    ] {
+        headers.set(k, &v).map_err(fail)?;
+    }
+    let init = worker::web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers);
+    init.set_body(&JsValue::from_str(body));
+    let request = worker::web_sys::Request::new_with_str_and_init(url, &init).map_err(fail)?;
+    let fetch: js_sys::Function =
+        js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("fetch")).map_err(fail)?.unchecked_into();
+    Ok(fetch.call1(&JsValue::UNDEFINED, &request).map_err(fail)?.unchecked_into())
+}
+
+/// One user's step of a task: the user after it (or its export), the writes to commit, and
+/// the change to publish.
+type TaskStep = (Value, Option<store::Prepared>, Option<(UserChange, User)>);
+
+/// Runs one user's step of a task.
+fn task_step(db: &Db, task: &store::TaskRow, id: &str, at: Timestamp) -> Result<TaskStep, String> {
     let settings = store::load_settings(db).map_err(|e| e.reason)?;
     let mut loader = SqlLoader { db, before: BTreeMap::new() };
     let server = Caller::Server;
@@ -561,20 +958,26 @@ fn task_step(
         TaskKind::Export => {
             let loaded = store::load_users(db, &[id.to_string()]).map_err(|e| e.reason)?;
             return match loaded.first().and_then(|(_, u)| u.as_ref()) {
-                Some(u) if !user::is_hard_deleted(u) => Ok((tasks::export_of(u), None)),
+                Some(u) if !user::is_hard_deleted(u) => Ok((tasks::export_of(u), None, None)),
                 _ => Err(format!("user '{id}' does not exist")),
             };
         }
     };
     let commit = drive::drive(&mut loader, Snapshot::new(settings), op, &*step).map_err(|e| e.error.reason)?;
     let shown = commit.response.get("user").cloned().unwrap_or(Value::Null);
-    Ok((shown, Some(store::prepare(&commit, &loader.before))))
+    let change = match task.kind {
+        TaskKind::Deactivate => UserChange::Deactivated,
+        TaskKind::Reactivate => UserChange::Reactivated,
+        _ => UserChange::Deleted,
+    };
+    let changed = commit.users.first().cloned().map(|u| (change, u));
+    Ok((shown, Some(store::prepare(&commit, &loader.before)), changed))
 }
 
 /// `POST /guest` `{user}`: creates (or updates) a guest user, role `guest`, and answers it with
 /// a user token. Only when the app has `roster_guests_enabled` on and is not multi-tenant (as
 /// in Stream, guests and teams do not mix); an existing user that is no guest cannot be taken.
-fn guest(db: &Db, env: &Env, body: &[u8], at: Timestamp) -> Result<Value, ApiError> {
+fn guest(db: &Db, env: &Env, body: &[u8], at: Timestamp) -> Result<(Value, User), ApiError> {
     let settings = store::load_settings(db)?;
     if !settings.guests_enabled() || settings.multi_tenant() {
         return Err(ApiError::not_allowed("guest users are not enabled for this app"));
@@ -605,11 +1008,13 @@ fn guest(db: &Db, env: &Env, body: &[u8], at: Timestamp) -> Result<Value, ApiErr
     let prepared = store::prepare(&commit, &loader.before);
     let now = at.0 / 1000;
     db.transaction(move |db| store::apply(db, &prepared, now))?;
-    Ok(object([("user", shown), ("access_token", Value::from(token))]))
+    let stored = commit.users.first().cloned().unwrap_or_default();
+    Ok((object([("user", shown), ("access_token", Value::from(token))]), stored))
 }
 
 /// The connect merge: the body is the `json` query parameter, `{user_id, user_details}`.
-fn connect(db: &Db, cmd: &Command, body: &[u8], at: Timestamp) -> Result<Value, ApiError> {
+/// Returns `me`, the user as stored, and whether its data changed (not just `last_active`).
+fn connect(db: &Db, cmd: &Command, body: &[u8], at: Timestamp) -> Result<(Value, User, bool), ApiError> {
     let payload = json::parse_slice(body).map_err(|e| ApiError::input(format!("invalid json query parameter: {e}")))?;
     let user_id = payload
         .get("user_id")
@@ -624,26 +1029,13 @@ fn connect(db: &Db, cmd: &Command, body: &[u8], at: Timestamp) -> Result<Value, 
         ops::connect_user(&user_id, &details, caller, at, s)
     })
     .map_err(|e| e.error)?;
+    let stored = commit.users.first().cloned().unwrap_or_default();
+    let before = loader.before.get(&user_id).cloned().flatten();
+    let changed = before.is_none_or(|b| b.updated_at != crate::core::index::index_row(&stored).updated_at);
     let prepared = store::prepare(&commit, &loader.before);
     let now = at.0 / 1000;
     db.transaction(move |db| store::apply(db, &prepared, now))?;
-    Ok(commit.response)
-}
-
-/// The connect merge's answer to the Worker: `{me}` or `{error: {code, status, reason}}`.
-fn connect_reply(result: Result<Value, ApiError>) -> worker::Result<Response> {
-    let body = match result {
-        Ok(me) => object([("me", me)]),
-        Err(e) => object([(
-            "error",
-            object([
-                ("code", Value::from(e.code)),
-                ("status", Value::from(e.status)),
-                ("reason", Value::from(e.reason)),
-            ]),
-        )]),
-    };
-    Response::from_bytes(json::text(&body).into_bytes())
+    Ok((commit.response, stored, changed))
 }
 
 // ------------------------------------------------------------------------------------ import

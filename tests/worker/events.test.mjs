@@ -1,0 +1,152 @@
+// Real time (issue 17): the Writer holds every /connect socket (hibernation API) and sends each
+// committed user change as Stream's events to the user's own connections (with `me`) and to the
+// connections watching it through a `presence: true` query; presence; custom events; signed
+// webhooks with retries. Driven by the stream-chat SDK's real connections and a local receiver.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { LIMIT, assertEnvelope, hook, raw, rejectsWith, serverClient, signJwt, startWorker, userClient } from './harness.mjs';
+
+let w;
+let server;
+const open = [];
+before(async () => {
+  w = await startWorker();
+  server = serverClient(w);
+});
+after(async () => {
+  await Promise.all(open.map((c) => c.disconnectUser().catch(() => {})));
+  await w?.stop();
+});
+
+async function connected(id, name = id) {
+  const c = userClient(w);
+  open.push(c);
+  await c.connectUser({ id, name }, server.createToken(id));
+  return c;
+}
+
+/** The next event of this type on a client (bounded: 15 s). */
+function nextEvent(client, type) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${type} event within 15 s`)), 15_000);
+    const sub = client.on(type, (event) => {
+      clearTimeout(timer);
+      sub.unsubscribe();
+      resolve(event);
+    });
+  });
+}
+
+describe('user events on the connection', () => {
+  test('a rename by the server reaches the user (client.user too) and its watchers, and nobody else', LIMIT, async () => {
+    const a = await connected('ev-a', 'A');
+    const b = await connected('ev-b', 'B');
+    const c = await connected('ev-c', 'C');
+    const watched = await b.queryUsers({ id: 'ev-a' }, {}, { presence: true });
+    assert.equal(watched.users[0].online, true, 'ev-a is connected');
+    const toA = nextEvent(a, 'user.updated');
+    const toB = nextEvent(b, 'user.updated');
+    const toC = nextEvent(c, 'user.updated');
+    await server.partialUpdateUser({ id: 'ev-a', set: { name: 'Renamed A', mood: 'new' } });
+    const [ea, eb] = await Promise.all([toA, toB]);
+    assert.equal(ea.user.name, 'Renamed A');
+    assert.equal(ea.me.name, 'Renamed A', 'the user\'s own connections get me');
+    assert.equal(a.user.name, 'Renamed A', 'client.user follows without reconnecting');
+    assert.equal(a.user.mood, 'new');
+    assert.equal(eb.user.name, 'Renamed A');
+    assert.equal(eb.me, undefined, 'a watcher gets no me');
+    // ev-c watches nobody: the first event it gets is the custom one sent after the rename.
+    const first = Promise.race([toC.then((e) => e.type), nextEvent(c, 'ping_after').then((e) => e.type)]);
+    await server.sendUserCustomEvent('ev-c', { type: 'ping_after' });
+    assert.equal(await first, 'ping_after');
+  });
+
+  test('deactivation and reactivation are events too', LIMIT, async () => {
+    await server.upsertUser({ id: 'ev-d', name: 'D' });
+    const b = await connected('ev-watcher');
+    await b.queryUsers({ id: 'ev-d' }, {}, { presence: true });
+    const off = nextEvent(b, 'user.deactivated');
+    await server.deactivateUser('ev-d');
+    assert.equal((await off).user.id, 'ev-d');
+    const on = nextEvent(b, 'user.reactivated');
+    await server.reactivateUser('ev-d');
+    assert.equal((await on).user.id, 'ev-d');
+  });
+});
+
+describe('presence', () => {
+  test('online while connected, user.presence.changed to watchers, last_active kept on the way out', LIMIT, async () => {
+    await server.upsertUser({ id: 'ev-p', name: 'P' });
+    const b = await connected('ev-pw');
+    const before = await b.queryUsers({ id: 'ev-p' }, {}, { presence: true });
+    assert.equal(before.users[0].online, false);
+    const on = nextEvent(b, 'user.presence.changed');
+    const p = await connected('ev-p');
+    const eOn = await on;
+    assert.deepEqual([eOn.user.id, eOn.user.online], ['ev-p', true]);
+    assert.equal((await server.queryUsers({ id: 'ev-p' })).users[0].online, true);
+    const off = nextEvent(b, 'user.presence.changed');
+    await p.disconnectUser();
+    const eOff = await off;
+    assert.deepEqual([eOff.user.id, eOff.user.online], ['ev-p', false]);
+    const [stored] = (await server.queryUsers({ id: 'ev-p' })).users;
+    assert.equal(stored.online, false);
+    assert.ok(stored.last_active >= eOn.created_at, `last_active ${stored.last_active} kept when it went offline`);
+  });
+});
+
+describe('custom events', () => {
+  test('sendUserCustomEvent reaches the user\'s connections; bad input is refused', LIMIT, async () => {
+    const a = await connected('ev-x');
+    const got = nextEvent(a, 'friendship_request');
+    await server.sendUserCustomEvent('ev-x', { type: 'friendship_request', text: 'hi' });
+    assert.equal((await got).text, 'hi');
+    await rejectsWith(server.sendUserCustomEvent('ev-nobody', { type: 't' }), { status: 404, code: 16 });
+    await rejectsWith(server.sendUserCustomEvent('ev-x', { type: 't', blob: 'x'.repeat(6000) }), { status: 413, code: 22 });
+    await rejectsWith(server.sendUserCustomEvent('ev-x', { text: 'no type' }), { status: 400, code: 4 });
+    const token = signJwt({ user_id: 'ev-x' }, w.secret);
+    assertEnvelope(await raw(w, 'POST', '/users/ev-x/event', { token, body: { event: { type: 't' } } }), 403, 17);
+  });
+});
+
+describe('webhooks', () => {
+  test('each event is POSTed signed, in order per user, and retried until the receiver takes it', LIMIT, async () => {
+    const got = [];
+    let failNext = 2;
+    const receiver = createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        got.push({ headers: req.headers, body: Buffer.concat(chunks).toString(), failed: failNext > 0 });
+        res.writeHead(failNext-- > 0 ? 503 : 200).end();
+      });
+    });
+    await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
+    try {
+      await rejectsWith(server.updateAppSettings({ webhook_url: 'ftp://127.0.0.1/hook' }), { status: 400, code: 4 });
+      await server.updateAppSettings({ webhook_url: `http://127.0.0.1:${receiver.address().port}/hook` });
+      await server.upsertUser({ id: 'ev-h', n: 1 });
+      await server.partialUpdateUser({ id: 'ev-h', set: { n: 2 } });
+      for (let i = 0; i < 100 && got.filter((g) => !g.failed).length < 2; i++) {
+        await hook(w, 'drain', '');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const delivered = got.filter((g) => !g.failed);
+      assert.equal(delivered.length, 2, `two events delivered: ${JSON.stringify(got.map((g) => g.headers['x-webhook-attempt']))}`);
+      assert.deepEqual(delivered.map((g) => JSON.parse(g.body).user.n), [1, 2], 'in order for the user');
+      const first = got.filter((g) => g.headers['x-webhook-id'] === got[0].headers['x-webhook-id']);
+      assert.deepEqual(first.map((g) => g.headers['x-webhook-attempt']), ['1', '2', '3'], 'one delivery id, attempts counted');
+      for (const g of got) {
+        assert.equal(server.verifyWebhook(g.body, g.headers['x-signature']), true, 'the SDK accepts the signature');
+        assert.equal(g.headers['x-api-key'], w.key);
+        assert.match(g.headers['x-webhook-timestamp'], /^\d+$/);
+        assert.equal(JSON.parse(g.body).type, 'user.updated');
+      }
+      assert.equal((await hook(w, 'outbox')).webhooks_pending, 0);
+    } finally {
+      await server.updateAppSettings({ webhook_url: '' });
+      receiver.close();
+    }
+  });
+});
