@@ -5,6 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import WebSocket from 'ws';
 import { LIMIT, assertEnvelope, hook, raw, rejectsWith, serverClient, signJwt, startWorker, userClient } from './harness.mjs';
 
 let w;
@@ -93,6 +94,37 @@ describe('presence', () => {
     const [stored] = (await server.queryUsers({ id: 'ev-p' })).users;
     assert.equal(stored.online, false);
     assert.ok(stored.last_active >= eOn.created_at, `last_active ${stored.last_active} kept when it went offline`);
+  });
+});
+
+describe('presence limits', () => {
+  test('an unclean drop takes the user offline; a connection watches at most 1,000 users', LIMIT, async () => {
+    await server.upsertUser({ id: 'ev-drop' });
+    const watcher = await connected('ev-dw');
+    await watcher.queryUsers({ id: 'ev-drop' }, {}, { presence: true });
+    const on = nextEvent(watcher, 'user.presence.changed');
+    const q = new URLSearchParams({
+      json: JSON.stringify({ user_id: 'ev-drop', user_details: { id: 'ev-drop' } }),
+      api_key: w.key, authorization: server.createToken('ev-drop'), 'stream-auth-type': 'jwt',
+    });
+    const ws = new WebSocket(`${w.baseURL.replace(/^http/, 'ws')}/connect?${q}`);
+    await new Promise((resolve, reject) => {
+      ws.once('message', resolve);
+      ws.once('error', reject);
+    });
+    assert.equal((await on).user.online, true);
+    const off = nextEvent(watcher, 'user.presence.changed');
+    ws.terminate(); // no close frame: the TCP connection just ends
+    assert.equal((await off).user.online, false);
+
+    const ids = Array.from({ length: 1001 }, (_, i) => `ev-many-${String(i).padStart(4, '0')}`);
+    for (let i = 0; i < ids.length; i += 100) await server.upsertUsers(ids.slice(i, i + 100).map((id) => ({ id })));
+    const many = await connected('ev-many-watcher');
+    for (let offset = 0; offset < 1000; offset += 100) {
+      await many.queryUsers({ id: { $in: ids.slice(offset, offset + 100) } }, {}, { presence: true, limit: 100 });
+    }
+    await rejectsWith(many.queryUsers({ id: ids[1000] }, {}, { presence: true }), { status: 400, code: 4, message: /at most 1000 users/ });
+    assert.equal((await many.queryUsers({ id: ids[1000] })).users.length, 1, 'without presence the query works');
   });
 });
 
