@@ -86,6 +86,7 @@ pub struct Writer {
     env: Env,
     ready: Cell<bool>,
     draining: Cell<bool>,
+    delivering: Cell<bool>,
     alarm_set: Cell<bool>,
     stats: RefCell<KvStats>,
 }
@@ -97,6 +98,7 @@ impl DurableObject for Writer {
             env,
             ready: Cell::new(false),
             draining: Cell::new(false),
+            delivering: Cell::new(false),
             alarm_set: Cell::new(false),
             stats: RefCell::default(),
         }
@@ -425,6 +427,17 @@ impl Writer {
     /// user), signed with the app secret; a failure is retried with backoff up to
     /// [`WEBHOOK_ATTEMPTS`] times.
     async fn deliver_webhooks(&self) -> Result<(), ApiError> {
+        // One delivery round at a time (the alarm and the test hook may both call it): two
+        // rounds would send the same attempt twice.
+        if self.delivering.replace(true) {
+            return Ok(());
+        }
+        let result = self.deliver_round().await;
+        self.delivering.set(false);
+        result
+    }
+
+    async fn deliver_round(&self) -> Result<(), ApiError> {
         let db = self.db();
         let now = now_ms();
         let mut due = Vec::new();
