@@ -156,6 +156,7 @@ impl DurableObject for Writer {
             return Err(worker::Error::RustError(e.reason));
         }
         self.run_tasks(&self.db()).map_err(|e| worker::Error::RustError(e.reason))?;
+        self.sweep_sockets().await;
         self.deliver_webhooks().await.map_err(|e| worker::Error::RustError(e.reason))?;
         self.drain().await.map_err(|e| worker::Error::RustError(e.reason))?;
         Response::ok("")
@@ -164,6 +165,7 @@ impl DurableObject for Writer {
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> worker::Result<()> {
         if let WebSocketIncomingMessage::String(text) = message {
             if text.contains("health.check") {
+                set_last_seen(&ws, now_ms());
                 let (_, connection) = self.socket_ids(&ws);
                 let _ = ws.send_with_str(super::connect::health_check(&connection, now(), None));
             }
@@ -191,6 +193,26 @@ pub enum Publish {
     Custom(String, Value),
     /// A connect changed the user: `user.updated` to its other connections and its watchers.
     Connected(User, String),
+}
+
+/// A connection that has not pinged for this long is dropped (three missed 25 s pings).
+const PING_TIMEOUT_MS: i64 = 75_000;
+/// How often the alarm looks for such connections while any are open.
+const SWEEP_MS: i64 = 30_000;
+
+/// Records when a socket was last heard from, in its attachment (kept across hibernation).
+fn set_last_seen(ws: &WebSocket, ms: i64) {
+    let js: &JsValue = ws.as_ref();
+    if let Ok(f) = js_sys::Reflect::get(js, &JsValue::from_str("serializeAttachment")) {
+        let _ = f.unchecked_into::<js_sys::Function>().call1(js, &JsValue::from_f64(ms as f64));
+    }
+}
+
+/// When a socket was last heard from (see [`set_last_seen`]).
+fn last_seen(ws: &WebSocket) -> Option<i64> {
+    let js: &JsValue = ws.as_ref();
+    let f = js_sys::Reflect::get(js, &JsValue::from_str("deserializeAttachment")).ok()?;
+    f.unchecked_into::<js_sys::Function>().call0(js).ok()?.as_f64().map(|v| v as i64)
 }
 
 /// Most users one connection may watch through `presence: true` queries.
@@ -250,6 +272,12 @@ impl Writer {
             (a, b) => a.or(b),
         };
         let tasks = self.tasks_runnable(db).then(now_ms);
+        // While sockets are open, the alarm also looks for connections that stopped pinging.
+        let sweep = (!self.state.get_websockets().is_empty()).then(|| now_ms() + self.ping_timeout(db).min(SWEEP_MS));
+        let tasks = match (tasks, sweep) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let due = match (outbox, tasks) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -304,6 +332,7 @@ impl Writer {
                 let first = !self.connected(&id);
                 let (user_tag, connection_tag) = (format!("u:{id}"), format!("c:{connection_id}"));
                 self.state.accept_websocket_with_tags(&server, &[&user_tag, &connection_tag]);
+                set_last_seen(&server, now_ms());
                 server.send_with_str(super::connect::health_check(&connection_id, at, Some(me)))?;
                 if changed {
                     self.publish(&db, Publish::Connected(user.clone(), connection_id.clone()), at);
@@ -357,6 +386,28 @@ impl Writer {
             self.presence_changed(&db, &after, false, at);
         }
         self.schedule_drain(&db).await;
+    }
+
+    /// How long a connection may go without a ping before it counts as dropped: three missed
+    /// 25-second pings (the test hook `ping-timeout` shortens it).
+    fn ping_timeout(&self, db: &Db) -> i64 {
+        let hooked = super::test_hooks(&self.env)
+            .then(|| store::meta(db, "ping_timeout_ms").ok().flatten().and_then(|v| v.parse::<i64>().ok()))
+            .flatten();
+        hooked.unwrap_or(PING_TIMEOUT_MS)
+    }
+
+    /// Closes the connections that stopped pinging (a client gone without closing its socket)
+    /// and takes them off presence as if they had closed.
+    async fn sweep_sockets(&self) {
+        let timeout = self.ping_timeout(&self.db());
+        let now = now_ms();
+        let stale: Vec<WebSocket> =
+            self.state.get_websockets().into_iter().filter(|ws| now - last_seen(ws).unwrap_or(now) > timeout).collect();
+        for ws in stale {
+            let _ = ws.close(Some(1000), Some("missed pings"));
+            self.socket_gone(&ws).await;
+        }
     }
 
     /// `user.presence.changed` to the user's watchers and webhooks.
@@ -649,6 +700,13 @@ impl Writer {
                 };
                 set.map_err(|e| worker::Error::RustError(e.reason))?;
                 reply(object([("kv_fault", Value::from(mode))]))
+            }
+            "ping-timeout" => {
+                let ms = String::from_utf8_lossy(body).trim().to_string();
+                store::set_meta(&db, "ping_timeout_ms", &ms).map_err(|e| worker::Error::RustError(e.reason))?;
+                self.alarm_set.set(false);
+                self.schedule_drain(&db).await;
+                reply(object([("ping_timeout_ms", Value::from(ms))]))
             }
             "task-budget" => {
                 let budget = String::from_utf8_lossy(body).trim().to_string();

@@ -182,3 +182,68 @@ describe('webhooks', () => {
     }
   });
 });
+
+describe('missed pings (last: it drops every silent connection of this server)', () => {
+  test('a connection that stops pinging is closed and its user goes offline', LIMIT, async () => {
+    await hook(w, 'ping-timeout', '1500');
+    const sockets = [];
+    try {
+      await server.upsertUsers([{ id: 'ev-silent' }, { id: 'ev-sw' }]);
+      const frames = (ws) => {
+        const queue = [];
+        const waiters = [];
+        ws.on('message', (d) => {
+          const f = JSON.parse(d.toString());
+          const waiter = waiters.shift();
+          if (waiter) waiter(f);
+          else queue.push(f);
+        });
+        return (match) => new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('no such frame within 15 s')), 15_000);
+          const take = (f) => {
+            if (match(f)) {
+              clearTimeout(timer);
+              resolve(f);
+            } else waiters.push(take);
+          };
+          const queued = queue.findIndex(match);
+          if (queued >= 0) {
+            clearTimeout(timer);
+            resolve(queue.splice(queued, 1)[0]);
+          } else waiters.push(take);
+        });
+      };
+      const open = (id) => {
+        const q = new URLSearchParams({
+          json: JSON.stringify({ user_id: id, user_details: { id } }),
+          api_key: w.key, authorization: server.createToken(id), 'stream-auth-type': 'jwt',
+        });
+        const ws = new WebSocket(`${w.baseURL.replace(/^http/, 'ws')}/connect?${q}`);
+        sockets.push(ws);
+        return { ws, next: frames(ws) };
+      };
+      // The watcher pings every 200 ms; the silent connection never does.
+      const watcher = open('ev-sw');
+      const hello = await watcher.next((f) => f.type === 'health.check');
+      const pinger = setInterval(() => watcher.ws.send(JSON.stringify([{ type: 'health.check' }])), 200);
+      try {
+        const token = signJwt({ user_id: 'ev-sw' }, w.secret);
+        const payload = { filter_conditions: { id: 'ev-silent' }, presence: true };
+        const q = await raw(w, 'GET', '/users', { token, query: { payload, connection_id: hello.connection_id } });
+        assert.equal(q.status, 200, q.text);
+        const silent = open('ev-silent');
+        const closed = new Promise((r) => silent.ws.once('close', (code, reason) => r({ code, reason: reason.toString() })));
+        const on = await watcher.next((f) => f.type === 'user.presence.changed' && f.user.id === 'ev-silent');
+        assert.equal(on.user.online, true);
+        const off = await watcher.next((f) => f.type === 'user.presence.changed' && f.user.id === 'ev-silent' && !f.user.online);
+        assert.equal(off.user.online, false);
+        assert.deepEqual(await closed, { code: 1000, reason: 'missed pings' });
+      } finally {
+        clearInterval(pinger);
+      }
+    } finally {
+      for (const ws of sockets) ws.terminate();
+      await hook(w, 'ping-timeout', '75000');
+    }
+  });
+});
