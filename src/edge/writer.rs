@@ -217,6 +217,8 @@ fn last_seen(ws: &WebSocket) -> Option<i64> {
 
 /// Most users one connection may watch through `presence: true` queries.
 pub const MAX_SUBSCRIPTIONS: i64 = 1000;
+/// How long a webhook receiver has to answer one delivery.
+const WEBHOOK_TIMEOUT_MS: f64 = 10_000.0;
 /// Delivery attempts of one webhook event before it is dropped (backoff 1 s doubling to 60 s).
 const WEBHOOK_ATTEMPTS: i64 = 10;
 
@@ -997,6 +999,14 @@ fn post_webhook(
     init.set_method("POST");
     init.set_headers(&headers);
     init.set_body(&JsValue::from_str(body));
+    // A receiver that does not answer within 10 s counts as a failed attempt (the alarm waits
+    // for the batch, so a hung receiver must not hold replication up).
+    let timeout = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("AbortSignal"))
+        .and_then(|a| js_sys::Reflect::get(&a, &JsValue::from_str("timeout")).map(|t| (a, t)))
+        .and_then(|(a, t)| t.unchecked_into::<js_sys::Function>().call1(&a, &JsValue::from_f64(WEBHOOK_TIMEOUT_MS)));
+    if let Ok(signal) = timeout {
+        init.set_signal(Some(&signal.unchecked_into()));
+    }
     let request = worker::web_sys::Request::new_with_str_and_init(url, &init).map_err(fail)?;
     let fetch: js_sys::Function =
         js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("fetch")).map_err(fail)?.unchecked_into();

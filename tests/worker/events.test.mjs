@@ -183,6 +183,41 @@ describe('webhooks', () => {
   });
 });
 
+describe('webhooks: a receiver that hangs', () => {
+  test('a delivery without an answer within 10 s is retried; writes never wait for it', LIMIT, async () => {
+    const got = [];
+    let hang = true;
+    const receiver = createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        got.push(req.headers['x-webhook-attempt']);
+        if (hang) {
+          hang = false; // the first request is never answered
+          return;
+        }
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
+    try {
+      await server.updateAppSettings({ webhook_url: `http://127.0.0.1:${receiver.address().port}/hook` });
+      await server.upsertUser({ id: 'ev-hang' });
+      await server.partialUpdateUser({ id: 'ev-hang', set: { n: 1 } }); // answered while the receiver hangs
+      for (let i = 0; i < 200 && (await hook(w, 'outbox')).webhooks_pending > 0; i++) {
+        await hook(w, 'drain', '');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal((await hook(w, 'outbox')).webhooks_pending, 0, `delivered: attempts ${got}`);
+      assert.deepEqual(got.slice(0, 2), ['1', '2'], 'the hung attempt counted as failed and was retried');
+    } finally {
+      await server.updateAppSettings({ webhook_url: '' });
+      receiver.closeAllConnections();
+      receiver.close();
+    }
+  });
+});
+
 describe('missed pings (last: it drops every silent connection of this server)', () => {
   test('a connection that stops pinging is closed and its user goes offline', LIMIT, async () => {
     await hook(w, 'ping-timeout', '1500');
