@@ -5,7 +5,7 @@
 //! Worker tests compare its answers with a scan too.
 
 use proptest::prelude::*;
-use roster::core::index::{self, Candidates, Column, Plan};
+use roster::core::index::{self, Candidates, Column, CustomValue, Plan};
 use roster::core::query::{self, InOrder, UserQuery};
 use roster::core::time::Timestamp;
 use roster::core::user::User;
@@ -20,7 +20,7 @@ fn planned(q: &UserQuery, users: &BTreeMap<String, User>) -> Vec<User> {
         .iter()
         .map(|(id, u)| (id, index::index_row(u), u))
         .filter(|(_, row, _)| !row.deleted && (plan.include_deactivated || !row.deactivated))
-        .filter(|(id, row, _)| plan.candidates.admits(id, row))
+        .filter(|(id, row, u)| plan.candidates.admits(id, row, u))
         .collect();
     rows.sort_by(|a, b| index::storage_order(&plan, (a.0, &a.1), (b.0, &b.1)));
     if plan.order.is_some() {
@@ -78,7 +78,9 @@ fn arb_user(i: usize) -> impl Strategy<Value = User> {
                 o.insert("last_active".into(), json!(ts(la)));
             }
             if let Some(age) = age {
-                o.insert("age".into(), json!(age));
+                o.insert("age".into(), if i.is_multiple_of(4) { json!(age as f64) } else { json!(age) });
+                o.insert("color".into(), json!(["red", "blue", "2024-01-01T00:00:00.000Z"][(age % 3) as usize]));
+                o.insert("tags".into(), if i.is_multiple_of(2) { json!(["a", "b"]) } else { json!("b") });
             }
             if deact && i.is_multiple_of(3) {
                 o.insert("deactivated_at".into(), json!(ts(9)));
@@ -122,6 +124,11 @@ fn arb_condition() -> impl Strategy<Value = Value> {
         Just(json!({"updated_at": {"$lt": ts(4)}})),
         Just(json!({"last_active": {"$gte": ts(1)}})),
         Just(json!({"age": {"$gte": 1}})),
+        Just(json!({"age": 2})),
+        Just(json!({"age": {"$eq": 1.0}})),
+        Just(json!({"color": "red"})),
+        Just(json!({"color": {"$eq": "2024-01-01T00:00:00Z"}})),
+        Just(json!({"tags": "b"})),
         Just(json!({"$or": [{"role": "admin"}, {"teams": "red"}]})),
         Just(json!({"$nor": [{"role": "admin"}]})),
         Just(json!({"last_active": {"$exists": false}})),
@@ -172,7 +179,14 @@ fn selective_conditions_become_index_lookups() {
     assert_eq!(p(json!({"name": "John Doe"})), Candidates::NameNorm("johndoe".into()));
     assert_eq!(p(json!({"role": {"$in": ["admin"]}})), Candidates::Roles(vec!["admin".into()]));
     assert_eq!(p(json!({"$or": [{"id": "a"}, {"id": "b"}]})), Candidates::All, "a disjunction scans");
-    assert_eq!(p(json!({"color": "red"})), Candidates::All, "custom fields scan");
+    assert_eq!(
+        p(json!({"color": "red"})),
+        Candidates::CustomEq { field: "color".into(), value: CustomValue::Text("red".into()) },
+        "a custom field's equality is read inside storage"
+    );
+    assert_eq!(p(json!({"age": {"$gte": 3}})), Candidates::All, "other custom conditions scan");
+    assert_eq!(p(json!({"age": 2.5})), Candidates::All, "floats compare as f64 in the core only");
+    assert_eq!(p(json!({"big": 9_007_199_254_740_993_i64})), Candidates::All, "so do integers past 2^53");
     assert_eq!(
         p(json!({"teams": "2024-01-01T00:00:00Z"})),
         Candidates::All,

@@ -177,13 +177,33 @@ pub enum Candidates {
     NamePrefix(String),
     /// Users whose time column lies in the range.
     Range { column: Column, lower: Option<Bound>, upper: Option<Bound> },
+    /// Users whose custom field (a plain name) holds this value, or an array: the record is
+    /// read inside storage (`json_extract`), not parsed in wasm.
+    CustomEq { field: String, value: CustomValue },
+}
+
+/// A custom-field value storage compares exactly as the core does: a string that is no
+/// timestamp, or an integer within ±2^53.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CustomValue {
+    Text(String),
+    Int(i64),
 }
 
 impl Candidates {
     /// Whether a stored user is a candidate (what the SQL lookup returns).
-    pub fn admits(&self, id: &str, row: &IndexRow) -> bool {
+    pub fn admits(&self, id: &str, row: &IndexRow, record: &User) -> bool {
         match self {
             Candidates::All => true,
+            Candidates::CustomEq { field, value } => match record.get(field) {
+                Some(Value::Array(_)) => true,
+                Some(Value::String(s)) => *value == CustomValue::Text(s.clone()),
+                Some(Value::Number(n)) => match value {
+                    CustomValue::Int(i) => n.as_f64() == Some(*i as f64),
+                    CustomValue::Text(_) => false,
+                },
+                _ => false,
+            },
             Candidates::Ids(ids) => ids.iter().any(|i| i == id),
             Candidates::Teams(teams) => row.teams.iter().any(|t| teams.contains(t)),
             Candidates::Roles(roles) => row.role.as_ref().is_some_and(|r| roles.contains(r)),
@@ -209,7 +229,8 @@ impl Candidates {
             Candidates::Teams(_) => 3,
             Candidates::Roles(_) => 4,
             Candidates::Range { .. } => 5,
-            Candidates::All => 6,
+            Candidates::CustomEq { .. } => 6,
+            Candidates::All => 7,
         }
     }
 }
@@ -312,10 +333,31 @@ fn lookup(field: &str, op: &str, x: &Value) -> Option<Candidates> {
         ("role", "$eq") => plain_str(x).map(|s| Candidates::Roles(vec![s.to_string()])),
         ("role", "$in") => plain_strs(x).map(Candidates::Roles),
         ("name", "$eq") => plain_str(x).map(|s| Candidates::NameNorm(normalize(s))),
+        (field, "$eq") if is_plain_custom(field) => {
+            custom_value(x).map(|value| Candidates::CustomEq { field: field.to_string(), value })
+        }
         ("name", "$autocomplete") => {
             let q = fold_case(x.as_str()?.trim());
             q.chars().any(char::is_alphanumeric).then(|| Candidates::NamePrefix(index_word(&q)))
         }
+        _ => None,
+    }
+}
+
+/// A custom field whose name needs no quoting in a JSON path.
+fn is_plain_custom(field: &str) -> bool {
+    super::user::is_custom(field)
+        && !field.is_empty()
+        && field.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Integers beyond ±2^53 and floats are compared by the core as `f64`, which SQLite does not
+/// reproduce exactly: those stay in the residual filter only.
+fn custom_value(x: &Value) -> Option<CustomValue> {
+    const EXACT: i64 = 1 << 53;
+    match x {
+        Value::String(_) => plain_str(x).map(|s| CustomValue::Text(s.to_string())),
+        Value::Number(n) => n.as_i64().filter(|i| (-EXACT..=EXACT).contains(i)).map(CustomValue::Int),
         _ => None,
     }
 }

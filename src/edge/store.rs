@@ -22,7 +22,7 @@
 use super::sql::{Arg, Db};
 use crate::core::drive::{Loaded, Loader};
 use crate::core::error::ApiError;
-use crate::core::index::{self, Candidates, IndexRow, Plan};
+use crate::core::index::{self, Candidates, CustomValue, IndexRow, Plan};
 use crate::core::json;
 use crate::core::ops::{Commit, Need};
 use crate::core::query::{self, InOrder, UserQuery};
@@ -344,8 +344,14 @@ pub fn save_settings(db: &Db, settings_json: &str, now_ms: i64) -> Result<(), Ap
     enqueue(db, SETTINGS_KEY, Some(settings_json), seq, now_ms)
 }
 
+/// A value bound to the plan's SQL.
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
 /// The SQL that reads a plan's candidates, with its bindings.
-fn plan_sql(plan: &Plan) -> (String, Vec<String>) {
+fn plan_sql(plan: &Plan) -> (String, Vec<Bind>) {
     let mut sql = String::from("SELECT id, record FROM users u WHERE u.deleted = 0");
     if !plan.include_deactivated {
         sql.push_str(" AND u.deactivated = 0");
@@ -355,34 +361,45 @@ fn plan_sql(plan: &Plan) -> (String, Vec<String>) {
         Candidates::All => {}
         Candidates::Ids(ids) => {
             sql.push_str(" AND u.id IN (SELECT value FROM json_each(?))");
-            args.push(json_list(ids));
+            args.push(Bind::Text(json_list(ids)));
         }
         Candidates::Teams(teams) => {
             sql.push_str(" AND u.id IN (SELECT id FROM user_teams WHERE team IN (SELECT value FROM json_each(?)))");
-            args.push(json_list(teams));
+            args.push(Bind::Text(json_list(teams)));
         }
         Candidates::Roles(roles) => {
             sql.push_str(" AND u.role IN (SELECT value FROM json_each(?))");
-            args.push(json_list(roles));
+            args.push(Bind::Text(json_list(roles)));
         }
         Candidates::NameNorm(norm) => {
             sql.push_str(" AND u.name_norm = ?");
-            args.push(norm.clone());
+            args.push(Bind::Text(norm.clone()));
         }
         Candidates::NamePrefix(word) => {
             sql.push_str(
                 " AND u.id IN (SELECT id FROM name_words WHERE word >= ? AND word < ? \
                  UNION SELECT id FROM users WHERE name_overflow = 1)",
             );
-            args.push(word.clone());
-            args.push(index::prefix_end(word));
+            args.push(Bind::Text(word.clone()));
+            args.push(Bind::Text(index::prefix_end(word)));
+        }
+        Candidates::CustomEq { field, value } => {
+            // An array is a candidate too: `$eq` matches an array that contains the value.
+            sql.push_str(" AND (json_extract(u.record, ?) = ? OR json_type(u.record, ?) = 'array')");
+            let path = format!("$.\"{field}\"");
+            args.push(Bind::Text(path.clone()));
+            args.push(match value {
+                CustomValue::Text(t) => Bind::Text(t.clone()),
+                CustomValue::Int(i) => Bind::Int(*i),
+            });
+            args.push(Bind::Text(path));
         }
         Candidates::Range { column, lower, upper } => {
             for (bound, strict, loose) in [(lower, ">", ">="), (upper, "<", "<=")] {
                 if let Some(b) = bound {
                     let op = if b.inclusive { loose } else { strict };
                     sql.push_str(&format!(" AND u.{} {op} ?", column.name()));
-                    args.push(b.value.clone());
+                    args.push(Bind::Text(b.value.clone()));
                 }
             }
         }
@@ -410,7 +427,13 @@ fn plan_sql(plan: &Plan) -> (String, Vec<String>) {
 pub fn query(db: &Db, q: &UserQuery) -> Result<Vec<User>, ApiError> {
     let plan = index::plan(q);
     let (sql, args) = plan_sql(&plan);
-    let binds: Vec<Arg<'_>> = args.iter().map(|a| Arg::Text(a)).collect();
+    let binds: Vec<Arg<'_>> = args
+        .iter()
+        .map(|a| match a {
+            Bind::Text(t) => Arg::Text(t),
+            Bind::Int(i) => Arg::Int(*i),
+        })
+        .collect();
     let mut users = Vec::new();
     let mut page = InOrder::new(q);
     for row in db.rows(&sql, &binds)? {

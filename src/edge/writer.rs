@@ -465,14 +465,25 @@ impl Writer {
                 return;
             }
         };
+        // Nothing to do without sockets (no one to tell, no one watching) and without webhooks:
+        // a batch write then pays no per-user work here.
+        let sockets = !self.state.get_websockets().is_empty();
+        let hooks = !events::webhook_targets(&settings, change.event_type()).is_empty();
+        if !sockets && !hooks {
+            return;
+        }
         for u in &users {
             let id = u.get("id").and_then(Value::as_str).unwrap_or_default();
-            let online = self.connected(id) && events::visible(u);
+            let online = sockets && self.connected(id) && events::visible(u);
             let event = events::user_event(change, u, online, &settings, at);
-            let own = json::text(&events::for_self(&event, u, &settings));
-            self.send_tagged(&format!("u:{id}"), &own, except.as_deref());
-            self.to_watchers(db, id, &json::text(&event), Some(id));
-            self.queue_webhooks(db, &settings, id, &event);
+            if sockets {
+                let own = json::text(&events::for_self(&event, u, &settings));
+                self.send_tagged(&format!("u:{id}"), &own, except.as_deref());
+                self.to_watchers(db, id, &json::text(&event), Some(id));
+            }
+            if hooks {
+                self.queue_webhooks(db, &settings, id, &event);
+            }
         }
     }
 

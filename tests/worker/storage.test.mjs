@@ -116,6 +116,7 @@ describe('indexed queries answer as a full scan does', () => {
       role: ['user', 'admin', 'guest'][i % 3],
       age: i % 50,
       color: ['red', 'blue'][i % 2],
+      labels: i % 2 ? 'x' : ['x', 'y'],
     }));
     for (let i = 0; i < users.length; i += 100) await c.upsertUsers(users.slice(i, i + 100));
     await c.deactivateUser('q007');
@@ -130,6 +131,7 @@ describe('indexed queries answer as a full scan does', () => {
       { created_at: { $gte: mid } }, { created_at: { $lt: mid }, teams: 'red' }, { updated_at: { $gt: mid } },
       { age: { $gte: 40 } }, { color: 'blue', role: 'user' }, { $or: [{ role: 'admin' }, { teams: 'gold' }] },
       { $and: [{ teams: 'red' }, { age: { $lt: 10 } }] }, { $nor: [{ color: 'red' }] }, { last_active: { $exists: false } },
+      { color: 'blue' }, { age: 7 }, { age: { $eq: 7 }, color: 'red' }, { labels: 'y' }, { labels: 'x' },
     ];
     const sorts = [[], [{ field: 'created_at', direction: 1 }], [{ field: 'id', direction: -1 }],
       [{ field: 'age', direction: -1 }], [{ field: 'name', direction: 1 }], [{ field: 'updated_at', direction: -1 }]];
