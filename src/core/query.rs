@@ -34,6 +34,8 @@ pub struct UserQuery {
     pub limit: usize,
     pub offset: usize,
     pub include_deactivated_users: bool,
+    /// `presence: true`: the caller's connection watches the users returned (events, presence).
+    pub presence: bool,
 }
 
 impl Default for UserQuery {
@@ -44,6 +46,7 @@ impl Default for UserQuery {
             limit: DEFAULT_LIMIT,
             offset: 0,
             include_deactivated_users: false,
+            presence: false,
         }
     }
 }
@@ -107,13 +110,14 @@ pub fn parse_value(payload: &Value) -> Result<UserQuery, ApiError> {
     };
     let limit = bounded(p, "limit", MAX_LIMIT)?;
     let offset = bounded(p, "offset", MAX_OFFSET)?;
-    flag(p, "presence")?;
+    let presence = flag(p, "presence")?;
     Ok(UserQuery {
         filter,
         sort,
         limit: if limit == 0 { DEFAULT_LIMIT } else { limit },
         offset,
         include_deactivated_users: flag(p, "include_deactivated_users")?,
+        presence,
     })
 }
 
@@ -527,6 +531,7 @@ mod tests {
         assert_eq!(q.filter, json!({"id": {"$in": ["a", "b"]}}));
         assert_eq!(q.sort, vec![("last_active".to_string(), -1), ("age".to_string(), 1)]);
         assert_eq!((q.limit, q.offset, q.include_deactivated_users), (10, 5, true));
+        assert!(parse(r#"{"presence":true}"#).unwrap().presence);
         assert_eq!(parse(r#"{"limit":0}"#).unwrap().limit, 30);
         assert_eq!(parse(r#"{"limit":100,"offset":1000}"#).unwrap().limit, 100);
         assert_eq!(parse(r#"{"limit":100,"offset":1000}"#).unwrap().offset, 1000);

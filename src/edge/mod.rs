@@ -60,25 +60,22 @@ pub(crate) enum Route {
 
 impl Route {
     /// The route of a request, and whether it came through Stream's current API (`/api/v2`,
-    /// custom data nested in `custom`).
+    /// custom data nested in `custom`). Both versions share one table; `/api/v2` has no
+    /// connect, no single-user delete and no test hooks.
     fn parse(method: &Method, path: &str, hooks: bool) -> (Route, bool) {
         let segments: Vec<String> = path.trim_matches('/').split('/').map(percent_decode).collect();
         let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
-        if let ["api", "v2", rest @ ..] = segs.as_slice() {
-            let route = match (method, rest) {
-                (Method::Post, ["users"]) => Route::Upsert,
-                (Method::Patch, ["users"]) => Route::Partial,
-                (Method::Get, ["users"]) => Route::Query,
-                (Method::Get, ["app"]) => Route::GetApp,
-                (Method::Patch, ["app"]) => Route::UpdateApp,
-                (Method::Post, ["users", "restore"]) => Route::Restore,
-                (Method::Post, ["users", id, "deactivate"]) => Route::Deactivate((*id).to_string()),
-                (Method::Post, ["users", id, "reactivate"]) => Route::Reactivate((*id).to_string()),
-                (method, rest) => Route::batch(method, rest),
-            };
-            return (route, true);
+        match segs.as_slice() {
+            ["api", "v2", rest @ ..] => match Route::of(method, rest, false) {
+                Route::Connect | Route::Delete(_) => (Route::NotFound, true),
+                route => (route, true),
+            },
+            all => (Route::of(method, all, hooks), false),
         }
-        let route = match (method, segs.as_slice()) {
+    }
+
+    fn of(method: &Method, segs: &[&str], hooks: bool) -> Route {
+        match (method, segs) {
             (Method::Post, ["users"]) => Route::Upsert,
             (Method::Patch, ["users"]) => Route::Partial,
             (Method::Get, ["users"]) => Route::Query,
@@ -89,15 +86,6 @@ impl Route {
             (Method::Post, ["users", id, "deactivate"]) => Route::Deactivate((*id).to_string()),
             (Method::Post, ["users", id, "reactivate"]) => Route::Reactivate((*id).to_string()),
             (Method::Delete, ["users", id]) => Route::Delete((*id).to_string()),
-            (Method::Get | Method::Post, ["__roster", "test", what]) if hooks => Route::Test((*what).to_string()),
-            (method, segs) => Route::batch(method, segs),
-        };
-        (route, false)
-    }
-
-    /// The batch, task, export and guest routes, the same in both API versions.
-    fn batch(method: &Method, segs: &[&str]) -> Route {
-        match (method, segs) {
             (Method::Post, ["users", "delete"]) => Route::DeleteUsers,
             (Method::Post, ["users", "deactivate"]) => Route::DeactivateUsers,
             (Method::Post, ["users", "reactivate"]) => Route::ReactivateUsers,
@@ -106,6 +94,7 @@ impl Route {
             (Method::Get, ["users", id, "export"]) => Route::ExportUser((*id).to_string()),
             (Method::Post, ["guest"]) => Route::Guest,
             (Method::Post, ["users", id, "event"]) => Route::SendEvent((*id).to_string()),
+            (Method::Get | Method::Post, ["__roster", "test", what]) if hooks => Route::Test((*what).to_string()),
             _ => Route::NotFound,
         }
     }

@@ -87,6 +87,14 @@ pub fn set_meta(db: &Db, key: &str, value: &str) -> Result<(), ApiError> {
     db.run("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", &[key.into(), value.into()]).map(|_| ())
 }
 
+/// Sets a meta value, or removes it when `value` is `None`.
+pub fn put_meta(db: &Db, key: &str, value: Option<&str>) -> Result<(), ApiError> {
+    match value {
+        Some(v) => set_meta(db, key, v),
+        None => db.run("DELETE FROM meta WHERE k = ?", &[key.into()]).map(|_| ()),
+    }
+}
+
 fn unreadable(what: &str, why: &str) -> ApiError {
     ApiError::internal(format!("storage error: record '{what}' is unreadable: {why}"))
 }

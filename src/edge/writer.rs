@@ -121,18 +121,18 @@ impl DurableObject for Writer {
             return http::failure(&e, cmd.route.op(), &t);
         }
         let db = self.db();
+        let at = now();
         let response = match &cmd.route {
             Route::Test(what) if super::test_hooks(&self.env) => return self.test_hook(what, body).await,
             Route::Connect => http::failure(&ApiError::route_not_found(), cmd.route.op(), &t),
-            Route::Guest => match guest(&db, &self.env, body, now()) {
+            Route::Guest => match guest(&db, &self.env, body, at) {
                 Ok((value, user)) => {
-                    self.publish(&db, Publish::Users(UserChange::Updated, vec![user]), now());
+                    self.publish(&db, Publish::Users(UserChange::Updated, vec![user]), at);
                     http::success(value, 201, &t)
                 }
                 Err(e) => http::failure(&e, cmd.route.op(), &t),
             },
             _ => {
-                let at = now();
                 match execute(&db, &cmd, body, at, self) {
                     Ok((value, status, publish)) => {
                         // Before any await: the events' webhook rows commit with the write.
@@ -267,23 +267,13 @@ impl Writer {
         if self.alarm_set.get() || self.draining.get() {
             return;
         }
-        let outbox = db.first("SELECT min(due_ms) FROM outbox", &[]).ok().flatten().and_then(|r| r.int(0));
-        let hooks = db.first("SELECT min(due_ms) FROM webhooks", &[]).ok().flatten().and_then(|r| r.int(0));
-        let outbox = match (outbox, hooks) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        let earliest = |table: &str| {
+            db.first(&format!("SELECT min(due_ms) FROM {table}"), &[]).ok().flatten().and_then(|r| r.int(0))
         };
         let tasks = self.tasks_runnable(db).then(now_ms);
         // While sockets are open, the alarm also looks for connections that stopped pinging.
         let sweep = (!self.state.get_websockets().is_empty()).then(|| now_ms() + self.ping_timeout(db).min(SWEEP_MS));
-        let tasks = match (tasks, sweep) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let due = match (outbox, tasks) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let due = [earliest("outbox"), earliest("webhooks"), tasks, sweep].into_iter().flatten().min();
         if let Some(due) = due {
             let at = js_sys::Date::new(&JsValue::from_f64(due as f64));
             if self.state.storage().set_alarm(worker::ScheduledTime::new(at)).await.is_ok() {
@@ -417,23 +407,19 @@ impl Writer {
         let Ok(settings) = store::load_settings(db) else { return };
         let event = events::presence_event(u, online, &settings, at);
         let id = u.get("id").and_then(Value::as_str).unwrap_or_default();
-        self.to_watchers(db, id, &json::text(&event), None);
+        let watching = watchers(db, &[id]);
+        self.to_watchers(watching.get(id), &json::text(&event), None);
         self.queue_webhooks(db, &settings, id, &event);
     }
 
-    /// Sends a frame to the connections watching a user (but the user's own).
-    fn to_watchers(&self, db: &Db, user_id: &str, frame: &str, except_user: Option<&str>) {
-        let Ok(rows) = db.rows("SELECT connection_id FROM subscriptions WHERE user_id = ?", &[user_id.into()]) else {
-            return;
-        };
-        for row in rows.flatten() {
-            if let Some(c) = row.text(0) {
-                for ws in self.state.get_websockets_with_tag(&format!("c:{c}")) {
-                    if except_user.is_some_and(|u| self.socket_ids(&ws).0 == u) {
-                        continue;
-                    }
-                    let _ = ws.send_with_str(frame);
+    /// Sends a frame to these watching connections (but the ones of `except_user`).
+    fn to_watchers(&self, connections: Option<&Vec<String>>, frame: &str, except_user: Option<&str>) {
+        for c in connections.into_iter().flatten() {
+            for ws in self.state.get_websockets_with_tag(&format!("c:{c}")) {
+                if except_user.is_some_and(|u| self.socket_ids(&ws).0 == u) {
+                    continue;
                 }
+                let _ = ws.send_with_str(frame);
             }
         }
     }
@@ -472,14 +458,15 @@ impl Writer {
         if !sockets && !hooks {
             return;
         }
-        for u in &users {
-            let id = u.get("id").and_then(Value::as_str).unwrap_or_default();
+        let ids: Vec<&str> = users.iter().map(|u| u.get("id").and_then(Value::as_str).unwrap_or_default()).collect();
+        let watching = if sockets { watchers(db, &ids) } else { BTreeMap::new() };
+        for (u, id) in users.iter().zip(ids) {
             let online = sockets && self.connected(id) && events::visible(u);
             let event = events::user_event(change, u, online, &settings, at);
             if sockets {
                 let own = json::text(&events::for_self(&event, u, &settings));
                 self.send_tagged(&format!("u:{id}"), &own, except.as_deref());
-                self.to_watchers(db, id, &json::text(&event), Some(id));
+                self.to_watchers(watching.get(id), &json::text(&event), Some(id));
             }
             if hooks {
                 self.queue_webhooks(db, &settings, id, &event);
@@ -706,12 +693,8 @@ impl Writer {
         match what {
             "kv-fault" => {
                 let mode = String::from_utf8_lossy(body).trim().to_string();
-                let set = if mode.is_empty() || mode == "none" {
-                    db.run("DELETE FROM meta WHERE k = 'kv_fault'", &[]).map(|_| ())
-                } else {
-                    store::set_meta(&db, "kv_fault", &mode)
-                };
-                set.map_err(|e| worker::Error::RustError(e.reason))?;
+                let set = Some(mode.as_str()).filter(|m| !m.is_empty() && *m != "none");
+                store::put_meta(&db, "kv_fault", set).map_err(|e| worker::Error::RustError(e.reason))?;
                 reply(object([("kv_fault", Value::from(mode))]))
             }
             "ping-timeout" => {
@@ -723,12 +706,8 @@ impl Writer {
             }
             "task-budget" => {
                 let budget = String::from_utf8_lossy(body).trim().to_string();
-                let set = if budget.is_empty() {
-                    db.run("DELETE FROM meta WHERE k = 'task_budget'", &[]).map(|_| ())
-                } else {
-                    store::set_meta(&db, "task_budget", &budget)
-                };
-                set.map_err(|e| worker::Error::RustError(e.reason))?;
+                let set = Some(budget.as_str()).filter(|b| !b.is_empty());
+                store::put_meta(&db, "task_budget", set).map_err(|e| worker::Error::RustError(e.reason))?;
                 reply(object([("task_budget", Value::from(budget))]))
             }
             "drain" => {
@@ -864,8 +843,7 @@ fn execute(
             };
             let q = tenancy::restrict_query(q, caller, me, &settings).map_err(fail)?;
             let found = store::query(db, &q).map_err(fail)?;
-            let wants_presence = json::parse(payload).ok().and_then(|p| p.get("presence")?.as_bool()) == Some(true);
-            if let (true, Some(conn)) = (wants_presence, &cmd.connection_id) {
+            if let (true, Some(conn)) = (q.presence, &cmd.connection_id) {
                 watch(db, presence, caller, conn, &found).map_err(fail)?;
             }
             let users = found
@@ -950,6 +928,21 @@ fn execute(
         _ => UserChange::Updated,
     };
     Ok((commit.response, commit.status, Some(Publish::Users(change, commit.users))))
+}
+
+/// The connections watching each of these users (one query for a whole batch).
+fn watchers(db: &Db, ids: &[&str]) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let list = json::text(&Value::from(ids.iter().map(|i| Value::from(*i)).collect::<Vec<_>>()));
+    let sql = "SELECT user_id, connection_id FROM subscriptions WHERE user_id IN (SELECT value FROM json_each(?))";
+    if let Ok(rows) = db.rows(sql, &[list.as_str().into()]) {
+        for row in rows.flatten() {
+            if let (Some(user), Some(connection)) = (row.text(0), row.text(1)) {
+                out.entry(user).or_default().push(connection);
+            }
+        }
+    }
+    out
 }
 
 /// Subscribes a connection to the users a `presence: true` query returned: the connection must
