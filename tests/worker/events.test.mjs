@@ -2,30 +2,15 @@
 // committed user change as Stream's events to the user's own connections (with `me`) and to the
 // connections watching it through a `presence: true` query; presence; custom events; signed
 // webhooks with retries. Driven by the stream-chat SDK's real connections and a local receiver.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import WebSocket from 'ws';
-import { LIMIT, assertEnvelope, hook, raw, rejectsWith, serverClient, signJwt, startWorker, userClient } from './harness.mjs';
+import { LIMIT, assertEnvelope, fileServer, hook, raw, rejectsWith, signJwt } from './harness.mjs';
 
 let w;
 let server;
-const open = [];
-before(async () => {
-  w = await startWorker();
-  server = serverClient(w);
-});
-after(async () => {
-  await Promise.all(open.map((c) => c.disconnectUser().catch(() => {})));
-  await w?.stop();
-});
-
-async function connected(id, name = id) {
-  const c = userClient(w);
-  open.push(c);
-  await c.connectUser({ id, name }, server.createToken(id));
-  return c;
-}
+const { connected } = fileServer((started) => ({ w, server } = started));
 
 /** The next event of this type on a client (bounded: 15 s). */
 function nextEvent(client, type) {
@@ -41,9 +26,9 @@ function nextEvent(client, type) {
 
 describe('user events on the connection', () => {
   test('a rename by the server reaches the user (client.user too) and its watchers, and nobody else', LIMIT, async () => {
-    const a = await connected('ev-a', 'A');
-    const b = await connected('ev-b', 'B');
-    const c = await connected('ev-c', 'C');
+    const a = await connected('ev-a', { id: 'ev-a', name: 'A' });
+    const b = await connected('ev-b', { id: 'ev-b', name: 'B' });
+    const c = await connected('ev-c', { id: 'ev-c', name: 'C' });
     const watched = await b.queryUsers({ id: 'ev-a' }, {}, { presence: true });
     assert.equal(watched.users[0].online, true, 'ev-a is connected');
     const toA = nextEvent(a, 'user.updated');

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
-import { after } from 'node:test';
+import { after, before } from 'node:test';
 import { StreamChat } from 'stream-chat';
 import { signJwt } from '../../scripts/jwt.mjs';
 
@@ -324,6 +324,34 @@ export function serverPool() {
     servers.push(w);
     return w;
   };
+}
+
+/**
+ * One server for a whole test file: started before its tests, then `started({w, server})` runs
+ * (in the same hook: node runs a file's root `before` hooks concurrently), and stopped after
+ * them, once the user-side clients opened by `connected` are disconnected.
+ * Returns `{w, server, connected(id, details)}`; `w` and `server` are set once started.
+ */
+export function fileServer(started) {
+  const ctx = { w: undefined, server: undefined };
+  const clients = [];
+  before(async () => {
+    ctx.w = await startWorker();
+    ctx.server = serverClient(ctx.w);
+    await started?.(ctx);
+  });
+  after(async () => {
+    await Promise.all(clients.map((c) => c.disconnectUser().catch(() => {})));
+    await ctx.w?.stop();
+  });
+  /** A user-side client connected as `id` (with `details`) by a token the server made. */
+  ctx.connected = async (id, details = { id }) => {
+    const c = userClient(ctx.w);
+    clients.push(c);
+    await c.connectUser(details, ctx.server.createToken(id));
+    return c;
+  };
+  return ctx;
 }
 
 // ------------------------------------------------------------------------------------ test hooks

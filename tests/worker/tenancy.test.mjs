@@ -1,18 +1,15 @@
 // Tenant isolation and client permissions (issue 15) through the Worker, with the stream-chat
 // SDK client-side (connectUser, then queries and writes with the user's token) and server-side.
 // Two tenants hold same-named users; a user of team A probes team B every way the API allows.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { LIMIT, connectRefused, rejectsWith, serverClient, startWorker, userClient } from './harness.mjs';
+import { LIMIT, connectRefused, fileServer, rejectsWith, userClient } from './harness.mjs';
 
 let w;
 let server;
-const open = [];
-
-before(async () => {
-  w = await startWorker();
-  server = serverClient(w);
+const { connected } = fileServer(async (started) => {
+  ({ w, server } = started);
   await server.updateAppSettings({
     multi_tenant_enabled: true,
     user_search_disallowed_roles: ['guest'],
@@ -28,17 +25,6 @@ before(async () => {
     { id: 'n1', name: 'Nomad' },
   ]);
 });
-after(async () => {
-  await Promise.all(open.map((c) => c.disconnectUser().catch(() => {})));
-  await w?.stop();
-});
-
-async function connected(id, details = { id }) {
-  const c = userClient(w);
-  open.push(c);
-  await c.connectUser(details, server.createToken(id));
-  return c;
-}
 
 const idsOf = (res) => res.users.map((u) => u.id).sort();
 
@@ -101,8 +87,7 @@ describe('server-only and hidden fields', () => {
     assert.equal(stored.color, 'red');
     assert.equal(stored.verified, true, 'omitted by the upsert, kept');
     assert.deepEqual(stored.billing, { tier: 'pro' });
-    const again = userClient(w);
-    open.push(again);
+    const again = userClient(w); // refused: its socket is closed by the server
     const refused = await connectRefused(again.connectUser({ id: 'a1', verified: false }, server.createToken('a1')));
     assert.equal(refused.code, 17);
     await server.partialUpdateUser({ id: 'a1', set: { verified: false } });
