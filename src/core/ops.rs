@@ -167,7 +167,8 @@ fn users_response(changes: &[(Option<User>, User)], caller: &Caller, settings: &
     Value::Object(users)
 }
 
-fn require_server(caller: &Caller, action: &str) -> Result<()> {
+/// Server-side operations: a user token gets 403 code 17.
+pub fn require_server(caller: &Caller, action: &str) -> Result<()> {
     match caller {
         Caller::Server => Ok(()),
         Caller::User(id) => Err(ApiError::not_allowed(format!(
@@ -198,7 +199,7 @@ fn check_batch_len(n: usize, what: &str) -> Result<()> {
     Ok(())
 }
 
-fn body_object(body: &Value) -> Result<&Map<String, Value>> {
+pub(crate) fn body_object(body: &Value) -> Result<&Map<String, Value>> {
     body.as_object().ok_or_else(|| ApiError::input("request body must be a JSON object"))
 }
 

@@ -7,6 +7,7 @@
 use super::auth::Caller;
 use super::error::{ApiError, Result};
 use super::json::object;
+use super::ops::{body_object, require_server};
 use super::user::{self, MAX_BATCH};
 use serde_json::{Map, Value};
 
@@ -46,24 +47,6 @@ pub struct TaskRequest {
     pub kind: TaskKind,
     pub user_ids: Vec<String>,
     pub options: Value,
-}
-
-/// Tasks are server-side: a user token gets 403 code 17.
-pub fn check_server(caller: &Caller, action: &str) -> Result<()> {
-    require_server(caller, action)
-}
-
-fn require_server(caller: &Caller, action: &str) -> Result<()> {
-    match caller {
-        Caller::Server => Ok(()),
-        Caller::User(id) => Err(ApiError::not_allowed(format!(
-            "User '{id}' with role 'user' is not allowed to perform action {action} in scope 'app'"
-        ))),
-    }
-}
-
-fn body_object(body: &Value) -> Result<&Map<String, Value>> {
-    body.as_object().ok_or_else(|| ApiError::input("request body must be a JSON object"))
 }
 
 fn user_ids(body: &Map<String, Value>) -> Result<Vec<String>> {

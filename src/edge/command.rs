@@ -84,6 +84,22 @@ fn route_of(name: &str, target: Option<String>) -> Option<Route> {
 }
 
 impl Command {
+    /// A command for a checked caller, with no parameters. The Worker's only KV operation is the
+    /// settings read that admits an unsigned token, so that is what `kv_ops` counts.
+    pub fn new(route: Route, claims: Claims, unsigned: bool, started_ms: u64) -> Command {
+        Command {
+            route,
+            claims,
+            unsigned,
+            payload: None,
+            hard: false,
+            v2: false,
+            started_ms,
+            kv_ops: u32::from(unsigned),
+            connection_id: None,
+        }
+    }
+
     /// The command line followed by the body: what the Worker posts to the Writer.
     pub fn encode(&self, body: &[u8]) -> Vec<u8> {
         let (name, target) = route_parts(&self.route);

@@ -57,19 +57,7 @@ async fn command(req: &Request, env: &Env, params: &Params) -> Result<(Command, 
     let token = param_or_header(req, params, "authorization");
     let auth_type = param_or_header(req, params, "stream-auth-type");
     let (claims, unsigned) = authenticate(token, auth_type, &creds, env).await?;
-    let started_ms = worker::Date::now().as_millis();
-    let kv_ops = u32::from(unsigned);
-    let cmd = Command {
-        route: Route::Connect,
-        claims,
-        unsigned,
-        payload: None,
-        hard: false,
-        v2: false,
-        started_ms,
-        kv_ops,
-        connection_id: None,
-    };
+    let cmd = Command::new(Route::Connect, claims, unsigned, worker::Date::now().as_millis());
     Ok((cmd, raw.clone()))
 }
 

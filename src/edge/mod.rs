@@ -378,18 +378,19 @@ async fn command_for(
     } else {
         authenticate(token, auth_type, &creds, env).await.map_err(fail)?
     };
-    // An unsigned token was admitted after one KV read of the settings replica.
-    let kv_ops = u32::from(unsigned);
     let body = if route.has_body() { body.map_err(fail)? } else { Vec::new() };
-    let mut hard = false;
-    if let Route::Delete(_) = route {
-        hard = flag(params, "hard_delete").map_err(fail)?;
+    let mut cmd = Command::new(route, claims, unsigned, started_ms);
+    if let Route::Delete(_) = cmd.route {
+        cmd.hard = flag(params, "hard_delete").map_err(fail)?;
         flag(params, "mark_messages_deleted").map_err(fail)?;
         flag(params, "delete_conversation_channels").map_err(fail)?;
     }
-    let payload = (route == Route::Query).then(|| params.get("payload").cloned().unwrap_or_else(|| "{}".into()));
-    let connection_id = params.get("connection_id").filter(|c| !c.is_empty()).cloned();
-    Ok((Command { route, claims, unsigned, payload, hard, v2, started_ms, kv_ops, connection_id }, body))
+    if cmd.route == Route::Query {
+        cmd.payload = Some(params.get("payload").cloned().unwrap_or_else(|| "{}".into()));
+    }
+    cmd.v2 = v2;
+    cmd.connection_id = params.get("connection_id").filter(|c| !c.is_empty()).cloned();
+    Ok((cmd, body))
 }
 
 /// Test hook `GET /__roster/test/kv?prefix=…`: what KV holds under a prefix, read directly

@@ -187,18 +187,6 @@ fn next_seq(db: &Db) -> Result<i64, ApiError> {
     Ok(seq)
 }
 
-/// Queues `value` (`None`: delete) for KV under `key`: the latest value per key wins, and a key
-/// is due no sooner than a second after its last KV write.
-pub fn enqueue(db: &Db, key: &str, value: Option<&str>, seq: i64, now_ms: i64) -> Result<(), ApiError> {
-    db.run(
-        "INSERT INTO outbox (key, value, seq, attempts, due_ms) \
-         VALUES (?1, ?2, ?3, 0, max(?4, coalesce((SELECT at_ms + 1000 FROM kv_sent WHERE key = ?1), 0))) \
-         ON CONFLICT(key) DO UPDATE SET value = excluded.value, seq = excluded.seq",
-        &[key.into(), value.into(), seq.into(), now_ms.into()],
-    )
-    .map(|_| ())
-}
-
 fn put_names(db: &Db, lists: &[(String, Vec<String>)]) -> Result<(), ApiError> {
     for (norm, ids) in lists {
         if ids.is_empty() {
@@ -245,7 +233,7 @@ pub fn apply(db: &Db, p: &Prepared, now_ms: i64) -> Result<(), ApiError> {
     put_users(db, &p.users)?;
     let entries: Vec<(String, Option<&str>)> =
         p.users.iter().map(|(id, record, _, _)| (user_key(id), Some(record.as_str()))).collect();
-    enqueue_many(db, &entries, seq, now_ms)
+    enqueue(db, &entries, seq, now_ms)
 }
 
 /// A JSON text value, or null.
@@ -327,8 +315,9 @@ fn replace_side_rows(db: &Db, table: &str, column: &str, users: &[(&str, &[Strin
     .map(|_| ())
 }
 
-/// [`enqueue`] for many keys in one statement.
-pub fn enqueue_many(db: &Db, entries: &[(String, Option<&str>)], seq: i64, now_ms: i64) -> Result<(), ApiError> {
+/// Queues KV writes (`(key, value)`, `None`: delete): the latest value per key wins, and a key
+/// is due no sooner than a second after its last KV write.
+pub fn enqueue(db: &Db, entries: &[(String, Option<&str>)], seq: i64, now_ms: i64) -> Result<(), ApiError> {
     if entries.is_empty() {
         return Ok(());
     }
@@ -349,7 +338,7 @@ pub fn enqueue_many(db: &Db, entries: &[(String, Option<&str>)], seq: i64, now_m
 pub fn save_settings(db: &Db, settings_json: &str, now_ms: i64) -> Result<(), ApiError> {
     let seq = next_seq(db)?;
     db.run("INSERT OR REPLACE INTO settings (k, v) VALUES ('app', ?)", &[settings_json.into()])?;
-    enqueue(db, SETTINGS_KEY, Some(settings_json), seq, now_ms)
+    enqueue(db, &[(SETTINGS_KEY.to_string(), Some(settings_json))], seq, now_ms)
 }
 
 /// A value bound to the plan's SQL.

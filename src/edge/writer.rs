@@ -889,7 +889,7 @@ fn execute(
             return Ok((object([("task_id", Value::from(id))]), 201, None));
         }
         Route::GetTask(id) => {
-            tasks::check_server(caller, "GetTask").map_err(fail)?;
+            ops::require_server(caller, "GetTask").map_err(fail)?;
             let task = store::load_task(db, id).map_err(fail)?.ok_or_else(|| fail(tasks::unknown_task(id)))?;
             return Ok((task.state().view(), 200, None));
         }
@@ -903,7 +903,7 @@ fn execute(
             };
         }
         Route::SendEvent(id) => {
-            tasks::check_server(caller, "SendUserCustomEvent").map_err(fail)?;
+            ops::require_server(caller, "SendUserCustomEvent").map_err(fail)?;
             user::validate_id(id).map_err(fail)?;
             let event = events::custom_event(body, at).map_err(fail)?;
             let loaded = store::load_users(db, std::slice::from_ref(id)).map_err(fail)?;
@@ -1232,7 +1232,7 @@ fn write_import(db: &Db, legacy: &Legacy, now: i64) -> Result<(), ApiError> {
     }
     stale.extend(legacy.name_keys.iter().map(|k| (k.clone(), None)));
     for chunk in stale.chunks(1000) {
-        store::enqueue_many(db, chunk, seq, now)?;
+        store::enqueue(db, chunk, seq, now)?;
     }
     store::set_meta(db, "seq", &seq.to_string())?;
     store::set_meta(db, "imported", &legacy.users.len().to_string())
