@@ -124,36 +124,39 @@ pub fn load_settings(db: &Db) -> Result<AppSettings, ApiError> {
     Ok(row.and_then(|r| r.text(0)).map(|s| AppSettings::from_json(&s)).unwrap_or_default())
 }
 
-/// Users by id, as stored (`None`: no row).
-pub fn load_users(db: &Db, ids: &[String]) -> Result<Vec<(String, Option<User>)>, ApiError> {
+/// The rows of `sql` (selecting key and text, keys bound as one JSON list), parsed, by key.
+fn load_keyed<T>(
+    db: &Db,
+    sql: &str,
+    keys: &[String],
+    parse: impl Fn(&str, &str) -> Result<T, ApiError>,
+) -> Result<std::collections::BTreeMap<String, T>, ApiError> {
     let mut found = std::collections::BTreeMap::new();
-    let rows = db.rows(
-        "SELECT id, record FROM users WHERE id IN (SELECT value FROM json_each(?))",
-        &[json_list(ids).as_str().into()],
-    )?;
-    for row in rows {
+    for row in db.rows(sql, &[json_list(keys).as_str().into()])? {
         let row = row?;
-        if let (Some(id), Some(text)) = (row.text(0), row.text(1)) {
-            let user = parse_user(&id, &text)?;
-            found.insert(id, user);
+        if let (Some(key), Some(text)) = (row.text(0), row.text(1)) {
+            let value = parse(&key, &text)?;
+            found.insert(key, value);
         }
     }
+    Ok(found)
+}
+
+/// Users by id, as stored (`None`: no row).
+pub fn load_users(db: &Db, ids: &[String]) -> Result<Vec<(String, Option<User>)>, ApiError> {
+    let sql = "SELECT id, record FROM users WHERE id IN (SELECT value FROM json_each(?))";
+    let mut found = load_keyed(db, sql, ids, parse_user)?;
     Ok(ids.iter().map(|id| (id.clone(), found.remove(id))).collect())
 }
 
+/// One user, as stored.
+pub fn load_user(db: &Db, id: &str) -> Result<Option<User>, ApiError> {
+    Ok(load_users(db, &[id.to_string()])?.pop().and_then(|(_, u)| u))
+}
+
 fn load_names(db: &Db, norms: &[String]) -> Result<Vec<(String, Vec<String>)>, ApiError> {
-    let mut found = std::collections::BTreeMap::new();
-    let rows = db.rows(
-        "SELECT norm, ids FROM names WHERE norm IN (SELECT value FROM json_each(?))",
-        &[json_list(norms).as_str().into()],
-    )?;
-    for row in rows {
-        let row = row?;
-        if let (Some(norm), Some(text)) = (row.text(0), row.text(1)) {
-            let ids = parse_ids(&norm, &text)?;
-            found.insert(norm, ids);
-        }
-    }
+    let sql = "SELECT norm, ids FROM names WHERE norm IN (SELECT value FROM json_each(?))";
+    let mut found = load_keyed(db, sql, norms, parse_ids)?;
     Ok(norms.iter().map(|n| (n.clone(), found.remove(n).unwrap_or_default())).collect())
 }
 

@@ -357,8 +357,7 @@ impl Writer {
             return;
         }
         let at = now();
-        let loaded = store::load_users(&db, std::slice::from_ref(&user_id)).ok();
-        let Some(stored) = loaded.and_then(|mut v| v.pop()).and_then(|(_, u)| u) else { return };
+        let Ok(Some(stored)) = store::load_user(&db, &user_id) else { return };
         if !user::is_active(&stored) {
             return;
         }
@@ -896,18 +895,13 @@ fn execute(
         Route::ExportUser(id) => {
             tasks::check_export(caller).map_err(fail)?;
             user::validate_id(id).map_err(fail)?;
-            let loaded = store::load_users(db, std::slice::from_ref(id)).map_err(fail)?;
-            return match loaded.first().and_then(|(_, u)| u.as_ref()) {
-                Some(u) if !user::is_hard_deleted(u) => Ok((tasks::export_of(u), 200, None)),
-                _ => Err(fail(ApiError::not_found(format!("user '{id}' does not exist")))),
-            };
+            return export(db, id).map(|e| (e, 200, None)).map_err(fail);
         }
         Route::SendEvent(id) => {
             ops::require_server(caller, "SendUserCustomEvent").map_err(fail)?;
             user::validate_id(id).map_err(fail)?;
             let event = events::custom_event(body, at).map_err(fail)?;
-            let loaded = store::load_users(db, std::slice::from_ref(id)).map_err(fail)?;
-            if !loaded.first().and_then(|(_, u)| u.as_ref()).is_some_and(user::is_active) {
+            if !store::load_user(db, id).map_err(fail)?.is_some_and(|u| user::is_active(&u)) {
                 return Err(fail(ApiError::not_found(format!("user '{id}' does not exist"))));
             }
             let publish = Publish::Custom(id.clone(), event.clone());
@@ -1040,13 +1034,7 @@ fn task_step(db: &Db, task: &store::TaskRow, id: &str, at: Timestamp) -> Result<
         TaskKind::Reactivate => {
             (crate::core::Operation::ReactivateUser, Box::new(|s| ops::reactivate_user(id, options, &server, at, s)))
         }
-        TaskKind::Export => {
-            let loaded = store::load_users(db, &[id.to_string()]).map_err(|e| e.reason)?;
-            return match loaded.first().and_then(|(_, u)| u.as_ref()) {
-                Some(u) if !user::is_hard_deleted(u) => Ok((tasks::export_of(u), None, None)),
-                _ => Err(format!("user '{id}' does not exist")),
-            };
-        }
+        TaskKind::Export => return export(db, id).map(|e| (e, None, None)).map_err(|e| e.reason),
     };
     let commit = drive::drive(&mut loader, Snapshot::new(settings), op, &*step).map_err(|e| e.error.reason)?;
     let shown = commit.response.get("user").cloned().unwrap_or(Value::Null);
@@ -1076,8 +1064,7 @@ fn guest(db: &Db, env: &Env, body: &[u8], at: Timestamp) -> Result<(Value, User)
     input.insert("role".into(), Value::from("guest"));
     input.remove("teams");
     let mut loader = SqlLoader { db, before: BTreeMap::new() };
-    let existing = store::load_users(db, std::slice::from_ref(&id))?;
-    if existing.first().and_then(|(_, u)| u.as_ref()).is_some_and(|u| user::role_of(u) != "guest") {
+    if store::load_user(db, &id)?.is_some_and(|u| user::role_of(&u) != "guest") {
         return Err(ApiError::not_allowed(format!("user '{id}' exists and is not a guest")));
     }
     let mut users = serde_json::Map::new();
@@ -1095,6 +1082,15 @@ fn guest(db: &Db, env: &Env, body: &[u8], at: Timestamp) -> Result<(Value, User)
     db.transaction(move |db| store::apply(db, &prepared, now))?;
     let stored = commit.users.first().cloned().unwrap_or_default();
     Ok((object([("user", shown), ("access_token", Value::from(token))]), stored))
+}
+
+/// The export of a user (`GET /users/{id}/export`, and each step of an export task): 404 for
+/// an unknown or hard-deleted id.
+fn export(db: &Db, id: &str) -> Result<Value, ApiError> {
+    match store::load_user(db, id)? {
+        Some(u) if !user::is_hard_deleted(&u) => Ok(tasks::export_of(&u)),
+        _ => Err(ApiError::not_found(format!("user '{id}' does not exist"))),
+    }
 }
 
 /// The connect merge: the body is the `json` query parameter, `{user_id, user_details}`.
