@@ -1,0 +1,120 @@
+//! `GET /connect`: the client-side connect merge and the `me` view.
+
+use super::rules::{carry_server_state, teams_set, ts};
+use super::{finish, need_users, Snapshot, Step};
+use crate::core::auth::Caller;
+use crate::core::error::{ApiError, Result};
+use crate::core::json::parse_object;
+use crate::core::tenancy;
+use crate::core::time::Timestamp;
+use crate::core::user::{self, User};
+use serde_json::{Map, Value};
+
+/// Client-side connect: creates the user or merges `user_details` into it (sets, never removes).
+/// `role` is ignored; a teams change is refused; reserved timestamps are refused.
+pub fn connect_merge(old: Option<&User>, user_id: &str, details: &Value, now: Timestamp) -> Result<User> {
+    user::validate_id(user_id)?;
+    let details = match details {
+        Value::Object(m) => m.clone(),
+        Value::Null => Map::new(),
+        _ => return Err(ApiError::input("user_details must be an object")),
+    };
+    if let Some(id) = details.get("id") {
+        if id.as_str() != Some(user_id) {
+            return Err(ApiError::auth(format!("user_details.id does not match user_id '{user_id}'")));
+        }
+    }
+    let label = format!("users[{user_id}]");
+    if let Some(f) = details.keys().find(|k| user::is_reserved(k)) {
+        let name = format!("{label}.{f}");
+        return Err(ApiError::field(name.clone(), format!("{name} is a reserved field")));
+    }
+    if old.is_some_and(user::is_deleted) {
+        return Err(ApiError::not_found(format!("the user {user_id} was deleted")));
+    }
+    if old.is_some_and(user::is_deactivated) {
+        return Err(ApiError::not_found(format!("the user {user_id} was deactivated")));
+    }
+    let given_teams = teams_set(details.get("teams"));
+    let stored_teams = teams_set(old.and_then(|o| o.get("teams")));
+    if details.get("teams").is_some_and(|t| !t.is_null()) && given_teams != stored_teams {
+        return Err(ApiError::not_allowed("user teams cannot be changed at connection time"));
+    }
+    let mut new = old.cloned().unwrap_or_else(|| {
+        let mut m = Map::new();
+        m.insert("id".into(), Value::from(user_id));
+        m
+    });
+    for (k, v) in &details {
+        if v.is_null() || matches!(k.as_str(), "id" | "role" | "teams" | "teams_role") || user::is_server_computed(k) {
+            continue;
+        }
+        new.insert(k.clone(), v.clone());
+    }
+    user::validate_fields(&new, &label)?;
+    let changed = old.is_none_or(|o| *o != new);
+    carry_server_state(old, &mut new, now, changed);
+    new.insert("last_active".into(), ts(now));
+    Ok(new)
+}
+
+/// A user whose last connection closed: `last_active` is now (kept when the user goes offline,
+/// not on every ping).
+pub fn went_offline(u: &User, now: Timestamp) -> User {
+    let mut after = u.clone();
+    after.insert("last_active".into(), ts(now));
+    after
+}
+
+/// What `me` shows for the fields Roster does not track (devices, mutes, unread counts, …).
+pub const OWN_USER_DEFAULTS: &str = r#"{"devices": [], "mutes": [], "channel_mutes": [], "blocked_user_ids": [],
+    "invisible": false, "language": "", "unread_count": 0, "total_unread_count": 0, "unread_channels": 0,
+    "unread_threads": 0}"#;
+
+/// The `me` object of the first `health.check` frame.
+pub fn own_user_view(u: &User) -> Value {
+    let mut me = user::public_view(u);
+    me.insert("online".into(), Value::Bool(true));
+    for (k, v) in parse_object(OWN_USER_DEFAULTS).unwrap_or_default() {
+        me.entry(k).or_insert(v);
+    }
+    Value::Object(me)
+}
+
+/// `GET /connect`: the connect merge with unique usernames; the response is `me`.
+pub fn connect_user(user_id: &str, details: &Value, caller: &Caller, now: Timestamp, snap: &Snapshot) -> Result<Step> {
+    match caller {
+        Caller::User(id) if id == user_id => {}
+        Caller::User(_) => return Err(ApiError::auth("the token does not belong to the connecting user")),
+        Caller::Server => {}
+    }
+    user::validate_id(user_id)?;
+    let missing = snap.missing_users([user_id]);
+    if !missing.is_empty() {
+        return Ok(need_users(missing));
+    }
+    let old = snap.stored(user_id);
+    let mut new = connect_merge(old, user_id, details, now)?;
+    if let Value::Object(given) = details {
+        tenancy::guard_write(old, given, &mut new, caller, &snap.settings)?;
+    }
+    let me = own_user_view(&tenancy::shown(&new, caller, &snap.settings));
+    finish(snap, &[(old.cloned(), new)], me, 200)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn own_user_view_fills_untracked_fields() {
+        let u = json!({"id": "u", "name": "U", "language": "fr", "__hard_deleted": true});
+        assert_eq!(
+            own_user_view(u.as_object().unwrap()),
+            json!({"id": "u", "name": "U", "language": "fr", "online": true, "devices": [], "mutes": [],
+                "channel_mutes": [], "blocked_user_ids": [], "invisible": false, "unread_count": 0,
+                "total_unread_count": 0, "unread_channels": 0, "unread_threads": 0})
+        );
+    }
+}

@@ -1,0 +1,180 @@
+//! Store operations as pure functions over a [`Snapshot`] of what the caller has loaded.
+//!
+//! Each operation either asks for more data ([`Step::Need`]: users by id, username index
+//! lists by normalized name) or returns a [`Commit`]: the index lists and user records to write
+//! and the response body. A shell (the in-memory `UserStore`, the Worker over KV) runs it in a
+//! loop: load what is needed, run again, and finally apply the commit in order — claims, users,
+//! releases. Re-running is cheap and keeps every decision inside the core.
+
+mod connect;
+mod lifecycle;
+mod partial_update;
+mod rules;
+mod settings;
+mod upsert;
+
+pub use connect::{connect_merge, connect_user, own_user_view, went_offline, OWN_USER_DEFAULTS};
+pub use lifecycle::{deactivate_user, delete_user, reactivate_user, restore_users};
+pub use partial_update::{apply_partial_update, partial_update_users};
+pub(crate) use rules::body_object;
+pub use rules::require_server;
+pub use settings::{get_app, update_app};
+pub use upsert::{merge_upsert, upsert_users, validate_user};
+
+use super::auth::Caller;
+use super::error::Result;
+use super::set;
+use super::settings::AppSettings;
+use super::tenancy;
+use super::user::User;
+use super::username::{self, Change, Holders};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// What a shell has loaded so far.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub settings: AppSettings,
+    /// Loaded users that are stored, by id.
+    users: BTreeMap<String, User>,
+    /// Ids loaded and found not stored, sorted.
+    absent: Vec<String>,
+    /// Loaded username index lists: normalized name → ids of users holding it.
+    pub names: BTreeMap<String, Vec<String>>,
+}
+
+impl Snapshot {
+    pub fn new(settings: AppSettings) -> Self {
+        Snapshot { settings, ..Default::default() }
+    }
+    /// Records a loaded user; `None` means loaded and not stored. Operations ask only for ids
+    /// not loaded yet, so an id is loaded once; a repeated load is ignored.
+    pub fn load_user(&mut self, id: String, user: Option<User>) {
+        if self.is_loaded(&id) {
+            return;
+        }
+        match user {
+            Some(u) => {
+                self.users.insert(id, u);
+            }
+            None => {
+                set::insert(&mut self.absent, id);
+            }
+        }
+    }
+    /// [`Snapshot::load_user`] for each loaded user.
+    pub fn load_users(&mut self, loaded: impl IntoIterator<Item = (String, Option<User>)>) {
+        for (id, user) in loaded {
+            self.load_user(id, user);
+        }
+    }
+    /// Whether `id` was loaded (stored or not).
+    pub fn is_loaded(&self, id: &str) -> bool {
+        self.users.contains_key(id) || self.absent.binary_search_by(|a| a.as_str().cmp(id)).is_ok()
+    }
+    fn stored(&self, id: &str) -> Option<&User> {
+        self.users.get(id)
+    }
+    /// A loaded user's stored record (`None`: not loaded, or not stored).
+    pub fn stored_user(&self, id: &str) -> Option<&User> {
+        self.users.get(id)
+    }
+    fn missing_users<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+        let missing = set::of(ids.into_iter().filter(|id| !self.is_loaded(id)));
+        missing.into_iter().map(str::to_string).collect()
+    }
+}
+
+/// Data an operation needs before it can decide.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Need {
+    pub users: Vec<String>,
+    pub names: Vec<String>,
+}
+
+/// The writes to make, in order, and what to answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Commit {
+    /// Index lists that gain a holder: write first.
+    pub claims: Vec<(String, Vec<String>)>,
+    /// User records to store.
+    pub users: Vec<User>,
+    /// Index lists that only lose holders: write last. An empty list may be deleted.
+    pub releases: Vec<(String, Vec<String>)>,
+    /// The response body, without `duration`.
+    pub response: Value,
+    /// The HTTP status of the response.
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    Need(Need),
+    Done(Commit),
+}
+
+fn need_users(users: Vec<String>) -> Step {
+    Step::Need(Need { users, names: Vec::new() })
+}
+
+/// The batch's new states layered over the snapshot, for uniqueness checks.
+struct View<'a> {
+    snap: &'a Snapshot,
+    /// The batch's users by id (a batch holds each id once).
+    batch: Vec<(&'a str, &'a User)>,
+}
+
+impl View<'_> {
+    fn in_batch(&self, id: &str) -> Option<&User> {
+        self.batch.iter().rev().find(|(b, _)| *b == id).map(|(_, u)| *u)
+    }
+}
+
+impl Holders for View<'_> {
+    fn holders(&self, norm: &str) -> &[String] {
+        self.snap.names.get(norm).map_or(&[], Vec::as_slice)
+    }
+    fn user(&self, id: &str) -> Option<&User> {
+        self.in_batch(id).or_else(|| self.snap.stored(id))
+    }
+    fn is_loaded(&self, id: &str) -> bool {
+        self.in_batch(id).is_some() || self.snap.is_loaded(id)
+    }
+}
+
+/// Shared tail of every write: load index lists and holders, check uniqueness, build the commit.
+fn finish(snap: &Snapshot, changes: &[(Option<User>, User)], response: Value, status: u16) -> Result<Step> {
+    let refs: Vec<Change<'_>> = changes.iter().map(|(b, a)| Change { before: b.as_ref(), after: a }).collect();
+    let names: Vec<String> =
+        username::names_touched(&refs).into_iter().filter(|n| !snap.names.contains_key(n)).collect();
+    let view = View { snap, batch: changes.iter().filter_map(|(_, a)| Some((a.get("id")?.as_str()?, a))).collect() };
+    let mode = snap.settings.unique_mode();
+    // Holders come from the lists of the names the batch will hold. Once those are loaded (an
+    // upsert asks for them with its users), holders and any other names (a renamed user's old
+    // one) are asked for in one round: a read round trip less for the shell.
+    let held_loaded = refs.iter().filter_map(|c| username::held_name(c.after)).all(|n| snap.names.contains_key(&n));
+    let load = if held_loaded { username::holders_to_load(&refs, mode, &view) } else { Vec::new() };
+    if !names.is_empty() || !load.is_empty() {
+        return Ok(Step::Need(Need { users: load, names }));
+    }
+    username::check(&refs, mode, &view)?;
+    let idx = username::index_updates(&refs, &view);
+    Ok(Step::Done(Commit {
+        claims: idx.claims,
+        users: changes.iter().map(|(_, a)| a.clone()).collect(),
+        releases: idx.releases,
+        response,
+        status,
+    }))
+}
+
+/// `{id: user}` of the batch's new states, as callers see them.
+fn users_response(changes: &[(Option<User>, User)], caller: &Caller, settings: &AppSettings) -> Value {
+    let mut users = Map::new();
+    for (_, after) in changes {
+        if let Some(id) = after.get("id").and_then(Value::as_str) {
+            users.insert(id.to_string(), Value::Object(tenancy::shown(after, caller, settings)));
+        }
+    }
+    Value::Object(users)
+}

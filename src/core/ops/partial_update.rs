@@ -1,0 +1,87 @@
+//! `PATCH /users`: partial update (`set`/`unset`) of a batch of users.
+
+use super::rules::{body_object, carry_server_state, check_batch_len, gone, require_self};
+use super::{finish, need_users, users_response, Snapshot, Step};
+use crate::core::auth::Caller;
+use crate::core::error::{ApiError, Result};
+use crate::core::json::object;
+use crate::core::partial::PartialUpdate;
+use crate::core::set;
+use crate::core::settings::AppSettings;
+use crate::core::tenancy;
+use crate::core::time::Timestamp;
+use crate::core::user::{self, User};
+use serde_json::Value;
+
+fn parse_partial(body: &Value, caller: &Caller, settings: &AppSettings) -> Result<Vec<PartialUpdate>> {
+    let entries = match body_object(body)?.get("users") {
+        Some(Value::Array(a)) => a,
+        None | Some(Value::Null) => return Err(ApiError::field("users", "users is a required field")),
+        Some(_) => return Err(ApiError::field("users", "users must be an array of {id, set, unset}")),
+    };
+    check_batch_len(entries.len(), "users")?;
+    let mut seen = Vec::new();
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        let upd = PartialUpdate::parse(e)?;
+        if !set::insert(&mut seen, upd.id.clone()) {
+            return Err(ApiError::field("users", format!("user '{}' appears more than once in the batch", upd.id)));
+        }
+        check_partial_permissions(&upd, caller)?;
+        tenancy::check_partial(&upd, caller, settings)?;
+        out.push(upd);
+    }
+    Ok(out)
+}
+
+fn check_partial_permissions(upd: &PartialUpdate, caller: &Caller) -> Result<()> {
+    require_self(caller, &upd.id, "UpdateUserPartial")?;
+    if let Caller::User(_) = caller {
+        if upd.touches("role") {
+            return Err(ApiError::not_allowed("user role can only be changed server-side"));
+        }
+        if upd.touches("teams") || upd.touches("teams_role") {
+            return Err(ApiError::not_allowed("user teams can only be updated server-side"));
+        }
+    }
+    Ok(())
+}
+
+fn apply_partial_one(old: Option<&User>, upd: &PartialUpdate, now: Timestamp) -> Result<User> {
+    let Some(old) = old else {
+        return Err(ApiError::field(format!("users[{}]", upd.id), format!("user '{}' does not exist", upd.id)));
+    };
+    gone(Some(old), &upd.id)?;
+    let mut new = upd.apply(old)?;
+    // Server-computed fields stay as stored; revoke_tokens_issued_before is the one a partial may set.
+    let revoke = new.remove("revoke_tokens_issued_before");
+    carry_server_state(Some(old), &mut new, now, true);
+    match revoke {
+        Some(Value::Null) | None => new.remove("revoke_tokens_issued_before"),
+        Some(v) => new.insert("revoke_tokens_issued_before".into(), v),
+    };
+    user::validate_fields(&new, &format!("users[{}]", upd.id))?;
+    Ok(new)
+}
+
+/// `PATCH /users`: `set`/`unset` on dotted paths for a batch of users. All or nothing.
+pub fn partial_update_users(body: &Value, caller: &Caller, now: Timestamp, snap: &Snapshot) -> Result<Step> {
+    let batch = parse_partial(body, caller, &snap.settings)?;
+    let missing = snap.missing_users(batch.iter().map(|u| u.id.as_str()));
+    if !missing.is_empty() {
+        return Ok(need_users(missing));
+    }
+    let mut changes = Vec::with_capacity(batch.len());
+    for upd in &batch {
+        let old = snap.stored(&upd.id);
+        changes.push((old.cloned(), apply_partial_one(old, upd, now)?));
+    }
+    finish(snap, &changes, object([("users", users_response(&changes, caller, &snap.settings))]), 200)
+}
+
+/// Applies one `{id, set, unset}` entry to a user, with the same rules as `PATCH /users`.
+pub fn apply_partial_update(old: &User, entry: &Value, caller: &Caller, now: Timestamp) -> Result<User> {
+    let upd = PartialUpdate::parse(entry)?;
+    check_partial_permissions(&upd, caller)?;
+    apply_partial_one(Some(old), &upd, now)
+}
