@@ -12,7 +12,7 @@
 //! [`Candidates::admits`] is the reference meaning of each lookup; the Writer's SQL implements
 //! it and the tests compare both with a full scan.
 
-use super::query::{self, fold_case, UserQuery};
+use super::query::{self, fold_case, Cond, Condition, Filter, UserQuery};
 use super::time::Timestamp;
 use super::user::{User, HARD_DELETED};
 use super::username::normalize;
@@ -253,15 +253,15 @@ pub fn plan(q: &UserQuery) -> Plan {
     let mut conjuncts = Vec::new();
     conjuncts_of(&q.filter, &mut conjuncts, 0);
     let mut best = Candidates::All;
-    let mut ranges: Vec<(Column, &str, &Value)> = Vec::new();
-    for (field, op, operand) in conjuncts {
-        if let Some(c) = lookup(field, op, operand) {
+    let mut ranges: Vec<(Column, RangeEnd, &Value)> = Vec::new();
+    for (field, cond) in conjuncts {
+        if let Some(c) = lookup(field, cond) {
             if c.rank() < best.rank() {
                 best = c;
             }
         } else if let Some(column) = Column::of_field(field).filter(|c| *c != Column::Id) {
-            if matches!(op, "$gt" | "$gte" | "$lt" | "$lte") && time_operand(operand).is_some() {
-                ranges.push((column, op, operand));
+            if let Some((end, operand)) = range_end(cond).filter(|(_, x)| time_operand(x).is_some()) {
+                ranges.push((column, end, operand));
             }
         }
     }
@@ -285,23 +285,21 @@ pub fn plan(q: &UserQuery) -> Plan {
     Plan { candidates: best, order: pushed.then_some(order), include_deactivated: q.include_deactivated_users }
 }
 
-/// The `(field, operator, operand)` conditions that every match must satisfy: the top-level
-/// fields and those of nested `$and`s.
-fn conjuncts_of<'a>(filter: &'a Value, out: &mut Vec<(&'a str, &'a str, &'a Value)>, depth: usize) {
-    let Value::Object(conditions) = filter else { return };
+/// The `(field, condition)`s that every match must satisfy: the top-level fields and those of
+/// nested `$and`s.
+fn conjuncts_of<'a>(filter: &'a Filter, out: &mut Vec<(&'a str, &'a Cond)>, depth: usize) {
     if depth > 32 {
         return;
     }
-    for (key, cond) in conditions {
-        match (key.as_str(), cond) {
-            ("$and", Value::Array(items)) => {
+    for condition in &filter.conditions {
+        match condition {
+            Condition::And(items) => {
                 for item in items {
                     conjuncts_of(item, out, depth + 1);
                 }
             }
-            (k, _) if k.starts_with('$') => {}
-            (field, Value::Object(ops)) => out.extend(ops.iter().map(|(op, x)| (field, op.as_str(), x))),
-            (field, bare) => out.push((field, "$eq", bare)),
+            Condition::Or(_) | Condition::Nor(_) => {}
+            Condition::Field { field, cond } => out.push((field, cond)),
         }
     }
 }
@@ -312,8 +310,7 @@ fn plain_str(v: &Value) -> Option<&str> {
     v.as_str().filter(|s| Timestamp::parse(s).is_none())
 }
 
-fn plain_strs(v: &Value) -> Option<Vec<String>> {
-    let Value::Array(items) = v else { return None };
+fn plain_strs(items: &[Value]) -> Option<Vec<String>> {
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         out.push(plain_str(item)?.to_string());
@@ -324,21 +321,20 @@ fn plain_strs(v: &Value) -> Option<Vec<String>> {
 }
 
 /// The lookup a single condition allows, if any.
-fn lookup(field: &str, op: &str, x: &Value) -> Option<Candidates> {
-    match (field, op) {
-        ("id", "$eq") => plain_str(x).map(|s| Candidates::Ids(vec![s.to_string()])),
-        ("id", "$in") => plain_strs(x).map(Candidates::Ids),
-        ("teams", "$eq" | "$contains") => plain_str(x).map(|s| Candidates::Teams(vec![s.to_string()])),
-        ("teams", "$in") => plain_strs(x).map(Candidates::Teams),
-        ("role", "$eq") => plain_str(x).map(|s| Candidates::Roles(vec![s.to_string()])),
-        ("role", "$in") => plain_strs(x).map(Candidates::Roles),
-        ("name", "$eq") => plain_str(x).map(|s| Candidates::NameNorm(normalize(s))),
-        (field, "$eq") if is_plain_custom(field) => {
+fn lookup(field: &str, cond: &Cond) -> Option<Candidates> {
+    match (field, cond) {
+        ("id", Cond::Eq(x)) => plain_str(x).map(|s| Candidates::Ids(vec![s.to_string()])),
+        ("id", Cond::In(xs)) => plain_strs(xs).map(Candidates::Ids),
+        ("teams", Cond::Eq(x) | Cond::Contains(x)) => plain_str(x).map(|s| Candidates::Teams(vec![s.to_string()])),
+        ("teams", Cond::In(xs)) => plain_strs(xs).map(Candidates::Teams),
+        ("role", Cond::Eq(x)) => plain_str(x).map(|s| Candidates::Roles(vec![s.to_string()])),
+        ("role", Cond::In(xs)) => plain_strs(xs).map(Candidates::Roles),
+        ("name", Cond::Eq(x)) => plain_str(x).map(|s| Candidates::NameNorm(normalize(s))),
+        (field, Cond::Eq(x)) if is_plain_custom(field) => {
             custom_value(x).map(|value| Candidates::CustomEq { field: field.to_string(), value })
         }
-        ("name", "$autocomplete") => {
-            let q = fold_case(x.as_str()?.trim());
-            q.chars().any(char::is_alphanumeric).then(|| Candidates::NamePrefix(index_word(&q)))
+        ("name", Cond::Autocomplete { folded, .. }) => {
+            folded.chars().any(char::is_alphanumeric).then(|| Candidates::NamePrefix(index_word(folded)))
         }
         _ => None,
     }
@@ -366,17 +362,34 @@ fn time_operand(x: &Value) -> Option<String> {
     x.as_str().and_then(Timestamp::parse).map(|t| t.to_string())
 }
 
+/// Which end of a range a `$gt`/`$gte`/`$lt`/`$lte` condition bounds.
+#[derive(Clone, Copy)]
+struct RangeEnd {
+    lower: bool,
+    inclusive: bool,
+}
+
+fn range_end(cond: &Cond) -> Option<(RangeEnd, &Value)> {
+    let end = |lower, inclusive| RangeEnd { lower, inclusive };
+    match cond {
+        Cond::Gt(x) => Some((end(true, false), x)),
+        Cond::Gte(x) => Some((end(true, true), x)),
+        Cond::Lt(x) => Some((end(false, false), x)),
+        Cond::Lte(x) => Some((end(false, true), x)),
+        _ => None,
+    }
+}
+
 /// A range on one time column from its `$gt`/`$gte`/`$lt`/`$lte` conditions (the column of
 /// the first; the tightest bound of each side).
-fn range_of(conds: &[(Column, &str, &Value)]) -> Option<Candidates> {
+fn range_of(conds: &[(Column, RangeEnd, &Value)]) -> Option<Candidates> {
     let (column, _, _) = *conds.first()?;
     let mut lower: Option<Bound> = None;
     let mut upper: Option<Bound> = None;
-    for (c, op, x) in conds {
+    for (c, end, x) in conds {
         let (Some(value), true) = (time_operand(x), *c == column) else { continue };
-        let inclusive = op.ends_with('e');
-        let b = Bound { value, inclusive };
-        if op.starts_with("$g") {
+        let b = Bound { value, inclusive: end.inclusive };
+        if end.lower {
             if lower.as_ref().is_none_or(|l| b.value > l.value || b.value == l.value && !b.inclusive) {
                 lower = Some(b);
             }

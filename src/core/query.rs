@@ -1,8 +1,9 @@
 //! Stream's `queryUsers` (`GET /users?payload=…`) over an in-memory list of flat users.
 //!
-//! [`parse`] validates the whole payload up front (every mistake is a 400, code 4);
-//! [`run`] then filters, sorts and paginates. `run` never fails: on a filter it was not
-//! given by `parse`, anything it does not understand simply matches nothing.
+//! [`parse`] validates the whole payload up front (every mistake is a 400, code 4) and turns
+//! `filter_conditions` into a [`Filter`], a typed expression that holds only what was checked;
+//! [`run`] then filters, sorts and paginates. `run` never fails: a filter nested deeper than
+//! `parse` allows (only a hand-built one can be) matches nothing below that depth.
 
 use super::error::ApiError;
 use super::time::Timestamp;
@@ -23,11 +24,62 @@ const DEFAULT_SORT: [(&str, i8); 2] = [("created_at", -1), ("id", -1)];
 const AUTOCOMPLETE_INVALID: &str =
     "$autocomplete field is empty or contains invalid characters. Please provide a valid string to autocomplete";
 
+/// A parsed `filter_conditions` object: every one of its conditions must hold. The empty
+/// filter matches every user.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Filter {
+    pub conditions: Vec<Condition>,
+}
+
+/// One condition of a [`Filter`]: a logical operator over nested filters, or one operator on
+/// a field (a field with several operators, `{age: {$gt: 1, $lt: 9}}`, gives one each).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Condition {
+    /// `$and`: every filter matches.
+    And(Vec<Filter>),
+    /// `$or`: some filter matches.
+    Or(Vec<Filter>),
+    /// `$nor`: no filter matches.
+    Nor(Vec<Filter>),
+    /// `{field: cond}`; a bare value is `$eq`.
+    Field { field: String, cond: Cond },
+}
+
+/// An operator on one field, with its checked operand.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cond {
+    /// `$eq`: `null` matches a missing, null or empty-array field; a scalar matches an array
+    /// field that contains it.
+    Eq(Value),
+    /// `$ne`: not `$eq`.
+    Ne(Value),
+    /// `$in`: `$eq` to one of the values.
+    In(Vec<Value>),
+    /// `$nin`: `$eq` to none of the values.
+    Nin(Vec<Value>),
+    /// `$gt`, `$gte`, `$lt`, `$lte` on a number or a string (timestamps compare as instants);
+    /// an array field needs one element in range.
+    Gt(Value),
+    Gte(Value),
+    Lt(Value),
+    Lte(Value),
+    /// `$exists`: whether the field is present and not null.
+    Exists(bool),
+    /// `$autocomplete`: `text` as given, `folded` its trimmed [`fold_case`], which must start
+    /// a word of the field (or of a string element of an array field).
+    Autocomplete {
+        text: String,
+        folded: String,
+    },
+    /// `$contains`: an array field with an element equal to the value.
+    Contains(Value),
+}
+
 /// A validated query.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UserQuery {
-    /// `filter_conditions`: always a JSON object once parsed.
-    pub filter: Value,
+    /// `filter_conditions`, parsed and checked.
+    pub filter: Filter,
     /// `(field, direction)` with direction 1 (ascending) or -1 (descending). Empty means
     /// `created_at` descending, then `id` descending.
     pub sort: Vec<(String, i8)>,
@@ -41,7 +93,7 @@ pub struct UserQuery {
 impl Default for UserQuery {
     fn default() -> Self {
         UserQuery {
-            filter: Value::Object(Map::new()),
+            filter: Filter::default(),
             sort: Vec::new(),
             limit: DEFAULT_LIMIT,
             offset: 0,
@@ -65,33 +117,27 @@ pub fn parse_value(payload: &Value) -> Result<UserQuery, ApiError> {
         return Err(ApiError::input("payload must be a JSON object"));
     };
     let mut filter = match p.get("filter_conditions") {
-        None | Some(Value::Null) => Value::Object(Map::new()),
-        Some(f @ Value::Object(_)) => f.clone(),
+        None | Some(Value::Null) => Filter::default(),
+        Some(f @ Value::Object(_)) => parse_filter(f)?,
         Some(_) => return Err(ApiError::input("filter_conditions must be an object")),
     };
-    check_filter(&filter, 0)?;
 
     // The documented `id_gt`/`id_gte`/`id_lt`/`id_lte` options are extra conditions on `id`.
     let mut clauses = Vec::new();
-    for (key, op) in [("id_gt", "$gt"), ("id_gte", "$gte"), ("id_lt", "$lt"), ("id_lte", "$lte")] {
+    let bound: fn(Value) -> Cond = Cond::Gt;
+    for (key, cond) in [("id_gt", bound), ("id_gte", Cond::Gte), ("id_lt", Cond::Lt), ("id_lte", Cond::Lte)] {
         match p.get(key) {
             None | Some(Value::Null) => {}
             Some(Value::String(id)) if id.is_empty() => {}
-            Some(Value::String(id)) => {
-                let mut cond = Map::new();
-                cond.insert(op.into(), Value::String(id.clone()));
-                let mut clause = Map::new();
-                clause.insert("id".into(), Value::Object(cond));
-                clauses.push(Value::Object(clause));
-            }
+            Some(Value::String(id)) => clauses.push(Filter {
+                conditions: vec![Condition::Field { field: "id".into(), cond: cond(Value::String(id.clone())) }],
+            }),
             Some(_) => return Err(ApiError::input(format!("{key} must be a string"))),
         }
     }
     if !clauses.is_empty() {
         clauses.insert(0, filter);
-        let mut and = Map::new();
-        and.insert("$and".into(), Value::Array(clauses));
-        filter = Value::Object(and);
+        filter = Filter { conditions: vec![Condition::And(clauses)] };
     }
 
     let sort = match p.get("sort") {
@@ -125,7 +171,7 @@ pub fn parse_value(payload: &Value) -> Result<UserQuery, ApiError> {
 /// `deleted_at`), not deactivated unless `include_deactivated_users`, and matching the filter.
 pub fn selects(q: &UserQuery, u: &User) -> bool {
     let set = |key: &str| u.get(key).is_some_and(|v| !v.is_null());
-    !set("deleted_at") && (q.include_deactivated_users || !set("deactivated_at")) && matches(&q.filter, u, 0)
+    !set("deleted_at") && (q.include_deactivated_users || !set("deactivated_at")) && q.filter.matches(u)
 }
 
 /// How many users a page of `q` ends at: `offset + limit`.
@@ -241,23 +287,29 @@ fn flag(p: &Map<String, Value>, key: &str) -> Result<bool, ApiError> {
     }
 }
 
-fn check_filter(filter: &Value, depth: usize) -> Result<(), ApiError> {
+/// Parses and checks a `filter_conditions` object (400 errors, code 4, for the first mistake
+/// in document order).
+pub fn parse_filter(filter: &Value) -> Result<Filter, ApiError> {
+    filter_at(filter, 0)
+}
+
+fn filter_at(filter: &Value, depth: usize) -> Result<Filter, ApiError> {
     let Value::Object(conditions) = filter else {
         return Err(ApiError::input("filter conditions must be objects"));
     };
     if depth > MAX_DEPTH {
         return Err(ApiError::input("filter_conditions are nested too deeply"));
     }
+    let nested = |key: &str, value: &Value| match value {
+        Value::Array(items) if !items.is_empty() => items.iter().map(|item| filter_at(item, depth + 1)).collect(),
+        _ => Err(ApiError::input(format!("{key} must be a non-empty array of filter conditions"))),
+    };
+    let mut out = Vec::with_capacity(conditions.len());
     for (key, value) in conditions {
         match key.as_str() {
-            "$and" | "$or" | "$nor" => match value {
-                Value::Array(items) if !items.is_empty() => {
-                    for item in items {
-                        check_filter(item, depth + 1)?;
-                    }
-                }
-                _ => return Err(ApiError::input(format!("{key} must be a non-empty array of filter conditions"))),
-            },
+            "$and" => out.push(Condition::And(nested(key, value)?)),
+            "$or" => out.push(Condition::Or(nested(key, value)?)),
+            "$nor" => out.push(Condition::Nor(nested(key, value)?)),
             "" => return Err(ApiError::input("filter field names must not be empty")),
             k if k.starts_with('$') => return Err(ApiError::input(format!("unknown filter operator {k}"))),
             field => match value {
@@ -266,91 +318,98 @@ fn check_filter(filter: &Value, depth: usize) -> Result<(), ApiError> {
                 }
                 Value::Object(ops) => {
                     for (op, operand) in ops {
-                        check_operator(field, op, operand)?;
+                        out.push(Condition::Field { field: field.to_string(), cond: cond(field, op, operand)? });
                     }
                 }
-                bare => check_operator(field, "$eq", bare)?,
+                bare => out.push(Condition::Field { field: field.to_string(), cond: cond(field, "$eq", bare)? }),
             },
         }
     }
-    Ok(())
+    Ok(Filter { conditions: out })
 }
 
-fn check_operator(field: &str, op: &str, v: &Value) -> Result<(), ApiError> {
-    let fail = |what: &str| Err(ApiError::input(format!("{op} on field {field} {what}")));
+/// One operator on a field, checked.
+fn cond(field: &str, op: &str, v: &Value) -> Result<Cond, ApiError> {
+    let fail = |what: &str| ApiError::input(format!("{op} on field {field} {what}"));
     // Team names are non-empty strings; `{teams: ""}` is an error, `{teams: null}` is not.
     let team_ok = |v: &Value| field != "teams" || matches!(v, Value::String(s) if !s.is_empty());
-    match op {
-        "$eq" | "$ne" if !v.is_null() && !team_ok(v) => fail("needs a non-empty team name or null"),
-        "$eq" | "$ne" => Ok(()),
-        "$in" | "$nin" => match v {
-            Value::Array(items) if items.iter().all(team_ok) => Ok(()),
-            Value::Array(_) => fail("needs an array of non-empty team names"),
-            _ => fail("needs an array"),
+    let list = || match v {
+        Value::Array(items) if items.iter().all(team_ok) => Ok(items.clone()),
+        Value::Array(_) => Err(fail("needs an array of non-empty team names")),
+        _ => Err(fail("needs an array")),
+    };
+    let bound = || match v {
+        Value::Number(_) | Value::String(_) => Ok(v.clone()),
+        _ => Err(fail("needs a number or a string")),
+    };
+    Ok(match op {
+        "$eq" | "$ne" if !v.is_null() && !team_ok(v) => return Err(fail("needs a non-empty team name or null")),
+        "$eq" => Cond::Eq(v.clone()),
+        "$ne" => Cond::Ne(v.clone()),
+        "$in" => Cond::In(list()?),
+        "$nin" => Cond::Nin(list()?),
+        "$gt" => Cond::Gt(bound()?),
+        "$gte" => Cond::Gte(bound()?),
+        "$lt" => Cond::Lt(bound()?),
+        "$lte" => Cond::Lte(bound()?),
+        "$exists" => match v {
+            Value::Bool(b) => Cond::Exists(*b),
+            _ => return Err(fail("needs a boolean")),
         },
-        "$gt" | "$gte" | "$lt" | "$lte" => match v {
-            Value::Number(_) | Value::String(_) => Ok(()),
-            _ => fail("needs a number or a string"),
-        },
-        "$exists" if v.is_boolean() => Ok(()),
-        "$exists" => fail("needs a boolean"),
         "$autocomplete" => match v {
-            Value::String(s) if s.chars().any(char::is_alphanumeric) => Ok(()),
-            _ => Err(ApiError::input(AUTOCOMPLETE_INVALID)),
+            Value::String(s) if s.chars().any(char::is_alphanumeric) => {
+                Cond::Autocomplete { text: s.clone(), folded: fold_case(s.trim()) }
+            }
+            _ => return Err(ApiError::input(AUTOCOMPLETE_INVALID)),
         },
         "$contains" => match v {
-            Value::String(_) | Value::Number(_) | Value::Bool(_) if team_ok(v) => Ok(()),
-            _ => fail("needs a value to look for in the array"),
+            Value::String(_) | Value::Number(_) | Value::Bool(_) if team_ok(v) => Cond::Contains(v.clone()),
+            _ => return Err(fail("needs a value to look for in the array")),
         },
-        "$q" => Err(ApiError::input(format!("search is not enabled for field users.{field}"))),
-        _ => Err(ApiError::input(format!("unknown operator {op} for field {field}"))),
-    }
+        "$q" => return Err(ApiError::input(format!("search is not enabled for field users.{field}"))),
+        _ => return Err(ApiError::input(format!("unknown operator {op} for field {field}"))),
+    })
 }
 
 // ---- evaluation ----
 
-fn matches(filter: &Value, user: &User, depth: usize) -> bool {
-    let Value::Object(conditions) = filter else {
-        return false;
-    };
-    let each = |v: &Value, f: &mut dyn FnMut(&Value) -> bool, all: bool| match v {
-        Value::Array(items) if all => items.iter().all(f),
-        Value::Array(items) => items.iter().any(f),
-        _ => false,
-    };
-    depth <= MAX_DEPTH
-        && conditions.iter().all(|(key, cond)| match key.as_str() {
-            "$and" => each(cond, &mut |f| matches(f, user, depth + 1), true),
-            "$or" => each(cond, &mut |f| matches(f, user, depth + 1), false),
-            "$nor" => cond.is_array() && !each(cond, &mut |f| matches(f, user, depth + 1), false),
-            k if k.starts_with('$') => false,
-            field => match cond {
-                Value::Object(ops) => !ops.is_empty() && ops.iter().all(|(op, x)| apply(op, user.get(field), x)),
-                bare => apply("$eq", user.get(field), bare),
-            },
-        })
+impl Filter {
+    /// Whether a user matches (visibility markers aside: see [`selects`]).
+    pub fn matches(&self, user: &User) -> bool {
+        self.matches_at(user, 0)
+    }
+
+    fn matches_at(&self, user: &User, depth: usize) -> bool {
+        let sub = |f: &Filter| f.matches_at(user, depth + 1);
+        depth <= MAX_DEPTH
+            && self.conditions.iter().all(|c| match c {
+                Condition::And(filters) => filters.iter().all(sub),
+                Condition::Or(filters) => filters.iter().any(sub),
+                Condition::Nor(filters) => !filters.iter().any(sub),
+                Condition::Field { field, cond } => cond.holds(user.get(field)),
+            })
+    }
 }
 
-fn apply(op: &str, val: Option<&Value>, x: &Value) -> bool {
-    let in_list = || x.as_array().map(|xs| xs.iter().any(|x| equals(val, x)));
-    match op {
-        "$eq" => equals(val, x),
-        "$ne" => !equals(val, x),
-        "$in" => in_list() == Some(true),
-        "$nin" => in_list() == Some(false),
-        "$gt" => range(val, x, Ordering::is_gt),
-        "$gte" => range(val, x, Ordering::is_ge),
-        "$lt" => range(val, x, Ordering::is_lt),
-        "$lte" => range(val, x, Ordering::is_le),
-        "$exists" => x.as_bool() == Some(val.is_some_and(|v| !v.is_null())),
-        "$autocomplete" => {
-            let Some(q) = x.as_str() else { return false };
-            let q = fold_case(q.trim());
-            let hit = |v: &Value| v.as_str().is_some_and(|s| autocompletes(s, &q));
-            q.chars().any(char::is_alphanumeric) && any_element(val, hit)
+impl Cond {
+    /// Whether a field's value (`None`: absent) satisfies the condition.
+    pub fn holds(&self, val: Option<&Value>) -> bool {
+        match self {
+            Cond::Eq(x) => equals(val, x),
+            Cond::Ne(x) => !equals(val, x),
+            Cond::In(xs) => xs.iter().any(|x| equals(val, x)),
+            Cond::Nin(xs) => !xs.iter().any(|x| equals(val, x)),
+            Cond::Gt(x) => range(val, x, Ordering::is_gt),
+            Cond::Gte(x) => range(val, x, Ordering::is_ge),
+            Cond::Lt(x) => range(val, x, Ordering::is_lt),
+            Cond::Lte(x) => range(val, x, Ordering::is_le),
+            Cond::Exists(b) => *b == val.is_some_and(|v| !v.is_null()),
+            Cond::Autocomplete { folded, .. } => {
+                let hit = |v: &Value| v.as_str().is_some_and(|s| autocompletes(s, folded));
+                folded.chars().any(char::is_alphanumeric) && any_element(val, hit)
+            }
+            Cond::Contains(x) => val.and_then(Value::as_array).is_some_and(|xs| xs.iter().any(|v| same(v, x))),
         }
-        "$contains" => val.and_then(Value::as_array).is_some_and(|xs| xs.iter().any(|v| same(v, x))),
-        _ => false,
     }
 }
 
@@ -528,7 +587,8 @@ mod tests {
         assert_eq!(q, UserQuery::default());
         assert_eq!(parse("{}").unwrap(), UserQuery::default());
         let q = parse(r#"{"filter_conditions":{"id":{"$in":["a","b"]}},"sort":[{"field":"last_active","direction":-1},{"field":"age"}],"limit":10,"offset":5,"include_deactivated_users":true,"user_id":"x","id_gt":"","whatever":[1]}"#).unwrap();
-        assert_eq!(q.filter, json!({"id": {"$in": ["a", "b"]}}));
+        let id_in = Cond::In(vec![json!("a"), json!("b")]);
+        assert_eq!(q.filter, Filter { conditions: vec![Condition::Field { field: "id".into(), cond: id_in }] });
         assert_eq!(q.sort, vec![("last_active".to_string(), -1), ("age".to_string(), 1)]);
         assert_eq!((q.limit, q.offset, q.include_deactivated_users), (10, 5, true));
         assert!(parse(r#"{"presence":true}"#).unwrap().presence);
@@ -649,9 +709,13 @@ mod tests {
         }
         assert_eq!(filter(f.clone()), ["alice"]);
         let deeper = json!({ "$or": [f] });
-        assert_eq!(filter_error(deeper.clone()), "filter_conditions are nested too deeply");
-        // run on an unvalidated, too-deep filter matches nothing rather than recursing on.
-        let q = UserQuery { filter: deeper, ..UserQuery::default() };
+        assert_eq!(filter_error(deeper), "filter_conditions are nested too deeply");
+        // run on a hand-built, too-deep filter matches nothing rather than recursing on.
+        let mut f = parse_filter(&json!({"id": "alice"})).unwrap();
+        for _ in 0..=MAX_DEPTH {
+            f = Filter { conditions: vec![Condition::And(vec![f])] };
+        }
+        let q = UserQuery { filter: f, ..UserQuery::default() };
         assert!(ids_of(&q).is_empty());
         // serde_json's own recursion limit turns absurd nesting into a parse error.
         let s = format!("{{\"filter_conditions\":{}{}}}", "{\"$and\":[".repeat(5000), "]}".repeat(5000));
@@ -870,7 +934,7 @@ mod tests {
     }
 
     #[test]
-    fn run_tolerates_unvalidated_filters() {
+    fn unvalidated_filters_are_not_expressions() {
         for f in [
             json!([]),
             json!("x"),
@@ -883,9 +947,16 @@ mod tests {
             json!({"name": {"$autocomplete": "!!"}}),
             json!({"id": {"$bogus": 1}}),
         ] {
-            let q = UserQuery { filter: f.clone(), ..UserQuery::default() };
-            assert!(ids_of(&q).is_empty(), "{f}");
+            assert!(parse_filter(&f).is_err(), "{f}");
         }
+        // A hand-built `$autocomplete` without a letter or digit matches nothing.
+        let text = "!!".to_string();
+        let cond = Cond::Autocomplete { folded: text.clone(), text };
+        let q = UserQuery {
+            filter: Filter { conditions: vec![Condition::Field { field: "name".into(), cond }] },
+            ..UserQuery::default()
+        };
+        assert!(ids_of(&q).is_empty());
     }
 
     proptest! {

@@ -14,7 +14,7 @@
 use super::auth::Caller;
 use super::error::{ApiError, Result};
 use super::partial::{FieldPath, PartialUpdate};
-use super::query::UserQuery;
+use super::query::{Cond, Condition, Filter, UserQuery};
 use super::settings::AppSettings;
 use super::user::{self, User};
 use serde_json::{Map, Value};
@@ -130,26 +130,24 @@ pub fn shown(u: &User, caller: &Caller, settings: &AppSettings) -> User {
 }
 
 /// Calls `f` with every `(field, condition)` of a filter, nested `$and`/`$or`/`$nor` included.
-fn each_condition<'a>(filter: &'a Value, f: &mut dyn FnMut(&'a str, &'a Value), depth: usize) {
-    let Value::Object(conditions) = filter else { return };
+fn each_condition<'a>(filter: &'a Filter, f: &mut dyn FnMut(&'a str, &'a Cond), depth: usize) {
     if depth > 40 {
         return;
     }
-    for (key, cond) in conditions {
-        match (key.as_str(), cond) {
-            ("$and" | "$or" | "$nor", Value::Array(items)) => {
+    for condition in &filter.conditions {
+        match condition {
+            Condition::And(items) | Condition::Or(items) | Condition::Nor(items) => {
                 for item in items {
                     each_condition(item, f, depth + 1);
                 }
             }
-            (k, _) if k.starts_with('$') => {}
-            (field, cond) => f(field, cond),
+            Condition::Field { field, cond } => f(field, cond),
         }
     }
 }
 
-/// The teams named by the `teams` conditions anywhere in a filter.
-fn named_teams(filter: &Value) -> Vec<&str> {
+/// The teams named by the `teams` conditions anywhere in a filter: every string operand.
+fn named_teams(filter: &Filter) -> Vec<&str> {
     let mut out = Vec::new();
     each_condition(
         filter,
@@ -157,16 +155,21 @@ fn named_teams(filter: &Value) -> Vec<&str> {
             if field != "teams" {
                 return;
             }
-            let operands: Vec<&Value> = match cond {
-                Value::Object(ops) => ops.values().collect(),
-                bare => vec![bare],
-            };
-            for v in operands {
-                match v {
+            match cond {
+                Cond::Eq(v)
+                | Cond::Ne(v)
+                | Cond::Gt(v)
+                | Cond::Gte(v)
+                | Cond::Lt(v)
+                | Cond::Lte(v)
+                | Cond::Contains(v) => match v {
                     Value::String(s) => out.push(s.as_str()),
                     Value::Array(items) => out.extend(items.iter().filter_map(Value::as_str)),
                     _ => {}
-                }
+                },
+                Cond::In(items) | Cond::Nin(items) => out.extend(items.iter().filter_map(Value::as_str)),
+                Cond::Autocomplete { text, .. } => out.push(text.as_str()),
+                Cond::Exists(_) => {}
             }
         },
         0,
@@ -175,7 +178,7 @@ fn named_teams(filter: &Value) -> Vec<&str> {
 }
 
 /// The fields a filter conditions on, anywhere in it.
-fn filtered_fields(filter: &Value) -> Vec<&str> {
+fn filtered_fields(filter: &Filter) -> Vec<&str> {
     let mut out = Vec::new();
     each_condition(filter, &mut |field, _| out.push(field), 0);
     out
@@ -212,18 +215,13 @@ pub fn restrict_query(
     if let Some(t) = named_teams(&q.filter).into_iter().find(|t| !mine.contains(t)) {
         return Err(not_allowed(format!("User '{id}' is not allowed to query users of team '{t}'")));
     }
-    let tenants = if mine.is_empty() {
-        Value::Null
-    } else {
-        let mut in_teams = Map::new();
-        in_teams.insert("$in".into(), Value::from(mine.iter().map(|t| Value::from(*t)).collect::<Vec<_>>()));
-        Value::Object(in_teams)
-    };
-    let mut limit = Map::new();
-    limit.insert("teams".into(), tenants);
-    let mut and = Map::new();
-    and.insert("$and".into(), Value::Array(vec![q.filter.clone(), Value::Object(limit)]));
-    Ok(UserQuery { filter: Value::Object(and), ..q })
+    let tenants =
+        if mine.is_empty() { Cond::Eq(Value::Null) } else { Cond::In(mine.iter().map(|t| Value::from(*t)).collect()) };
+    let limit = Filter { conditions: vec![Condition::Field { field: "teams".into(), cond: tenants }] };
+    let mut q = q;
+    let filter = std::mem::take(&mut q.filter);
+    q.filter = Filter { conditions: vec![Condition::And(vec![filter, limit])] };
+    Ok(q)
 }
 
 /// Parses a list-of-paths setting (`roster_server_only_fields`, `roster_hidden_fields`).
