@@ -32,7 +32,7 @@ WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome -- --test wasm
 WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --firefox -- --test wasm
 wasm-pack test --node -- --test wasm
 
-step "npm package: size of pkg/*.wasm (raw and gzip bytes; fails above 90 KiB gzip)"
+step "npm package: size of pkg/*.wasm (raw and gzip bytes; fails above 110 KiB gzip)"
 size_status=0
 bash scripts/size.sh pkg || size_status=$?
 # Reported here, enforced when the run ends, so the steps after this one still run.

@@ -3,6 +3,7 @@
 //! and the time; the core returns the new users and the writes to make.
 
 pub mod auth;
+pub mod batch;
 pub mod drive;
 pub mod error;
 pub mod events;
@@ -15,6 +16,8 @@ pub use error::{ApiError, Operation};
 pub mod memory;
 pub mod ops;
 pub mod partial;
+pub mod record;
+pub mod scan;
 pub mod set;
 pub mod settings;
 pub mod tasks;

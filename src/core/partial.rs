@@ -159,7 +159,7 @@ fn check_writable(path: &FieldPath, label: &str) -> Result<()> {
     Ok(())
 }
 
-fn set_path(obj: &mut Map<String, Value>, path: &FieldPath, value: Value) -> Result<()> {
+pub(crate) fn set_path(obj: &mut Map<String, Value>, path: &FieldPath, value: Value) -> Result<()> {
     let Some((last, parents)) = path.segments.split_last() else { return Ok(()) };
     let mut cur = obj;
     for (depth, seg) in parents.iter().enumerate() {
@@ -193,7 +193,7 @@ fn set_path(obj: &mut Map<String, Value>, path: &FieldPath, value: Value) -> Res
     Ok(())
 }
 
-fn unset_path(obj: &mut Map<String, Value>, segments: &[String]) {
+pub(crate) fn unset_path(obj: &mut Map<String, Value>, segments: &[String]) {
     match segments {
         [] => {}
         [last] => {

@@ -15,6 +15,12 @@ use super::user::{is_active, name_of, teams_of, User};
 /// ```
 pub fn normalize(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
+    normalize_into(name, &mut out);
+    out
+}
+
+/// [`normalize`], appended to `out`.
+pub fn normalize_into(name: &str, out: &mut String) {
     for c in name.chars() {
         if c.is_ascii() {
             // Most names are mostly ASCII: no Unicode tables for those characters.
@@ -25,7 +31,48 @@ pub fn normalize(name: &str) -> String {
             out.extend(c.to_lowercase().filter(|l| l.is_alphanumeric()));
         }
     }
-    out
+}
+
+/// [`normalize`] for many names: remembers what each recent non-ASCII character became, so a
+/// batch of names in a few scripts looks each character up in the Unicode case and class tables
+/// about once instead of once per occurrence.
+pub struct Normalizer {
+    /// Direct-mapped by the character's low bits: the character and what it normalizes to.
+    seen: Vec<(char, [char; 3], u8)>,
+}
+
+impl Default for Normalizer {
+    fn default() -> Self {
+        // '\0' is ASCII, never looked up here: an empty slot.
+        Normalizer { seen: vec![('\0', ['\0'; 3], 0); 256] }
+    }
+}
+
+impl Normalizer {
+    /// Appends the normalized form of `name` to `out`.
+    pub fn push(&mut self, name: &str, out: &mut String) {
+        for c in name.chars() {
+            if c.is_ascii() {
+                if c.is_ascii_alphanumeric() {
+                    out.push(c.to_ascii_lowercase());
+                }
+                continue;
+            }
+            let Some(slot) = self.seen.get_mut(c as usize & 0xff) else { continue };
+            if slot.0 != c {
+                let mut to = ['\0'; 3];
+                let mut n = 0;
+                for l in c.to_lowercase().filter(|l| l.is_alphanumeric()) {
+                    if let Some(t) = to.get_mut(n) {
+                        *t = l;
+                        n += 1;
+                    }
+                }
+                *slot = (c, to, n as u8);
+            }
+            out.extend(slot.1.iter().take(slot.2 as usize));
+        }
+    }
 }
 
 /// The normalized name a user holds, if it holds one: active, with a non-empty normalized name.

@@ -5,6 +5,7 @@
 //! failure to a `RosterError` in one place ([`error`]). The precise TypeScript declarations
 //! are hand-written in `src/js/package/index.d.ts`, next to the per-environment entry modules.
 
+mod batch;
 mod convert;
 mod error;
 mod store;

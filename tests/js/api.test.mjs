@@ -18,6 +18,9 @@ import {
   mergeUpsert,
   UserStore,
   normalizeUsername,
+  normalizeUsernames,
+  partialUpdateUsers,
+  upsertUsers,
   validateUser,
   verifyToken,
 } from "roster-users";
@@ -37,6 +40,9 @@ test("exports exactly the documented names", () => {
     "isRosterError",
     "mergeUpsert",
     "normalizeUsername",
+    "normalizeUsernames",
+    "partialUpdateUsers",
+    "upsertUsers",
     "validateUser",
     "verifyToken",
   ]);
@@ -320,4 +326,74 @@ test("floats round-trip exactly through UserStore and applyPartialUpdate", () =>
   const after = applyPartialUpdate(stored, { id: "f", set }, { now: T0 });
   assert.deepEqual(doubles.map((_, i) => after.d[`k${i}`]), doubles);
   assert.deepEqual(after.doubles, doubles);
+});
+
+test("upsertUsers: POST /users in one call, text in and text out, equal to mergeUpsert per user", () => {
+  const stored = new Map([["u1", JSON.stringify(mergeUpsert(null, { id: "u1", role: "admin", teams: ["red"], n: 1 }, { now: T0 }))]]);
+  const body = JSON.stringify({ users: { u1: { id: "u1", color: "green", ratio: 1.5 }, u2: { id: "u2", name: "Ann", deep: { a: [1e21, -0.1] } } } });
+  const later = T0 + 60_000;
+  const out = upsertUsers(body, stored, { now: later });
+  assert.equal(typeof out.body, "string");
+  const response = JSON.parse(out.body);
+  assert.deepEqual(Object.keys(response).sort(), ["membership_deletion_task_id", "users"]);
+  for (const [id, input] of Object.entries(JSON.parse(body).users)) {
+    const old = stored.get(id);
+    const expected = mergeUpsert(old === undefined ? null : JSON.parse(old), input, { now: later });
+    assert.deepEqual(response.users[id], expected, id);
+    assert.deepEqual(JSON.parse(out.users[id]), expected, `record of ${id}`);
+  }
+  assert.equal(response.users.u1.role, "admin");
+  assert.equal(response.users.u1.n, undefined, "custom data is replaced");
+  // The same stored users as a plain object, a function or objects give the same answer.
+  const plain = Object.fromEntries(stored);
+  for (const source of [plain, (id) => stored.get(id), { u1: JSON.parse(stored.get("u1")) }]) {
+    assert.deepEqual(JSON.parse(upsertUsers(body, source, { now: later }).body), response);
+  }
+  // `__proto__` is a valid id: an object's prototype is not a stored user.
+  const proto = upsertUsers(JSON.stringify({ users: { __proto__: null, ["__proto__"]: { id: "__proto__" } } }).replace('"__proto__":null,', ""), {}, { now: T0 });
+  assert.equal(JSON.parse(proto.body).users.__proto__.created_at, T0_ISO);
+});
+
+test("upsertUsers and partialUpdateUsers throw the endpoints' errors and write nothing", () => {
+  const stored = { u1: JSON.stringify(mergeUpsert(null, { id: "u1" }, { now: T0 })) };
+  throwsRoster(() => upsertUsers('{"users": {"u1": {"id": "u1", "online": true}}}', stored), 4, 400, /users\[u1\]\.online is a reserved field/);
+  throwsRoster(() => upsertUsers('{"users": []}', stored), 4, 400, /users must be an object keyed by user id/);
+  throwsRoster(() => upsertUsers("{", stored), 4, 400, /invalid JSON body/);
+  throwsRoster(() => upsertUsers('{"users": {"u2": {"id": "u2"}}}', stored, { caller: { user_id: "u1" } }), 17, 403);
+  throwsRoster(
+    () => upsertUsers(JSON.stringify({ users: { u1: { id: "u1", big: "x".repeat(6000) } } }), stored),
+    22,
+    413,
+  );
+  throwsRoster(() => partialUpdateUsers('{"users": [{"id": "u9", "set": {"a": 1}}]}', stored), 4, 400, /user 'u9' does not exist/);
+  throwsRoster(() => partialUpdateUsers('{"users": [{"id": "u1", "set": {"a..b": 1}}]}', stored), 4, 400, /field name 'a\.\.b' is invalid/);
+  throwsRoster(() => partialUpdateUsers('{"users": [{"id": "u1", "set": {"a": 1}}]}', { u1: "[not json" }), 4, 400, /stored user 'u1' is not a JSON object/);
+  assert.throws(() => upsertUsers({ users: {} }, stored), TypeError);
+  assert.throws(() => upsertUsers("{}", 42), TypeError);
+  assert.throws(() => partialUpdateUsers('{"users": [{"id": "u1"}]}', { u1: 42 }), (e) => e.code === 4);
+});
+
+test("partialUpdateUsers: PATCH /users in one call, equal to applyPartialUpdate per user", () => {
+  const users = ["u1", "u2"].map((id) => mergeUpsert(null, { id, address: { city: "Amsterdam", number: 5 }, tags: ["a"] }, { now: T0 }));
+  const stored = new Map(users.map((u) => [u.id, JSON.stringify(u)]));
+  const entries = [
+    { id: "u1", set: { "address.city": "Oslo", "address.geo.lat": 59.91, "prefs.theme": "dark", score: 0.1 }, unset: ["tags", "address.number"] },
+    { id: "u2", set: { name: "Renamed", privacy_settings: { read_receipts: { enabled: false } } } },
+  ];
+  const out = partialUpdateUsers(JSON.stringify({ users: entries }), stored, { now: T0 + 1000 });
+  const response = JSON.parse(out.body);
+  for (const entry of entries) {
+    const expected = applyPartialUpdate(JSON.parse(stored.get(entry.id)), entry, { now: T0 + 1000 });
+    assert.deepEqual(response.users[entry.id], expected, entry.id);
+    assert.deepEqual(JSON.parse(out.users[entry.id]), expected);
+  }
+  assert.deepEqual(response.users.u1.address, { city: "Oslo", geo: { lat: 59.91 } });
+});
+
+test("normalizeUsernames: a JSON array of names in, their normalized forms out", () => {
+  const names = ["John Doe", "john.doe", "Ünal Çelik", "ΣΩΚΡΑΤΗΣ", "İlker", "Zoë 😀", "a\nb", "", "李小龙"];
+  assert.deepEqual(JSON.parse(normalizeUsernames(JSON.stringify(names))), names.map(normalizeUsername));
+  assert.equal(normalizeUsernames('["caf\\u00e9"]'), '["café"]');
+  throwsRoster(() => normalizeUsernames("[1]"), 4, 400, /names must be a JSON array of strings/);
+  assert.throws(() => normalizeUsernames(["a"]), TypeError);
 });

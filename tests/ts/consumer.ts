@@ -8,6 +8,9 @@ import {
   isRosterError,
   mergeUpsert,
   normalizeUsername,
+  normalizeUsernames,
+  partialUpdateUsers,
+  upsertUsers,
   validateUser,
   verifyToken,
   type AppSettings,
@@ -31,6 +34,18 @@ const stored: UserResponse = notAny(mergeUpsert(null, { id: "u1", name, color: "
 const createdAt: string = stored.created_at;
 const updated: UserResponse = applyPartialUpdate(stored, { id: "u1", set: { "address.city": "Oslo" }, unset: ["color"] }, { now: 0 });
 validateUser({ id: "u2", teams: ["red"], privacy_settings: { read_receipts: { enabled: false } } });
+
+// Batch entry points: text in, text out.
+const written = notAny(upsertUsers('{"users":{"u3":{"id":"u3"}}}', new Map<string, string>(), { now: 0 }), true);
+const body: string = written.body;
+const record: string | undefined = written.users["u3"];
+const patched = partialUpdateUsers('{"users":[{"id":"u3","set":{"a":1}}]}', (id: string) => written.users[id], {});
+const normalized: string = notAny(normalizeUsernames('["John Doe"]'), true);
+void [body, record, patched.body, normalized];
+// @ts-expect-error the body is JSON text, not an object
+upsertUsers({ users: {} }, null);
+// @ts-expect-error stored records are text or objects
+partialUpdateUsers("{}", { u3: 42 });
 
 const token: string = createToken("secret", { user_id: "u1", iat: 1_700_000_000 });
 createToken("secret", { server: true });

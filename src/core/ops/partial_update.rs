@@ -85,3 +85,20 @@ pub fn apply_partial_update(old: &User, entry: &Value, caller: &Caller, now: Tim
     check_partial_permissions(&upd, caller)?;
     apply_partial_one(Some(old), &upd, now)
 }
+
+/// `PATCH /users` over users the caller holds (default app settings, no unique usernames): the
+/// new state of each user of the batch, in order, all or nothing. `stored` loads a user by id.
+/// The tree-building path of [`crate::core::batch::partial_update`].
+pub fn partial_update_batch(
+    body: &Value,
+    stored: &mut dyn FnMut(&str) -> Result<Option<User>>,
+    caller: &Caller,
+    now: Timestamp,
+) -> Result<Vec<User>> {
+    let mut out = Vec::new();
+    for upd in parse_partial(body, caller, &AppSettings::default())? {
+        let old = stored(&upd.id)?;
+        out.push(apply_partial_one(old.as_ref(), &upd, now)?);
+    }
+    Ok(out)
+}

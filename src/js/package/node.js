@@ -13,6 +13,9 @@ export {
   isRosterError,
   mergeUpsert,
   normalizeUsername,
+  normalizeUsernames,
+  partialUpdateUsers,
+  upsertUsers,
   validateUser,
   verifyToken,
 } from "./roster.js";

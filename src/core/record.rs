@@ -1,0 +1,410 @@
+//! A user as the batch operations ([`super::batch`]) hold it: its top-level fields in order,
+//! each classified once by a typed [`Kind`] (the built-in fields, the server's, custom data),
+//! each value kept as JSON text — the text it arrived in, unless an operation rewrote it.
+//! Custom data is never built into a tree: it is copied as text, measured while it is read
+//! ([`Scan`]), and parsed only where a partial update's dotted path reaches into it.
+//!
+//! Like the scanner, a record is built only from text it can represent exactly (no duplicate or
+//! escaped top-level keys, nesting within the limit); otherwise `None` sends the operation to
+//! the tree-building path.
+
+use super::scan::{Measure, Scan};
+use super::time::Timestamp;
+use super::user::{MAX_CUSTOM_BYTES, MAX_NESTING, MAX_TEAMS, MAX_TEAM_NAME_BYTES};
+use std::borrow::Cow;
+
+/// What a top-level field is, decided once from its key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Id,
+    Role,
+    Name,
+    Image,
+    Teams,
+    TeamsRole,
+    Language,
+    Invisible,
+    Privacy,
+    CreatedAt,
+    UpdatedAt,
+    LastActive,
+    Online,
+    /// `revoke_tokens_issued_before`: server-computed, but a partial update may set it.
+    Revoke,
+    /// The other server-computed fields ([`super::user::SERVER_COMPUTED`]).
+    Server,
+    /// The internal tombstone marker ([`super::user::HARD_DELETED`]).
+    HardDeleted,
+    Custom,
+}
+
+impl Kind {
+    pub fn of(key: &str) -> Kind {
+        // By length first: most keys of a user are compared with a handful of names, not 35.
+        match key.len() {
+            2 if key == "id" => Kind::Id,
+            4 => match key {
+                "role" => Kind::Role,
+                "name" => Kind::Name,
+                _ => Kind::Custom,
+            },
+            5 => match key {
+                "image" => Kind::Image,
+                "teams" => Kind::Teams,
+                "mutes" => Kind::Server,
+                _ => Kind::Custom,
+            },
+            6 => match key {
+                "online" => Kind::Online,
+                "banned" => Kind::Server,
+                _ => Kind::Custom,
+            },
+            7 if key == "devices" => Kind::Server,
+            8 if key == "language" => Kind::Language,
+            9 if key == "invisible" => Kind::Invisible,
+            10 => match key {
+                "teams_role" => Kind::TeamsRole,
+                "created_at" => Kind::CreatedAt,
+                "updated_at" => Kind::UpdatedAt,
+                "deleted_at" => Kind::Server,
+                _ => Kind::Custom,
+            },
+            11 => match key {
+                "last_active" => Kind::LastActive,
+                "ban_expires" => Kind::Server,
+                _ => Kind::Custom,
+            },
+            12 if key == "unread_count" => Kind::Server,
+            13 => match key {
+                "shadow_banned" => Kind::Server,
+                "channel_mutes" => Kind::Server,
+                "created_by_id" => Kind::Server,
+                _ => Kind::Custom,
+            },
+            14 => match key {
+                "deactivated_at" => Kind::Server,
+                "unread_threads" => Kind::Server,
+                "__hard_deleted" => Kind::HardDeleted,
+                _ => Kind::Custom,
+            },
+            15 if key == "unread_channels" => Kind::Server,
+            16 => match key {
+                "blocked_user_ids" => Kind::Server,
+                "privacy_settings" => Kind::Privacy,
+                "push_preferences" => Kind::Server,
+                _ => Kind::Custom,
+            },
+            15..=26 => match key {
+                "total_unread_count" | "avg_response_time" | "last_engaged_at" | "bypass_moderation" => Kind::Server,
+                "latest_hidden_channels" | "total_unread_count_by_team" => Kind::Server,
+                _ => Kind::Custom,
+            },
+            27 if key == "revoke_tokens_issued_before" => Kind::Revoke,
+            _ => Kind::Custom,
+        }
+    }
+    /// Whether a field of this kind has one possible key (every kind but `Server` and `Custom`).
+    fn is_one_key(self) -> bool {
+        !matches!(self, Kind::Server | Kind::Custom)
+    }
+    /// The fields a write may not carry ([`super::user::RESERVED`]).
+    pub fn is_reserved(self) -> bool {
+        matches!(self, Kind::CreatedAt | Kind::UpdatedAt | Kind::LastActive | Kind::Online)
+    }
+    /// Server-computed fields that writes may carry and that are ignored.
+    pub fn is_server_computed(self) -> bool {
+        matches!(self, Kind::Revoke | Kind::Server | Kind::HardDeleted)
+    }
+    /// The fields every write copies from the stored user.
+    pub fn is_carried(self) -> bool {
+        matches!(self, Kind::Revoke | Kind::Server | Kind::CreatedAt | Kind::UpdatedAt | Kind::LastActive)
+    }
+}
+
+/// One top-level field.
+#[derive(Clone, Debug)]
+pub struct Field<'a> {
+    pub key: Cow<'a, str>,
+    pub kind: Kind,
+    /// The value as JSON text.
+    pub value: Cow<'a, str>,
+    pub measure: Measure,
+}
+
+impl<'a> Field<'a> {
+    /// A field whose value is text the core wrote (a timestamp, a default): flat and small.
+    pub fn fixed(key: &'a str, kind: Kind, value: Cow<'a, str>) -> Self {
+        let size = value.len();
+        Field { key: Cow::Borrowed(key), kind, value, measure: Measure { depth: 0, size } }
+    }
+    pub fn is_null(&self) -> bool {
+        self.value == "null"
+    }
+    /// The value when it is a string without escapes.
+    pub fn plain_str(&self) -> Option<&str> {
+        plain_string(&self.value)
+    }
+}
+
+/// `text` when it is one JSON string token without escapes: its value.
+pub fn plain_string(text: &str) -> Option<&str> {
+    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+    (!inner.contains(['"', '\\'])).then_some(inner)
+}
+
+/// The value of an escaped key, when it can be written back without escapes.
+fn unescape(raw: &str) -> Option<String> {
+    match super::json::parse(&format!("\"{raw}\"")).ok()? {
+        serde_json::Value::String(key) if !key.contains(|c: char| c == '"' || c == '\\' || c < ' ') => Some(key),
+        _ => None,
+    }
+}
+
+/// A user's top-level fields, in order, each key once.
+#[derive(Clone, Debug, Default)]
+pub struct Record<'a> {
+    pub fields: Vec<Field<'a>>,
+}
+
+/// How deeply a field's value may nest: the user object is the first of [`MAX_NESTING`] levels.
+pub const FIELD_DEPTH: usize = MAX_NESTING - 1;
+
+impl<'a> Record<'a> {
+    /// The record of a whole text that is one JSON object.
+    pub fn parse(text: &'a str) -> Option<Record<'a>> {
+        let mut scan = Scan::new(text);
+        let record = Record::read(&mut scan)?;
+        scan.at_end().then_some(record)
+    }
+
+    /// Reads the object at the cursor.
+    pub fn read(scan: &mut Scan<'a>) -> Option<Record<'a>> {
+        let mut fields: Vec<Field<'a>> = Vec::with_capacity(16);
+        let mut more = scan.open(b'{', b'}')?;
+        while more {
+            let key = scan.string()?;
+            let key = match key.plain() {
+                Some(plain) => Cow::Borrowed(plain),
+                None => Cow::Owned(unescape(key.raw)?),
+            };
+            scan.eat(b':')?;
+            let (value, measure) = scan.value(FIELD_DEPTH)?;
+            let kind = Kind::of(&key);
+            let field = Field { key, kind, value: Cow::Borrowed(value), measure };
+            // A repeated key: the last one wins, as in serde_json's maps.
+            match fields.iter_mut().find(|f| f.kind == kind && (kind.is_one_key() || f.key == field.key)) {
+                Some(slot) => *slot = field,
+                None => fields.push(field),
+            }
+            more = scan.more(b'}')?;
+        }
+        Some(Record { fields })
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Field<'a>> {
+        let kind = Kind::of(key);
+        self.fields.iter().find(|f| f.kind == kind && (kind.is_one_key() || f.key == key))
+    }
+    pub fn has(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+    /// Sets a field, in place if the key is there, else last.
+    pub fn put(&mut self, field: Field<'a>) {
+        let (kind, key) = (field.kind, &field.key);
+        match self.fields.iter_mut().find(|f| f.kind == kind && (kind.is_one_key() || f.key == *key)) {
+            Some(slot) => *slot = field,
+            None => self.fields.push(field),
+        }
+    }
+    pub fn remove(&mut self, key: &str) -> Option<Field<'a>> {
+        let kind = Kind::of(key);
+        let at = self.fields.iter().position(|f| f.kind == kind && (kind.is_one_key() || f.key == key))?;
+        Some(self.fields.remove(at))
+    }
+    /// Whether `key` holds a value other than null.
+    fn set_non_null(&self, key: &str) -> bool {
+        self.get(key).is_some_and(|f| !f.is_null())
+    }
+    pub fn is_deactivated(&self) -> bool {
+        self.set_non_null("deactivated_at")
+    }
+    pub fn is_deleted(&self) -> bool {
+        self.set_non_null("deleted_at") || self.has(super::user::HARD_DELETED)
+    }
+    /// The role as stored (`user` when absent); `None` if it is not a plain string.
+    pub fn role(&self) -> Option<&str> {
+        self.get("role").map_or(Some("user"), Field::plain_str)
+    }
+
+    /// The checks of [`super::user::validate_fields`], on text: `Some` only if they all pass.
+    /// The custom-data size is an upper bound, so a record near the limit is left to the tree.
+    pub fn check(&self) -> Option<()> {
+        let mut custom = 0;
+        let mut members = 0;
+        for f in &self.fields {
+            if f.measure.depth > FIELD_DEPTH {
+                return None;
+            }
+            let v = f.value.as_ref();
+            let ok = match f.kind {
+                Kind::Role => plain_string(v).is_some_and(|r| !r.is_empty() && r.len() <= 64),
+                Kind::Name | Kind::Image | Kind::Language => v.starts_with('"'),
+                Kind::Invisible => v == "true" || v == "false",
+                Kind::Teams => check_teams(v).is_some(),
+                Kind::TeamsRole => check_teams_role(v).is_some(),
+                Kind::Privacy => check_privacy(v).is_some(),
+                Kind::Revoke => v == "null" || plain_string(v).is_some_and(|t| Timestamp::parse(t).is_some()),
+                Kind::Custom => {
+                    members += 1;
+                    custom += f.key.len() + 3 + f.measure.size;
+                    true
+                }
+                _ => true,
+            };
+            if !ok {
+                return None;
+            }
+        }
+        let size = if members == 0 { 2 } else { custom + members + 1 };
+        (size <= MAX_CUSTOM_BYTES).then_some(())
+    }
+
+    /// Writes the record as a JSON object.
+    pub fn write(&self, out: &mut String) {
+        out.push('{');
+        for (i, f) in self.fields.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(&f.key);
+            out.push_str("\":");
+            out.push_str(&f.value);
+        }
+        out.push('}');
+    }
+}
+
+/// The team names of a `teams` value that is an array of plain strings.
+pub fn team_names(text: &str) -> Option<Vec<&str>> {
+    let mut scan = Scan::new(text);
+    let mut names = Vec::new();
+    let mut more = scan.open(b'[', b']')?;
+    while more {
+        names.push(scan.string()?.plain()?);
+        more = scan.more(b']')?;
+    }
+    scan.at_end().then_some(names)
+}
+
+fn check_teams(text: &str) -> Option<()> {
+    let names = team_names(text)?;
+    let ok = names.len() <= MAX_TEAMS && names.iter().all(|t| !t.is_empty() && t.len() <= MAX_TEAM_NAME_BYTES);
+    ok.then_some(())
+}
+
+fn check_teams_role(text: &str) -> Option<()> {
+    let mut scan = Scan::new(text);
+    let mut more = scan.open(b'{', b'}')?;
+    while more {
+        scan.string()?;
+        scan.eat(b':')?;
+        scan.string()?;
+        more = scan.more(b'}')?;
+    }
+    scan.at_end().then_some(())
+}
+
+fn check_privacy(text: &str) -> Option<()> {
+    let mut scan = Scan::new(text);
+    let mut more = scan.open(b'{', b'}')?;
+    while more {
+        let key = scan.string()?.plain()?;
+        if !matches!(key, "typing_indicators" | "read_receipts" | "delivery_receipts") {
+            return None;
+        }
+        scan.eat(b':')?;
+        if scan.peek()? == b'n' {
+            let (v, _) = scan.value(1)?;
+            if v != "null" {
+                return None;
+            }
+        } else {
+            let mut inner = scan.open(b'{', b'}')?;
+            while inner {
+                let k = scan.string()?.plain()?;
+                scan.eat(b':')?;
+                let (v, _) = scan.value(FIELD_DEPTH)?;
+                if k == "enabled" && v != "true" && v != "false" {
+                    return None;
+                }
+                inner = scan.more(b'}')?;
+            }
+        }
+        more = scan.more(b'}')?;
+    }
+    scan.at_end().then_some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::json;
+    use crate::core::user;
+
+    #[test]
+    fn check_agrees_with_validate_fields() {
+        for text in [
+            r#"{"id":"u","role":"admin","teams":["a","b"],"name":"N","x":{"y":[1,2]}}"#,
+            r#"{"id":"u","role":""}"#,
+            r#"{"id":"u","role":5}"#,
+            r#"{"id":"u","name":1}"#,
+            r#"{"id":"u","invisible":"yes"}"#,
+            r#"{"id":"u","teams":[""]}"#,
+            r#"{"id":"u","teams":[1]}"#,
+            r#"{"id":"u","teams_role":{"a":"b"}}"#,
+            r#"{"id":"u","teams_role":{"a":1}}"#,
+            r#"{"id":"u","privacy_settings":{"read_receipts":{"enabled":false},"typing_indicators":null}}"#,
+            r#"{"id":"u","privacy_settings":{"read_receipts":{"enabled":"no"}}}"#,
+            r#"{"id":"u","privacy_settings":{"nope":{}}}"#,
+            r#"{"id":"u","revoke_tokens_issued_before":"2024-01-01T00:00:00Z"}"#,
+            r#"{"id":"u","revoke_tokens_issued_before":"yesterday"}"#,
+        ] {
+            let record = Record::parse(text).unwrap();
+            let tree = json::parse(text).unwrap();
+            let expected = user::validate_fields(tree.as_object().unwrap(), "u").is_ok();
+            assert_eq!(record.check().is_some(), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn size_limit_is_never_passed_wrongly() {
+        let at = |n: usize| format!(r#"{{"id":"u","k":"{}"}}"#, "x".repeat(n));
+        // {"k":"…"} with a 5112-byte string is exactly 5120 bytes.
+        assert!(Record::parse(&at(5112)).unwrap().check().is_some());
+        assert!(Record::parse(&at(5113)).unwrap().check().is_none());
+        // An escape shrinks in serde_json's output: the bound is not exact, so it is left.
+        assert!(Record::parse(r#"{"id":"u","k":"\u00e9"}"#).unwrap().check().is_some());
+    }
+
+    #[test]
+    fn kinds_agree_with_the_field_lists() {
+        for key in user::SETTABLE.iter().chain(user::RESERVED).chain(user::SERVER_COMPUTED).chain(["x", "Name"].iter())
+        {
+            let kind = Kind::of(key);
+            assert_eq!(kind.is_reserved(), user::is_reserved(key), "{key}");
+            assert_eq!(kind.is_server_computed(), user::is_server_computed(key), "{key}");
+            assert_eq!(kind == Kind::Custom, user::is_custom(key), "{key}");
+        }
+        assert!(Kind::of(user::HARD_DELETED).is_server_computed());
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_hold_exactly() {
+        let last_wins = Record::parse(r#"{"a":1,"\u0061":2}"#).unwrap();
+        assert_eq!((last_wins.fields.len(), last_wins.get("a").map(|f| f.value.as_ref())), (1, Some("2")));
+        assert!(Record::parse(r#"{"\"":1}"#).is_none());
+        assert!(Record::parse(&format!("{{\"a\":{}{}}}", "[".repeat(63), "]".repeat(63))).is_some());
+        assert!(Record::parse(&format!("{{\"a\":{}{}}}", "[".repeat(64), "]".repeat(64))).is_none());
+    }
+}

@@ -1,0 +1,311 @@
+//! A JSON text scanner for the batch operations ([`super::batch`]): it walks a value's text
+//! without building a tree of it, validates it, and measures in the same pass what the user
+//! rules need — how deeply it nests and an upper bound of its size as serde_json would write it
+//! (the 5 KiB custom-data limit counts that size).
+//!
+//! The scanner accepts a subset of JSON on purpose: whatever it does not accept, or cannot
+//! measure exactly enough, makes it return `None`, and the caller then runs the tree-building
+//! path ([`super::json::parse`]), which decides — and words every error — exactly as before.
+
+/// What a scanned value costs: its nesting (a scalar is 0, `[]` is 1) and an upper bound of its
+/// length in serde_json's compact output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Measure {
+    pub depth: usize,
+    pub size: usize,
+}
+
+/// The most bytes serde_json writes for one `f64` (ryu's shortest form, e.g.
+/// `-2.2250738585072014e-308`).
+const MAX_FLOAT_TEXT: usize = 24;
+
+/// A string token: the text between its quotes, as written (escapes undecoded).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Str<'a> {
+    pub raw: &'a str,
+    pub escaped: bool,
+}
+
+impl<'a> Str<'a> {
+    /// The string's value when it holds no escapes (its text is then its value).
+    pub fn plain(self) -> Option<&'a str> {
+        (!self.escaped).then_some(self.raw)
+    }
+}
+
+/// A cursor over JSON text.
+pub struct Scan<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Scan<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Scan { text, at: 0 }
+    }
+
+    #[inline(always)]
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    #[inline(always)]
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes().get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    /// The next byte that is not whitespace, not consumed.
+    #[inline(always)]
+    pub fn peek(&mut self) -> Option<u8> {
+        self.skip_ws();
+        self.bytes().get(self.at).copied()
+    }
+
+    /// Consumes `c` (after whitespace) or fails.
+    #[inline(always)]
+    pub fn eat(&mut self, c: u8) -> Option<()> {
+        (self.peek()? == c).then(|| self.at += 1)
+    }
+
+    /// Whether only whitespace is left.
+    pub fn at_end(&mut self) -> bool {
+        self.peek().is_none()
+    }
+
+    /// Reads `,` or the closing `close` after a member: `Some(true)` if another member follows.
+    #[inline(always)]
+    pub fn more(&mut self, close: u8) -> Option<bool> {
+        match self.peek()? {
+            b',' => {
+                self.at += 1;
+                Some(true)
+            }
+            c if c == close => {
+                self.at += 1;
+                Some(false)
+            }
+            _ => None,
+        }
+    }
+
+    /// Opens an object or array (`open` is `{` or `[`): `Some(true)` if it has a first member.
+    #[inline(always)]
+    pub fn open(&mut self, open: u8, close: u8) -> Option<bool> {
+        self.eat(open)?;
+        if self.peek()? == close {
+            self.at += 1;
+            return Some(false);
+        }
+        Some(true)
+    }
+
+    /// A string token. Escapes are checked; a `\u` escape of a surrogate (serde_json reads only
+    /// some of those) is left to the tree-building path.
+    pub fn string(&mut self) -> Option<Str<'a>> {
+        self.eat(b'"')?;
+        let bytes = self.bytes();
+        let start = self.at;
+        let mut i = start;
+        let mut escaped = false;
+        loop {
+            match *bytes.get(i)? {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    self.at = i + 1;
+                    self.escape()?;
+                    i = self.at;
+                }
+                0..=0x1f => return None,
+                _ => i += 1,
+            }
+        }
+        self.at = i + 1;
+        Some(Str { raw: self.text.get(start..i)?, escaped })
+    }
+
+    fn escape(&mut self) -> Option<()> {
+        let c = *self.bytes().get(self.at)?;
+        self.at += 1;
+        match c {
+            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(()),
+            b'u' => {
+                let hex = self.text.get(self.at..self.at + 4)?;
+                self.at += 4;
+                let unit = u32::from_str_radix(hex, 16).ok()?;
+                (!hex.starts_with('+') && !(0xD800..0xE000).contains(&unit)).then_some(())
+            }
+            _ => None,
+        }
+    }
+
+    /// Skips one value, validating it and measuring it; returns its text. Values nesting deeper
+    /// than `max_depth` levels are not accepted.
+    pub fn value(&mut self, max_depth: usize) -> Option<(&'a str, Measure)> {
+        self.skip_ws();
+        let start = self.at;
+        let mut m = Measure::default();
+        self.walk(max_depth, 0, &mut m)?;
+        Some((self.text.get(start..self.at)?, m))
+    }
+
+    fn walk(&mut self, max_depth: usize, depth: usize, m: &mut Measure) -> Option<()> {
+        match self.peek()? {
+            b'"' => m.size += self.string()?.raw.len() + 2,
+            c @ (b'{' | b'[') => {
+                let depth = depth + 1;
+                if depth > max_depth {
+                    return None;
+                }
+                m.depth = m.depth.max(depth);
+                let close = if c == b'{' { b'}' } else { b']' };
+                m.size += 2;
+                let mut more = self.open(c, close)?;
+                let mut first = true;
+                while more {
+                    if !first {
+                        m.size += 1;
+                    }
+                    first = false;
+                    if c == b'{' {
+                        m.size += self.string()?.raw.len() + 3;
+                        self.eat(b':')?;
+                    }
+                    self.walk(max_depth, depth, m)?;
+                    more = self.more(close)?;
+                }
+            }
+            b't' => m.size += self.literal("true")?,
+            b'f' => m.size += self.literal("false")?,
+            b'n' => m.size += self.literal("null")?,
+            _ => m.size += self.number()?,
+        }
+        Some(())
+    }
+
+    fn literal(&mut self, word: &str) -> Option<usize> {
+        self.text.get(self.at..)?.starts_with(word).then(|| {
+            self.at += word.len();
+            word.len()
+        })
+    }
+
+    /// A number token; returns an upper bound of its length as serde_json writes it back.
+    /// Integers that fit 64 bits are written as given; anything serde_json turns into a float
+    /// is written by ryu in at most 24 bytes. A token whose magnitude could reach `f64::MAX`
+    /// (serde_json refuses those) is left to the tree-building path.
+    fn number(&mut self) -> Option<usize> {
+        let bytes = self.bytes();
+        let start = self.at;
+        let negative = bytes.get(self.at) == Some(&b'-');
+        if negative {
+            self.at += 1;
+        }
+        let int_digits = self.digits();
+        let first = bytes.get(self.at - int_digits).copied();
+        if int_digits == 0 || (int_digits > 1 && first == Some(b'0')) {
+            return None;
+        }
+        let mut float = false;
+        if bytes.get(self.at) == Some(&b'.') {
+            self.at += 1;
+            if self.digits() == 0 {
+                return None;
+            }
+            float = true;
+        }
+        let mut exponent: i64 = 0;
+        if let Some(b'e' | b'E') = bytes.get(self.at) {
+            self.at += 1;
+            let minus = bytes.get(self.at) == Some(&b'-');
+            if let Some(b'+' | b'-') = bytes.get(self.at) {
+                self.at += 1;
+            }
+            let digits_at = self.at;
+            if !(1..=3).contains(&self.digits()) {
+                return None;
+            }
+            exponent = self.text.get(digits_at..self.at)?.parse().ok()?;
+            if minus {
+                exponent = -exponent;
+            }
+            float = true;
+        }
+        // The value is below 10^(int_digits + exponent): finite while that is at most 10^308.
+        if int_digits as i64 + exponent > 308 {
+            return None;
+        }
+        let len = self.at - start;
+        // `-0` is read as the float -0.0; 19 digits always fit a u64, 18 an i64.
+        let fits =
+            if negative { int_digits <= 18 && !(int_digits == 1 && first == Some(b'0')) } else { int_digits <= 19 };
+        Some(if float || !fits { MAX_FLOAT_TEXT } else { len })
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.at;
+        while self.bytes().get(self.at).is_some_and(u8::is_ascii_digit) {
+            self.at += 1;
+        }
+        self.at - start
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::json;
+
+    fn measure(text: &str) -> Option<Measure> {
+        let mut s = Scan::new(text);
+        let (raw, m) = s.value(64)?;
+        assert!(s.at_end());
+        assert_eq!(raw, text.trim());
+        Some(m)
+    }
+
+    #[test]
+    fn measures_an_upper_bound_of_serde_json_size() {
+        for text in [
+            r#"{"a": [1, 2, {"b": null}], "c": "x\ny", "d": true, "e": -12}"#,
+            r#"[1.5, 2e3, -0, 1e-7, 123456789012345678901234, 1.7976931348623157e+307, 3.14159265358979323846264338]"#,
+            r#""caf\u00e9 \/ \"q\"""#,
+            "[[[[]]]]",
+            r#"{"k": {"k": 1, "k": 2}}"#,
+        ] {
+            let m = measure(text).unwrap();
+            let exact = json::text(&json::parse(text).unwrap()).len();
+            assert!(m.size >= exact, "{text}: {} < {exact}", m.size);
+        }
+        assert_eq!(measure(r#"{"a":[1,{"b":"c"}]}"#), Some(Measure { depth: 3, size: 19 }));
+        assert_eq!(measure("7").unwrap().depth, 0);
+    }
+
+    #[test]
+    fn leaves_what_it_cannot_measure_to_the_tree() {
+        for text in [
+            "01",
+            "1.",
+            "1e",
+            "1e400",
+            "1e1000",
+            "1.8e308",
+            "-",
+            "+1",
+            "nul",
+            "[1,]",
+            "{\"a\" 1}",
+            "{1:2}",
+            "\"\\ud83d\\ude00\"",
+            "\"\\x\"",
+            "\"a\u{1}b\"",
+            "[1 2]",
+        ] {
+            assert_eq!(Scan::new(text).value(64).map(|(_, m)| m), None, "{text}");
+        }
+        assert!(Scan::new("[[[]]]").value(2).is_none());
+        assert!(Scan::new("[[[]]]").value(3).is_some());
+    }
+}

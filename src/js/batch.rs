@@ -1,0 +1,135 @@
+//! The batch exports: text in, text out, one call per batch ([`crate::core::batch`]).
+//!
+//! The request body and the stored users arrive as the JSON text a server or a Worker already
+//! holds; the response body and each user's new record leave as text, ready to send and store.
+
+use super::convert::{self, throw};
+use super::error::type_error;
+use crate::core::batch::{self, Written};
+use crate::core::{ApiError, Operation};
+use js_sys::{Function, Map, Object, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+/// `upsertUsers(body, stored, {caller, now})`: `POST /users` over users the caller holds.
+#[wasm_bindgen(js_name = upsertUsers)]
+pub fn upsert_users(body: &JsValue, stored: &JsValue, options: &JsValue) -> Result<JsValue, JsValue> {
+    let op = Operation::UpdateUsers;
+    let call = convert::call(options)?;
+    let body = convert::string(body, "body")?;
+    let mut load = loader(stored)?;
+    let written = throw(op, batch::upsert(&body, &mut load, &call.caller, call.now))?;
+    result(&written)
+}
+
+/// `partialUpdateUsers(body, stored, {caller, now})`: `PATCH /users` over users the caller holds.
+#[wasm_bindgen(js_name = partialUpdateUsers)]
+pub fn partial_update_users(body: &JsValue, stored: &JsValue, options: &JsValue) -> Result<JsValue, JsValue> {
+    let op = Operation::UpdateUsersPartial;
+    let call = convert::call(options)?;
+    let body = convert::string(body, "body")?;
+    let mut load = loader(stored)?;
+    let written = throw(op, batch::partial_update(&body, &mut load, &call.caller, call.now))?;
+    result(&written)
+}
+
+/// `normalizeUsernames(names)`: a JSON array of names to the JSON array of their normalized forms.
+#[wasm_bindgen(js_name = normalizeUsernames)]
+pub fn normalize_usernames(names: &JsValue) -> Result<String, JsValue> {
+    let names = convert::string(names, "names")?;
+    throw(Operation::Request, batch::normalize_names(&names))
+}
+
+/// `{body, users}`: the response text and each user's record text by id. The records are
+/// slices of the body (JavaScript's `substring` shares its characters): the text crosses the
+/// boundary once, not twice.
+fn result(written: &Written) -> Result<JsValue, JsValue> {
+    let body = js_sys::JsString::from(written.body.as_str());
+    let mut at = Utf16At::default();
+    let users = Object::new();
+    for (id, range) in &written.users {
+        // The body holds `"<id>":<record>`; ids are ASCII.
+        let start = at.of(&written.body, range.start);
+        let id_start = start - 2 - id.len() as u32;
+        let end = at.of(&written.body, range.end);
+        Reflect::set(&users, &body.substring(id_start, start - 2), &body.substring(start, end))?;
+    }
+    let out = Object::new();
+    Reflect::set(&out, &JsValue::from_str("body"), &body)?;
+    Reflect::set(&out, &JsValue::from_str("users"), &users)?;
+    Ok(out.into())
+}
+
+/// UTF-16 offsets of increasing UTF-8 offsets in one text, counted in one pass.
+#[derive(Default)]
+struct Utf16At {
+    byte: usize,
+    unit: u32,
+}
+
+impl Utf16At {
+    fn of(&mut self, text: &str, byte: usize) -> u32 {
+        for &b in text.as_bytes().get(self.byte..byte).unwrap_or_default() {
+            // A character's first byte counts one unit; a 4-byte character is a surrogate pair.
+            if b & 0xC0 != 0x80 {
+                self.unit += if b >= 0xF0 { 2 } else { 1 };
+            }
+        }
+        self.byte = byte;
+        self.unit
+    }
+}
+
+/// The stored users: a `Map` or a plain object of id → record, or a function of the id. A
+/// record is JSON text or an object (serialized); `undefined` or `null`: not stored.
+fn loader(stored: &JsValue) -> Result<impl FnMut(&str) -> Result<Option<String>, ApiError> + '_, JsValue> {
+    let kind = if stored.is_undefined() || stored.is_null() {
+        Source::Nothing
+    } else if let Some(map) = stored.dyn_ref::<Map>() {
+        Source::Map(map)
+    } else if let Some(f) = stored.dyn_ref::<Function>() {
+        Source::Function(f)
+    } else if stored.is_object() {
+        Source::Object(stored)
+    } else {
+        return Err(type_error("stored must be a Map, an object or a function of the user id"));
+    };
+    Ok(move |id: &str| {
+        let key = JsValue::from_str(id);
+        let got = match kind {
+            Source::Nothing => return Ok(None),
+            Source::Map(map) => map.get(&key),
+            Source::Function(f) => f.call1(&JsValue::UNDEFINED, &key).map_err(|_| bad_record(id))?,
+            Source::Object(o) => {
+                if !Object::has_own(o.unchecked_ref::<Object>(), &key) {
+                    return Ok(None);
+                }
+                Reflect::get(o, &key).map_err(|_| bad_record(id))?
+            }
+        };
+        if got.is_undefined() || got.is_null() {
+            return Ok(None);
+        }
+        if let Some(text) = got.as_string() {
+            return Ok(Some(text));
+        }
+        if got.is_object() {
+            if let Some(text) = js_sys::JSON::stringify(&got).ok().and_then(|t| t.as_string()) {
+                return Ok(Some(text));
+            }
+        }
+        Err(bad_record(id))
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Nothing,
+    Map(&'a Map),
+    Function(&'a Function),
+    Object(&'a JsValue),
+}
+
+fn bad_record(id: &str) -> ApiError {
+    ApiError::input(format!("stored user '{id}' must be JSON text, an object, null or undefined"))
+}

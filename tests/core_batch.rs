@@ -1,0 +1,391 @@
+//! The batch operations over records (`core::batch`) against the same operations over
+//! `serde_json` trees — the code `POST /users` and `PATCH /users` ran before records existed —
+//! on a large seeded corpus: Unicode names, deep custom data, floats in every form, escapes,
+//! whitespace, duplicate keys, sizes at the 5 KiB limit, nesting at the 64-level limit and every
+//! error case. Both must give equal JSON (as parsed: every number to the last digit) or the same
+//! error code and message; the record path must decide most of the corpus itself.
+#![cfg(test)]
+
+use roster::core::auth::Caller;
+use roster::core::batch::{self, Load, Written};
+use roster::core::json;
+use roster::core::time::Timestamp;
+use roster::core::username;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// xorshift64*: a small seeded generator, so every run checks the same corpus.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}
+
+const NAMES: &[&str] = &[
+    "John Doe",
+    "José",
+    "Ünal Çelik",
+    "Δημήτρης",
+    "ΣΩΚΡΑΤΗΣ",
+    "Иван",
+    "李小龙",
+    "さくら",
+    "محمد",
+    "अमित",
+    "STRAßE",
+    "İlker",
+    "Zoë 😀",
+    "O'Brien",
+    "a\\nb",
+    "caf\\u00e9",
+    "q\\\"uote",
+    "tab\\there",
+    "Ⅻ ½",
+    "",
+];
+const NUMBERS: &[&str] = &[
+    "0",
+    "7",
+    "-3",
+    "1.5",
+    "1.0",
+    "-0",
+    "-0.0",
+    "1e5",
+    "1E-7",
+    "2.5e+3",
+    "0.1",
+    "123456789012345678",
+    "-123456789012345678",
+    "12345678901234567890",
+    "98765432109876543210123",
+    "1.7976931348623157e308",
+    "5e-324",
+    "0.30000000000000004",
+    "3.141592653589793238462643",
+    "1e400",
+    "-1e400",
+];
+const KEYS: &[&str] = &[
+    "name",
+    "image",
+    "language",
+    "invisible",
+    "role",
+    "teams",
+    "teams_role",
+    "privacy_settings",
+    "favorite",
+    "score",
+    "address",
+    "tags",
+    "nickname",
+    "created_at",
+    "updated_at",
+    "online",
+    "banned",
+    "devices",
+    "deactivated_at",
+    "deleted_at",
+    "revoke_tokens_issued_before",
+    "__hard_deleted",
+    "x y",
+    "ünïcode",
+    "a\\u0062",
+];
+
+/// A random JSON value as text, up to `depth` levels deep, with random whitespace.
+fn value(r: &mut Rng, depth: usize) -> String {
+    let ws = |r: &mut Rng| if r.chance(10) { " " } else { "" };
+    match r.below(if depth == 0 { 4 } else { 7 }) {
+        0 => format!("\"{}\"", r.pick(NAMES)),
+        1 => r.pick(NUMBERS).to_string(),
+        2 => r.pick(&["true", "false", "null"]).to_string(),
+        3 => format!("\"{}\"", "x".repeat(r.below(40))),
+        4 | 5 => {
+            let n = r.below(4);
+            let members: Vec<String> = (0..n)
+                .map(|_| {
+                    format!("{}\"{}\"{}:{}", ws(r), r.pick(&["a", "b", "c", "geo", "city"]), ws(r), value(r, depth - 1))
+                })
+                .collect();
+            format!("{{{}}}", members.join(","))
+        }
+        _ => {
+            let n = r.below(4);
+            let items: Vec<String> = (0..n).map(|_| value(r, depth - 1)).collect();
+            format!("[{}{}]", ws(r), items.join(", "))
+        }
+    }
+}
+
+/// A value of a built-in field, mostly of the right type.
+fn builtin(r: &mut Rng, key: &str) -> String {
+    if r.chance(8) {
+        return value(r, 2);
+    }
+    match key {
+        "name" | "image" | "language" => format!("\"{}\"", r.pick(NAMES)),
+        "invisible" => r.pick(&["true", "false"]).to_string(),
+        "role" => r.pick(&["\"user\"", "\"admin\"", "\"\"", "\"moderator\""]).to_string(),
+        "teams" => {
+            r.pick(&["[]", "[\"red\"]", "[\"red\",\"blue\"]", "[\"blue\",\"red\",\"red\"]", "[\"\"]"]).to_string()
+        }
+        "teams_role" => r.pick(&["{\"red\":\"admin\"}", "{}", "{\"red\":1}"]).to_string(),
+        "privacy_settings" => r
+            .pick(&[
+                "{\"typing_indicators\":{\"enabled\":true}}",
+                "{\"read_receipts\":{\"enabled\":false},\"typing_indicators\":null}",
+                "{\"nope\":{}}",
+                "{\"read_receipts\":{\"enabled\":\"no\"}}",
+            ])
+            .to_string(),
+        "revoke_tokens_issued_before" => r.pick(&["null", "\"2024-01-01T00:00:00Z\"", "\"yesterday\""]).to_string(),
+        "created_at" | "updated_at" | "deactivated_at" | "deleted_at" => {
+            r.pick(&["\"2025-01-15T08:30:00.123000Z\"", "null"]).to_string()
+        }
+        _ => value(r, 3),
+    }
+}
+
+/// A user object's text with id `id`: random built-in, server and custom fields.
+fn user(r: &mut Rng, id: &str, input: bool) -> String {
+    let mut members = vec![format!("\"id\":\"{id}\"")];
+    for _ in 0..r.below(9) {
+        let key = r.pick(KEYS);
+        if input && matches!(key, "created_at" | "updated_at" | "online") && !r.chance(10) {
+            continue;
+        }
+        members.push(format!("\"{key}\":{}", builtin(r, key)));
+    }
+    if r.chance(5) {
+        // At the 5 KiB custom-data limit, give or take a few bytes.
+        let n = 5100 + r.below(40);
+        members.push(format!("\"big\":\"{}\"", "x".repeat(n)));
+    }
+    if r.chance(4) {
+        let n = 60 + r.below(6);
+        members.push(format!("\"deep\":{}{}", "[".repeat(n), "]".repeat(n)));
+    }
+    if r.chance(3) {
+        members.push(format!("\"name\":\"{}\"", r.pick(NAMES))); // a duplicate key, maybe
+    }
+    format!("{{{}}}", members.join(","))
+}
+
+const NOW: Timestamp = Timestamp(1_764_244_800_456_000);
+
+/// The stored users of a corpus case: upserted by the tree path, some then changed by hand.
+fn stored_users(r: &mut Rng, ids: &[String], clean: bool) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for id in ids {
+        if !clean && r.chance(15) {
+            continue; // not stored
+        }
+        let body = format!("{{\"users\":{{\"{id}\":{}}}}}", user(r, id, true));
+        let mut none = |_: &str| Ok(None);
+        let Ok(written) = batch::upsert_trees(&body, &mut none, &Caller::Server, Timestamp(NOW.0 - 86_400_000_000))
+        else {
+            continue;
+        };
+        let mut record = written.records().next().unwrap().1.to_string();
+        match if clean { 19 } else { r.below(20) } {
+            0 => record = record.replacen('{', "{\"deactivated_at\":\"2025-02-01T00:00:00Z\",", 1),
+            1 => record = record.replacen('{', "{\"deleted_at\":\"2025-02-01T00:00:00Z\",", 1),
+            2 => record = record.replacen('{', "{\"__hard_deleted\":true,", 1),
+            3 => record = record.replacen('{', "{\"ratio\":1.50, \"nested\": {\"k\": [1e2, -0]},", 1),
+            4 => record = "[not json".to_string(),
+            _ => {}
+        }
+        out.insert(id.clone(), record);
+    }
+    out
+}
+
+fn loader(stored: &BTreeMap<String, String>) -> impl FnMut(&str) -> roster::core::error::Result<Option<String>> + '_ {
+    |id| Ok(stored.get(id).cloned())
+}
+
+/// The response and the records, as parsed JSON (the records by id: their order is free).
+fn parsed(w: &Written) -> (Value, BTreeMap<String, Value>) {
+    let records = w.records().map(|(id, text)| (id.to_string(), json::parse(text).unwrap())).collect();
+    (json::parse(&w.body).unwrap(), records)
+}
+
+type Op = fn(&str, &mut Load<'_>, &Caller, Timestamp) -> roster::core::error::Result<Option<Written>>;
+type Tree = fn(&str, &mut Load<'_>, &Caller, Timestamp) -> roster::core::error::Result<Written>;
+
+/// Runs one body both ways (and as `batch` runs it: records, else trees); returns whether it succeeds and whether the record path decided it.
+fn compare(
+    records: Op,
+    trees: Tree,
+    whole: Tree,
+    body: &str,
+    stored: &BTreeMap<String, String>,
+    caller: &Caller,
+) -> (bool, bool) {
+    let fast = records(body, &mut loader(stored), caller, NOW);
+    let slow = trees(body, &mut loader(stored), caller, NOW);
+    let whole = whole(body, &mut loader(stored), caller, NOW);
+    match (&whole, &slow) {
+        (Ok(a), Ok(b)) => assert_eq!(parsed(a), parsed(b), "{body}\nstored: {stored:?}"),
+        (Err(a), Err(b)) => assert_eq!((a.code, &a.reason), (b.code, &b.reason), "{body}"),
+        _ => panic!("one path failed, the other did not: {body}\n{whole:?}\n{slow:?}\nstored: {stored:?}"),
+    }
+    match fast {
+        Ok(Some(w)) => {
+            let Ok(slow) = slow else { panic!("the record path accepted what the tree path refuses: {body}") };
+            assert_eq!(parsed(&w), parsed(&slow), "{body}");
+            (true, true)
+        }
+        Ok(None) => (slow.is_ok(), false),
+        Err(e) => panic!("the record path failed instead of leaving the batch: {body}: {e:?}"),
+    }
+}
+
+fn caller(r: &mut Rng, ids: &[String]) -> Caller {
+    match r.below(10) {
+        0 => Caller::User(ids[0].clone()),
+        1 => Caller::User("someone-else".into()),
+        _ => Caller::Server,
+    }
+}
+
+fn ids(r: &mut Rng, clean: bool) -> Vec<String> {
+    let n = 1 + r.below(6);
+    (0..n).map(|i| if !clean && r.chance(3) { format!("bad id {i}") } else { format!("u{}-{i}", r.below(3)) }).collect()
+}
+
+#[test]
+fn upsert_records_agree_with_trees() {
+    let mut r = Rng(0x5eed_0001);
+    let (mut succeeded, mut decided, cases) = (0, 0, 3000);
+    for case in 0..cases {
+        let clean = case % 2 == 0;
+        let ids = ids(&mut r, clean);
+        let stored = stored_users(&mut r, &ids, clean);
+        let members: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                let key = if r.chance(3) { "other" } else { id.as_str() };
+                format!("\"{key}\": {}", user(&mut r, id, true))
+            })
+            .collect();
+        let body = match r.below(30) {
+            0 => "{\"users\": []}".to_string(),
+            1 => "{\"users\": {}}".to_string(),
+            2 => "{\"users\": {\"a\": 1}".to_string(),
+            3 => "[]".to_string(),
+            _ => format!("{{\"users\": {{{}}}, \"extra\": [1, {{}}]}}", members.join(", ")),
+        };
+        let caller = if clean { Caller::Server } else { caller(&mut r, &ids) };
+        let (ok, fast) = compare(batch::upsert_records, batch::upsert_trees, batch::upsert, &body, &stored, &caller);
+        succeeded += usize::from(ok);
+        decided += usize::from(fast);
+    }
+    assert!(succeeded * 100 >= cases * 10, "only {succeeded} of {cases} upserts succeed: the corpus is too narrow");
+    assert!(
+        decided * 100 >= succeeded * 80,
+        "the record path decided only {decided} of {succeeded} upserts that succeed"
+    );
+}
+
+/// A random dotted path: mostly valid, sometimes reserved, empty-segmented or spaced.
+fn path(r: &mut Rng, clean: bool) -> String {
+    match if clean { 6 + r.below(6) } else { r.below(12) } {
+        0 => r.pick(&["created_at", "id", "deleted_at", "a..b", " a", "a. b", "", "online"]).to_string(),
+        1 | 2 => r.pick(KEYS).to_string(),
+        3 => format!("address.{}", r.pick(&["city", "geo.lat", "number", "x.y.z"])),
+        4 => format!("{}.{}", r.pick(KEYS), r.pick(&["a", "b"])),
+        5 => "privacy_settings".to_string(),
+        _ => r.pick(&["favorite", "score", "tags", "nickname", "address", "prefs.theme", "name", "teams"]).to_string(),
+    }
+}
+
+#[test]
+fn partial_update_records_agree_with_trees() {
+    let mut r = Rng(0x5eed_0002);
+    let (mut succeeded, mut decided, cases) = (0, 0, 3000);
+    for case in 0..cases {
+        let clean = case % 2 == 0;
+        let ids = ids(&mut r, clean);
+        let stored = stored_users(&mut r, &ids, clean);
+        let entries: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                let sets: Vec<String> = (0..r.below(5))
+                    .map(|_| {
+                        let p = path(&mut r, clean);
+                        let built_in = ["privacy_settings", "teams", "role", "name", "image", "language", "invisible"];
+                        let v = if built_in.contains(&p.as_str()) || (!clean && p.starts_with("teams")) {
+                            builtin(&mut r, &p)
+                        } else {
+                            value(&mut r, 3)
+                        };
+                        format!("\"{p}\": {v}")
+                    })
+                    .collect();
+                let unsets: Vec<String> = (0..r.below(3)).map(|_| format!("\"{}\"", path(&mut r, clean))).collect();
+                let extra = if !clean && r.chance(3) { ", \"sett\": {}" } else { "" };
+                format!(
+                    "{{\"id\": \"{id}\", \"set\": {{{}}}, \"unset\": [{}]{extra}}}",
+                    sets.join(", "),
+                    unsets.join(",")
+                )
+            })
+            .collect();
+        let body = match if clean { 29 } else { r.below(30) } {
+            0 => "{\"users\": {}}".to_string(),
+            1 => "{\"users\": []}".to_string(),
+            2 => "{\"users\": [1]}".to_string(),
+            _ => format!("{{\"users\": [{}]}}", entries.join(", ")),
+        };
+        let caller = if clean { Caller::Server } else { caller(&mut r, &ids) };
+        let (ok, fast) =
+            compare(batch::partial_records, batch::partial_trees, batch::partial_update, &body, &stored, &caller);
+        succeeded += usize::from(ok);
+        decided += usize::from(fast);
+    }
+    assert!(
+        succeeded * 100 >= cases * 5,
+        "only {succeeded} of {cases} partial updates succeed: the corpus is too narrow"
+    );
+    assert!(
+        decided * 100 >= succeeded * 80,
+        "the record path decided only {decided} of {succeeded} partial updates that succeed"
+    );
+}
+
+#[test]
+fn normalize_names_agrees_with_normalize() {
+    let mut r = Rng(0x5eed_0003);
+    for _ in 0..300 {
+        let names: Vec<String> = (0..r.below(50)).map(|_| format!("\"{}\"", r.pick(NAMES))).collect();
+        let text = format!("[{}]", names.join(", "));
+        let expected: Vec<Value> = json::parse(&text)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| Value::from(username::normalize(n.as_str().unwrap())))
+            .collect();
+        assert_eq!(json::parse(&batch::normalize_names(&text).unwrap()).unwrap(), Value::Array(expected), "{text}");
+    }
+    for bad in ["", "[1]", "{}", "[\"a\",]", "[\"\\ud800\"]"] {
+        assert_eq!(batch::normalize_names(bad).unwrap_err().code, 4, "{bad}");
+    }
+}
