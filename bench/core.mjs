@@ -11,7 +11,7 @@
 // Standalone: node bench/core.mjs [--rounds N] [--ms M] [--json]
 import { pathToFileURL } from "node:url";
 import * as plain from "./js/roster.mjs";
-import { coreInputs, T_NOW } from "./inputs.mjs";
+import { coreInputs, inputUser, T_NOW } from "./inputs.mjs";
 
 // The package as a consumer imports it (pkg/node.js); ROSTER_PKG=<path to a node.js entry>
 // measures another build of it (a profiling or optimization variant) instead.
@@ -43,6 +43,33 @@ function pipelines(impl, inputs) {
     normalize() {
       return JSON.stringify(JSON.parse(namesBody).map(impl.normalizeUsername));
     },
+  };
+}
+
+/**
+ * The package's batch entry points: the request body and the stored users' text in, the
+ * response text out (each user's record text comes back too, as slices of it).
+ */
+function batchPipelines(inputs) {
+  const { stored, partialBody, upsertBody, namesBody } = inputs;
+  return {
+    partial: () => wasm.partialUpdateUsers(partialBody, stored, OPTS).body,
+    upsert: () => wasm.upsertUsers(upsertBody, stored, OPTS).body,
+    normalize: () => wasm.normalizeUsernames(namesBody),
+  };
+}
+
+/**
+ * The same batches through `UserStore`, which runs the Worker's core path (one snapshot of the
+ * batch's users and username index lists, unique usernames checked, commit built): what the
+ * Worker's Durable Object spends in the core per request. Seeded with the same 100 users.
+ */
+function storePipelines(inputs, inputUsers) {
+  const store = new wasm.UserStore();
+  store.upsertUsers(inputUsers, OPTS);
+  return {
+    partial: () => JSON.stringify(store.partialUpdateUsers(JSON.parse(inputs.partialBody).users, OPTS)),
+    upsert: () => JSON.stringify(store.upsertUsers(Object.values(JSON.parse(inputs.upsertBody).users), OPTS)),
   };
 }
 
@@ -160,22 +187,34 @@ function checkRefusals() {
  */
 export function runCoreBench({ rounds = 7, ms = 200 } = {}) {
   const inputs = coreInputs();
-  const w = pipelines(wasm, inputs);
+  const objects = pipelines(wasm, inputs);
+  const w = batchPipelines(inputs);
   const j = pipelines(plain, inputs);
+  const store = storePipelines(inputs, Array.from({ length: 100 }, (_, i) => inputUser(i)));
   // Same outputs before timing: the comparison is between equal results.
   const expected = {};
   for (const { key } of OPERATIONS) {
-    const fromWasm = JSON.parse(w[key]());
     const fromJs = JSON.parse(j[key]());
-    const diff = firstDifference(fromJs, fromWasm);
-    if (diff) throw new Error(`${key}: the JS baseline and the wasm core disagree at ${diff}`);
+    for (const [name, impl] of [["batch", w], ["per-object", objects]]) {
+      const diff = firstDifference(fromJs, JSON.parse(impl[key]()));
+      if (diff) throw new Error(`${key}: the JS baseline and the wasm core (${name}) disagree at ${diff}`);
+    }
     expected[key] = fromJs;
   }
   checkRefusals();
   const f = floors(inputs, expected);
   const rows = [];
-  for (const { key, label } of OPERATIONS) {
-    const impls = { wasm: w[key], js: j[key], floor: f[key] };
+  const runs = [
+    ...OPERATIONS.map(({ key, label }) => ({ key, label: `${label}: batch entry point`, wasm: w[key] })),
+    ...OPERATIONS.map(({ key, label }) => ({ key, label: `${label}: per-object functions`, wasm: objects[key] })),
+    ...["upsert", "partial"].map((key) => ({
+      key,
+      label: `${OPERATIONS.find((o) => o.key === key).label}: UserStore (the Worker's core path)`,
+      wasm: store[key],
+    })),
+  ];
+  for (const { key, label, wasm: wasmFn } of runs) {
+    const impls = { wasm: wasmFn, js: j[key], floor: f[key] };
     for (const fn of Object.values(impls)) opsPerSecond(fn, Math.min(ms, 100)); // warm up
     const samples = { wasm: [], js: [], floor: [] };
     for (let r = 0; r < rounds; r++) {
