@@ -179,7 +179,7 @@ impl<'a> Record<'a> {
 
     /// Reads the object at the cursor.
     pub fn read(scan: &mut Scan<'a>) -> Option<Record<'a>> {
-        let mut fields: Vec<Field<'a>> = Vec::with_capacity(16);
+        let mut record = Record { fields: Vec::with_capacity(16) };
         let mut more = scan.open(b'{', b'}')?;
         while more {
             let key = scan.string()?;
@@ -190,35 +190,33 @@ impl<'a> Record<'a> {
             scan.eat(b':')?;
             let (value, measure) = scan.value(FIELD_DEPTH)?;
             let kind = Kind::of(&key);
-            let field = Field { key, kind, value: Cow::Borrowed(value), measure };
             // A repeated key: the last one wins, as in serde_json's maps.
-            match fields.iter_mut().find(|f| f.kind == kind && (kind.is_one_key() || f.key == field.key)) {
-                Some(slot) => *slot = field,
-                None => fields.push(field),
-            }
+            record.put(Field { key, kind, value: Cow::Borrowed(value), measure });
             more = scan.more(b'}')?;
         }
-        Some(Record { fields })
+        Some(record)
     }
 
+    /// Where the field `key` (of kind `kind`) is: kinds with one possible key match by kind
+    /// alone, the others by key too.
+    fn position(&self, kind: Kind, key: &str) -> Option<usize> {
+        self.fields.iter().position(|f| f.kind == kind && (kind.is_one_key() || f.key == key))
+    }
     pub fn get(&self, key: &str) -> Option<&Field<'a>> {
-        let kind = Kind::of(key);
-        self.fields.iter().find(|f| f.kind == kind && (kind.is_one_key() || f.key == key))
+        self.fields.get(self.position(Kind::of(key), key)?)
     }
     pub fn has(&self, key: &str) -> bool {
         self.get(key).is_some()
     }
     /// Sets a field, in place if the key is there, else last.
     pub fn put(&mut self, field: Field<'a>) {
-        let (kind, key) = (field.kind, &field.key);
-        match self.fields.iter_mut().find(|f| f.kind == kind && (kind.is_one_key() || f.key == *key)) {
+        match self.position(field.kind, &field.key).and_then(|at| self.fields.get_mut(at)) {
             Some(slot) => *slot = field,
             None => self.fields.push(field),
         }
     }
     pub fn remove(&mut self, key: &str) -> Option<Field<'a>> {
-        let kind = Kind::of(key);
-        let at = self.fields.iter().position(|f| f.kind == kind && (kind.is_one_key() || f.key == key))?;
+        let at = self.position(Kind::of(key), key)?;
         Some(self.fields.remove(at))
     }
     /// Whether `key` holds a value other than null.

@@ -28,9 +28,14 @@ pub fn normalize_into(name: &str, out: &mut String) {
                 out.push(c.to_ascii_lowercase());
             }
         } else {
-            out.extend(c.to_lowercase().filter(|l| l.is_alphanumeric()));
+            out.extend(non_ascii(c));
         }
     }
+}
+
+/// What a non-ASCII character becomes: its lowercase, letters and digits only (0 to 3 chars).
+fn non_ascii(c: char) -> impl Iterator<Item = char> {
+    c.to_lowercase().filter(|l| l.is_alphanumeric())
 }
 
 /// [`normalize`] for many names: remembers what each recent non-ASCII character became, so a
@@ -62,7 +67,7 @@ impl Normalizer {
             if slot.0 != c {
                 let mut to = ['\0'; 3];
                 let mut n = 0;
-                for l in c.to_lowercase().filter(|l| l.is_alphanumeric()) {
+                for l in non_ascii(c) {
                     if let Some(t) = to.get_mut(n) {
                         *t = l;
                         n += 1;
