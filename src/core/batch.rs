@@ -13,6 +13,7 @@
 //! same input (`tests/core_batch.rs` compares them on a seeded corpus).
 
 use super::auth::Caller;
+use super::edit::FieldEdit;
 use super::error::{ApiError, Result};
 use super::json;
 use super::ops;
@@ -351,8 +352,9 @@ struct Entry<'a> {
     id: &'a str,
     set: Vec<(Path<'a>, &'a str, Measure)>,
     unset: Vec<Path<'a>>,
-    /// The top-level fields edited as trees.
-    trees: Vec<&'a str>,
+    /// The top-level fields edited as a whole: reached by a dotted path, or `privacy_settings`
+    /// (which merges).
+    edited: Vec<&'a str>,
 }
 
 /// A dotted path and its first segment.
@@ -405,7 +407,7 @@ pub fn partial_records(body: &str, stored: &mut Load<'_>, caller: &Caller, now: 
 }
 
 fn read_entry<'a>(scan: &mut Scan<'a>, caller: &Caller) -> Option<Entry<'a>> {
-    let mut entry = Entry { id: "", set: Vec::new(), unset: Vec::new(), trees: Vec::new() };
+    let mut entry = Entry { id: "", set: Vec::new(), unset: Vec::new(), edited: Vec::new() };
     members(scan, |scan, key| {
         match key {
             "id" => entry.id = scan.string()?.plain()?,
@@ -453,8 +455,8 @@ fn read_entry<'a>(scan: &mut Scan<'a>, caller: &Caller) -> Option<Entry<'a>> {
         if matches!(caller, Caller::User(_)) && matches!(top, "role" | "teams" | "teams_role") {
             return None;
         }
-        if (path.is_dotted() || top == "privacy_settings") && !entry.trees.contains(&top) {
-            entry.trees.push(top);
+        if (path.is_dotted() || top == "privacy_settings") && !entry.edited.contains(&top) {
+            entry.edited.push(top);
         }
     }
     let overlaps = |a: Path, b: Path| a.top == b.top && a.raw.split('.').zip(b.raw.split('.')).all(|(x, y)| x == y);
@@ -486,33 +488,32 @@ fn path_is_valid(path: &str) -> bool {
 
 /// `ops`' partial update of one stored user, over records. Each path touches only its
 /// top-level field, so the fields are edited one at a time: as text when every path on the
-/// field is the field itself, as a tree (parsed once, written once) when a dotted path reaches
-/// into it or `privacy_settings` merges.
+/// field is the field itself or a dotted path into it ([`FieldEdit`]: only the objects on the
+/// path are opened), as a tree when `privacy_settings` (which merges) is written.
 fn apply_entry<'a>(old: &Record<'a>, entry: &Entry<'a>, now: &'a str) -> Option<Record<'a>> {
     if old.is_deleted() {
         return None;
     }
-    let trees = &entry.trees;
+    let edited = &entry.edited;
     let mut new = old.clone();
-    for &t in trees {
-        edit_tree(&mut new, t, |tree| {
-            for path in entry.unset.iter().filter(|p| p.top == t) {
-                let segments: Vec<String> = path.raw.split('.').map(str::to_string).collect();
-                partial::unset_path(tree, &segments);
-                match path.raw {
-                    "role" => tree.insert("role".into(), Value::from("user")),
-                    "teams" => tree.insert("teams".into(), Value::Array(Vec::new())),
-                    _ => None,
-                };
-            }
-            for (path, value, _) in entry.set.iter().filter(|(p, _, _)| p.top == t) {
-                let path = FieldPath::parse(path.raw).ok()?;
-                partial::set_path(tree, &path, json::parse(value).ok()?).ok()?;
-            }
-            Some(())
-        })?;
+    for &t in edited {
+        if t == "privacy_settings" {
+            edit_tree(&mut new, t, |tree| {
+                for path in entry.unset.iter().filter(|p| p.top == t) {
+                    let segments: Vec<String> = path.raw.split('.').map(str::to_string).collect();
+                    partial::unset_path(tree, &segments);
+                }
+                for (path, value, _) in entry.set.iter().filter(|(p, _, _)| p.top == t) {
+                    let path = FieldPath::parse(path.raw).ok()?;
+                    partial::set_path(tree, &path, json::parse(value).ok()?).ok()?;
+                }
+                Some(())
+            })?;
+        } else {
+            edit_text(&mut new, old, entry, t)?;
+        }
     }
-    for path in entry.unset.iter().filter(|p| !trees.contains(&p.top)) {
+    for path in entry.unset.iter().filter(|p| !edited.contains(&p.top)) {
         new.remove(path.raw);
         match path.raw {
             "role" => new.put(Field::fixed("role", Kind::Role, Cow::Borrowed("\"user\""))),
@@ -520,7 +521,7 @@ fn apply_entry<'a>(old: &Record<'a>, entry: &Entry<'a>, now: &'a str) -> Option<
             _ => {}
         }
     }
-    for &(path, value, measure) in entry.set.iter().filter(|(p, _, _)| !trees.contains(&p.top)) {
+    for &(path, value, measure) in entry.set.iter().filter(|(p, _, _)| !edited.contains(&p.top)) {
         let key = path.raw;
         new.put(Field { key: Cow::Borrowed(key), kind: Kind::of(key), value: Cow::Borrowed(value), measure });
     }
@@ -536,7 +537,25 @@ fn apply_entry<'a>(old: &Record<'a>, entry: &Entry<'a>, now: &'a str) -> Option<
     Some(new)
 }
 
-/// Edits top-level field `top` as a tree: the one place a partial update parses custom data.
+/// Edits top-level field `top` (reached by dotted paths) as text.
+fn edit_text<'a>(record: &mut Record<'a>, old: &Record<'a>, entry: &Entry<'a>, top: &'a str) -> Option<()> {
+    let mut edit = FieldEdit::new(top, old.get(top).map(|f| f.value.as_ref()));
+    for path in entry.unset.iter().filter(|p| p.top == top) {
+        edit.unset(path.raw)?;
+    }
+    for (path, value, _) in entry.set.iter().filter(|(p, _, _)| p.top == top) {
+        edit.set(path.raw, value)?;
+    }
+    let Some(text) = edit.finish() else {
+        record.remove(top);
+        return Some(());
+    };
+    let (_, measure) = Scan::new(&text).value(FIELD_DEPTH)?;
+    record.put(Field { key: Cow::Borrowed(top), kind: Kind::of(top), value: Cow::Owned(text), measure });
+    Some(())
+}
+
+/// Edits `privacy_settings` as a tree: the one place a partial update parses a field.
 fn edit_tree<'a>(
     record: &mut Record<'a>,
     top: &'a str,
