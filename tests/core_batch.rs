@@ -430,7 +430,11 @@ fn dotted_edits_agree_with_trees() {
 fn normalize_names_agrees_with_normalize() {
     let mut r = Rng(0x5eed_0003);
     for _ in 0..300 {
-        let names: Vec<String> = (0..r.below(50)).map(|_| format!("\"{}\"", r.pick(NAMES))).collect();
+        let mut names: Vec<String> = (0..r.below(50)).map(|_| format!("\"{}\"", r.pick(NAMES))).collect();
+        if r.chance(10) {
+            // An escaped surrogate pair: the scanner leaves it to serde_json.
+            names.push("\"Smile \\ud83d\\ude00 \\u0130\\u00c9\"".to_string());
+        }
         let text = format!("[{}]", names.join(", "));
         let expected: Vec<Value> = json::parse(&text)
             .unwrap()
@@ -439,9 +443,12 @@ fn normalize_names_agrees_with_normalize() {
             .iter()
             .map(|n| Value::from(username::normalize(n.as_str().unwrap())))
             .collect();
-        assert_eq!(json::parse(&batch::normalize_names(&text).unwrap()).unwrap(), Value::Array(expected), "{text}");
+        let out = batch::normalize_names(&text).unwrap();
+        assert_eq!(json::parse(&out).unwrap(), Value::Array(expected), "{text}");
+        assert_eq!(batch::normalize_names_utf16(&text).unwrap(), out.encode_utf16().collect::<Vec<_>>(), "{text}");
     }
     for bad in ["", "[1]", "{}", "[\"a\",]", "[\"\\ud800\"]"] {
         assert_eq!(batch::normalize_names(bad).unwrap_err().code, 4, "{bad}");
+        assert_eq!(batch::normalize_names_utf16(bad).unwrap_err(), batch::normalize_names(bad).unwrap_err(), "{bad}");
     }
 }

@@ -22,7 +22,7 @@ use super::record::{team_names, Field, Kind, Record, FIELD_DEPTH};
 use super::scan::{Measure, Scan};
 use super::time::Timestamp;
 use super::user::{self, User, MAX_BATCH, MAX_NESTING};
-use super::username::Normalizer;
+use super::username::{Normalizer, Sink};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::ops::Range;
@@ -81,55 +81,66 @@ pub fn partial_trees(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Ti
 /// Normalizes a JSON array of names (`["John Doe", …]`) into the JSON array of their
 /// normalized forms ([`username::normalize`]).
 pub fn normalize_names(names: &str) -> Result<String> {
+    normalize_into(names)
+}
+
+/// [`normalize_names`], written as UTF-16 code units.
+pub fn normalize_names_utf16(names: &str) -> Result<Vec<u16>> {
+    normalize_into(names)
+}
+
+fn normalize_into<S: Sink>(names: &str) -> Result<S> {
     if let Some(out) = normalize_text(names) {
         return Ok(out);
     }
+    // What the scanner cannot read (it reads every valid array of strings but those with
+    // escaped surrogates), and every error, as serde_json reads it.
     let bad = || ApiError::input("names must be a JSON array of strings");
     let Value::Array(list) = json::parse(names).map_err(|e| ApiError::input(format!("invalid JSON names: {e}")))?
     else {
         return Err(bad());
     };
-    let mut out = String::from("[");
+    let mut out = S::with_capacity(names.len());
+    out.ascii(b'[');
     let mut normalizer = Normalizer::default();
     for (i, name) in list.iter().enumerate() {
         let name = name.as_str().ok_or_else(bad)?;
-        push_name(&mut normalizer, &mut out, i, name);
+        push_name(&mut out, i, |out| normalizer.push(name, out));
     }
-    out.push(']');
+    out.ascii(b']');
     Ok(out)
 }
 
-fn normalize_text(names: &str) -> Option<String> {
+fn normalize_text<S: Sink>(names: &str) -> Option<S> {
     let mut scan = Scan::new(names);
-    let mut out = String::with_capacity(names.len());
-    out.push('[');
+    let mut out = S::with_capacity(names.len());
+    out.ascii(b'[');
     let mut more = scan.open(b'[', b']')?;
     let mut i = 0;
     let mut normalizer = Normalizer::default();
     while more {
         let token = scan.string()?;
-        match token.plain() {
-            Some(name) => push_name(&mut normalizer, &mut out, i, name),
-            None => match json::parse(&format!("\"{}\"", token.raw)).ok()? {
-                Value::String(name) => push_name(&mut normalizer, &mut out, i, &name),
-                _ => return None,
-            },
-        }
+        let mut ok = Some(());
+        push_name(&mut out, i, |out| match token.plain() {
+            Some(name) => normalizer.push(name, out),
+            None => ok = normalizer.push_json(token.raw, out),
+        });
+        ok?;
         i += 1;
         more = scan.more(b']')?;
     }
-    out.push(']');
+    out.ascii(b']');
     scan.at_end().then_some(out)
 }
 
 /// Appends `,"<normalized name>"`: a normalized name is letters and digits, never escaped.
-fn push_name(normalizer: &mut Normalizer, out: &mut String, i: usize, name: &str) {
+fn push_name<S: Sink>(out: &mut S, i: usize, name: impl FnOnce(&mut S)) {
     if i > 0 {
-        out.push(',');
+        out.ascii(b',');
     }
-    out.push('"');
-    normalizer.push(name, out);
-    out.push('"');
+    out.ascii(b'"');
+    name(out);
+    out.ascii(b'"');
 }
 
 fn parse_body(body: &str) -> Result<Value> {

@@ -38,6 +38,39 @@ fn non_ascii(c: char) -> impl Iterator<Item = char> {
     c.to_lowercase().filter(|l| l.is_alphanumeric())
 }
 
+/// Where normalized names are written: UTF-8 text, or the UTF-16 code units a JavaScript
+/// string holds (the npm package hands those to JavaScript without transcoding).
+pub trait Sink {
+    fn with_capacity(n: usize) -> Self;
+    fn char(&mut self, c: char);
+    fn ascii(&mut self, b: u8);
+}
+
+impl Sink for String {
+    fn with_capacity(n: usize) -> Self {
+        String::with_capacity(n)
+    }
+    fn char(&mut self, c: char) {
+        self.push(c);
+    }
+    fn ascii(&mut self, b: u8) {
+        self.push(char::from(b));
+    }
+}
+
+impl Sink for Vec<u16> {
+    fn with_capacity(n: usize) -> Self {
+        Vec::with_capacity(n)
+    }
+    fn char(&mut self, c: char) {
+        let mut units = [0; 2];
+        self.extend_from_slice(c.encode_utf16(&mut units));
+    }
+    fn ascii(&mut self, b: u8) {
+        self.push(u16::from(b));
+    }
+}
+
 /// [`normalize`] for many names: remembers what each recent non-ASCII character became, so a
 /// batch of names in a few scripts looks each character up in the Unicode case and class tables
 /// about once instead of once per occurrence.
@@ -55,27 +88,56 @@ impl Default for Normalizer {
 
 impl Normalizer {
     /// Appends the normalized form of `name` to `out`.
-    pub fn push(&mut self, name: &str, out: &mut String) {
+    pub fn push(&mut self, name: &str, out: &mut impl Sink) {
         for c in name.chars() {
-            if c.is_ascii() {
-                if c.is_ascii_alphanumeric() {
-                    out.push(c.to_ascii_lowercase());
-                }
+            self.char(c, out);
+        }
+    }
+
+    /// Appends the normalized form of the string whose JSON text (between the quotes) is `raw`;
+    /// its escapes must be valid and not surrogates, as [`super::scan::Scan`] reads them.
+    /// `None` if one is not.
+    pub fn push_json(&mut self, raw: &str, out: &mut impl Sink) -> Option<()> {
+        let mut chars = raw.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                self.char(c, out);
                 continue;
             }
-            let Some(slot) = self.seen.get_mut(c as usize & 0xff) else { continue };
-            if slot.0 != c {
-                let mut to = ['\0'; 3];
-                let mut n = 0;
-                for l in non_ascii(c) {
-                    if let Some(t) = to.get_mut(n) {
-                        *t = l;
-                        n += 1;
-                    }
-                }
-                *slot = (c, to, n as u8);
+            // `\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r` and `\t` stand for characters that are
+            // not letters or digits: dropped. Only `\uXXXX` can be one.
+            if chars.next()? == 'u' {
+                let hex = chars.as_str().get(..4)?;
+                let unit = u32::from_str_radix(hex, 16).ok()?;
+                self.char(char::from_u32(unit)?, out);
+                chars = chars.as_str().get(4..)?.chars();
             }
-            out.extend(slot.1.iter().take(slot.2 as usize));
+        }
+        Some(())
+    }
+
+    #[inline(always)]
+    fn char(&mut self, c: char, out: &mut impl Sink) {
+        if c.is_ascii() {
+            if c.is_ascii_alphanumeric() {
+                out.ascii(c.to_ascii_lowercase() as u8);
+            }
+            return;
+        }
+        let Some(slot) = self.seen.get_mut(c as usize & 0xff) else { return };
+        if slot.0 != c {
+            let mut to = ['\0'; 3];
+            let mut n = 0;
+            for l in non_ascii(c) {
+                if let Some(t) = to.get_mut(n) {
+                    *t = l;
+                    n += 1;
+                }
+            }
+            *slot = (c, to, n as u8);
+        }
+        for &l in slot.1.iter().take(slot.2 as usize) {
+            out.char(l);
         }
     }
 }
