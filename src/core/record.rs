@@ -180,6 +180,9 @@ impl<'a> Record<'a> {
     /// Reads the object at the cursor.
     pub fn read(scan: &mut Scan<'a>) -> Option<Record<'a>> {
         let mut record = Record { fields: Vec::with_capacity(16) };
+        // A signature of each key read (its length and last byte): a key whose bit is new was
+        // not read before, and is added without looking for it.
+        let mut seen = 0u64;
         let mut more = scan.open(b'{', b'}')?;
         while more {
             let key = scan.string()?;
@@ -190,8 +193,15 @@ impl<'a> Record<'a> {
             scan.eat(b':')?;
             let (value, measure) = scan.value(FIELD_DEPTH)?;
             let kind = Kind::of(&key);
-            // A repeated key: the last one wins, as in serde_json's maps.
-            record.put(Field { key, kind, value: Cow::Borrowed(value), measure });
+            let bit = 1u64 << ((key.len() * 7 + usize::from(key.bytes().last().unwrap_or(0))) % 64);
+            let field = Field { key, kind, value: Cow::Borrowed(value), measure };
+            if seen & bit == 0 {
+                record.fields.push(field);
+            } else {
+                // Maybe a repeated key: the last one wins, as in serde_json's maps.
+                record.put(field);
+            }
+            seen |= bit;
             more = scan.more(b'}')?;
         }
         Some(record)

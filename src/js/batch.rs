@@ -91,14 +91,27 @@ struct Utf16At {
 
 impl Utf16At {
     fn of(&mut self, text: &str, byte: usize) -> u32 {
-        for &b in text.as_bytes().get(self.byte..byte).unwrap_or_default() {
+        let bytes = text.as_bytes().get(self.byte..byte).unwrap_or_default();
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            // Eight ASCII bytes (the common case) are eight units.
+            if u64::from_le_bytes(word.try_into().unwrap_or_default()) & 0x8080_8080_8080_8080 == 0 {
+                self.unit += 8;
+            } else {
+                self.count(word);
+            }
+        }
+        self.count(words.remainder());
+        self.byte = byte;
+        self.unit
+    }
+    fn count(&mut self, bytes: &[u8]) {
+        for &b in bytes {
             // A character's first byte counts one unit; a 4-byte character is a surrogate pair.
             if b & 0xC0 != 0x80 {
                 self.unit += if b >= 0xF0 { 2 } else { 1 };
             }
         }
-        self.byte = byte;
-        self.unit
     }
 }
 

@@ -354,6 +354,20 @@ test("upsertUsers: POST /users in one call, text in and text out, equal to merge
   assert.equal(JSON.parse(proto.body).users.__proto__.created_at, T0_ISO);
 });
 
+test("upsertUsers: each record is its own slice of the body, whatever characters come before it", () => {
+  const names = ["Zoë 😀", "李小龙", "ascii only name", "Ωmega 🎉🎉", "", "Ünal Çelik the third of his name"];
+  const users = Object.fromEntries(
+    Array.from({ length: 40 }, (_, i) => [`u${i}`, { id: `u${i}`, name: names[i % names.length].repeat(1 + (i % 3)), i }]),
+  );
+  const out = upsertUsers(JSON.stringify({ users }), null, { now: T0 });
+  const response = JSON.parse(out.body);
+  assert.equal(Object.keys(out.users).length, 40);
+  for (const id of Object.keys(users)) {
+    assert.deepEqual(JSON.parse(out.users[id]), response.users[id], id);
+    assert.equal(response.users[id].name, users[id].name);
+  }
+});
+
 test("upsertUsers and partialUpdateUsers throw the endpoints' errors and write nothing", () => {
   const stored = { u1: JSON.stringify(mergeUpsert(null, { id: "u1" }, { now: T0 })) };
   throwsRoster(() => upsertUsers('{"users": {"u1": {"id": "u1", "online": true}}}', stored), 4, 400, /users\[u1\]\.online is a reserved field/);
