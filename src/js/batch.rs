@@ -68,18 +68,29 @@ fn string_of_utf16(units: &[u16]) -> JsString {
 fn result(written: &Written) -> Result<JsValue, JsValue> {
     let body = JsString::from(written.body.as_str());
     let mut at = Utf16At::default();
-    let users = Object::new();
+    // Without a prototype, `__proto__` (a valid user id) is a member like any other.
+    let users = object_with_prototype(&JsValue::NULL);
     for (id, range) in &written.users {
         // The body holds `"<id>":<record>`; ids are ASCII.
         let start = at.of(&written.body, range.start);
         let id_start = start - 2 - id.len() as u32;
         let end = at.of(&written.body, range.end);
-        Reflect::set(&users, &body.substring(id_start, start - 2), &body.substring(start, end))?;
+        set_member(&users, &body.substring(id_start, start - 2), &body.substring(start, end));
     }
     let out = Object::new();
     Reflect::set(&out, &JsValue::from_str("body"), &body)?;
     Reflect::set(&out, &JsValue::from_str("users"), &users)?;
     Ok(out.into())
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = Object, js_name = create)]
+    fn object_with_prototype(prototype: &JsValue) -> Object;
+    /// `Reflect.set` on an object this module made (no prototype, no setters): it cannot throw,
+    /// so it is called without js_sys's try/catch wrapper.
+    #[wasm_bindgen(js_namespace = Reflect, js_name = set)]
+    fn set_member(target: &Object, key: &JsString, value: &JsString) -> bool;
 }
 
 /// UTF-16 offsets of increasing UTF-8 offsets in one text, counted in one pass.

@@ -352,6 +352,8 @@ test("upsertUsers: POST /users in one call, text in and text out, equal to merge
   // `__proto__` is a valid id: an object's prototype is not a stored user.
   const proto = upsertUsers(JSON.stringify({ users: { __proto__: null, ["__proto__"]: { id: "__proto__" } } }).replace('"__proto__":null,', ""), {}, { now: T0 });
   assert.equal(JSON.parse(proto.body).users.__proto__.created_at, T0_ISO);
+  assert.deepEqual(Object.keys(proto.users), ["__proto__"]);
+  assert.equal(JSON.parse(proto.users["__proto__"]).created_at, T0_ISO);
 });
 
 test("upsertUsers: each record is its own slice of the body, whatever characters come before it", () => {

@@ -246,6 +246,10 @@ export type StoredUsers =
  * `PATCH /users`, without `duration`), and `users`, each changed user's new record by id — the
  * JSON text to store, also the user as the response shows it.
  */
+/**
+ * What a batch write returns: the response body, and each user's new record (the text to store)
+ * by id. `users` has no prototype, so every id, `__proto__` included, is an own member.
+ */
 export type BatchWritten = { body: string; users: { [id: string]: string } };
 
 /**
