@@ -2,14 +2,14 @@
 # Builds a variant of the npm package's wasm for speed comparisons, without touching pkg/:
 #   bash bench/variant.sh NAME [OPT_LEVEL] [WASM_OPT_FLAGS] [extra cargo args]
 # e.g. `bash bench/variant.sh s s -Oz`, `bash bench/variant.sh o3 3 -O3`, or
-# `bash bench/variant.sh named z "-Oz -g"` (keeps function names for `node --cpu-prof`).
+# `bash bench/variant.sh named s "-Oz -g"` (keeps function names for `node --cpu-prof`).
 # Output: target/bench-variants/NAME/pkg/node.js, for `node bench/ab.mjs` or
-# `ROSTER_PKG=… node bench/core.mjs`. Defaults are the release build's: opt-level z, -Oz.
+# `ROSTER_PKG=… node bench/core.mjs`. Defaults are the package build's: opt-level s, -Oz.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 name=$1
-opt=${2:-z}
+opt=${2:-s}
 wasm_opt=${3:--Oz}
 shift $(($# < 3 ? $# : 3))
 export CARGO_TARGET_DIR=target/bench-variants/cargo

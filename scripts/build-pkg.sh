@@ -6,12 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
-cargo build --quiet --release --target wasm32-unknown-unknown --features js --lib
+# Profile `npm` (Cargo.toml): opt-level "s", in its own target directory.
+cargo build --quiet --profile npm --target wasm32-unknown-unknown --features js --lib
 
 bindgen=target/js-bindgen
 rm -rf "$bindgen"
 wasm-bindgen --target web --no-typescript --out-dir "$bindgen" --out-name roster \
-  target/wasm32-unknown-unknown/release/roster.wasm
+  target/wasm32-unknown-unknown/npm/roster.wasm
 
 mkdir -p pkg
 rm -f pkg/*.js pkg/*.d.ts pkg/*.wasm
