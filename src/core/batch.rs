@@ -157,7 +157,7 @@ fn load_tree(stored: &mut Load<'_>, id: &str) -> Result<Option<User>> {
 
 /// The response of the tree path, in the same layout as the record path's.
 fn write_trees(users: &[User], upsert: bool) -> Written {
-    let mut w = Writer::new(upsert);
+    let mut w = Writer::new(upsert, 0);
     for u in users {
         let id = u.get("id").and_then(Value::as_str).unwrap_or_default();
         w.user(id, |out| out.push_str(&json::text(&Value::Object(user::public_view(u)))));
@@ -172,8 +172,11 @@ struct Writer {
 }
 
 impl Writer {
-    fn new(upsert: bool) -> Self {
-        Writer { w: Written { body: String::from("{\"users\":{"), users: Vec::new() }, upsert }
+    /// A writer whose body has room for about `capacity` bytes.
+    fn new(upsert: bool, capacity: usize) -> Self {
+        let mut body = String::with_capacity(capacity);
+        body.push_str("{\"users\":{");
+        Writer { w: Written { body, users: Vec::new() }, upsert }
     }
     fn user(&mut self, id: &str, write: impl FnOnce(&mut String)) {
         let body = &mut self.w.body;
@@ -261,7 +264,8 @@ pub fn upsert_records(body: &str, stored: &mut Load<'_>, caller: &Caller, now: T
         }
     }
     let texts = load_texts(inputs.iter().map(|(id, _)| *id), stored)?;
-    let mut w = Writer::new(true);
+    // The new records are about the input users plus the server's fields.
+    let mut w = Writer::new(true, body.len() + 160 * texts.len());
     for ((id, input), text) in inputs.into_iter().zip(&texts) {
         let old = match text {
             Some(t) => match Record::parse(t) {
@@ -342,18 +346,35 @@ fn carry_server_state<'a>(old: Option<&Record<'a>>, new: &mut Record<'a>, now: &
         new.fields.retain(|f| !f.kind.is_carried());
         new.fields.extend(old.fields.iter().filter(|f| f.kind.is_carried()).cloned());
     }
-    for (key, kind, default) in [
-        ("created_at", Kind::CreatedAt, now),
-        ("role", Kind::Role, "\"user\""),
-        ("teams", Kind::Teams, "[]"),
-        ("banned", Kind::Server, "false"),
+    // One pass for what is present; `online` and `updated_at` are set in place or added.
+    let (mut created, mut role, mut teams, mut banned) = (false, false, false, false);
+    for f in &mut new.fields {
+        match f.kind {
+            Kind::CreatedAt => created = true,
+            Kind::Role => role = true,
+            Kind::Teams => teams = true,
+            Kind::Server if f.key == "banned" => banned = true,
+            Kind::Online => *f = Field::fixed("online", Kind::Online, Cow::Borrowed("false")),
+            Kind::UpdatedAt => *f = Field::fixed("updated_at", Kind::UpdatedAt, Cow::Borrowed(now)),
+            _ => {}
+        }
+    }
+    for (present, key, kind, default) in [
+        (created, "created_at", Kind::CreatedAt, now),
+        (role, "role", Kind::Role, "\"user\""),
+        (teams, "teams", Kind::Teams, "[]"),
+        (banned, "banned", Kind::Server, "false"),
     ] {
-        if !new.has(key) {
+        if !present {
             new.fields.push(Field::fixed(key, kind, Cow::Borrowed(default)));
         }
     }
-    new.put(Field::fixed("online", Kind::Online, Cow::Borrowed("false")));
-    new.put(Field::fixed("updated_at", Kind::UpdatedAt, Cow::Borrowed(now)));
+    if !new.fields.iter().any(|f| f.kind == Kind::Online) {
+        new.fields.push(Field::fixed("online", Kind::Online, Cow::Borrowed("false")));
+    }
+    if !new.fields.iter().any(|f| f.kind == Kind::UpdatedAt) {
+        new.fields.push(Field::fixed("updated_at", Kind::UpdatedAt, Cow::Borrowed(now)));
+    }
 }
 
 // ---------------------------------------------------------------- partial update over records
@@ -408,7 +429,8 @@ pub fn partial_records(body: &str, stored: &mut Load<'_>, caller: &Caller, now: 
         }
     }
     let texts = load_texts(entries.iter().map(|e| e.id), stored)?;
-    let mut w = Writer::new(false);
+    // The new records are about the stored ones plus what the entries set.
+    let mut w = Writer::new(false, body.len() + texts.iter().flatten().map(String::len).sum::<usize>());
     for (entry, text) in entries.iter().zip(&texts) {
         let Some(old) = text.as_deref().and_then(Record::parse) else { return Ok(None) };
         let Some(new) = apply_entry(&old, entry, now) else { return Ok(None) };
