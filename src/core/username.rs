@@ -151,10 +151,19 @@ pub fn held_name(user: &User) -> Option<String> {
     (!n.is_empty()).then_some(n)
 }
 
-/// One user's change in a write: its state before (if stored) and after.
+/// One user's change in a write: its state before (if stored) and after, with the name each
+/// holds ([`held_name`], normalized once: every step of the check reads it).
 pub struct Change<'a> {
     pub before: Option<&'a User>,
     pub after: &'a User,
+    pub before_name: Option<String>,
+    pub after_name: Option<String>,
+}
+
+impl<'a> Change<'a> {
+    pub fn new(before: Option<&'a User>, after: &'a User) -> Self {
+        Change { before, after, before_name: before.and_then(held_name), after_name: held_name(after) }
+    }
 }
 
 /// Which users to compare with: the index lists (normalized name → ids of holders) and a
@@ -171,8 +180,8 @@ pub trait Holders {
 pub fn names_touched(changes: &[Change<'_>]) -> Vec<String> {
     let mut out = Vec::new();
     for c in changes {
-        for name in c.before.and_then(held_name).into_iter().chain(held_name(c.after)) {
-            set::insert(&mut out, name);
+        for name in c.before_name.iter().chain(&c.after_name) {
+            set::insert(&mut out, name.clone());
         }
     }
     out
@@ -182,8 +191,7 @@ pub fn names_touched(changes: &[Change<'_>]) -> Vec<String> {
 /// New holders, renamed users, reactivated users and (team mode) users joining teams are checked;
 /// an unchanged name is never re-checked, so turning the setting on leaves existing users alone.
 fn checked_teams<'a>(c: &Change<'a>, mode: UniqueMode, norm: &str) -> Option<Vec<&'a str>> {
-    let before_norm = c.before.and_then(held_name);
-    let renamed = before_norm.as_deref() != Some(norm);
+    let renamed = c.before_name.as_deref() != Some(norm);
     match mode {
         UniqueMode::No => None,
         UniqueMode::App => renamed.then(Vec::new),
@@ -201,11 +209,11 @@ fn checked_teams<'a>(c: &Change<'a>, mode: UniqueMode, norm: &str) -> Option<Vec
 pub fn holders_to_load(changes: &[Change<'_>], mode: UniqueMode, h: &dyn Holders) -> Vec<String> {
     let mut out = Vec::new();
     for c in changes {
-        let Some(norm) = held_name(c.after) else { continue };
-        if checked_teams(c, mode, &norm).is_none() {
+        let Some(norm) = c.after_name.as_deref() else { continue };
+        if checked_teams(c, mode, norm).is_none() {
             continue;
         }
-        for id in h.holders(&norm) {
+        for id in h.holders(norm) {
             if !h.is_loaded(id) {
                 set::insert(&mut out, id.clone());
             }
@@ -222,12 +230,12 @@ pub fn check(changes: &[Change<'_>], mode: UniqueMode, h: &dyn Holders) -> Resul
         return Ok(());
     }
     for (i, c) in changes.iter().enumerate() {
-        let Some(norm) = held_name(c.after) else { continue };
-        let Some(teams) = checked_teams(c, mode, &norm) else { continue };
+        let Some(norm) = c.after_name.as_deref() else { continue };
+        let Some(teams) = checked_teams(c, mode, norm) else { continue };
         let me = c.after.get("id").and_then(|v| v.as_str()).unwrap_or_default();
         let name = name_of(c.after).unwrap_or_default();
         // Candidates: indexed holders, plus earlier users of this batch (the later writer loses).
-        let indexed = h.holders(&norm).iter().map(String::as_str);
+        let indexed = h.holders(norm).iter().map(String::as_str);
         let in_batch = changes.iter().take(i).filter_map(|o| o.after.get("id").and_then(|v| v.as_str()));
         let mut seen = Vec::new();
         for other in indexed.chain(in_batch) {
@@ -235,7 +243,7 @@ pub fn check(changes: &[Change<'_>], mode: UniqueMode, h: &dyn Holders) -> Resul
                 continue;
             }
             let Some(other_user) = h.user(other) else { continue };
-            if held_name(other_user).as_deref() != Some(norm.as_str()) {
+            if held_name(other_user).as_deref() != Some(norm) {
                 continue; // stale index entry or a batch user that renamed away
             }
             if mode == UniqueMode::App {
@@ -262,9 +270,8 @@ pub fn index_updates(changes: &[Change<'_>], h: &dyn Holders) -> IndexUpdates {
         .collect();
     for c in changes {
         let Some(id) = c.after.get("id").and_then(|v| v.as_str()) else { continue };
-        let now = held_name(c.after);
         for (norm, ids, gained, lost) in lists.iter_mut() {
-            let holds = now.as_deref() == Some(norm.as_str());
+            let holds = c.after_name.as_deref() == Some(norm.as_str());
             let listed = ids.iter().any(|x| x == id);
             if holds && !listed {
                 ids.push(id.to_string());

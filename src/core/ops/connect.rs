@@ -99,7 +99,7 @@ pub fn connect_user(user_id: &str, details: &Value, caller: &Caller, now: Timest
         tenancy::guard_write(old, given, &mut new, caller, &snap.settings)?;
     }
     let me = own_user_view(&tenancy::shown(&new, caller, &snap.settings));
-    finish(snap, &[(old.cloned(), new)], me, 200)
+    finish(snap, vec![(old, new)], me, 200)
 }
 
 #[cfg(test)]

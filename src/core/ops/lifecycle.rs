@@ -28,7 +28,7 @@ pub fn deactivate_user(id: &str, body: &Value, caller: &Caller, now: Timestamp, 
         new.insert("updated_at".into(), ts(now));
     }
     let resp = object([("user", Value::Object(user::public_view(&new)))]);
-    finish(snap, &[(Some(old), new)], resp, 201)
+    finish(snap, vec![(Some(&old), new)], resp, 201)
 }
 
 /// `POST /users/{id}/reactivate`: clears `deactivated_at`, optionally renaming; code 6 if the
@@ -54,7 +54,7 @@ pub fn reactivate_user(id: &str, body: &Value, caller: &Caller, now: Timestamp, 
     }
     new.insert("updated_at".into(), ts(now));
     let resp = object([("user", Value::Object(user::public_view(&new)))]);
-    finish(snap, &[(Some(old), new)], resp, 201)
+    finish(snap, vec![(Some(&old), new)], resp, 201)
 }
 
 /// `DELETE /users/{id}`: soft by default (restorable); hard deletes keep a tombstone so the id
@@ -77,7 +77,7 @@ pub fn delete_user(id: &str, hard: bool, caller: &Caller, now: Timestamp, snap: 
         shown.clone()
     };
     let resp = object([("user", Value::Object(user::public_view(&shown)))]);
-    finish(snap, &[(Some(old), new)], resp, 200)
+    finish(snap, vec![(Some(&old), new)], resp, 200)
 }
 
 /// `POST /users/restore` `{user_ids}`: brings soft-deleted users back. All or nothing.
@@ -106,8 +106,8 @@ pub fn restore_users(body: &Value, caller: &Caller, now: Timestamp, snap: &Snaps
     }
     let mut changes = Vec::new();
     for id in &ids {
-        let old = existing(snap.stored(id).cloned(), id)?;
-        if !user::is_deleted(&old) {
+        let old = existing(snap.stored(id), id)?;
+        if !user::is_deleted(old) {
             return Err(ApiError::input(format!("user '{id}' is not deleted")));
         }
         let mut new = old.clone();
@@ -115,5 +115,5 @@ pub fn restore_users(body: &Value, caller: &Caller, now: Timestamp, snap: &Snaps
         new.insert("updated_at".into(), ts(now));
         changes.push((Some(old), new));
     }
-    finish(snap, &changes, object([]), 201)
+    finish(snap, changes, object([]), 201)
 }

@@ -143,8 +143,9 @@ impl Holders for View<'_> {
 }
 
 /// Shared tail of every write: load index lists and holders, check uniqueness, build the commit.
-fn finish(snap: &Snapshot, changes: &[(Option<User>, User)], response: Value, status: u16) -> Result<Step> {
-    let refs: Vec<Change<'_>> = changes.iter().map(|(b, a)| Change { before: b.as_ref(), after: a }).collect();
+/// `changes` are each user's stored state (borrowed from the snapshot) and new state.
+fn finish(snap: &Snapshot, changes: Vec<(Option<&User>, User)>, response: Value, status: u16) -> Result<Step> {
+    let refs: Vec<Change<'_>> = changes.iter().map(|(b, a)| Change::new(*b, a)).collect();
     let names: Vec<String> =
         username::names_touched(&refs).into_iter().filter(|n| !snap.names.contains_key(n)).collect();
     let view = View { snap, batch: changes.iter().filter_map(|(_, a)| Some((a.get("id")?.as_str()?, a))).collect() };
@@ -152,7 +153,7 @@ fn finish(snap: &Snapshot, changes: &[(Option<User>, User)], response: Value, st
     // Holders come from the lists of the names the batch will hold. Once those are loaded (an
     // upsert asks for them with its users), holders and any other names (a renamed user's old
     // one) are asked for in one round: a read round trip less for the shell.
-    let held_loaded = refs.iter().filter_map(|c| username::held_name(c.after)).all(|n| snap.names.contains_key(&n));
+    let held_loaded = refs.iter().filter_map(|c| c.after_name.as_ref()).all(|n| snap.names.contains_key(n));
     let load = if held_loaded { username::holders_to_load(&refs, mode, &view) } else { Vec::new() };
     if !names.is_empty() || !load.is_empty() {
         return Ok(Step::Need(Need { users: load, names }));
@@ -161,7 +162,7 @@ fn finish(snap: &Snapshot, changes: &[(Option<User>, User)], response: Value, st
     let idx = username::index_updates(&refs, &view);
     Ok(Step::Done(Commit {
         claims: idx.claims,
-        users: changes.iter().map(|(_, a)| a.clone()).collect(),
+        users: changes.into_iter().map(|(_, a)| a).collect(),
         releases: idx.releases,
         response,
         status,
@@ -169,7 +170,7 @@ fn finish(snap: &Snapshot, changes: &[(Option<User>, User)], response: Value, st
 }
 
 /// `{id: user}` of the batch's new states, as callers see them.
-fn users_response(changes: &[(Option<User>, User)], caller: &Caller, settings: &AppSettings) -> Value {
+fn users_response(changes: &[(Option<&User>, User)], caller: &Caller, settings: &AppSettings) -> Value {
     let mut users = Map::new();
     for (_, after) in changes {
         if let Some(id) = after.get("id").and_then(Value::as_str) {

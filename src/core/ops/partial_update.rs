@@ -74,9 +74,10 @@ pub fn partial_update_users(body: &Value, caller: &Caller, now: Timestamp, snap:
     let mut changes = Vec::with_capacity(batch.len());
     for upd in &batch {
         let old = snap.stored(&upd.id);
-        changes.push((old.cloned(), apply_partial_one(old, upd, now)?));
+        changes.push((old, apply_partial_one(old, upd, now)?));
     }
-    finish(snap, &changes, object([("users", users_response(&changes, caller, &snap.settings))]), 200)
+    let resp = object([("users", users_response(&changes, caller, &snap.settings))]);
+    finish(snap, changes, resp, 200)
 }
 
 /// Applies one `{id, set, unset}` entry to a user, with the same rules as `PATCH /users`.

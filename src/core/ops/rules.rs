@@ -96,9 +96,10 @@ pub(super) fn load_one(snap: &Snapshot, id: &str) -> Result<std::result::Result<
     Ok(Ok(snap.stored(id).cloned()))
 }
 
-pub(super) fn existing(u: Option<User>, id: &str) -> Result<User> {
+/// A stored user (owned or borrowed) that is there and not hard-deleted.
+pub(super) fn existing<U: std::borrow::Borrow<User>>(u: Option<U>, id: &str) -> Result<U> {
     match u {
-        Some(u) if !user::is_hard_deleted(&u) => Ok(u),
+        Some(u) if !user::is_hard_deleted(u.borrow()) => Ok(u),
         _ => Err(ApiError::not_found(format!("user '{id}' does not exist"))),
     }
 }

@@ -117,11 +117,11 @@ pub fn upsert_users(body: &Value, caller: &Caller, now: Timestamp, snap: &Snapsh
         if let Some(given) = given {
             tenancy::guard_write(old, &given, &mut new, caller, &snap.settings)?;
         }
-        changes.push((old.cloned(), new));
+        changes.push((old, new));
     }
     let users = users_response(&changes, caller, &snap.settings);
     let resp = object([("users", users), ("membership_deletion_task_id", Value::from(""))]);
-    finish(snap, &changes, resp, 201)
+    finish(snap, changes, resp, 201)
 }
 
 /// The merge `upsert_users` applies to one user, exposed for callers that hold the user.
