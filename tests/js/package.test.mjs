@@ -91,7 +91,7 @@ test("workerd (Miniflare) runs it through the workerd condition", async () => {
   const src = join(consumer, "worker.mjs");
   writeFileSync(
     src,
-    `import { UserStore, createToken, isRosterError, normalizeUsername, verifyToken } from "roster-users";
+    `import { UserStore, createToken, isRosterError, normalizeUsername, normalizeUsernames, upsertUsers, verifyToken } from "roster-users";
 export default {
   async fetch() {
     const store = new UserStore();
@@ -105,7 +105,10 @@ export default {
     }
     const claims = verifyToken(createToken("k", { user_id: "w1", iat: 1 }), "k", { now: 2000 });
     const at = store.connectUser({ id: "w3" }, { caller: claims.user_id === "w1" ? { user_id: "w3" } : undefined }).created_at;
-    return Response.json({ normalized: normalizeUsername("Worker User"), user: users.w1, error, claims, fresh: Date.parse(at) > 0 });
+    // The batch exports: normalizeUsernames hands its result over through TextDecoder("utf-16le").
+    const names = normalizeUsernames(JSON.stringify(["Zoë Ünal", "李 小龙", "A.B"]));
+    const batch = upsertUsers('{"users": {"w4": {"id": "w4", "name": "Ωmega"}}}', null, { now: 0 });
+    return Response.json({ normalized: normalizeUsername("Worker User"), user: users.w1, error, claims, fresh: Date.parse(at) > 0, names, record: JSON.parse(batch.users.w4) });
   },
 };
 `,
@@ -152,6 +155,8 @@ export default {
     });
     assert.deepEqual(body.claims, { user_id: "w1", iat: 1 });
     assert.equal(body.fresh, true);
+    assert.equal(body.names, '["zoëünal","李小龙","ab"]');
+    assert.equal(body.record.name, "Ωmega");
   } finally {
     await mf.dispose();
   }
@@ -162,7 +167,7 @@ test("headless Chromium runs it through the browser condition", async () => {
   mkdirSync(page);
   writeFileSync(
     join(consumer, "web.mjs"),
-    `import { UserStore, isRosterError, normalizeUsername } from "roster-users";
+    `import { UserStore, isRosterError, normalizeUsername, normalizeUsernames } from "roster-users";
 const out = document.getElementById("out");
 try {
   const store = new UserStore();
@@ -173,7 +178,8 @@ try {
   } catch (e) {
     code = isRosterError(e) ? e.code : String(e);
   }
-  out.textContent = "RESULT " + JSON.stringify({ normalized: normalizeUsername(me.name), online: me.online, code });
+  const names = JSON.parse(normalizeUsernames(JSON.stringify(["Zoë Ünal", "李 小龙"])));
+  out.textContent = "RESULT " + JSON.stringify({ normalized: normalizeUsername(me.name), online: me.online, code, names });
 } catch (e) {
   out.textContent = "FAILED " + e;
 }
@@ -232,6 +238,7 @@ try {
       normalized: "browseruser",
       online: true,
       code: 17,
+      names: ["zoëünal", "李小龙"],
     });
   } finally {
     server.close();
