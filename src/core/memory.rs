@@ -92,7 +92,10 @@ impl MemoryStore {
         caller: &Caller,
         now: Timestamp,
     ) -> std::result::Result<Commit, OpError> {
-        self.run(Operation::UpdateUsers, &|s| ops::upsert_users(body, caller, now, s))
+        // Parsed once, not in every round of the load loop (the first round would fail alike).
+        let op = Operation::UpdateUsers;
+        let batch = ops::UpsertBatch::parse(body, caller).map_err(|error| OpError { op, error })?;
+        self.run(op, &|s| ops::upsert_parsed(&batch, caller, now, s))
     }
     pub fn partial_update_users(
         &mut self,
@@ -100,7 +103,9 @@ impl MemoryStore {
         caller: &Caller,
         now: Timestamp,
     ) -> std::result::Result<Commit, OpError> {
-        self.run(Operation::UpdateUsersPartial, &|s| ops::partial_update_users(body, caller, now, s))
+        let op = Operation::UpdateUsersPartial;
+        let batch = ops::PartialBatch::parse(body, caller, &self.settings).map_err(|error| OpError { op, error })?;
+        self.run(op, &|s| ops::partial_update_parsed(&batch, caller, now, s))
     }
     pub fn connect_user(
         &mut self,

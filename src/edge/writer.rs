@@ -865,8 +865,15 @@ fn execute(
             }
             return Ok((object([]), 200, None));
         }
-        Route::Upsert => Box::new(move |s| ops::upsert_users(body, caller, at, s)),
-        Route::Partial => Box::new(move |s| ops::partial_update_users(body, caller, at, s)),
+        // Parsed once, not in every round of the load loop (the first round would fail alike).
+        Route::Upsert => {
+            let batch = ops::UpsertBatch::parse(body, caller).map_err(fail)?;
+            Box::new(move |s| ops::upsert_parsed(&batch, caller, at, s))
+        }
+        Route::Partial => {
+            let batch = ops::PartialBatch::parse(body, caller, &settings).map_err(fail)?;
+            Box::new(move |s| ops::partial_update_parsed(&batch, caller, at, s))
+        }
         Route::Deactivate(id) => Box::new(move |s| ops::deactivate_user(id, body, caller, at, s)),
         Route::Reactivate(id) => Box::new(move |s| ops::reactivate_user(id, body, caller, at, s)),
         Route::Delete(id) => {

@@ -15,11 +15,13 @@ mod upsert;
 
 pub use connect::{connect_merge, connect_user, own_user_view, went_offline, OWN_USER_DEFAULTS};
 pub use lifecycle::{deactivate_user, delete_user, reactivate_user, restore_users};
-pub use partial_update::{apply_partial_update, partial_update_batch, partial_update_users};
+pub use partial_update::{
+    apply_partial_update, partial_update_batch, partial_update_parsed, partial_update_users, PartialBatch,
+};
 pub(crate) use rules::body_object;
 pub use rules::require_server;
 pub use settings::{get_app, update_app};
-pub use upsert::{merge_upsert, merge_upsert_batch, upsert_users, validate_user};
+pub use upsert::{merge_upsert, merge_upsert_batch, upsert_parsed, upsert_users, validate_user, UpsertBatch};
 
 use super::auth::Caller;
 use super::error::Result;

@@ -64,15 +64,31 @@ fn apply_partial_one(old: Option<&User>, upd: &PartialUpdate, now: Timestamp) ->
     Ok(new)
 }
 
+/// `PATCH /users`'s body, parsed and checked once (everything that needs no stored data): a
+/// shell parses it before the load loop ([`crate::core::drive`]), whose rounds then re-run only
+/// what depends on the users loaded.
+pub struct PartialBatch(Vec<PartialUpdate>);
+
+impl PartialBatch {
+    pub fn parse(body: &Value, caller: &Caller, settings: &AppSettings) -> Result<Self> {
+        parse_partial(body, caller, settings).map(PartialBatch)
+    }
+}
+
 /// `PATCH /users`: `set`/`unset` on dotted paths for a batch of users. All or nothing.
 pub fn partial_update_users(body: &Value, caller: &Caller, now: Timestamp, snap: &Snapshot) -> Result<Step> {
-    let batch = parse_partial(body, caller, &snap.settings)?;
+    partial_update_parsed(&PartialBatch::parse(body, caller, &snap.settings)?, caller, now, snap)
+}
+
+/// [`partial_update_users`] of a batch parsed with the snapshot's settings.
+pub fn partial_update_parsed(batch: &PartialBatch, caller: &Caller, now: Timestamp, snap: &Snapshot) -> Result<Step> {
+    let batch = &batch.0;
     let missing = snap.missing_users(batch.iter().map(|u| u.id.as_str()));
     if !missing.is_empty() {
         return Ok(need_users(missing));
     }
     let mut changes = Vec::with_capacity(batch.len());
-    for upd in &batch {
+    for upd in batch {
         let old = snap.stored(&upd.id);
         changes.push((old, apply_partial_one(old, upd, now)?));
     }

@@ -97,9 +97,25 @@ fn merge_upsert_one(old: Option<&User>, input: User, caller: &Caller, now: Times
     Ok(new)
 }
 
+/// `POST /users`'s body, parsed and checked once (everything that needs no stored data): a
+/// shell parses it before the load loop ([`crate::core::drive`]), whose rounds then re-run only
+/// what depends on the users loaded.
+pub struct UpsertBatch(Vec<(String, User)>);
+
+impl UpsertBatch {
+    pub fn parse(body: &Value, caller: &Caller) -> Result<Self> {
+        parse_upsert(body, caller).map(UpsertBatch)
+    }
+}
+
 /// `POST /users`: creates missing users, replaces existing ones' data. All or nothing.
 pub fn upsert_users(body: &Value, caller: &Caller, now: Timestamp, snap: &Snapshot) -> Result<Step> {
-    let batch = parse_upsert(body, caller)?;
+    upsert_parsed(&UpsertBatch::parse(body, caller)?, caller, now, snap)
+}
+
+/// [`upsert_users`] of a parsed batch.
+pub fn upsert_parsed(batch: &UpsertBatch, caller: &Caller, now: Timestamp, snap: &Snapshot) -> Result<Step> {
+    let batch = &batch.0;
     let missing = snap.missing_users(batch.iter().map(|(id, _)| id.as_str()));
     if !missing.is_empty() {
         // The names the batch will hold are its inputs' names: their index lists load in the
@@ -110,12 +126,10 @@ pub fn upsert_users(body: &Value, caller: &Caller, now: Timestamp, snap: &Snapsh
     }
     let mut changes = Vec::with_capacity(batch.len());
     for (id, input) in batch {
-        let old = snap.stored(&id);
-        let guarded = matches!(caller, Caller::User(_)) && !snap.settings.server_only_fields().is_empty();
-        let given = guarded.then(|| input.clone());
-        let mut new = merge_upsert_one(old, input, caller, now)?;
-        if let Some(given) = given {
-            tenancy::guard_write(old, &given, &mut new, caller, &snap.settings)?;
+        let old = snap.stored(id);
+        let mut new = merge_upsert_one(old, input.clone(), caller, now)?;
+        if matches!(caller, Caller::User(_)) && !snap.settings.server_only_fields().is_empty() {
+            tenancy::guard_write(old, input, &mut new, caller, &snap.settings)?;
         }
         changes.push((old, new));
     }
