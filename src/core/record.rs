@@ -397,7 +397,17 @@ mod tests {
 
     #[test]
     fn kinds_agree_with_the_field_lists() {
-        for key in user::SETTABLE.iter().chain(user::RESERVED).chain(user::SERVER_COMPUTED).chain(["x", "Name"].iter())
+        // Custom keys of the same length and first byte as a built-in one, too.
+        let near = ["x", "Name", "ix", "rose", "nama", "imagE", "teamz", "mutex", "onlinE", "bannex", "created_by_iX"];
+        let near2 =
+            ["channel_muteX", "privacy_settingX", "push_preferenceX", "__hard_deleteX", "revoke_tokens_issued_afterX"];
+        for key in user::SETTABLE
+            .iter()
+            .chain(user::RESERVED)
+            .chain(user::SERVER_COMPUTED)
+            .chain(&[user::HARD_DELETED])
+            .chain(near.iter())
+            .chain(near2.iter())
         {
             let kind = Kind::of(key);
             assert_eq!(kind.is_reserved(), user::is_reserved(key), "{key}");
@@ -405,6 +415,11 @@ mod tests {
             assert_eq!(kind == Kind::Custom, user::is_custom(key), "{key}");
         }
         assert!(Kind::of(user::HARD_DELETED).is_server_computed());
+        use Kind::*;
+        let kinds: Vec<Kind> = user::SETTABLE.iter().chain(user::RESERVED).map(|k| Kind::of(k)).collect();
+        let expected = [Id, Role, Name, Image, Teams, TeamsRole, Language, Invisible, Privacy];
+        assert_eq!(kinds, [&expected[..], &[CreatedAt, UpdatedAt, LastActive, Online]].concat());
+        assert_eq!(Kind::of("revoke_tokens_issued_before"), Revoke);
     }
 
     #[test]
