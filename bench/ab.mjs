@@ -1,12 +1,16 @@
 // Compares two builds of the npm package in one process, on the core bench's pipelines,
 // interleaved (A, B, B, A, …) so that a busy neighbour slows both alike:
-//   node bench/ab.mjs <A node.js> <B node.js> [partial,upsert,normalize]
+//   node bench/ab.mjs <A node.js> <B node.js> [ops]
+// ops (comma-separated, default: all): partial, upsert, normalize (the per-object functions),
+// batch-partial, batch-upsert, batch-normalize (the batch entry points), store-upsert,
+// store-partial (UserStore, the Worker's core path).
 // Builds come from bench/variant.sh (or pkg/node.js). Prints each side's median ops/s and the
 // median of the per-round ratios B/A (> 1: B is faster). Outputs must be identical.
 import { pathToFileURL } from "node:url";
-import { coreInputs, T_NOW } from "./inputs.mjs";
+import { coreInputs, inputUser, T_NOW } from "./inputs.mjs";
 
-const [a, b, ops = "partial,upsert,normalize"] = process.argv.slice(2);
+const ALL = "partial,upsert,normalize,batch-partial,batch-upsert,batch-normalize,store-upsert,store-partial";
+const [a, b, ops = ALL] = process.argv.slice(2);
 if (!a || !b) throw new Error("usage: node bench/ab.mjs <A node.js> <B node.js> [ops]");
 const A = await import(pathToFileURL(a).href);
 const B = await import(pathToFileURL(b).href);
@@ -29,7 +33,21 @@ const pipelines = (w) => ({
   normalize() {
     return JSON.stringify(JSON.parse(inputs.namesBody).map(w.normalizeUsername));
   },
+  "batch-partial": () => w.partialUpdateUsers(inputs.partialBody, inputs.stored, OPTS).body,
+  "batch-upsert": () => w.upsertUsers(inputs.upsertBody, inputs.stored, OPTS).body,
+  "batch-normalize": () => w.normalizeUsernames(inputs.namesBody),
+  ...storePipelines(w),
 });
+
+/** UserStore, seeded with the same 100 users: what the Worker's core runs per request. */
+function storePipelines(w) {
+  const store = new w.UserStore();
+  store.upsertUsers(Array.from({ length: 100 }, (_, i) => inputUser(i)), OPTS);
+  return {
+    "store-upsert": () => JSON.stringify(store.upsertUsers(Object.values(JSON.parse(inputs.upsertBody).users), OPTS)),
+    "store-partial": () => JSON.stringify(store.partialUpdateUsers(JSON.parse(inputs.partialBody).users, OPTS)),
+  };
+}
 
 function rate(fn, ms) {
   let n = 0;
@@ -57,5 +75,5 @@ for (const op of ops.split(",")) {
     rb.push(y);
     ratio.push(y / xa);
   }
-  console.log(`${op.padEnd(10)} A ${median(ra).toFixed(1)} ops/s   B ${median(rb).toFixed(1)} ops/s   B/A ${median(ratio).toFixed(2)}×`);
+  console.log(`${op.padEnd(16)} A ${median(ra).toFixed(1)} ops/s   B ${median(rb).toFixed(1)} ops/s   B/A ${median(ratio).toFixed(2)}×`);
 }
