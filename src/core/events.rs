@@ -78,14 +78,14 @@ pub fn visible(u: &User) -> bool {
 /// `POST /users/{id}/event` `{event: {type, …}}`: the event delivered to the user's connections,
 /// with `created_at` set. `type` is required; at most 5 KiB.
 pub fn custom_event(body: &Value, at: Timestamp) -> Result<Value> {
-    let Some(Value::Object(event)) = body.get("event") else {
+    let Some(whole @ Value::Object(event)) = body.get("event") else {
         return Err(ApiError::field("event", "event is a required field and must be an object"));
     };
     match event.get("type") {
         Some(Value::String(t)) if !t.is_empty() => {}
         _ => return Err(ApiError::field("event.type", "event.type is a required field")),
     }
-    let size = text(&Value::Object(event.clone())).len();
+    let size = text(whole).len();
     if size > MAX_CUSTOM_EVENT_BYTES {
         return Err(ApiError::too_big(format!(
             "event is {size} bytes, larger than the limit of {MAX_CUSTOM_EVENT_BYTES} bytes (5KB)"

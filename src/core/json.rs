@@ -25,6 +25,11 @@ pub fn text(value: &Value) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
+/// An object's members as compact JSON text, without building a `Value` of them (a copy).
+pub fn object_text(members: &Map<String, Value>) -> String {
+    serde_json::to_string(members).unwrap_or_default()
+}
+
 /// Parses JSON text. Every parse in the core and its shells goes through here (or
 /// [`parse_slice`]) so that one deserializer is linked, not one per reader type; for text that
 /// is already UTF-8, reading its bytes gives the same values and the same errors.

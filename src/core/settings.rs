@@ -73,7 +73,7 @@ impl AppSettings {
         &self.stored
     }
     pub fn to_json(&self) -> String {
-        super::json::text(&Value::Object(self.stored.clone()))
+        super::json::object_text(&self.stored)
     }
 
     pub fn unique_mode(&self) -> UniqueMode {

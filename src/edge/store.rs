@@ -218,7 +218,7 @@ pub fn prepare(commit: &Commit, before: &std::collections::BTreeMap<String, Opti
         .map(|u| {
             let id = u.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
             let old = before.get(&id).cloned().flatten();
-            (id, json::text(&Value::Object(u.clone())), index::index_row(u), old)
+            (id, json::object_text(u), index::index_row(u), old)
         })
         .collect();
     let names = commit.claims.iter().chain(&commit.releases).cloned().collect();
