@@ -81,15 +81,15 @@ pub fn partial_trees(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Ti
 /// Normalizes a JSON array of names (`["John Doe", …]`) into the JSON array of their
 /// normalized forms ([`username::normalize`]).
 pub fn normalize_names(names: &str) -> Result<String> {
-    normalize_into(names)
+    normalize_list(names)
 }
 
 /// [`normalize_names`], written as UTF-16 code units.
 pub fn normalize_names_utf16(names: &str) -> Result<Vec<u16>> {
-    normalize_into(names)
+    normalize_list(names)
 }
 
-fn normalize_into<S: Sink>(names: &str) -> Result<S> {
+fn normalize_list<S: Sink>(names: &str) -> Result<S> {
     if let Some(out) = normalize_text(names) {
         return Ok(out);
     }
@@ -120,12 +120,7 @@ fn normalize_text<S: Sink>(names: &str) -> Option<S> {
     let mut normalizer = Normalizer::default();
     while more {
         let token = scan.string()?;
-        let mut ok = Some(());
-        push_name(&mut out, i, |out| match token.plain() {
-            Some(name) => normalizer.push(name, out),
-            None => ok = normalizer.push_json(token.raw, out),
-        });
-        ok?;
+        push_name(&mut out, i, |out| normalizer.push_json(token.raw, out))?;
         i += 1;
         more = scan.more(b']')?;
     }
@@ -133,14 +128,16 @@ fn normalize_text<S: Sink>(names: &str) -> Option<S> {
     scan.at_end().then_some(out)
 }
 
-/// Appends `,"<normalized name>"`: a normalized name is letters and digits, never escaped.
-fn push_name<S: Sink>(out: &mut S, i: usize, name: impl FnOnce(&mut S)) {
+/// Appends `,"<normalized name>"` (a normalized name is letters and digits, never escaped),
+/// the name written by `name`; returns what `name` does.
+fn push_name<S: Sink, T>(out: &mut S, i: usize, name: impl FnOnce(&mut S) -> T) -> T {
     if i > 0 {
         out.ascii(b',');
     }
     out.ascii(b'"');
-    name(out);
+    let done = name(out);
     out.ascii(b'"');
+    done
 }
 
 fn parse_body(body: &str) -> Result<Value> {

@@ -76,18 +76,10 @@ fn members(text: &str) -> Option<Vec<(&str, Node<'_>)>> {
 }
 
 /// Sets `key` in place if it is there, else last.
-fn put<'a>(members: &mut Vec<(&'a str, Node<'a>)>, key: &'a str, value: Node<'a>) -> usize {
-    match members.iter().position(|(k, _)| *k == key) {
-        Some(at) => {
-            if let Some(slot) = members.get_mut(at) {
-                slot.1 = value;
-            }
-            at
-        }
-        None => {
-            members.push((key, value));
-            members.len() - 1
-        }
+fn put<'a>(members: &mut Vec<(&'a str, Node<'a>)>, key: &'a str, value: Node<'a>) {
+    match members.iter_mut().find(|(k, _)| *k == key) {
+        Some(slot) => slot.1 = value,
+        None => members.push((key, value)),
     }
 }
 
@@ -111,7 +103,10 @@ impl<'a> FieldEdit<'a> {
         for next in segments {
             let at = match members.iter().position(|(k, _)| *k == last) {
                 Some(at) => at,
-                None => put(members, last, Node::Object(Vec::new())),
+                None => {
+                    members.push((last, Node::Object(Vec::new())));
+                    members.len() - 1
+                }
             };
             let slot = &mut members.get_mut(at)?.1;
             if matches!(slot, Node::Text("null")) {
