@@ -18,12 +18,25 @@ const T0: i64 = 1_700_000_000; // seconds
 fn validate_user_makes_the_checks_upsert_makes_on_one_user() {
     assert!(ops::validate_user(&json!({"id": "u1", "name": "Ann", "teams": ["red"], "x": {"y": 1}})).is_ok());
     assert!(ops::validate_user(&json!({"id": "u1", "banned": true, "devices": []})).is_ok(), "echoed server fields");
-    let e = ops::validate_user(&json!({"id": "u1", "updated_at": "2020-01-01T00:00:00Z"})).unwrap_err();
+    // Reserved fields that echo what the server could have answered are ignored (a user
+    // written back as read); any other value is refused.
+    let echoed = json!({"id": "u1", "created_at": "2020-01-01T00:00:00Z", "updated_at": "2020-01-01T00:00:00.5Z",
+        "last_active": null, "online": false});
+    assert!(ops::validate_user(&echoed).is_ok());
+    let e = ops::validate_user(&json!({"id": "u1", "updated_at": "helloworld"})).unwrap_err();
     assert_eq!((e.code, e.status, e.reason.as_str()), (4, 400, "users[u1].updated_at is a reserved field"));
     assert_eq!(
         e.fields,
         vec![("users[u1].updated_at".to_string(), "users[u1].updated_at is a reserved field".to_string())]
     );
+    for refused in
+        [json!({"online": true}), json!({"created_at": 5}), json!({"last_active": ""}), json!({"online": "no"})]
+    {
+        let mut u = refused.as_object().unwrap().clone();
+        u.insert("id".into(), json!("u1"));
+        let e = ops::validate_user(&serde_json::Value::Object(u)).unwrap_err();
+        assert!(e.reason.ends_with("is a reserved field"), "{refused}: {}", e.reason);
+    }
     for bad in [json!({}), json!({"id": ""}), json!({"id": "a b"}), json!({"id": 7}), json!("u1"), json!(null)] {
         assert_eq!(ops::validate_user(&bad).unwrap_err().code, 4, "{bad}");
     }

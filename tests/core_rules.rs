@@ -90,9 +90,15 @@ fn upsert_replaces_custom_data_keeps_created_at_and_role() {
 #[test]
 fn upsert_reserved_fields_are_refused_and_server_fields_ignored() {
     let mut s = MemoryStore::new();
-    for f in ["created_at", "updated_at", "last_active", "online"] {
+    // A value the server never writes is refused; the echo of one it writes is ignored (below).
+    for (f, v) in [
+        ("created_at", json!("helloworld")),
+        ("updated_at", json!(1)),
+        ("last_active", json!("")),
+        ("online", json!(true)),
+    ] {
         let e = assert_err(
-            upsert(&mut s, json!([{"id": "u1", f: "2020-01-01T00:00:00Z"}])),
+            upsert(&mut s, json!([{"id": "u1", f: v}])),
             4,
             400,
             &format!("UpdateUsers failed with error: \"users[u1].{f} is a reserved field\""),
@@ -105,6 +111,16 @@ fn upsert_reserved_fields_are_refused_and_server_fields_ignored() {
             .unwrap();
     assert_eq!(r["users"]["u1"]["banned"], false);
     assert!(r["users"]["u1"].get("unread_count").is_none());
+    // stream-chat-go's privacy-settings test: the user written back exactly as it was returned.
+    let mut echo = r["users"]["u1"].clone();
+    echo["privacy_settings"] = json!({"typing_indicators": {"enabled": false}});
+    echo["created_at"] = json!("1999-01-01T00:00:00Z"); // any well-formed time: the server keeps its own
+    let again = s.upsert_users(&json!({"users": {"u1": echo}}), &server(), at(7)).unwrap().response;
+    let u = &again["users"]["u1"];
+    assert_eq!(u["created_at"], r["users"]["u1"]["created_at"]);
+    assert_ne!(u["updated_at"], r["users"]["u1"]["updated_at"]);
+    assert_eq!(u["online"], false);
+    assert_eq!(u["privacy_settings"]["typing_indicators"]["enabled"], false);
 }
 
 #[test]
@@ -522,6 +538,16 @@ fn deactivation_frees_the_name_and_blocks_connect_and_upsert() {
     assert!(e.message().contains("was deactivated"));
     let e = upsert(&mut s, json!([{"id": "a", "name": "x"}])).unwrap_err();
     assert!(e.message().contains("was deactivated"), "{}", e.message());
+    // One rule for every write path: a deactivated user's own token changes nothing (as its
+    // upsert and connect); server-side, a partial update still may (revoking its tokens).
+    let me = Caller::User("a".into());
+    let e = partial(&mut s, &me, json!([{"id": "a", "set": {"mood": "x"}}])).unwrap_err();
+    assert_eq!((e.error.code, e.error.status), (4, 400));
+    assert_eq!(e.message(), "UpdateUsersPartial failed with error: \"user 'a' was deactivated\"");
+    let e = s.upsert_users(&json!({"users": {"a": {"id": "a"}}}), &me, at(21)).unwrap_err();
+    assert!(e.message().contains("was deactivated"), "{}", e.message());
+    let revoke = json!([{"id": "a", "set": {"revoke_tokens_issued_before": "2020-01-01T00:00:00Z"}}]);
+    assert!(partial(&mut s, &server(), revoke).is_ok());
     upsert(&mut s, json!([{"id": "b", "name": "neo"}])).unwrap();
     let e = s.reactivate_user("a", &json!({}), &server(), at(30)).unwrap_err();
     assert_eq!(e.message(), "ReactivateUser failed with error: \"username 'Neo' already exists\"");

@@ -118,26 +118,16 @@ pub fn verify(token: &str, secret: &str, policy: &AuthPolicy, now: Timestamp) ->
     }
     let claims = decode_object(payload).ok_or_else(|| malformed("payload"))?;
 
-    if !policy.disable_auth_checks {
-        // The signed bytes are exactly the received `header.payload`, never re-serialized.
-        let signed = token.get(..header.len() + 1 + payload.len()).unwrap_or_default();
-        let valid = match (decode(signature), mac(secret, signed.as_bytes())) {
-            (Some(sig), Some(m)) => m.verify_slice(&sig).is_ok(),
-            _ => false,
-        };
-        if !valid {
-            return Err(ApiError::new(code::TOKEN_SIGNATURE, 401, "Token signature is invalid"));
-        }
-    }
-
-    let caller = if claims.get("server") == Some(&Value::Bool(true)) {
-        Caller::Server
-    } else {
-        match claims.get("user_id") {
-            Some(Value::String(id)) if !id.is_empty() => Caller::User(id.clone()),
-            _ => return Err(ApiError::auth("JWTAuth error: token has no user_id or server claim")),
-        }
+    // The signed bytes are exactly the received `header.payload`, never re-serialized.
+    let signed = token.get(..header.len() + 1 + payload.len()).unwrap_or_default();
+    let valid = match (decode(signature), mac(secret, signed.as_bytes())) {
+        (Some(sig), Some(m)) => m.verify_slice(&sig).is_ok(),
+        _ => false,
     };
+    if !valid && !policy.disable_auth_checks {
+        return Err(ApiError::new(code::TOKEN_SIGNATURE, 401, "Token signature is invalid"));
+    }
+    let caller = caller_of(&claims, valid)?;
     let exp = numeric_claim(&claims, "exp")?;
     let iat = numeric_claim(&claims, "iat")?;
     let nbf = numeric_claim(&claims, "nbf")?;
@@ -155,6 +145,21 @@ pub fn verify(token: &str, secret: &str, policy: &AuthPolicy, now: Timestamp) ->
     let claims = Claims { caller, iat: iat.map(whole_secs), exp: exp.map(whole_secs) };
     check_user_revocation(&claims, policy.revoke_tokens_issued_before)?;
     Ok(claims)
+}
+
+/// Who the claims speak for. `server: true` is a server token, and so is a token that names
+/// neither a user nor `server` when its signature is valid: Stream accepts that form (PyPI
+/// `getstream` signs its server token over `{}`), and a user token always names its user, so
+/// nothing a client holds gains power. Under `disable_auth_checks` an unsigned token must say
+/// `server: true` to be one.
+fn caller_of(claims: &Map<String, Value>, signed: bool) -> Result<Caller, ApiError> {
+    let no_claim = || ApiError::auth("JWTAuth error: token has no user_id or server claim");
+    match (claims.get("server"), claims.get("user_id")) {
+        (Some(Value::Bool(true)), _) => Ok(Caller::Server),
+        (_, Some(Value::String(id))) if !id.is_empty() => Ok(Caller::User(id.clone())),
+        (None, None) if signed => Ok(Caller::Server),
+        _ => Err(no_claim()),
+    }
 }
 
 /// Per-user revocation: the user record's `revoke_tokens_issued_before`. A user token with
@@ -370,6 +375,15 @@ mod tests {
         // server: false falls back to user_id.
         let f = sign(&json!({"server": false, "user_id": "u"}), "secret");
         assert_eq!(verify(&f, "secret", &strict(), now()).unwrap().caller, Caller::User("u".into()));
+        // A signed token that names no user and no `server` is a server token (PyPI getstream's).
+        for payload in [r#"{}"#, r#"{"iat":1566941000}"#] {
+            let c = verify(&with_payload(payload), "secret", &strict(), now()).unwrap();
+            assert_eq!(c.caller, Caller::Server, "{payload}");
+        }
+        // Unsigned, under disable_auth_checks, it is not: only `server: true` says so there.
+        let forged = format!("{}.devtoken", with_payload("{}").rsplit_once('.').unwrap().0);
+        assert_eq!(err(&forged, &strict(), now()).code, 43);
+        assert_eq!(err(&forged, &lax(), now()).reason, "JWTAuth error: token has no user_id or server claim");
         // Extra claims are fine.
         let extra = sign(&json!({"user_id": "u", "role": "admin", "jti": 7}), "secret");
         assert!(verify(&extra, "secret", &strict(), now()).is_ok());
@@ -489,14 +503,9 @@ mod tests {
             let e = err(&with_payload(payload), &strict(), now());
             assert_eq!((e.code, e.status), (5, 401), "{payload}");
         }
-        for payload in [
-            r#"{}"#,
-            r#"{"user_id":""}"#,
-            r#"{"user_id":7}"#,
-            r#"{"user_id":null}"#,
-            r#"{"server":"true"}"#,
-            r#"{"server":1}"#,
-        ] {
+        for payload in
+            [r#"{"user_id":""}"#, r#"{"user_id":7}"#, r#"{"user_id":null}"#, r#"{"server":"true"}"#, r#"{"server":1}"#]
+        {
             let e = err(&with_payload(payload), &strict(), now());
             assert_eq!(
                 (e.code, e.reason.as_str()),

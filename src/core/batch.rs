@@ -430,6 +430,9 @@ pub fn partial_records(body: &str, stored: &mut Load<'_>, caller: &Caller, now: 
     let mut w = Writer::new(false, body.len() + texts.iter().flatten().map(String::len).sum::<usize>());
     for (entry, text) in entries.iter().zip(&texts) {
         let Some(old) = text.as_deref().and_then(Record::parse) else { return Ok(None) };
+        if matches!(caller, Caller::User(_)) && old.is_deactivated() {
+            return Ok(None); // refused: the tree path words the error
+        }
         let Some(new) = apply_entry(&old, entry, now) else { return Ok(None) };
         w.user(entry.id, |out| new.write(out));
     }

@@ -29,6 +29,7 @@ pub enum Operation {
     ExportUsers,
     CreateGuest,
     SendUserCustomEvent,
+    GetRateLimits,
     /// Failures before a route is known (unknown route, bad api_key on an unknown path).
     Request,
 }
@@ -54,6 +55,7 @@ impl Operation {
             Operation::ExportUsers => "ExportUsers",
             Operation::CreateGuest => "CreateGuest",
             Operation::SendUserCustomEvent => "SendUserCustomEvent",
+            Operation::GetRateLimits => "GetRateLimits",
             Operation::Request => "Request",
         }
     }
@@ -66,6 +68,7 @@ pub mod code {
     pub const INPUT: i32 = 4;
     pub const AUTH: i32 = 5;
     pub const DUPLICATE_USERNAME: i32 = 6;
+    pub const RATE_LIMIT: i32 = 9;
     pub const DOES_NOT_EXIST: i32 = 16;
     pub const NOT_ALLOWED: i32 = 17;
     pub const PAYLOAD_TOO_BIG: i32 = 22;

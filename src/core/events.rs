@@ -40,6 +40,7 @@ impl UserChange {
 pub fn event_user(u: &User, online: bool, settings: &AppSettings) -> Value {
     let mut shown = tenancy::shown(u, &Caller::User(String::new()), settings);
     shown.insert("online".into(), Value::Bool(online));
+    shown.remove(user::SHADOWED); // events are /api/v1's shape
     Value::Object(shown)
 }
 

@@ -11,6 +11,7 @@ pub mod events;
 pub mod index;
 pub mod json;
 pub mod query;
+pub mod rate_limits;
 pub mod time;
 
 pub use error::{ApiError, Operation};

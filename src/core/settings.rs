@@ -55,6 +55,25 @@ pub const APP_DEFAULTS: &str = r#"{
     "image_upload_config": {"allowed_file_extensions": [], "blocked_file_extensions": [], "allowed_mime_types": [], "blocked_mime_types": []}
 }"#;
 
+/// Settings `PATCH /app` cannot change (Stream's dashboard sets them).
+const READ_ONLY: &[&str] = &["id", "name", "organization", "suspended", "suspended_explanation", "placement"];
+
+/// Settings that `null` clears (for every other one `null` means "not given").
+const NULL_CLEARS: &[&str] = &["revoke_tokens_issued_before", super::rate_limits::SETTING];
+
+/// A zero value as a typed SDK sends an unset field: `null`, `false`, `0`, `""`, `[]`, or an
+/// object whose members are all zero values.
+fn is_zero(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.values().all(is_zero),
+    }
+}
+
 /// The app's settings as stored: a JSON object of what was set, with typed views.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AppSettings {
@@ -123,12 +142,33 @@ impl AppSettings {
 
     /// Applies a `PATCH /app` body: validates the settings Roster acts on, keeps every other
     /// setting as sent. An empty object changes nothing.
+    ///
+    /// A typed SDK sends every setting it knows (stream-chat-go's `UpdateAppSettings`: the
+    /// read-only `name: ""`, `suspended: false`, `null`s, a zeroed `push_notifications`), so
+    /// what a value means follows Stream: `null` is "not given" (except
+    /// `revoke_tokens_issued_before`, where `null` clears the cut-off, as `RevokeTokens(nil)`
+    /// asks, and `roster_rate_limits`), and so is an object whose every member is a zero value; a read-only setting is
+    /// refused only when it would change (a zero value or the current one is fine).
     pub fn update(&self, patch: &Value) -> Result<AppSettings> {
         let Value::Object(patch) = patch else {
             return Err(ApiError::input("request body must be a JSON object"));
         };
         let mut stored = self.stored.clone();
+        let current = self.public_view();
         for (key, value) in patch {
+            if value.is_null() && NULL_CLEARS.contains(&key.as_str()) {
+                stored.remove(key);
+                continue;
+            }
+            if value.is_null() || (value.is_object() && is_zero(value)) {
+                continue;
+            }
+            if READ_ONLY.contains(&key.as_str()) {
+                if is_zero(value) || current.get(key) == Some(value) {
+                    continue;
+                }
+                return Err(ApiError::field(key.clone(), format!("{key} cannot be changed")));
+            }
             match key.as_str() {
                 "enforce_unique_usernames" if value.as_str().and_then(UniqueMode::parse).is_none() => {
                     return Err(ApiError::field(key.clone(), "enforce_unique_usernames must be one of [no app team]"));
@@ -156,11 +196,9 @@ impl AppSettings {
                     return Err(ApiError::field(key.clone(), format!("{key} must be an array of role names")));
                 }
                 "webhook_url" | "event_hooks" => super::events::check_hook_settings(key, value)?,
+                super::rate_limits::SETTING => super::rate_limits::check_setting(value)?,
                 "roster_server_only_fields" | "roster_hidden_fields" => {
                     super::tenancy::parse_paths(key, value)?;
-                }
-                "id" | "name" | "organization" | "suspended" => {
-                    return Err(ApiError::field(key.clone(), format!("{key} cannot be changed")));
                 }
                 _ => {}
             }
@@ -230,5 +268,37 @@ mod tests {
         assert_eq!(r.revoke_tokens_issued_before(), Timestamp::parse("2024-01-01T00:00:00Z"));
         assert!(s.update(&json!([1])).is_err());
         assert_eq!(AppSettings::from_json(&s2.to_json()), s2);
+    }
+
+    #[test]
+    fn a_typed_sdk_body_of_zeros_and_nulls_changes_nothing_by_accident() {
+        let s = AppSettings::default()
+            .update(&json!({"enforce_unique_usernames": "app", "revoke_tokens_issued_before": "2024-01-01T00:00:00Z",
+                "channel_configs": {"messaging": {"typing_events": true}},
+                "push_notifications": {"version": "v2", "offline_only": true}, "roster_rate_limits": {"default": 5}}))
+            .unwrap();
+        // stream-chat-go's UpdateAppSettings({DisableAuthChecks: true}) as it goes on the wire.
+        let go = json!({"name": "", "organization": "", "suspended": false, "disable_auth_checks": true,
+            "channel_configs": null, "policies": null, "push_notifications": {"version": "", "offline_only": false,
+            "apn": {"enabled": false, "host": ""}, "firebase": {"enabled": false}}, "webhook_url": ""});
+        let after = s.update(&go).unwrap();
+        let view = after.public_view();
+        assert_eq!(view["disable_auth_checks"], true);
+        assert_eq!(view["channel_configs"], json!({"messaging": {"typing_events": true}}), "null is not given");
+        assert_eq!(view["push_notifications"], json!({"version": "v2", "offline_only": true}), "zeros are not given");
+        assert_eq!(view["enforce_unique_usernames"], "app");
+        assert_eq!(view["name"], "roster", "read-only, unchanged");
+        assert_eq!(view["webhook_url"], "", "a zero scalar is a value");
+        assert!(after.revoke_tokens_issued_before().is_some());
+        // Read-only settings: the current value is fine, a new one is refused.
+        assert!(s.update(&json!({"name": "roster", "suspended": false})).is_ok());
+        for change in [json!({"name": "other"}), json!({"suspended": true}), json!({"organization": "x"})] {
+            assert_eq!(s.update(&change).unwrap_err().code, 4, "{change}");
+        }
+        // null clears the revocation cut-off (RevokeTokens(nil)) and the rate limits.
+        let cleared = s.update(&json!({"revoke_tokens_issued_before": null, "roster_rate_limits": null})).unwrap();
+        assert_eq!(cleared.revoke_tokens_issued_before(), None);
+        assert_eq!(cleared.public_view()["roster_rate_limits"], Value::Null);
+        assert!(s.stored().contains_key("roster_rate_limits"));
     }
 }

@@ -38,6 +38,10 @@ pub const SERVER_COMPUTED: &[&str] = &[
 ];
 /// Internal marker of a hard-deleted id (never returned).
 pub const HARD_DELETED: &str = "__hard_deleted";
+/// Where a user keeps the custom keys named like built-in fields, which only `/api/v2` can
+/// write (its `custom` is a map of its own): an ordinary custom field to the core, shown in
+/// `custom` on `/api/v2` and not at all on `/api/v1` (`core::v2`).
+pub const SHADOWED: &str = "__custom";
 
 pub const MAX_ID_LEN: usize = 255;
 pub const MAX_CUSTOM_BYTES: usize = 5 * 1024;
@@ -52,6 +56,22 @@ const PRIVACY_KEYS: &[&str] = &["typing_indicators", "read_receipts", "delivery_
 
 pub fn is_reserved(field: &str) -> bool {
     RESERVED.contains(&field)
+}
+
+/// Whether a whole-user write (upsert, connect's `user_details`) that carries the reserved
+/// `field` with `value` is refused. One rule: a reserved field is ignored when its value only
+/// echoes what the server could have answered, and refused as reserved otherwise. SDKs write
+/// a user back as they read it (stream-chat-go's privacy-settings test upserts `created_at`
+/// and `updated_at` as returned), so a timestamp that parses, `null` and `online: false` are
+/// ignored; a value the server never writes (`created_at: "helloworld"`, a number) or a state
+/// only the server sets (`online: true`, stream-chat-go issue 78) is refused.
+pub fn refuses_reserved(field: &str, value: &Value) -> bool {
+    match (field, value) {
+        (_, Value::Null) => false,
+        ("created_at" | "updated_at" | "last_active", Value::String(s)) => super::time::Timestamp::parse(s).is_none(),
+        ("online", Value::Bool(online)) => *online,
+        _ => is_reserved(field),
+    }
 }
 pub fn is_server_computed(field: &str) -> bool {
     SERVER_COMPUTED.contains(&field) || field == HARD_DELETED

@@ -1,16 +1,45 @@
 //! Stream's current server API, `/api/v2/...` (`@stream-io/node-sdk`, PyPI `getstream`): the same
 //! operations with the user's custom data nested in a `custom` object instead of spread at the
-//! top level. These functions translate requests into the flat shape the core works on and
-//! responses back, so one user is stored once and reads the same through both API versions.
+//! top level, and times as integer nanoseconds since the epoch. These functions translate
+//! requests into the flat shape the core works on and responses back, so one user is stored
+//! once and reads the same through both API versions.
+//!
+//! `custom` is its own map on `/api/v2`, so it may hold keys named like built-in fields
+//! (`custom: {created_at, role}`). Those are stored apart, in the user's
+//! [`user::SHADOWED`] member (an ordinary custom field to the core), and come back in
+//! `custom`; a `/api/v1` read shows the built-in field, as Stream's flat shape does, and not
+//! the custom key of the same name ([`v1_response_out`]).
 
 use super::error::{ApiError, Result};
+use super::time::Timestamp;
 use super::user;
 use serde_json::{Map, Value};
 
 const CUSTOM: &str = "custom";
 
-/// A `/api/v2` user: built-in fields at the top, `custom`'s members spread next to them.
-/// `custom` may not hold a built-in or server-computed field.
+/// Fields that hold a time: RFC 3339 text inside Roster and on `/api/v1`, integer
+/// nanoseconds on `/api/v2`.
+const TIME_FIELDS: &[&str] = &[
+    "created_at",
+    "updated_at",
+    "last_active",
+    "deactivated_at",
+    "deleted_at",
+    "revoke_tokens_issued_before",
+    "ban_expires",
+    "last_engaged_at",
+];
+
+/// How deep the time conversions look (every user nests at most 64 levels).
+const MAX_DEPTH: usize = 80;
+
+/// Whether a `custom` key must be stored apart from the flat fields.
+fn shadowed(key: &str) -> bool {
+    !user::is_custom(key)
+}
+
+/// A `/api/v2` user: built-in fields at the top, `custom`'s members spread next to them (those
+/// named like a built-in field kept apart in [`user::SHADOWED`]).
 pub fn user_in(v: &Value, label: &str) -> Result<Value> {
     let Value::Object(input) = v else { return Ok(v.clone()) };
     let mut flat = Map::new();
@@ -22,12 +51,20 @@ pub fn user_in(v: &Value, label: &str) -> Result<Value> {
     match input.get(CUSTOM) {
         None | Some(Value::Null) => {}
         Some(Value::Object(custom)) => {
+            let mut apart = Map::new();
             for (k, val) in custom {
-                if !user::is_custom(k) {
+                if k == user::SHADOWED {
                     let name = format!("{label}.custom.{k}");
                     return Err(ApiError::field(name.clone(), format!("{name} is a reserved field")));
                 }
-                flat.insert(k.clone(), val.clone());
+                if shadowed(k) {
+                    apart.insert(k.clone(), val.clone());
+                } else {
+                    flat.insert(k.clone(), val.clone());
+                }
+            }
+            if !apart.is_empty() {
+                flat.insert(user::SHADOWED.into(), Value::Object(apart));
             }
         }
         Some(_) => {
@@ -38,20 +75,130 @@ pub fn user_in(v: &Value, label: &str) -> Result<Value> {
     Ok(Value::Object(flat))
 }
 
-/// A stored (flat) user as `/api/v2` returns it: custom fields moved into `custom`.
+/// A stored (flat) user as `/api/v2` returns it: custom fields moved into `custom`, times as
+/// nanoseconds.
 pub fn user_out(u: &Value) -> Value {
     let Value::Object(flat) = u else { return u.clone() };
     let mut out = Map::new();
     let mut custom = Map::new();
+    let mut apart = None;
     for (k, v) in flat {
-        if user::is_custom(k) {
+        if k == user::SHADOWED {
+            apart = v.as_object();
+        } else if user::is_custom(k) {
             custom.insert(k.clone(), v.clone());
         } else {
-            out.insert(k.clone(), v.clone());
+            out.insert(k.clone(), time_out(k, v));
         }
+    }
+    for (k, v) in apart.into_iter().flatten() {
+        custom.insert(k.clone(), v.clone());
     }
     out.insert(CUSTOM.into(), Value::Object(custom));
     Value::Object(out)
+}
+
+/// A time field's value as `/api/v2` answers it: RFC 3339 text becomes integer nanoseconds
+/// since the epoch (exact: Roster keeps microseconds). Anything else is as it was.
+fn time_out(key: &str, v: &Value) -> Value {
+    match v {
+        Value::String(s) if TIME_FIELDS.contains(&key) => {
+            match Timestamp::parse(s).and_then(|t| t.0.checked_mul(1000)) {
+                Some(nanos) => Value::from(nanos),
+                None => v.clone(),
+            }
+        }
+        _ => v.clone(),
+    }
+}
+
+/// Every time field of a `/api/v2` response (outside custom data), as nanoseconds.
+fn times_out(v: &mut Value, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            for (k, item) in m.iter_mut() {
+                if k == CUSTOM {
+                    continue;
+                }
+                if item.is_string() {
+                    *item = time_out(k, item);
+                } else {
+                    times_out(item, depth + 1);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| times_out(i, depth + 1)),
+        _ => {}
+    }
+}
+
+/// A time as a `/api/v2` request may send it: integer nanoseconds (a number or a string of
+/// digits, as the current SDKs write it), as RFC 3339 text. Anything else is as it was (and
+/// RFC 3339 text stays text), so the core's checks word any error.
+fn time_in(v: &Value) -> Value {
+    let nanos = match v {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.abs() < 9.2e18).map(|f| f as i64)),
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse::<i64>().ok(),
+        _ => None,
+    };
+    match nanos.map(|n| Timestamp(n.div_euclid(1000))) {
+        // Years 0000-9999 only: beyond them RFC 3339 has no text.
+        Some(t) if (-62_167_219_200_000_000..253_402_300_800_000_000).contains(&t.0) => Value::String(t.to_string()),
+        _ => v.clone(),
+    }
+}
+
+/// Every time field of a `/api/v2` request (outside custom data) as RFC 3339 text; in a query
+/// filter, each operand of a time field's operators too (`{created_at: {$gt: nanos}}`).
+fn times_in(v: &mut Value, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            for (k, item) in m.iter_mut() {
+                if k == CUSTOM {
+                    continue;
+                }
+                if TIME_FIELDS.contains(&k.as_str()) {
+                    operands_in(item);
+                } else {
+                    times_in(item, depth + 1);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| times_in(i, depth + 1)),
+        _ => {}
+    }
+}
+
+/// A time field's value: a time, a list of times (`$in`), or operators over times.
+fn operands_in(v: &mut Value) {
+    match v {
+        Value::Array(items) => items.iter_mut().for_each(|i| *i = time_in(i)),
+        Value::Object(ops) => {
+            for (op, operand) in ops.iter_mut() {
+                if op.starts_with('$') {
+                    match operand {
+                        Value::Array(items) => items.iter_mut().for_each(|i| *i = time_in(i)),
+                        _ => *operand = time_in(operand),
+                    }
+                }
+            }
+        }
+        _ => *v = time_in(v),
+    }
+}
+
+/// A `/api/v2` request body with its times as RFC 3339 text (every route but the query,
+/// whose payload [`query_in`] reads).
+pub fn body_in(body: &Value) -> Value {
+    let mut body = body.clone();
+    times_in(&mut body, 0);
+    body
 }
 
 /// `POST /api/v2/users` `{users: {id: user}}` in the flat shape.
@@ -65,9 +212,14 @@ pub fn upsert_in(body: &Value) -> Result<Value> {
     Ok(body)
 }
 
-/// A path of a `/api/v2` partial update, addressed to the flat user: `custom.a.b` is `a.b`.
-fn path_in(path: &str) -> &str {
-    path.strip_prefix("custom.").unwrap_or(path)
+/// A path of a `/api/v2` partial update, addressed to the flat user: `custom.a.b` is `a.b`, or
+/// `__custom.a.b` when `a` is named like a built-in field.
+fn path_in(path: &str) -> String {
+    match path.strip_prefix("custom.") {
+        Some(inner) if shadowed(inner.split('.').next().unwrap_or(inner)) => format!("{}.{inner}", user::SHADOWED),
+        Some(inner) => inner.to_string(),
+        None => path.to_string(),
+    }
 }
 
 /// `PATCH /api/v2/users` `{users: [{id, set, unset}]}` in the flat shape: `custom.x` paths are
@@ -83,12 +235,12 @@ pub fn partial_in(body: &Value) -> Result<Value> {
                 match (k.as_str(), v) {
                     (CUSTOM, Value::Object(members)) => {
                         for (mk, mv) in members {
-                            flat.insert(mk.clone(), mv.clone());
+                            flat.insert(path_in(&format!("{CUSTOM}.{mk}")), mv.clone());
                         }
                     }
                     (CUSTOM, _) => return Err(ApiError::field("set.custom", "set.custom must be an object")),
                     _ => {
-                        flat.insert(path_in(k).to_string(), v.clone());
+                        flat.insert(path_in(k), v.clone());
                     }
                 }
             }
@@ -128,7 +280,7 @@ fn filter_in(filter: &Value, depth: usize) -> Value {
             }
             _ => v.clone(),
         };
-        out.insert(path_in(k).to_string(), v);
+        out.insert(path_in(k), v);
     }
     Value::Object(out)
 }
@@ -137,13 +289,14 @@ fn filter_in(filter: &Value, depth: usize) -> Value {
 pub fn query_in(payload: &Value) -> Value {
     let mut p = payload.clone();
     if let Value::Object(m) = &mut p {
-        if let Some(f) = m.get("filter_conditions").map(|f| filter_in(f, 0)) {
+        if let Some(mut f) = m.get("filter_conditions").map(|f| filter_in(f, 0)) {
+            times_in(&mut f, 0);
             m.insert("filter_conditions".into(), f);
         }
         if let Some(Value::Array(sort)) = m.get_mut("sort") {
             for item in sort.iter_mut() {
                 if let Value::Object(item) = item {
-                    if let Some(flat) = item.get("field").and_then(Value::as_str).map(|f| path_in(f).to_string()) {
+                    if let Some(flat) = item.get("field").and_then(Value::as_str).map(path_in) {
                         item.insert("field".into(), Value::String(flat));
                     }
                 }
@@ -172,6 +325,7 @@ pub fn response_out(mut body: Value) -> Value {
     if let Some(u) = body.get_mut("user") {
         *u = user_out(u);
     }
+    times_out(&mut body, 0);
     // A task's users, or its exports (`{user, messages, reactions}`).
     if let Some(Value::Array(done)) = body.get_mut("result").and_then(|r| r.get_mut("users")) {
         for item in done.iter_mut() {
@@ -182,4 +336,127 @@ pub fn response_out(mut body: Value) -> Value {
         }
     }
     body
+}
+
+/// A `/api/v1` response: users show their built-in fields and flat custom data, without the
+/// custom keys that only `/api/v2` can hold (named like built-in fields).
+pub fn v1_response_out(mut body: Value) -> Value {
+    let strip = |u: &mut Value| {
+        if let Value::Object(m) = u {
+            m.remove(user::SHADOWED);
+        }
+    };
+    match body.get_mut("users") {
+        Some(Value::Object(users)) => users.values_mut().for_each(strip),
+        Some(Value::Array(users)) => users.iter_mut().for_each(strip),
+        _ => {}
+    }
+    if let Some(u) = body.get_mut("user") {
+        strip(u);
+    }
+    if let Some(Value::Array(done)) = body.get_mut("result").and_then(|r| r.get_mut("users")) {
+        for item in done.iter_mut() {
+            match item.get_mut("user") {
+                Some(u) => strip(u),
+                None => strip(item),
+            }
+        }
+    }
+    body
+}
+
+/// Whether a `/api/v1` write names [`user::SHADOWED`], which only `/api/v2` writes (through
+/// `custom`): the field it names, for a "reserved field" error.
+pub fn v1_names_shadowed(body: &Value) -> Option<String> {
+    let top = |p: &str| p.split('.').next() == Some(user::SHADOWED);
+    match body.get("users") {
+        Some(Value::Object(users)) => users
+            .iter()
+            .find(|(_, u)| u.get(user::SHADOWED).is_some())
+            .map(|(id, _)| format!("users[{id}].{}", user::SHADOWED)),
+        Some(Value::Array(entries)) => entries.iter().find_map(|e| {
+            let id = e.get("id").and_then(Value::as_str).unwrap_or_default();
+            let set = e.get("set").and_then(Value::as_object).into_iter().flat_map(|s| s.keys().map(String::as_str));
+            let unset = e.get("unset").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str);
+            set.chain(unset).any(top).then(|| format!("users[{id}].{}", user::SHADOWED))
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn custom_keys_named_like_built_ins_round_trip_apart() {
+        let input =
+            json!({"id": "u", "name": "Real", "custom": {"created_at": "x", "role": "r", "name": "n", "color": "c"}});
+        let flat = user_in(&input, "users[u]").unwrap();
+        assert_eq!(
+            flat,
+            json!({"id": "u", "name": "Real", "color": "c", "__custom": {"created_at": "x", "role": "r", "name": "n"}})
+        );
+        let mut stored = flat.clone();
+        stored["created_at"] = json!("2024-04-04T09:26:11.805000Z");
+        let out = user_out(&stored);
+        assert_eq!(out["custom"], json!({"color": "c", "created_at": "x", "role": "r", "name": "n"}));
+        assert_eq!(out["name"], "Real");
+        assert_eq!(out["created_at"], json!(1_712_222_771_805_000_000_i64), "nanoseconds, exact");
+        let v1 = v1_response_out(json!({"users": {"u": stored}}));
+        assert!(v1["users"]["u"].get("__custom").is_none());
+        assert_eq!(v1["users"]["u"]["name"], "Real");
+        let e = user_in(&json!({"id": "u", "custom": {"__custom": 1}}), "users[u]").unwrap_err();
+        assert_eq!(e.reason, "users[u].custom.__custom is a reserved field");
+    }
+
+    #[test]
+    fn partial_paths_into_custom() {
+        assert_eq!(path_in("custom.color.x"), "color.x");
+        assert_eq!(path_in("custom.role"), "__custom.role");
+        assert_eq!(path_in("custom.created_at.y"), "__custom.created_at.y");
+        assert_eq!(path_in("name"), "name");
+        let body = json!({"users": [{"id": "u", "set": {"custom": {"role": "x", "mood": 1}, "custom.name": "n"},
+            "unset": ["custom.created_at"]}]});
+        let flat = partial_in(&body).unwrap();
+        assert_eq!(flat["users"][0]["set"], json!({"__custom.role": "x", "mood": 1, "__custom.name": "n"}));
+        assert_eq!(flat["users"][0]["unset"], json!(["__custom.created_at"]));
+        assert_eq!(
+            v1_names_shadowed(&json!({"users": [{"id": "u", "set": {"__custom.role": 1}}]})).as_deref(),
+            Some("users[u].__custom")
+        );
+        assert_eq!(
+            v1_names_shadowed(&json!({"users": {"u": {"id": "u", "__custom": {}}}})).as_deref(),
+            Some("users[u].__custom")
+        );
+        assert_eq!(v1_names_shadowed(&json!({"users": {"u": {"id": "u", "custom": {}}}})), None);
+    }
+
+    #[test]
+    fn times_in_and_out() {
+        let ns = 1_712_222_771_805_000_000_i64;
+        let body = json!({"revoke_tokens_issued_before": ns, "users": [{"id": "u", "set": {"revoke_tokens_issued_before": ns.to_string()}}],
+            "custom": {"created_at": ns}, "other": ns});
+        let text = "2024-04-04T09:26:11.805000Z";
+        assert_eq!(
+            body_in(&body),
+            json!({"revoke_tokens_issued_before": text, "users": [{"id": "u", "set": {"revoke_tokens_issued_before": text}}],
+                "custom": {"created_at": ns}, "other": ns})
+        );
+        // RFC 3339 text stays as it is; what is no time is left for the core to refuse.
+        assert_eq!(time_in(&json!(text)), json!(text));
+        assert_eq!(time_in(&json!("soon")), json!("soon"));
+        assert_eq!(time_in(&json!(1e30)), json!(1e30));
+        let q =
+            query_in(&json!({"filter_conditions": {"$and": [{"created_at": {"$gt": ns}}, {"custom.created_at": ns}]}}));
+        assert_eq!(q["filter_conditions"]["$and"][0]["created_at"]["$gt"], text);
+        assert_eq!(q["filter_conditions"]["$and"][1]["__custom.created_at"], ns);
+        let out = response_out(
+            json!({"task_id": "t", "created_at": text, "result": {"users": [{"id": "u", "deactivated_at": text}]}}),
+        );
+        assert_eq!(out["created_at"], ns);
+        assert_eq!(out["result"]["users"][0]["deactivated_at"], ns);
+        assert_eq!(out["result"]["users"][0]["custom"], json!({}));
+    }
 }

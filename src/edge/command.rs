@@ -31,6 +31,8 @@ pub struct Command {
     pub kv_ops: u32,
     /// The `connection_id` a connected client sends with its requests (presence queries).
     pub connection_id: Option<String>,
+    /// The `X-Stream-Client` the SDK sent (its platform, for rate limits).
+    pub client: Option<String>,
 }
 
 fn route_parts(route: &Route) -> (&'static str, Option<&str>) {
@@ -53,6 +55,7 @@ fn route_parts(route: &Route) -> (&'static str, Option<&str>) {
         Route::ExportUser(id) => ("export_user", Some(id)),
         Route::Guest => ("guest", None),
         Route::SendEvent(id) => ("send_event", Some(id)),
+        Route::RateLimits => ("rate_limits", None),
         Route::Test(what) => ("test", Some(what)),
         Route::NotFound => ("not_found", None),
     }
@@ -78,6 +81,7 @@ fn route_of(name: &str, target: Option<String>) -> Option<Route> {
         ("export_user", Some(id)) => Route::ExportUser(id),
         ("guest", _) => Route::Guest,
         ("send_event", Some(id)) => Route::SendEvent(id),
+        ("rate_limits", _) => Route::RateLimits,
         ("test", Some(what)) => Route::Test(what),
         _ => return None,
     })
@@ -97,10 +101,16 @@ impl Command {
             started_ms,
             kv_ops: u32::from(unsigned),
             connection_id: None,
+            client: None,
         }
     }
 
     /// The command line followed by the body: what the Worker posts to the Writer.
+    /// The platform the request counts against (rate limits).
+    pub fn platform(&self) -> crate::core::rate_limits::Platform {
+        crate::core::rate_limits::Platform::of(self.claims.caller == Caller::Server, self.client.as_deref())
+    }
+
     pub fn encode(&self, body: &[u8]) -> Vec<u8> {
         let (name, target) = route_parts(&self.route);
         let user = match &self.claims.caller {
@@ -120,6 +130,7 @@ impl Command {
             ("started_ms", Value::from(self.started_ms)),
             ("kv_ops", Value::from(self.kv_ops)),
             ("connection_id", self.connection_id.as_deref().map_or(Value::Null, Value::from)),
+            ("client", self.client.as_deref().map_or(Value::Null, Value::from)),
         ]);
         let mut out = json::text(&line).into_bytes();
         out.push(b'\n');
@@ -147,6 +158,7 @@ impl Command {
             v2: v.get("v2").and_then(Value::as_bool).unwrap_or(false),
             started_ms: v.get("started_ms").and_then(Value::as_u64).unwrap_or(0),
             connection_id: text("connection_id"),
+            client: text("client"),
             kv_ops: v.get("kv_ops").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
         };
         Ok((command, body))

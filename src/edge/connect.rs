@@ -57,7 +57,8 @@ async fn command(req: &Request, env: &Env, params: &Params) -> Result<(Command, 
     let token = param_or_header(req, params, "authorization");
     let auth_type = param_or_header(req, params, "stream-auth-type");
     let (claims, unsigned) = authenticate(token, auth_type, &creds, env).await?;
-    let cmd = Command::new(Route::Connect, claims, unsigned, worker::Date::now().as_millis());
+    let mut cmd = Command::new(Route::Connect, claims, unsigned, worker::Date::now().as_millis());
+    cmd.client = param_or_header(req, params, "x-stream-client");
     Ok((cmd, raw.clone()))
 }
 
@@ -102,7 +103,7 @@ pub fn refuse(server: &WebSocket, e: &ApiError) -> worker::Result<()> {
 pub async fn handle(req: &Request, env: &Env, params: &Params) -> worker::Result<Response> {
     let upgrade = req.headers().get("upgrade")?.unwrap_or_default();
     if !upgrade.eq_ignore_ascii_case("websocket") {
-        let t = super::http::Timing { started_ms: worker::Date::now().as_millis(), kv_ops: 0 };
+        let t = super::http::Timing { started_ms: worker::Date::now().as_millis(), kv_ops: 0, rate: None };
         return super::http::failure(&ApiError::input("websocket upgrade required"), Operation::Connect, &t);
     }
     match command(req, env, params).await {

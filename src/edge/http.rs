@@ -9,8 +9,7 @@ use worker::{Headers, Response};
 pub const CORS_ALLOW_HEADERS: &str =
     "Authorization, stream-auth-type, X-Stream-Client, x-client-request-id, Content-Type, Accept";
 pub const CORS_ALLOW_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
-/// Advertised per-minute request budget (Roster does not rate-limit; the SDKs read these).
-const RATE_LIMIT: u32 = 10_000;
+use crate::core::rate_limits::{Usage, DEFAULT_LIMIT};
 
 /// Stream's `"<n.nn>ms"`. The clock has millisecond resolution (and stands still during
 /// synchronous work in workerd), so this formats whole milliseconds without float formatting.
@@ -18,12 +17,17 @@ pub fn duration(started_ms: u64, now_ms: u64) -> String {
     format!("{}.00ms", now_ms.saturating_sub(started_ms))
 }
 
-fn headers(now_secs: u64, kv_ops: u32) -> worker::Result<Headers> {
+fn headers(now_secs: u64, t: &Timing) -> worker::Result<Headers> {
     let h = Headers::new();
     h.set("content-type", "application/json")?;
-    h.set("x-ratelimit-limit", &RATE_LIMIT.to_string())?;
-    h.set("x-ratelimit-remaining", &(RATE_LIMIT - 1).to_string())?;
-    h.set("x-ratelimit-reset", &(now_secs - now_secs % 60 + 60).to_string())?;
+    // A request the Writer counted reports its endpoint's budget; one answered before (a bad
+    // key or token, an unknown route) reports a full default budget.
+    let next_minute = i64::try_from(now_secs - now_secs % 60 + 60).unwrap_or(i64::MAX);
+    let usage = t.rate.unwrap_or(Usage { limit: DEFAULT_LIMIT, remaining: DEFAULT_LIMIT, reset: next_minute });
+    h.set("x-ratelimit-limit", &usage.limit.to_string())?;
+    h.set("x-ratelimit-remaining", &usage.remaining.to_string())?;
+    h.set("x-ratelimit-reset", &usage.reset.to_string())?;
+    let kv_ops = t.kv_ops;
     h.set("x-roster-kv-ops", &kv_ops.to_string())?;
     add_cors(&h)?;
     Ok(h)
@@ -40,6 +44,8 @@ pub fn add_cors(h: &Headers) -> worker::Result<()> {
 pub struct Timing {
     pub started_ms: u64,
     pub kv_ops: u32,
+    /// The endpoint's rate-limit budget after this request, when the Writer counted it.
+    pub rate: Option<Usage>,
 }
 
 impl Timing {
@@ -55,16 +61,14 @@ pub fn success(mut body: Value, status: u16, t: &Timing) -> worker::Result<Respo
     if let Value::Object(m) = &mut body {
         m.insert("duration".into(), Value::String(dur));
     }
-    Ok(Response::from_bytes(json::text(&body).into_bytes())?
-        .with_status(status)
-        .with_headers(headers(now_secs, t.kv_ops)?))
+    Ok(Response::from_bytes(json::text(&body).into_bytes())?.with_status(status).with_headers(headers(now_secs, t)?))
 }
 
 /// An error in Stream's envelope, with its status.
 pub fn failure(e: &ApiError, op: Operation, t: &Timing) -> worker::Result<Response> {
     let (dur, now_secs) = t.finish();
     let body = json::text(&e.envelope(op, &dur));
-    Ok(Response::from_bytes(body.into_bytes())?.with_status(e.status).with_headers(headers(now_secs, t.kv_ops)?))
+    Ok(Response::from_bytes(body.into_bytes())?.with_status(e.status).with_headers(headers(now_secs, t)?))
 }
 
 /// The answer to a CORS preflight.

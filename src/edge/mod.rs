@@ -24,6 +24,7 @@ use command::Command;
 use http::Timing;
 use js_sys::Reflect;
 use params::Params;
+use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use worker::{event, web_sys, Context, Date, Env, Method, Request, Response};
@@ -53,6 +54,8 @@ pub(crate) enum Route {
     Guest,
     /// `POST /users/{id}/event`: a custom event to the user's connections.
     SendEvent(String),
+    /// `GET /rate_limits`: this minute's budget per platform and endpoint.
+    RateLimits,
     /// `/__roster/test/<what>`: test-only hooks, present only with `ROSTER_TEST_HOOKS = "1"`.
     Test(String),
     NotFound,
@@ -66,6 +69,10 @@ impl Route {
         let segments: Vec<String> = path.trim_matches('/').split('/').map(percent_decode).collect();
         let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
         match segs.as_slice() {
+            // Both current SDKs send a custom user event to the chat product's path.
+            ["api", "v2", "chat", "users", id, "event"] if *method == Method::Post => {
+                (Route::SendEvent((*id).to_string()), true)
+            }
             ["api", "v2", rest @ ..] => match Route::of(method, rest, false) {
                 Route::Connect | Route::Delete(_) => (Route::NotFound, true),
                 route => (route, true),
@@ -94,6 +101,7 @@ impl Route {
             (Method::Get, ["users", id, "export"]) => Route::ExportUser((*id).to_string()),
             (Method::Post, ["guest"]) => Route::Guest,
             (Method::Post, ["users", id, "event"]) => Route::SendEvent((*id).to_string()),
+            (Method::Get, ["rate_limits"]) => Route::RateLimits,
             (Method::Get | Method::Post, ["__roster", "test", what]) if hooks => Route::Test((*what).to_string()),
             _ => Route::NotFound,
         }
@@ -119,6 +127,7 @@ impl Route {
             Route::ExportUser(_) => Operation::ExportUser,
             Route::Guest => Operation::CreateGuest,
             Route::SendEvent(_) => Operation::SendUserCustomEvent,
+            Route::RateLimits => Operation::GetRateLimits,
             Route::Test(_) | Route::NotFound => Operation::Request,
         }
     }
@@ -334,7 +343,7 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
     if route == Route::Connect {
         return connect::handle(&req, &env, &params).await;
     }
-    let t = Timing { started_ms, kv_ops: 0 };
+    let t = Timing { started_ms, kv_ops: 0, rate: None };
     if let (Route::Test(what), true) = (&route, test_hooks(&env)) {
         if what == "kv" {
             return test_kv_dump(&env, &params).await;
@@ -388,6 +397,10 @@ async fn command_for(
     if cmd.route == Route::Query {
         cmd.payload = Some(params.get("payload").cloned().unwrap_or_else(|| "{}".into()));
     }
+    if cmd.route == Route::RateLimits {
+        cmd.payload = Some(rate_limits_query(params));
+    }
+    cmd.client = req.headers().get("x-stream-client").ok().flatten();
     cmd.v2 = v2;
     cmd.connection_id = params.get("connection_id").filter(|c| !c.is_empty()).cloned();
     Ok((cmd, body))
@@ -466,4 +479,23 @@ fn flag(params: &Params, name: &str) -> Result<bool, ApiError> {
         Some("true" | "1") => Ok(true),
         Some(other) => Err(ApiError::field(name.to_string(), format!("{name} must be true or false, got '{other}'"))),
     }
+}
+
+/// `GET /rate_limits`' parameters as a JSON object for the Writer: the platforms asked
+/// (`server_side`, `android`, `ios`, `web`: `true` to include) and `endpoints` (comma-separated).
+fn rate_limits_query(params: &Params) -> String {
+    use crate::core::rate_limits::Platform;
+    let platforms: Vec<Value> = Platform::ALL
+        .iter()
+        .filter(|p| params.get(p.name()).is_some_and(|v| v == "true" || v == "1"))
+        .map(|p| Value::from(p.name()))
+        .collect();
+    let endpoints = params
+        .get("endpoints")
+        .filter(|e| !e.is_empty())
+        .map_or(Value::Null, |e| Value::Array(e.split(',').map(|n| Value::from(n.trim())).collect()));
+    crate::core::json::text(&crate::core::json::object([
+        ("platforms", Value::Array(platforms)),
+        ("endpoints", endpoints),
+    ]))
 }

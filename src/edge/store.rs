@@ -467,6 +467,7 @@ pub fn all_users(db: &Db) -> Result<Vec<(String, String)>, ApiError> {
 }
 
 /// A stored task.
+#[derive(Clone)]
 pub struct TaskRow {
     pub id: String,
     pub kind: crate::core::tasks::TaskKind,

@@ -26,6 +26,7 @@ use crate::core::json::{self, object};
 use crate::core::memory::{OpError, OpFn};
 use crate::core::ops::{self, Need, Snapshot};
 use crate::core::query;
+use crate::core::rate_limits;
 use crate::core::settings::AppSettings;
 use crate::core::tasks::{self, TaskKind};
 use crate::core::tenancy;
@@ -89,6 +90,9 @@ pub struct Writer {
     delivering: Cell<bool>,
     alarm_set: Cell<bool>,
     stats: RefCell<KvStats>,
+    /// This minute's requests per platform and endpoint (in memory: a restart starts the
+    /// window afresh, which only ever lets more through).
+    rates: RefCell<rate_limits::Counter>,
 }
 
 impl DurableObject for Writer {
@@ -101,6 +105,7 @@ impl DurableObject for Writer {
             delivering: Cell::new(false),
             alarm_set: Cell::new(false),
             stats: RefCell::default(),
+            rates: RefCell::default(),
         }
     }
 
@@ -112,22 +117,33 @@ impl DurableObject for Writer {
         let raw = req.bytes().await?;
         let (cmd, body) = match Command::decode(&raw) {
             Ok(c) => c,
-            Err(e) => return http::failure(&e, Route::NotFound.op(), &Timing { started_ms: 0, kv_ops: 0 }),
+            Err(e) => return http::failure(&e, Route::NotFound.op(), &Timing { started_ms: 0, kv_ops: 0, rate: None }),
         };
         // The Writer itself makes no KV operation while serving a request (only its alarm does).
-        let t = Timing { started_ms: cmd.started_ms, kv_ops: cmd.kv_ops };
+        let mut t = Timing { started_ms: cmd.started_ms, kv_ops: cmd.kv_ops, rate: None };
         self.stats.borrow_mut().commands += 1;
         if let Err(e) = self.ensure_ready().await {
             return http::failure(&e, cmd.route.op(), &t);
         }
         let db = self.db();
         let at = now();
+        // Counted (and refused over a configured limit) before any work is done.
+        if !matches!(cmd.route, Route::Test(_)) {
+            if let Err(e) = self.count_request(&db, &cmd, &mut t, at) {
+                return http::failure(&e, cmd.route.op(), &t);
+            }
+        }
         let response = match &cmd.route {
             Route::Test(what) if super::test_hooks(&self.env) => return self.test_hook(what, body).await,
             Route::Connect => http::failure(&ApiError::route_not_found(), cmd.route.op(), &t),
-            Route::Guest => match guest(&db, &self.env, body, at) {
+            Route::RateLimits => match self.rate_limits(&db, &cmd, at) {
+                Ok(value) => http::success(value, 200, &t),
+                Err(e) => http::failure(&e, cmd.route.op(), &t),
+            },
+            Route::Guest => match guest(&db, &self.env, body, cmd.v2, at) {
                 Ok((value, user)) => {
                     self.publish(&db, Publish::Users(UserChange::Updated, vec![user]), at);
+                    let value = if cmd.v2 { v2::response_out(value) } else { v2::v1_response_out(value) };
                     http::success(value, 201, &t)
                 }
                 Err(e) => http::failure(&e, cmd.route.op(), &t),
@@ -139,7 +155,7 @@ impl DurableObject for Writer {
                         if let Some(p) = publish {
                             self.publish(&db, p, at);
                         }
-                        let value = if cmd.v2 { v2::response_out(value) } else { value };
+                        let value = if cmd.v2 { v2::response_out(value) } else { v2::v1_response_out(value) };
                         http::success(value, status, &t)
                     }
                     Err(e) => http::failure(&e.error, e.op, &t),
@@ -241,6 +257,28 @@ impl Presence for Writer {
 }
 
 impl Writer {
+    /// Counts a request against its endpoint's budget; its usage goes into the headers.
+    fn count_request(&self, db: &Db, cmd: &Command, t: &mut Timing, at: Timestamp) -> Result<(), ApiError> {
+        let settings = store::load_settings(db)?;
+        let (usage, allowed) = self.rates.borrow_mut().hit(cmd.platform(), cmd.route.op(), settings.stored(), at);
+        t.rate = Some(usage);
+        allowed
+    }
+
+    /// `GET /rate_limits` (server-side only): this minute's budgets.
+    fn rate_limits(&self, db: &Db, cmd: &Command, at: Timestamp) -> Result<Value, ApiError> {
+        ops::require_server(&cmd.claims.caller, "GetRateLimits")?;
+        let settings = store::load_settings(db)?;
+        let asked = cmd.payload.as_deref().and_then(|p| json::parse(p).ok()).unwrap_or(Value::Null);
+        let platforms: Vec<rate_limits::Platform> = rate_limits::Platform::ALL
+            .into_iter()
+            .filter(|p| asked["platforms"].as_array().is_some_and(|a| a.iter().any(|n| n == p.name())))
+            .collect();
+        let endpoints: Option<Vec<String>> =
+            asked["endpoints"].as_array().map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect());
+        Ok(self.rates.borrow_mut().view(&platforms, endpoints.as_deref(), settings.stored(), at))
+    }
+
     fn db(&self) -> Db {
         Db::new(self.state.storage().as_raw())
     }
@@ -311,7 +349,9 @@ impl Writer {
                 Ok(()) => {
                     let db = self.db();
                     let at = now();
-                    connect(&db, &cmd, json_param.as_bytes(), at)
+                    let mut t = Timing { started_ms: cmd.started_ms, kv_ops: 0, rate: None };
+                    self.count_request(&db, &cmd, &mut t, at)
+                        .and_then(|()| connect(&db, &cmd, json_param.as_bytes(), at))
                         .and_then(|c| Ok((c, super::connect::uuid_v4()?, db, at)))
                 }
                 Err(e) => Err(e),
@@ -557,24 +597,8 @@ impl Writer {
                 return Ok(());
             }
             let Some(mut task) = store::next_task(db)? else { return Ok(()) };
-            let Some(id) = task.user_ids.get(task.outcomes.len()).cloned() else { return Ok(()) };
             let at = now();
-            let (outcome, prepared, changed) = match task_step(db, &task, &id, at) {
-                Ok((value, prepared, changed)) => (Ok(value), prepared, changed),
-                Err(e) => (Err(e), None, None),
-            };
-            task.outcomes.push((id, outcome));
-            task.updated_at = at.to_string();
-            let now = at.0 / 1000;
-            db.transaction(move |db| {
-                if let Some(p) = &prepared {
-                    store::apply(db, p, now)?;
-                }
-                if let Some(b) = budget {
-                    store::set_meta(db, "task_budget", &(b - 1).to_string())?;
-                }
-                store::save_task_progress(db, &task)
-            })?;
+            let changed = run_step(db, &mut task, budget, at)?;
             if let Some((change, user)) = changed {
                 self.publish(db, Publish::Users(change, vec![user]), at);
             }
@@ -819,12 +843,15 @@ fn execute(
     let (snap, mut loader) = authorize(db, cmd, &settings).map_err(fail)?;
     let mut body = parse_body(body).map_err(fail)?;
     if cmd.v2 {
+        body = v2::body_in(&body);
         body = match cmd.route {
             Route::Upsert => v2::upsert_in(&body),
             Route::Partial => v2::partial_in(&body),
             _ => Ok(body),
         }
         .map_err(fail)?;
+    } else if let (Route::Upsert | Route::Partial, Some(name)) = (&cmd.route, v2::v1_names_shadowed(&body)) {
+        return Err(fail(ApiError::field(name.clone(), format!("{name} is a reserved field"))));
     }
     let (body, caller) = (&body, &cmd.claims.caller);
     let operation: Box<OpFn<'_>> = match &cmd.route {
@@ -892,7 +919,8 @@ fn execute(
             let id = super::connect::uuid_v4().map_err(fail)?;
             let (task_id, stamp) = (id.clone(), at.to_string());
             db.transaction(move |db| store::insert_task(db, &task_id, &request, &stamp)).map_err(fail)?;
-            return Ok((object([("task_id", Value::from(id))]), 201, None));
+            let publish = run_task_now(db, &id, at).map_err(fail)?;
+            return Ok((object([("task_id", Value::from(id))]), 201, publish));
         }
         Route::GetTask(id) => {
             ops::require_server(caller, "GetTask").map_err(fail)?;
@@ -914,7 +942,7 @@ fn execute(
             let publish = Publish::Custom(id.clone(), event.clone());
             return Ok((object([("event", event)]), 201, Some(publish)));
         }
-        Route::Connect | Route::Guest | Route::Test(_) | Route::NotFound => {
+        Route::Connect | Route::Guest | Route::RateLimits | Route::Test(_) | Route::NotFound => {
             return Err(fail(ApiError::route_not_found()))
         }
     };
@@ -1018,6 +1046,54 @@ fn post_webhook(
     Ok(fetch.call1(&JsValue::UNDEFINED, &request).map_err(fail)?.unchecked_into())
 }
 
+/// Runs the next user's step of `task` and commits it with the task's progress (and, with the
+/// test hook's budget, one less step to go). Returns the change to publish.
+fn run_step(
+    db: &Db,
+    task: &mut store::TaskRow,
+    budget: Option<i64>,
+    at: Timestamp,
+) -> Result<Option<(UserChange, User)>, ApiError> {
+    let Some(id) = task.user_ids.get(task.outcomes.len()).cloned() else { return Ok(None) };
+    let (outcome, prepared, changed) = match task_step(db, task, &id, at) {
+        Ok((value, prepared, changed)) => (Ok(value), prepared, changed),
+        Err(e) => (Err(e), None, None),
+    };
+    task.outcomes.push((id, outcome));
+    task.updated_at = at.to_string();
+    let now = at.0 / 1000;
+    let progress = task.clone();
+    db.transaction(move |db| {
+        if let Some(p) = &prepared {
+            store::apply(db, p, now)?;
+        }
+        if let Some(b) = budget {
+            store::set_meta(db, "task_budget", &(b - 1).to_string())?;
+        }
+        store::save_task_progress(db, &progress)
+    })?;
+    Ok(changed)
+}
+
+/// A batch delete, deactivate or reactivate (at most 100 users) runs to its end in its own
+/// command: Stream's suites query the users right after the call and expect them changed.
+/// Each user's step commits with the task's progress, with no await between the steps, so the
+/// task reports every user at once. An export task runs later, from the alarm.
+fn run_task_now(db: &Db, id: &str, at: Timestamp) -> Result<Option<Publish>, ApiError> {
+    let Some(mut task) = store::load_task(db, id)? else { return Ok(None) };
+    if task.kind == TaskKind::Export {
+        return Ok(None);
+    }
+    let (mut change, mut users) = (None, Vec::new());
+    while task.outcomes.len() < task.user_ids.len() {
+        if let Some((c, user)) = run_step(db, &mut task, None, at)? {
+            change = Some(c);
+            users.push(user);
+        }
+    }
+    Ok(change.map(|c| Publish::Users(c, users)))
+}
+
 /// One user's step of a task: the user after it (or its export), the writes to commit, and
 /// the change to publish.
 type TaskStep = (Value, Option<store::Prepared>, Option<(UserChange, User)>);
@@ -1057,7 +1133,7 @@ fn task_step(db: &Db, task: &store::TaskRow, id: &str, at: Timestamp) -> Result<
 /// `POST /guest` `{user}`: creates (or updates) a guest user, role `guest`, and answers it with
 /// a user token. Only when the app has `roster_guests_enabled` on and is not multi-tenant (as
 /// in Stream, guests and teams do not mix); an existing user that is no guest cannot be taken.
-fn guest(db: &Db, env: &Env, body: &[u8], at: Timestamp) -> Result<(Value, User), ApiError> {
+fn guest(db: &Db, env: &Env, body: &[u8], v2: bool, at: Timestamp) -> Result<(Value, User), ApiError> {
     let settings = store::load_settings(db)?;
     if !settings.guests_enabled() || settings.multi_tenant() {
         return Err(ApiError::not_allowed("guest users are not enabled for this app"));
@@ -1067,7 +1143,17 @@ fn guest(db: &Db, env: &Env, body: &[u8], at: Timestamp) -> Result<(Value, User)
         return Err(ApiError::field("user", "user is a required field and must be an object"));
     };
     let id = user::id_of(input)?.to_string();
-    let mut input = input.clone();
+    let mut input = match v2 {
+        true => match v2::user_in(&v2::body_in(&Value::Object(input.clone())), "user")? {
+            Value::Object(flat) => flat,
+            _ => input.clone(),
+        },
+        false if input.contains_key(user::SHADOWED) => {
+            let name = format!("user.{}", user::SHADOWED);
+            return Err(ApiError::field(name.clone(), format!("{name} is a reserved field")));
+        }
+        false => input.clone(),
+    };
     input.insert("role".into(), Value::from("guest"));
     input.remove("teams");
     let mut loader = SqlLoader { db, before: BTreeMap::new() };

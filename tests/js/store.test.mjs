@@ -207,7 +207,7 @@ test("delete is soft by default and restorable; a hard-deleted id cannot be reus
   throwsRoster(() => store.upsertUsers([{ id: "a" }]), 4, 400, /restore it before changing it/);
   assert.deepEqual(store.restoreUsers(["a"], at(20)), {});
   assert.equal(store.queryUsers({ id: "a" }).users[0].name, "A");
-  throwsRoster(() => store.restoreUsers(["a"]), 4, 400, /^RestoreUsers failed with error: "user 'a' is not deleted"/);
+  throwsRoster(() => store.restoreUsers(["a"]), 4, 400, /^RestoreUsers failed with error: "user "a" is not deleted, it can't be restored"$/);
   store.deleteUser("b", { hard_delete: true }, at(30));
   throwsRoster(() => store.upsertUsers([{ id: "b" }]), 4, 400, /cannot be used again/);
   throwsRoster(() => store.restoreUsers(["b"]), 16, 404);

@@ -1,8 +1,10 @@
-// Batch lifecycle with tasks, exports and guests (issue 16): stream-chat's deleteUsers /
+// Batch lifecycle with tasks, exports and guests (issues 16, 25): stream-chat's deleteUsers /
 // deactivateUsers / reactivateUsers / getTask / exportUser / setGuestUser and the node SDK's
-// equivalents under /api/v2. Tasks run after the response, from the Writer's alarm, user by user;
-// each user's change commits with the task's progress, so a task stopped part-way (the test-only
-// task budget simulates an eviction) resumes after a restart and does every user exactly once.
+// equivalents under /api/v2. A batch delete, deactivate or reactivate changes its users in the
+// call itself (Stream's suites query right after it), and its task reports them at once. An
+// export task runs after the response, from the Writer's alarm, user by user; each step commits
+// with the task's progress, so a task stopped part-way (the test-only task budget simulates an
+// eviction) resumes after a restart and does every user exactly once.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StreamClient } from '@stream-io/node-sdk';
@@ -28,7 +30,8 @@ describe('tasks through stream-chat', () => {
     await c.upsertUsers([{ id: 't-a', name: 'A' }, { id: 't-b', name: 'B' }]);
     const { task_id: deactivation } = await c.deactivateUsers(['t-a', 't-missing', 't-b']);
     assert.match(deactivation, /^[0-9a-f-]{36}$/);
-    const t1 = await finished((id) => c.getTask(id), deactivation);
+    assert.equal((await c.queryUsers({ id: { $in: ['t-a', 't-b'] } })).users.length, 0, 'deactivated by the call itself');
+    const t1 = await c.getTask(deactivation); // finished already: no polling
     assert.equal(t1.status, 'failed', 'one of three users does not exist');
     assert.deepEqual(t1.result.users.map((u) => u.id), ['t-a', 't-b']);
     assert.ok(t1.result.users.every((u) => u.deactivated_at));
@@ -36,11 +39,14 @@ describe('tasks through stream-chat', () => {
     assert.match(t1.error.description, /1 of 3 users failed/);
     assert.equal((await c.queryUsers({ id: { $in: ['t-a', 't-b'] } })).users.length, 0, 'deactivated');
 
-    const t2 = await finished((id) => c.getTask(id), (await c.reactivateUsers(['t-a', 't-b'])).task_id);
-    assert.equal(t2.status, 'completed');
+    const { task_id: reactivation } = await c.reactivateUsers(['t-a', 't-b']);
     assert.equal((await c.queryUsers({ id: { $in: ['t-a', 't-b'] } })).users.length, 2, 'reactivated');
+    const t2 = await c.getTask(reactivation);
+    assert.equal(t2.status, 'completed');
 
-    const t3 = await finished((id) => c.getTask(id), (await c.deleteUsers(['t-a', 't-b'], { user: 'hard' })).task_id);
+    const { task_id: deletion } = await c.deleteUsers(['t-a', 't-b'], { user: 'hard' });
+    assert.equal((await c.queryUsers({ id: { $in: ['t-a', 't-b'] } })).users.length, 0, 'deleted by the call itself');
+    const t3 = await c.getTask(deletion);
     assert.equal(t3.status, 'completed');
     assert.deepEqual(t3.result, { 't-a': { status: 'ok' }, 't-b': { status: 'ok' } });
     await rejectsWith(c.upsertUser({ id: 't-a' }), { status: 400, code: 4, message: /cannot be used again/ });
@@ -61,17 +67,17 @@ describe('tasks through stream-chat', () => {
     assertEnvelope(await raw(w, 'POST', '/users/deactivate', { body: { user_ids: ['bad id!'] } }), 400, 4);
   });
 
-  test('a task stopped part-way resumes after a restart and does each user once', LIMIT, async () => {
+  test('an export task stopped part-way resumes after a restart and does each user once', LIMIT, async () => {
     let w = await start();
     let c = serverClient(w);
     const ids = ['r1', 'r2', 'r3', 'r4', 'r5'];
-    await c.upsertUsers(ids.map((id) => ({ id })));
+    await c.upsertUsers(ids.map((id) => ({ id, name: id.toUpperCase() })));
     await hook(w, 'task-budget', '2');
-    const { task_id: id } = await c.deactivateUsers(ids);
+    const { task_id: id } = await c.exportUsers({ user_ids: ids });
     await hook(w, 'drain', '');
     const part = await c.getTask(id);
     assert.equal(part.status, 'running');
-    assert.deepEqual(part.result.users.map((u) => u.id), ['r1', 'r2'], 'two users done, then the object "died"');
+    assert.deepEqual(part.result.users.map((e) => e.user.id), ['r1', 'r2'], 'two users done, then the object "died"');
     await w.stop();
     w = await start({ persistTo: w.persistTo, key: w.key, secret: w.secret });
     c = serverClient(w);
@@ -80,9 +86,8 @@ describe('tasks through stream-chat', () => {
     await hook(w, 'drain', '');
     const done = await finished((t) => c.getTask(t), id);
     assert.equal(done.status, 'completed');
-    assert.deepEqual(done.result.users.map((u) => u.id), ids, 'each user once, in order');
-    const { users } = await c.queryUsers({ id: { $in: ids } }, {}, { include_deactivated_users: true });
-    assert.ok(users.every((u) => u.deactivated_at), 'all deactivated');
+    assert.deepEqual(done.result.users.map((e) => e.user.id), ids, 'each user once, in order');
+    assert.deepEqual(done.result.users.map((e) => e.user.name), ['R1', 'R2', 'R3', 'R4', 'R5']);
   });
 });
 

@@ -25,7 +25,8 @@ pub fn connect_merge(old: Option<&User>, user_id: &str, details: &Value, now: Ti
         }
     }
     let label = format!("users[{user_id}]");
-    if let Some(f) = details.keys().find(|k| user::is_reserved(k)) {
+    let refused = |(k, v): &(&String, &Value)| user::refuses_reserved(k, v) || *k == user::SHADOWED;
+    if let Some((f, _)) = details.iter().find(refused) {
         let name = format!("{label}.{f}");
         return Err(ApiError::field(name.clone(), format!("{name} is a reserved field")));
     }
@@ -46,7 +47,11 @@ pub fn connect_merge(old: Option<&User>, user_id: &str, details: &Value, now: Ti
         m
     });
     for (k, v) in &details {
-        if v.is_null() || matches!(k.as_str(), "id" | "role" | "teams" | "teams_role") || user::is_server_computed(k) {
+        if v.is_null()
+            || matches!(k.as_str(), "id" | "role" | "teams" | "teams_role")
+            || user::is_server_computed(k)
+            || user::is_reserved(k)
+        {
             continue;
         }
         new.insert(k.clone(), v.clone());
@@ -74,6 +79,7 @@ pub const OWN_USER_DEFAULTS: &str = r#"{"devices": [], "mutes": [], "channel_mut
 /// The `me` object of the first `health.check` frame.
 pub fn own_user_view(u: &User) -> Value {
     let mut me = user::public_view(u);
+    me.remove(user::SHADOWED); // the socket speaks /api/v1's shape
     me.insert("online".into(), Value::Bool(true));
     for (k, v) in parse_object(OWN_USER_DEFAULTS).unwrap_or_default() {
         me.entry(k).or_insert(v);

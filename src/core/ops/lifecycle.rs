@@ -108,7 +108,7 @@ pub fn restore_users(body: &Value, caller: &Caller, now: Timestamp, snap: &Snaps
     for id in &ids {
         let old = existing(snap.stored(id), id)?;
         if !user::is_deleted(old) {
-            return Err(ApiError::input(format!("user '{id}' is not deleted")));
+            return Err(ApiError::input(format!("user \"{id}\" is not deleted, it can't be restored")));
         }
         let mut new = old.clone();
         new.remove("deleted_at");

@@ -47,11 +47,16 @@ fn check_partial_permissions(upd: &PartialUpdate, caller: &Caller) -> Result<()>
     Ok(())
 }
 
-fn apply_partial_one(old: Option<&User>, upd: &PartialUpdate, now: Timestamp) -> Result<User> {
+fn apply_partial_one(old: Option<&User>, upd: &PartialUpdate, caller: &Caller, now: Timestamp) -> Result<User> {
     let Some(old) = old else {
         return Err(ApiError::field(format!("users[{}]", upd.id), format!("user '{}' does not exist", upd.id)));
     };
     gone(Some(old), &upd.id)?;
+    // A deactivated user changes only server-side (revoking its tokens, say): its own token is
+    // refused here as on upsert and connect.
+    if matches!(caller, Caller::User(_)) && user::is_deactivated(old) {
+        return Err(ApiError::input(format!("user '{}' was deactivated", upd.id)));
+    }
     let mut new = upd.apply(old)?;
     // Server-computed fields stay as stored; revoke_tokens_issued_before is the one a partial may set.
     let revoke = new.remove("revoke_tokens_issued_before");
@@ -90,7 +95,7 @@ pub fn partial_update_parsed(batch: &PartialBatch, caller: &Caller, now: Timesta
     let mut changes = Vec::with_capacity(batch.len());
     for upd in batch {
         let old = snap.stored(&upd.id);
-        changes.push((old, apply_partial_one(old, upd, now)?));
+        changes.push((old, apply_partial_one(old, upd, caller, now)?));
     }
     let resp = object([("users", users_response(&changes, caller, &snap.settings))]);
     finish(snap, changes, resp, 200)
@@ -100,7 +105,7 @@ pub fn partial_update_parsed(batch: &PartialBatch, caller: &Caller, now: Timesta
 pub fn apply_partial_update(old: &User, entry: &Value, caller: &Caller, now: Timestamp) -> Result<User> {
     let upd = PartialUpdate::parse(entry)?;
     check_partial_permissions(&upd, caller)?;
-    apply_partial_one(Some(old), &upd, now)
+    apply_partial_one(Some(old), &upd, caller, now)
 }
 
 /// `PATCH /users` over users the caller holds (default app settings, no unique usernames): the
@@ -115,7 +120,7 @@ pub fn partial_update_batch(
     let mut out = Vec::new();
     for upd in parse_partial(body, caller, &AppSettings::default())? {
         let old = stored(&upd.id)?;
-        out.push(apply_partial_one(old.as_ref(), &upd, now)?);
+        out.push(apply_partial_one(old.as_ref(), &upd, caller, now)?);
     }
     Ok(out)
 }

@@ -42,14 +42,14 @@ fn parse_upsert_user(key: &str, value: &Value, caller: &Caller) -> Result<User> 
         ));
     }
     let label = format!("users[{id}]");
-    if let Some(f) = input.keys().find(|k| user::is_reserved(k)) {
+    if let Some((f, _)) = input.iter().find(|(k, v)| user::refuses_reserved(k, v)) {
         let name = format!("{label}.{f}");
         return Err(ApiError::field(name.clone(), format!("{name} is a reserved field")));
     }
-    // Null means "not given"; server-computed fields are ignored.
+    // Null means "not given"; server-computed fields and echoed reserved ones are ignored.
     let mut cleaned = User::new();
     for (k, v) in input {
-        if !v.is_null() && !user::is_server_computed(k) {
+        if !v.is_null() && !user::is_server_computed(k) && !user::is_reserved(k) {
             cleaned.insert(k.clone(), v.clone());
         }
     }
