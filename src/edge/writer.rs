@@ -272,10 +272,14 @@ impl Writer {
         let asked = cmd.payload.as_deref().and_then(|p| json::parse(p).ok()).unwrap_or(Value::Null);
         let platforms: Vec<rate_limits::Platform> = rate_limits::Platform::ALL
             .into_iter()
-            .filter(|p| asked["platforms"].as_array().is_some_and(|a| a.iter().any(|n| n == p.name())))
+            .filter(|p| {
+                asked.get("platforms").and_then(Value::as_array).is_some_and(|a| a.iter().any(|n| n == p.name()))
+            })
             .collect();
-        let endpoints: Option<Vec<String>> =
-            asked["endpoints"].as_array().map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect());
+        let endpoints: Option<Vec<String>> = asked
+            .get("endpoints")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect());
         Ok(self.rates.borrow_mut().view(&platforms, endpoints.as_deref(), settings.stored(), at))
     }
 
