@@ -88,7 +88,8 @@ pub fn user_out(u: &Value) -> Value {
         } else if user::is_custom(k) {
             custom.insert(k.clone(), v.clone());
         } else {
-            out.insert(k.clone(), time_out(k, v));
+            let shown = if TIME_FIELDS.contains(&k.as_str()) { time_out(v) } else { v.clone() };
+            out.insert(k.clone(), shown);
         }
     }
     for (k, v) in apart.into_iter().flatten() {
@@ -100,37 +101,32 @@ pub fn user_out(u: &Value) -> Value {
 
 /// A time field's value as `/api/v2` answers it: RFC 3339 text becomes integer nanoseconds
 /// since the epoch (exact: Roster keeps microseconds). Anything else is as it was.
-fn time_out(key: &str, v: &Value) -> Value {
+fn time_out(v: &Value) -> Value {
     match v {
-        Value::String(s) if TIME_FIELDS.contains(&key) => {
-            match Timestamp::parse(s).and_then(|t| t.0.checked_mul(1000)) {
-                Some(nanos) => Value::from(nanos),
-                None => v.clone(),
-            }
-        }
+        Value::String(s) => match Timestamp::parse(s).and_then(|t| t.0.checked_mul(1000)) {
+            Some(nanos) => Value::from(nanos),
+            None => v.clone(),
+        },
         _ => v.clone(),
     }
 }
 
-/// Every time field of a `/api/v2` response (outside custom data), as nanoseconds.
-fn times_out(v: &mut Value, depth: usize) {
+/// Calls `at_time` on the value of every time field of a `/api/v2` body, outside custom data.
+fn each_time_field(v: &mut Value, depth: usize, at_time: &dyn Fn(&mut Value)) {
     if depth > MAX_DEPTH {
         return;
     }
     match v {
         Value::Object(m) => {
-            for (k, item) in m.iter_mut() {
-                if k == CUSTOM {
-                    continue;
-                }
-                if item.is_string() {
-                    *item = time_out(k, item);
+            for (k, item) in m.iter_mut().filter(|(k, _)| *k != CUSTOM) {
+                if TIME_FIELDS.contains(&k.as_str()) {
+                    at_time(item);
                 } else {
-                    times_out(item, depth + 1);
+                    each_time_field(item, depth + 1, at_time);
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|i| times_out(i, depth + 1)),
+        Value::Array(items) => items.iter_mut().for_each(|i| each_time_field(i, depth + 1, at_time)),
         _ => {}
     }
 }
@@ -151,31 +147,8 @@ fn time_in(v: &Value) -> Value {
     }
 }
 
-/// Every time field of a `/api/v2` request (outside custom data) as RFC 3339 text; in a query
-/// filter, each operand of a time field's operators too (`{created_at: {$gt: nanos}}`).
-fn times_in(v: &mut Value, depth: usize) {
-    if depth > MAX_DEPTH {
-        return;
-    }
-    match v {
-        Value::Object(m) => {
-            for (k, item) in m.iter_mut() {
-                if k == CUSTOM {
-                    continue;
-                }
-                if TIME_FIELDS.contains(&k.as_str()) {
-                    operands_in(item);
-                } else {
-                    times_in(item, depth + 1);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|i| times_in(i, depth + 1)),
-        _ => {}
-    }
-}
-
-/// A time field's value: a time, a list of times (`$in`), or operators over times.
+/// A time field's value in a `/api/v2` request, as RFC 3339 text: a time, a list of times
+/// (`$in`), or, in a query filter, operators over times (`{created_at: {$gt: nanos}}`).
 fn operands_in(v: &mut Value) {
     match v {
         Value::Array(items) => items.iter_mut().for_each(|i| *i = time_in(i)),
@@ -197,7 +170,7 @@ fn operands_in(v: &mut Value) {
 /// whose payload [`query_in`] reads).
 pub fn body_in(body: &Value) -> Value {
     let mut body = body.clone();
-    times_in(&mut body, 0);
+    each_time_field(&mut body, 0, &operands_in);
     body
 }
 
@@ -290,7 +263,7 @@ pub fn query_in(payload: &Value) -> Value {
     let mut p = payload.clone();
     if let Value::Object(m) = &mut p {
         if let Some(mut f) = m.get("filter_conditions").map(|f| filter_in(f, 0)) {
-            times_in(&mut f, 0);
+            each_time_field(&mut f, 0, &operands_in);
             m.insert("filter_conditions".into(), f);
         }
         if let Some(Value::Array(sort)) = m.get_mut("sort") {
@@ -306,62 +279,43 @@ pub fn query_in(payload: &Value) -> Value {
     p
 }
 
-/// A response of the user routes with every user in the `/api/v2` shape: `users` (a map by id
-/// or a list) and `user`.
-pub fn response_out(mut body: Value) -> Value {
+/// Calls `f` on every user of a response of the user routes: `users` (a map by id or a list),
+/// `user`, and a task's `result.users` (users, or exports `{user, messages, reactions}`).
+fn each_user(body: &mut Value, f: &dyn Fn(&mut Value)) {
     match body.get_mut("users") {
-        Some(Value::Object(users)) => {
-            for u in users.values_mut() {
-                *u = user_out(u);
-            }
-        }
-        Some(Value::Array(users)) => {
-            for u in users.iter_mut() {
-                *u = user_out(u);
-            }
-        }
+        Some(Value::Object(users)) => users.values_mut().for_each(f),
+        Some(Value::Array(users)) => users.iter_mut().for_each(f),
         _ => {}
     }
     if let Some(u) = body.get_mut("user") {
-        *u = user_out(u);
+        f(u);
     }
-    times_out(&mut body, 0);
-    // A task's users, or its exports (`{user, messages, reactions}`).
     if let Some(Value::Array(done)) = body.get_mut("result").and_then(|r| r.get_mut("users")) {
         for item in done.iter_mut() {
             match item.get_mut("user") {
-                Some(u) => *u = user_out(u),
-                None => *item = user_out(item),
+                Some(u) => f(u),
+                None => f(item),
             }
         }
     }
+}
+
+/// A response of the user routes in the `/api/v2` shape: every user's custom data in `custom`,
+/// and every time (a task's too) as nanoseconds.
+pub fn response_out(mut body: Value) -> Value {
+    each_user(&mut body, &|u| *u = user_out(u));
+    each_time_field(&mut body, 0, &|t| *t = time_out(t));
     body
 }
 
 /// A `/api/v1` response: users show their built-in fields and flat custom data, without the
 /// custom keys that only `/api/v2` can hold (named like built-in fields).
 pub fn v1_response_out(mut body: Value) -> Value {
-    let strip = |u: &mut Value| {
+    each_user(&mut body, &|u| {
         if let Value::Object(m) = u {
             m.remove(user::SHADOWED);
         }
-    };
-    match body.get_mut("users") {
-        Some(Value::Object(users)) => users.values_mut().for_each(strip),
-        Some(Value::Array(users)) => users.iter_mut().for_each(strip),
-        _ => {}
-    }
-    if let Some(u) = body.get_mut("user") {
-        strip(u);
-    }
-    if let Some(Value::Array(done)) = body.get_mut("result").and_then(|r| r.get_mut("users")) {
-        for item in done.iter_mut() {
-            match item.get_mut("user") {
-                Some(u) => strip(u),
-                None => strip(item),
-            }
-        }
-    }
+    });
     body
 }
 
