@@ -127,16 +127,21 @@ impl DurableObject for Writer {
         }
         let db = self.db();
         let at = now();
-        // Counted (and refused over a configured limit) before any work is done.
-        if !matches!(cmd.route, Route::Test(_)) {
-            if let Err(e) = self.count_request(&db, &cmd, &mut t, at) {
-                return http::failure(&e, cmd.route.op(), &t);
+        if let Route::Test(what) = &cmd.route {
+            if super::test_hooks(&self.env) {
+                return self.test_hook(what, body).await;
             }
         }
+        // Read once for the whole command, with no await before it commits. The request is
+        // counted (and refused over a configured limit) before any work is done.
+        let settings =
+            match store::load_settings(&db).and_then(|s| self.count_request(&s, &cmd, &mut t, at).map(|()| s)) {
+                Ok(s) => s,
+                Err(e) => return http::failure(&e, cmd.route.op(), &t),
+            };
         let response = match &cmd.route {
-            Route::Test(what) if super::test_hooks(&self.env) => return self.test_hook(what, body).await,
             Route::Connect => http::failure(&ApiError::route_not_found(), cmd.route.op(), &t),
-            Route::RateLimits => match self.rate_limits(&db, &cmd, at) {
+            Route::RateLimits => match self.rate_limits(&settings, &cmd, at) {
                 Ok(value) => http::success(value, 200, &t),
                 Err(e) => http::failure(&e, cmd.route.op(), &t),
             },
@@ -149,7 +154,7 @@ impl DurableObject for Writer {
                 Err(e) => http::failure(&e, cmd.route.op(), &t),
             },
             _ => {
-                match execute(&db, &cmd, body, at, self) {
+                match execute(&db, &cmd, &settings, body, at, self) {
                     Ok((value, status, publish)) => {
                         // Before any await: the events' webhook rows commit with the write.
                         if let Some(p) = publish {
@@ -258,17 +263,21 @@ impl Presence for Writer {
 
 impl Writer {
     /// Counts a request against its endpoint's budget; its usage goes into the headers.
-    fn count_request(&self, db: &Db, cmd: &Command, t: &mut Timing, at: Timestamp) -> Result<(), ApiError> {
-        let settings = store::load_settings(db)?;
+    fn count_request(
+        &self,
+        settings: &AppSettings,
+        cmd: &Command,
+        t: &mut Timing,
+        at: Timestamp,
+    ) -> Result<(), ApiError> {
         let (usage, allowed) = self.rates.borrow_mut().hit(cmd.platform(), cmd.route.op(), settings.stored(), at);
         t.rate = Some(usage);
         allowed
     }
 
     /// `GET /rate_limits` (server-side only): this minute's budgets.
-    fn rate_limits(&self, db: &Db, cmd: &Command, at: Timestamp) -> Result<Value, ApiError> {
+    fn rate_limits(&self, settings: &AppSettings, cmd: &Command, at: Timestamp) -> Result<Value, ApiError> {
         ops::require_server(&cmd.claims.caller, "GetRateLimits")?;
-        let settings = store::load_settings(db)?;
         let asked = cmd.payload.as_deref().and_then(|p| json::parse(p).ok()).unwrap_or(Value::Null);
         let platforms: Vec<rate_limits::Platform> = rate_limits::Platform::ALL
             .into_iter()
@@ -354,8 +363,9 @@ impl Writer {
                     let db = self.db();
                     let at = now();
                     let mut t = Timing { started_ms: cmd.started_ms, kv_ops: 0, rate: None };
-                    self.count_request(&db, &cmd, &mut t, at)
-                        .and_then(|()| connect(&db, &cmd, json_param.as_bytes(), at))
+                    store::load_settings(&db)
+                        .and_then(|s| self.count_request(&s, &cmd, &mut t, at).map(|()| s))
+                        .and_then(|s| connect(&db, &cmd, &s, json_param.as_bytes(), at))
                         .and_then(|c| Ok((c, super::connect::uuid_v4()?, db, at)))
                 }
                 Err(e) => Err(e),
@@ -837,14 +847,14 @@ fn authorize<'a>(db: &'a Db, cmd: &Command, settings: &AppSettings) -> Result<(S
 fn execute(
     db: &Db,
     cmd: &Command,
+    settings: &AppSettings,
     body: &[u8],
     at: Timestamp,
     presence: &dyn Presence,
 ) -> Result<(Value, u16, Option<Publish>), OpError> {
     let op = cmd.route.op();
     let fail = |error| OpError { op, error };
-    let settings = store::load_settings(db).map_err(fail)?;
-    let (snap, mut loader) = authorize(db, cmd, &settings).map_err(fail)?;
+    let (snap, mut loader) = authorize(db, cmd, settings).map_err(fail)?;
     let mut body = parse_body(body).map_err(fail)?;
     if cmd.v2 {
         body = v2::body_in(&body);
@@ -859,7 +869,7 @@ fn execute(
     }
     let (body, caller) = (&body, &cmd.claims.caller);
     let operation: Box<OpFn<'_>> = match &cmd.route {
-        Route::GetApp => return Ok((ops::get_app(&settings), 200, None)),
+        Route::GetApp => return Ok((ops::get_app(settings), 200, None)),
         Route::Query => {
             let payload = cmd.payload.as_deref().unwrap_or("{}");
             let q = match (cmd.v2, json::parse(payload)) {
@@ -871,7 +881,7 @@ fn execute(
                 Caller::User(id) => snap.stored_user(id),
                 Caller::Server => None,
             };
-            let q = tenancy::restrict_query(q, caller, me, &settings).map_err(fail)?;
+            let q = tenancy::restrict_query(q, caller, me, settings).map_err(fail)?;
             let found = store::query(db, &q).map_err(fail)?;
             if let (true, Some(conn)) = (q.presence, &cmd.connection_id) {
                 watch(db, presence, caller, conn, &found).map_err(fail)?;
@@ -879,7 +889,7 @@ fn execute(
             let users = found
                 .iter()
                 .map(|u| {
-                    let mut shown = tenancy::shown(u, caller, &settings);
+                    let mut shown = tenancy::shown(u, caller, settings);
                     let id = u.get("id").and_then(Value::as_str).unwrap_or_default();
                     shown.insert("online".into(), Value::Bool(presence.connected(id) && events::visible(u)));
                     Value::Object(shown)
@@ -889,8 +899,8 @@ fn execute(
         }
         Route::UpdateApp => {
             let patch = if body.is_null() { object([]) } else { body.clone() };
-            let updated = ops::update_app(&settings, &patch, caller).map_err(fail)?;
-            if updated != settings {
+            let updated = ops::update_app(settings, &patch, caller).map_err(fail)?;
+            if updated != *settings {
                 let (text, now) = (updated.to_json(), at.0 / 1000);
                 db.transaction(move |db| store::save_settings(db, &text, now)).map_err(fail)?;
             }
@@ -902,7 +912,7 @@ fn execute(
             Box::new(move |s| ops::upsert_parsed(&batch, caller, at, s))
         }
         Route::Partial => {
-            let batch = ops::PartialBatch::parse(body, caller, &settings).map_err(fail)?;
+            let batch = ops::PartialBatch::parse(body, caller, settings).map_err(fail)?;
             Box::new(move |s| ops::partial_update_parsed(&batch, caller, at, s))
         }
         Route::Deactivate(id) => Box::new(move |s| ops::deactivate_user(id, body, caller, at, s)),
@@ -1192,7 +1202,13 @@ fn export(db: &Db, id: &str) -> Result<Value, ApiError> {
 
 /// The connect merge: the body is the `json` query parameter, `{user_id, user_details}`.
 /// Returns `me`, the user as stored, and whether its data changed (not just `last_active`).
-fn connect(db: &Db, cmd: &Command, body: &[u8], at: Timestamp) -> Result<(Value, User, bool), ApiError> {
+fn connect(
+    db: &Db,
+    cmd: &Command,
+    settings: &AppSettings,
+    body: &[u8],
+    at: Timestamp,
+) -> Result<(Value, User, bool), ApiError> {
     let payload = json::parse_slice(body).map_err(|e| ApiError::input(format!("invalid json query parameter: {e}")))?;
     let user_id = payload
         .get("user_id")
@@ -1200,8 +1216,7 @@ fn connect(db: &Db, cmd: &Command, body: &[u8], at: Timestamp) -> Result<(Value,
         .ok_or_else(|| ApiError::input("json.user_id is a required field"))?
         .to_string();
     let details = payload.get("user_details").cloned().unwrap_or(Value::Null);
-    let settings = store::load_settings(db)?;
-    let (snap, mut loader) = authorize(db, cmd, &settings)?;
+    let (snap, mut loader) = authorize(db, cmd, settings)?;
     let caller = &cmd.claims.caller;
     let commit = drive::drive(&mut loader, snap, crate::core::Operation::Connect, &|s| {
         ops::connect_user(&user_id, &details, caller, at, s)
