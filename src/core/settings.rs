@@ -160,7 +160,9 @@ impl AppSettings {
                 stored.remove(key);
                 continue;
             }
-            if value.is_null() || (value.is_object() && is_zero(value)) {
+            // Roster's own settings (`roster_*`) no typed SDK sends: taken as given (a limit of 0).
+            let own = key.starts_with("roster_");
+            if value.is_null() || (value.is_object() && is_zero(value) && !own) {
                 continue;
             }
             if READ_ONLY.contains(&key.as_str()) {
@@ -300,5 +302,8 @@ mod tests {
         assert_eq!(cleared.revoke_tokens_issued_before(), None);
         assert_eq!(cleared.public_view()["roster_rate_limits"], Value::Null);
         assert!(s.stored().contains_key("roster_rate_limits"));
+        // Roster's own settings are taken as given, zeros and all.
+        let zero = s.update(&json!({"roster_rate_limits": {"UpdateUsers": 0}})).unwrap();
+        assert_eq!(zero.public_view()["roster_rate_limits"], json!({"UpdateUsers": 0}));
     }
 }

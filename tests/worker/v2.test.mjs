@@ -82,9 +82,86 @@ describe('/api/v2 users', () => {
     }
   });
 
-  test('bad input: reserved fields in custom, unknown routes, user tokens', LIMIT, async () => {
-    await failsWith(v2.upsertUsers([{ id: 'v2-bad', custom: { created_at: '2020-01-01T00:00:00Z' } }]), 4, /users\[v2-bad\]\.custom\.created_at is a reserved field/);
-    await failsWith(v2.upsertUsers([{ id: 'v2-bad', custom: { role: 'admin' } }]), 4, /custom\.role is a reserved field/);
+  test('custom keys named like built-ins round-trip on v2; v1 shows the built-in fields', LIMIT, async () => {
+    // The node SDK's own date test: custom.created_at next to the server's created_at.
+    const iso = '2020-01-01T00:00:00.000Z';
+    const res = await v2.upsertUsers([{ id: 'v2-dup', name: 'Real', custom: { created_at: iso, role: 'x', name: 'y', color: 'c' } }]);
+    const u = res.users['v2-dup'];
+    assert.deepEqual(u.custom, { color: 'c', created_at: iso, role: 'x', name: 'y' });
+    assert.equal(u.role, 'user');
+    assert.equal(u.name, 'Real');
+    assert.ok(u.created_at instanceof Date && u.created_at.getTime() > Date.parse(iso), 'the server\'s created_at');
+    const [legacy] = (await v1.queryUsers({ id: 'v2-dup' })).users;
+    assert.equal(legacy.name, 'Real');
+    assert.equal(legacy.role, 'user');
+    assert.equal(legacy.color, 'c');
+    assert.equal(legacy.__custom, undefined, 'v1 shows the built-in fields only');
+    assert.equal(Date.parse(legacy.created_at), u.created_at.getTime(), 'the same instant, to the millisecond');
+    const r = await v2.updateUsersPartial({ users: [{ id: 'v2-dup', set: { 'custom.role': 'z' }, unset: ['custom.name'] }] });
+    assert.deepEqual(r.users['v2-dup'].custom, { color: 'c', created_at: iso, role: 'z' });
+    // A v1 write may not name where those keys live.
+    assertEnvelope(await raw(w, 'POST', '/users', { body: { users: { 'v2-dup': { id: 'v2-dup', __custom: {} } } } }), 400, 4,
+      'UpdateUsers failed with error: "users[v2-dup].__custom is a reserved field"');
+  });
+
+  test('times are integer nanoseconds on v2 (in and out), RFC 3339 on v1', LIMIT, async () => {
+    await v2.upsertUsers([{ id: 'v2-time' }]);
+    const revoke = Date.UTC(2024, 3, 4, 9, 26, 11, 805);
+    const nanos = `${revoke}000000`;
+    const patched = await raw(w, 'PATCH', '/api/v2/users', { body: { users: [{ id: 'v2-time', set: { revoke_tokens_issued_before: Number(nanos) } }] } });
+    assert.equal(patched.status, 200, patched.text);
+    assert.match(patched.text, new RegExp(`"revoke_tokens_issued_before":${nanos}[,}]`), 'exact integer nanoseconds');
+    assert.match(patched.text, /"created_at":\d{19}[,}]/);
+    const [legacy] = (await v1.queryUsers({ id: 'v2-time' })).users;
+    assert.equal(legacy.revoke_tokens_issued_before, '2024-04-04T09:26:11.805000Z');
+    const asText = await raw(w, 'PATCH', '/api/v2/users', { body: { users: [{ id: 'v2-time', set: { revoke_tokens_issued_before: nanos } }] } });
+    assert.equal(asText.status, 200, asText.text);
+    const after = await raw(w, 'GET', '/api/v2/users', { query: { payload: JSON.stringify({ filter_conditions: { created_at: { $gt: 0 }, id: 'v2-time' } }) } });
+    assert.deepEqual(after.json.users.map((x) => x.id), ['v2-time'], 'a time operand in nanoseconds');
+  });
+
+  test('a token signed over {} is a server token (PyPI getstream); custom events at /api/v2/chat', LIMIT, async () => {
+    const token = signJwt({}, w.secret);
+    assert.equal((await raw(w, 'GET', '/api/v2/app', { token })).status, 200);
+    assertEnvelope(await raw(w, 'GET', '/api/v2/app', { token: signJwt({}, 'not-the-secret') }), 401, 43);
+    await v2.upsertUsers([{ id: 'v2-ev' }]);
+    const sent = await v2.chat.sendUserCustomEvent({ user_id: 'v2-ev', event: { type: 'friendship_request', custom: { from: 'x' } } });
+    assert.equal(sent.event.type, 'friendship_request');
+    assertEnvelope(await raw(w, 'POST', '/api/v2/chat/users/nobody/event', { body: { event: { type: 'x' } } }), 404, 16);
+    assertEnvelope(await raw(w, 'GET', '/api/v2/chat/users/v2-ev/event'), 404, 16);
+  });
+
+  test('rate limits: headers count each endpoint, GET /rate_limits, 429 code 9 when configured', LIMIT, async () => {
+    // Counts are per minute: a window that rolls over between the calls is measured again
+    // (two roll-overs cannot fall within three quick tries).
+    let a, b, limits;
+    for (let tries = 0; tries < 3; tries++) {
+      a = (await v2.getApp()).metadata.rateLimit;
+      b = (await v2.getApp()).metadata.rateLimit;
+      limits = await v2.getRateLimits({ server_side: true, endpoints: 'GetApp,QueryUsers' });
+      if (a.rateLimitReset.getTime() === b.rateLimitReset.getTime() && limits.server_side.GetApp.reset * 1000 === b.rateLimitReset.getTime()) break;
+    }
+    assert.equal(b.rateLimitRemaining, a.rateLimitRemaining - 1, 'remaining drops');
+    assert.equal(b.rateLimit, 10_000);
+    assert.equal(b.rateLimitReset.getTime() % 60_000, 0, 'the window resets on the minute');
+    assert.deepEqual(Object.keys(limits.server_side).sort(), ['GetApp', 'QueryUsers']);
+    assert.equal(limits.server_side.GetApp.remaining, b.rateLimitRemaining);
+    assert.equal(limits.android, undefined, 'only the platform asked');
+    // A limit of 0 refuses every request, whatever minute it is (no test of the clock).
+    await v1.updateAppSettings({ roster_rate_limits: { UpdateUsers: 0 } });
+    try {
+      const refused = await raw(w, 'POST', '/users', { body: { users: { 'rl-2': { id: 'rl-2' } } } });
+      assertEnvelope(refused, 429, 9);
+      assert.equal(refused.headers['x-ratelimit-remaining'], '0');
+      assert.equal((await v1.queryUsers({ id: 'rl-2' })).users.length, 0, 'nothing written');
+    } finally {
+      await raw(w, 'PATCH', '/app', { body: { roster_rate_limits: null } });
+    }
+    assert.equal((await raw(w, 'POST', '/users', { body: { users: { 'rl-2': { id: 'rl-2' } } } })).status, 201);
+  });
+
+  test('bad input: unknown routes, user tokens', LIMIT, async () => {
+    await failsWith(v2.upsertUsers([{ id: 'v2-bad', custom: { __custom: 1 } }]), 4, /custom\.__custom is a reserved field/);
     assert.equal((await v1.queryUsers({ id: 'v2-bad' })).users.length, 0, 'nothing written');
     assertEnvelope(await raw(w, 'GET', '/api/v2/nowhere'), 404, 16);
     assertEnvelope(await raw(w, 'DELETE', '/api/v2/users'), 404, 16);
