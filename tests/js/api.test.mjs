@@ -68,12 +68,14 @@ test("normalizeUsername is Unicode-aware and drops everything but letters and di
 test("validateUser accepts a valid user and throws Stream's errors for invalid ones", () => {
   assert.equal(validateUser({ id: "u1", name: "Ann", teams: ["red"], book: { title: "Dune" } }), undefined);
   const e = throwsRoster(
-    () => validateUser({ id: "u1", created_at: "2020-01-01T00:00:00Z" }),
+    () => validateUser({ id: "u1", created_at: "helloworld" }),
     4,
     400,
     'UpdateUsers failed with error: "users[u1].created_at is a reserved field"',
   );
   assert.deepEqual(e.exception_fields, { "users[u1].created_at": "users[u1].created_at is a reserved field" });
+  // A user written back as it was read: echoed server-computed values are ignored.
+  assert.equal(validateUser({ id: "u1", created_at: "2020-01-01T00:00:00Z", online: false, banned: false }), undefined);
   assert.equal(e.more_info, "https://getstream.io/chat/docs/api_errors_response");
   assert.deepEqual(e.details, []);
   assert.equal(e.duration, undefined, "duration means nothing outside HTTP");
