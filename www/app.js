@@ -143,7 +143,7 @@ const BATCH_PRESETS = [
   { label: 'same name, other team', users: [{ id: 'johnny', name: 'john.doe', teams: ['blue'] }, { id: 'jane', name: 'Jane Roe', teams: ['red'] }] },
   { label: 'same name, same team', users: [{ id: 'jd', name: 'JOHN DOE', teams: ['red', 'green'] }] },
   { label: 'clash inside the batch', users: [{ id: 'ann', name: 'Ann Lee' }, { id: 'ann2', name: 'ann-lee' }] },
-  { label: 'reserved field → 400', users: [{ id: 'zed', name: 'Zed', created_at: '2020-01-01T00:00:00Z' }] },
+  { label: 'reserved field → 400', users: [{ id: 'zed', name: 'Zed', created_at: 'helloworld' }] },
 ];
 
 const MODE_NOTES = {
