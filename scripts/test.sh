@@ -44,13 +44,17 @@ bash scripts/build-worker.sh   # the harness builds nothing: each test server ru
 step "worker: size of build/index_bg.wasm (raw and gzip bytes; fails above 210 KiB gzip, at the end)"
 bash scripts/size.sh worker || size_status=$?
 
-step "worker: the compiled Worker under wrangler dev (workerd), driven by the stream-chat SDK and @stream-io/node-sdk (issues 4, 5, 9, 13, 15, 16, 17)"
+step "worker: the compiled Worker under wrangler dev (workerd), driven by the stream-chat SDK and @stream-io/node-sdk (issues 4, 5, 9, 13, 15, 16, 17, 25)"
 node --test --test-concurrency=1 --test-force-exit \
   tests/worker/api.test.mjs tests/worker/connect.test.mjs tests/worker/lifecycle.test.mjs tests/worker/storage.test.mjs \
   tests/worker/tenancy.test.mjs tests/worker/v2.test.mjs tests/worker/tasks.test.mjs tests/worker/events.test.mjs
 
 step "worker: race-free writes (issues 6, 13): concurrent writers with server and user tokens, concurrent PATCH /app"
 node --test --test-concurrency=1 --test-force-exit tests/worker/race.test.mjs
+
+step "worker: Stream's current Python SDK (PyPI getstream 7.0.0, in .tools/py) against the compiled Worker (issue 25)"
+bash scripts/setup-python.sh
+.tools/py/bin/python -m pytest -q tests/py
 
 step "playground: the page in headless Chromium against the Worker (screenshots in test-output/playground/)"
 node --test tests/e2e/playground.test.mjs

@@ -71,7 +71,8 @@ def test_upsert_query_partial_round_trip_with_custom_nested(client, wire):
     client.upsert_users(UserRequest(id="rt-bob", name="Bob", custom={"color": "blue", "score": 30}))
     q = query(client, {"id": {"$in": ["rt-ann", "rt-bob"]}}, sort=[SortParamRequest(field="score", direction=-1)])
     assert (wire.last.method, wire.last.path) == ("GET", "/api/v2/users")
-    assert json.loads(wire.last.query["payload"])["sort"] == [{"field": "score", "direction": -1}]
+    sort = json.loads(wire.last.query["payload"])["sort"]
+    assert [(s["field"], s["direction"]) for s in sort] == [("score", -1)]
     assert ids(q) == ["rt-ann", "rt-bob"], "sorted by a custom field, descending"
     assert q.data.users[0].custom == custom
     assert q.data.users[0].created_at == ann.created_at
