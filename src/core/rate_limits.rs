@@ -97,11 +97,19 @@ impl Usage {
     }
 }
 
-/// The configured limit of an endpoint: `None` when the app configured none.
-pub fn configured(settings: &Map<String, Value>, endpoint: Operation) -> Option<u32> {
+/// The configured limit of an endpoint (by name): `None` when the app configured none.
+pub fn configured(settings: &Map<String, Value>, endpoint: &str) -> Option<u32> {
     let limits = settings.get(SETTING)?.as_object()?;
     let per = |k: &str| limits.get(k).and_then(Value::as_u64).map(|n| u32::try_from(n).unwrap_or(u32::MAX));
-    per(endpoint.name()).or_else(|| per("default"))
+    per(endpoint).or_else(|| per("default"))
+}
+
+/// Whether `name` reads as one of Stream's operation names (`SendMessage`, `QueryChannels`):
+/// ASCII letters and digits, starting with a capital, at most 64 characters.
+fn is_endpoint_name(name: &str) -> bool {
+    name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_uppercase())
+        && name.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
 /// Checks a `roster_rate_limits` value: `null` (no limits), or an object of whole numbers keyed
@@ -140,9 +148,9 @@ impl Counter {
         }
     }
 
-    fn usage_of(&self, platform: Platform, endpoint: Operation, settings: &Map<String, Value>) -> Usage {
+    fn usage_of(&self, platform: Platform, endpoint: &str, settings: &Map<String, Value>) -> Usage {
         let limit = configured(settings, endpoint).unwrap_or(DEFAULT_LIMIT);
-        let used = self.counts.get(&(platform, endpoint.name())).copied().unwrap_or(0);
+        let used = self.counts.get(&(platform, endpoint)).copied().unwrap_or(0);
         Usage { limit, remaining: limit.saturating_sub(used), reset: (self.minute + 1) * 60 }
     }
 
@@ -156,8 +164,8 @@ impl Counter {
         now: Timestamp,
     ) -> (Usage, Result<()>) {
         self.roll(now);
-        let before = self.usage_of(platform, endpoint, settings);
-        if configured(settings, endpoint).is_some() && before.remaining == 0 {
+        let before = self.usage_of(platform, endpoint.name(), settings);
+        if configured(settings, endpoint.name()).is_some() && before.remaining == 0 {
             let e = ApiError::new(
                 super::error::code::RATE_LIMIT,
                 429,
@@ -166,11 +174,14 @@ impl Counter {
             return (before, Err(e));
         }
         *self.counts.entry((platform, endpoint.name())).or_insert(0) += 1;
-        (self.usage_of(platform, endpoint, settings), Ok(()))
+        (self.usage_of(platform, endpoint.name(), settings), Ok(()))
     }
 
     /// `GET /rate_limits`: `{<platform>: {<Endpoint>: {limit, remaining, reset}}}` for the
-    /// platforms asked (all when none is) and the endpoints named (all when `None`).
+    /// platforms asked (all when none is) and the endpoints named (Roster's when `None`). A
+    /// named endpoint of Stream's that Roster does not serve (`SendMessage`) is listed with its
+    /// whole budget, as Stream lists every endpoint asked for; names that are no operation
+    /// name are left out.
     pub fn view(
         &mut self,
         platforms: &[Platform],
@@ -183,8 +194,17 @@ impl Counter {
         let mut out = Map::new();
         for &p in platforms {
             let mut per = Map::new();
-            for &e in ENDPOINTS.iter().filter(|e| endpoints.is_none_or(|names| names.iter().any(|n| n == e.name()))) {
-                per.insert(e.name().into(), self.usage_of(p, e, settings).to_value());
+            match endpoints {
+                None => {
+                    for e in ENDPOINTS {
+                        per.insert(e.name().into(), self.usage_of(p, e.name(), settings).to_value());
+                    }
+                }
+                Some(names) => {
+                    for name in names.iter().filter(|n| is_endpoint_name(n)) {
+                        per.insert(name.clone(), self.usage_of(p, name, settings).to_value());
+                    }
+                }
             }
             out.insert(p.name().into(), Value::Object(per));
         }
@@ -257,6 +277,17 @@ mod tests {
         assert_eq!(
             some,
             json!({"web": {"QueryUsers": {"limit": DEFAULT_LIMIT, "remaining": DEFAULT_LIMIT - 1, "reset": (T / 60 + 1) * 60}}})
+        );
+        // Stream's endpoints Roster does not serve are listed, when named, with their whole
+        // budget; what is no operation name is left out.
+        let named = ["QueryUsers", "SendMessage", "", "bad name", "lower"].map(String::from);
+        let s = settings(json!({"roster_rate_limits": {"default": 7}}));
+        let mixed = c.view(&[Platform::Web], Some(&named), &s, at);
+        assert_eq!(mixed["web"].as_object().unwrap().len(), 2, "{mixed}");
+        assert_eq!(mixed["web"]["QueryUsers"]["remaining"], 6);
+        assert_eq!(
+            (mixed["web"]["SendMessage"]["limit"].clone(), mixed["web"]["SendMessage"]["remaining"].clone()),
+            (json!(7), json!(7))
         );
         assert!(check_setting(&json!({"default": 5, "QueryUsers": 0})).is_ok());
         assert!(check_setting(&Value::Null).is_ok());

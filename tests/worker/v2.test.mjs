@@ -138,14 +138,17 @@ describe('/api/v2 users', () => {
     for (let tries = 0; tries < 3; tries++) {
       a = (await v2.getApp()).metadata.rateLimit;
       b = (await v2.getApp()).metadata.rateLimit;
-      limits = await v2.getRateLimits({ server_side: true, endpoints: 'GetApp,QueryUsers' });
+      limits = await v2.getRateLimits({ server_side: true, endpoints: 'GetApp,QueryUsers,SendMessage' });
       if (a.rateLimitReset.getTime() === b.rateLimitReset.getTime() && limits.server_side.GetApp.reset * 1000 === b.rateLimitReset.getTime()) break;
     }
     assert.equal(b.rateLimitRemaining, a.rateLimitRemaining - 1, 'remaining drops');
     assert.equal(b.rateLimit, 10_000);
     assert.equal(b.rateLimitReset.getTime() % 60_000, 0, 'the window resets on the minute');
-    assert.deepEqual(Object.keys(limits.server_side).sort(), ['GetApp', 'QueryUsers']);
+    assert.deepEqual(Object.keys(limits.server_side).sort(), ['GetApp', 'QueryUsers', 'SendMessage']);
     assert.equal(limits.server_side.GetApp.remaining, b.rateLimitRemaining);
+    // An endpoint of Stream's that Roster does not serve is listed when named (Stream's own
+    // suites ask for SendMessage and QueryChannels), with its whole budget.
+    assert.deepEqual([limits.server_side.SendMessage.limit, limits.server_side.SendMessage.remaining], [10_000, 10_000]);
     assert.equal(limits.android, undefined, 'only the platform asked');
     // A limit of 0 refuses every request, whatever minute it is (no test of the clock).
     await v1.updateAppSettings({ roster_rate_limits: { UpdateUsers: 0 } });
