@@ -29,6 +29,7 @@ export function loadCredentials(path = file) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const c = loadCredentials();
+  const base = `http://127.0.0.1:${process.env.PORT || 8787}`;
   if (process.argv.includes('--json')) {
     console.log(JSON.stringify(c));
   } else {
@@ -40,9 +41,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       ${c.serverToken}
 
   Try it:
-    curl -s "http://127.0.0.1:8787/app?api_key=${c.key}" -H "Authorization: ${c.serverToken}" -H "stream-auth-type: jwt"
+    curl -s "${base}/app?api_key=${c.key}" -H "Authorization: ${c.serverToken}" -H "stream-auth-type: jwt"
   Or with Stream's SDK:
-    new StreamChat('${c.key}', '<secret>', { baseURL: 'http://127.0.0.1:8787' })
+    new StreamChat('${c.key}', '<secret>', { baseURL: '${base}' })
+  Playground: ${base}/
 `);
   }
 }

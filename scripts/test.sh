@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Runs every test: installs what is missing (scripts/setup.sh), then the native core tests,
+# Runs every test: installs what is missing (scripts/setup.sh test: the serving tools plus browsers, wasm-pack, clippy), then the native core tests,
 # lint, the npm package tests (Node, workerd, headless Chromium and Firefox) and the Worker tests
 # against workerd with the official stream-chat SDK as the client.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh test
 source scripts/env.sh
 mkdir -p test-output
 
