@@ -122,7 +122,7 @@ function setupPartial(roster) {
       const after = roster.applyPartialUpdate(before, change, { caller: who });
       show(result, diffView(before, after), h('details', {}, h('summary', {}, 'Updated user'), h('pre', { class: 'code' }, json(after))));
     } catch (e) {
-      show(result, errorView(e));
+      show(result, errorView(e, { via: 'package', call: 'applyPartialUpdate' }));
     }
   };
   user.value = json(STORED_USER);
@@ -172,7 +172,7 @@ function setupBatch(roster) {
       const now = store.getAppSettings().app.enforce_unique_usernames;
       show($('#batch-mode-note'), h('code', {}, `enforce_unique_usernames: "${now}"`), ` — ${MODE_NOTES[now]}`);
     } catch (e) {
-      show(result, errorView(e));
+      show(result, errorView(e, { via: 'package', call: 'UserStore.updateAppSettings' }));
     }
   };
   const reset = () => {
@@ -191,7 +191,7 @@ function setupBatch(roster) {
       show(result, h('p', { class: 'success', role: 'status' }, `Upserted ${ids.length} user${ids.length === 1 ? '' : 's'}: ${ids.join(', ')}.`));
       renderStore();
     } catch (e) {
-      show(result, errorView(e), h('p', { class: 'muted small' }, 'Nothing was written.'));
+      show(result, errorView(e, { via: 'package', call: 'UserStore.upsertUsers' }), h('p', { class: 'muted small' }, 'Nothing was written.'));
       renderStore();
     }
   });

@@ -91,20 +91,31 @@ function envelope(err) {
 }
 
 /**
- * An error as Stream returns it: the line the stream-chat SDK throws
- * (`StreamChat error code 6: UpdateUsers failed with error: "…"`) and the JSON error body.
- * `err` is a RosterError from the package or a parsed error body from the Worker; anything
- * else (a JSON syntax error in an editor, a network failure) is shown as a plain message.
+ * An error as it reached this page, labelled by where it came from:
+ * - `{ via: 'http' }` (the default): a Worker's error response, parsed. Shown as the stream-chat
+ *   SDK throws it (`StreamChat error code 6: UpdateUsers failed with error: "…"`), headed with the
+ *   HTTP status, and the JSON error body.
+ * - `{ via: 'package', call }`: a `RosterError` thrown in this page by the roster-users package
+ *   (`call` names the function, e.g. `UserStore.upsertUsers`). No HTTP is involved: it is shown as
+ *   thrown (`RosterError: …`), with the error's fields (Stream's envelope, minus `duration`).
+ * - `{ via: 'socket' }`: a `connection.error` frame on the /connect WebSocket, and its `error`.
+ * Anything else (a JSON syntax error in an editor, a network failure) is a plain message.
  */
-export function errorView(err) {
+export function errorView(err, { via = 'http', call = 'roster-users' } = {}) {
   if (typeof err?.code !== 'number' || typeof err?.StatusCode !== 'number') {
     return h('div', { class: 'error', role: 'alert' }, h('p', { class: 'error-line' }, String(err?.message ?? err)));
   }
-  return h('div', { class: 'error', role: 'alert' },
-    h('p', { class: 'error-head' }, `HTTP ${err.StatusCode} · Stream error code ${err.code}`),
-    h('p', { class: 'error-line' }, h('code', {}, `StreamChat error code ${err.code}: ${err.message}`)),
+  const shown = {
+    http: [`HTTP ${err.StatusCode} · Stream error code ${err.code}`, `StreamChat error code ${err.code}: ${err.message}`, 'Error body'],
+    package: [`RosterError code ${err.code} · thrown in this page by ${call}`, `${err.name || 'RosterError'}: ${err.message}`, 'The error’s fields'],
+    socket: [`connection.error on the WebSocket · Stream error code ${err.code}`, `StreamChat error code ${err.code}: ${err.message}`, 'The frame’s error'],
+  }[via];
+  const [head, line, what] = shown;
+  return h('div', { class: 'error', role: 'alert', 'data-via': via },
+    h('p', { class: 'error-head' }, head),
+    h('p', { class: 'error-line' }, h('code', {}, line)),
     h('details', { open: true },
-      h('summary', {}, 'Error body'),
+      h('summary', {}, what),
       h('pre', { class: 'code' }, JSON.stringify(envelope(err), null, 2))));
 }
 

@@ -4,12 +4,18 @@
 // nothing from outside its origin and never receives the API secret, and saves phone and laptop
 // screenshots to test-output/playground/.
 //
+// Issue 24 (item 6), the live panel: paging past 30 users with an id cursor, presence (its own
+// /connect socket and one opened here), the event feed (user.updated and user.presence.changed
+// as the Worker sends them, for writes made by the page and by others), a request log that shows
+// every call including writes, and in-page errors labelled as the package's, not as HTTP.
+//
 // Needs build/ (the Worker) and build/www (the page): `bash scripts/build-worker.sh` makes both.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import WebSocket from 'ws';
 import { ROOT, assertEnvelope, raw, signJwt, startWorker } from '../worker/harness.mjs';
 
 const OUT = join(ROOT, 'test-output', 'playground');
@@ -98,6 +104,46 @@ async function shot(page, name) {
   await page.screenshot({ path: join(OUT, `${name}.png`), fullPage: true });
 }
 
+/** The request log's newest entries as "METHOD /path STATUS", newest first. */
+async function logTop(page, n) {
+  const entries = await page.locator('#live-log > li').evaluateAll((lis) => lis.map((li) => `${li.dataset.method} ${li.dataset.path} ${li.dataset.status}`));
+  return entries.slice(0, n);
+}
+
+/** Waits for an event of `type` about `userId` in the live feed; returns its line's text. */
+async function feedEvent(page, type, userId, expected = '') {
+  const line = page.locator(`#live-feed > li[data-type="${type}"][data-user="${userId}"] summary`);
+  return textOf(line, expected || type);
+}
+
+/** The ids listed on the live panel's current page. */
+async function listed(page) {
+  return page.locator('#live-users > li').evaluateAll((lis) => lis.map((li) => li.dataset.id));
+}
+
+/** The presence label of a listed user ("online" or "offline"). */
+function presenceOf(page, id) {
+  return page.locator(`#live-users > li[data-id="${id}"] .presence`);
+}
+
+/**
+ * A /connect WebSocket from here as `userId`, with the server token (as the page's feed does);
+ * resolves once its health.check arrived.
+ */
+async function connectAs(w, userId) {
+  const q = new URLSearchParams({
+    json: JSON.stringify({ user_id: userId, user_details: { id: userId } }),
+    api_key: w.key, authorization: w.serverToken, 'stream-auth-type': 'jwt',
+  });
+  const ws = new WebSocket(`${w.baseURL.replace(/^http/, 'ws')}/connect?${q}`);
+  const first = await new Promise((resolve, reject) => {
+    ws.once('message', (m) => resolve(JSON.parse(m.toString())));
+    ws.once('error', reject);
+  });
+  assert.equal(first.type, 'health.check', JSON.stringify(first));
+  return ws;
+}
+
 /** On a phone the layout viewport widens to fit wide content, so compare with the device's width. */
 async function noHorizontalScroll(page, panel) {
   const { width } = page.viewportSize();
@@ -171,7 +217,7 @@ describe('under npm run dev (ROSTER_DEV_TOKENS=1)', () => {
       await shot(page, 'laptop-1-usernames');
     });
 
-    await t.test('partial update: before/after diff, and Stream errors', async () => {
+    await t.test('partial update: before/after diff, and the package\'s errors (not HTTP)', async () => {
       await page.getByRole('tab', { name: 'Partial update' }).click();
       assert.ok(await page.locator('#panel-partial').isVisible());
       assert.equal(await page.locator('#panel-names').isVisible(), false);
@@ -192,8 +238,11 @@ describe('under npm run dev (ROSTER_DEV_TOKENS=1)', () => {
 
       await page.getByRole('button', { name: 'role, as the user → 403' }).click();
       assert.equal(await page.getByLabel('Caller').inputValue(), 'user');
-      await textOf(page.locator('#partial-result .error'), 'StreamChat error code 17: UpdateUsersPartial failed with error: "user role can only be changed server-side"');
-      assert.equal(await page.locator('#partial-result .error-head').textContent(), 'HTTP 403 · Stream error code 17');
+      // Thrown in this page by the package: labelled as its RosterError, never as an HTTP answer.
+      await textOf(page.locator('#partial-result .error'), 'RosterError: UpdateUsersPartial failed with error: "user role can only be changed server-side"');
+      assert.equal(await page.locator('#partial-result .error-head').textContent(), 'RosterError code 17 · thrown in this page by applyPartialUpdate');
+      assert.doesNotMatch(await page.locator('#partial-result .error').innerText(), /HTTP|StreamChat error/);
+      assert.equal(await page.locator('#partial-result .error summary').textContent(), 'The error’s fields');
       const body = JSON.parse(await page.locator('#partial-result .error pre').innerText());
       assert.deepEqual(body, {
         code: 17,
@@ -207,7 +256,8 @@ describe('under npm run dev (ROSTER_DEV_TOKENS=1)', () => {
       assert.ok(asServer.includes('+   "role": "admin",'), asServer.join('\n'));
 
       await page.getByRole('button', { name: 'bad path → 400' }).click();
-      await textOf(page.locator('#partial-result .error'), 'StreamChat error code 4: UpdateUsersPartial failed with error: "field name \'address..city\' is invalid');
+      await textOf(page.locator('#partial-result .error'), 'RosterError: UpdateUsersPartial failed with error: "field name \'address..city\' is invalid');
+      assert.equal(await page.locator('#partial-result .error-head').textContent(), 'RosterError code 4 · thrown in this page by applyPartialUpdate');
       assert.match(await page.locator('#partial-result .error pre').innerText(), /"exception_fields": \{\n\s+"address\.\.city"/);
 
       await page.getByLabel('Stored user').fill('{"id": "ann", ');
@@ -218,7 +268,7 @@ describe('under npm run dev (ROSTER_DEV_TOKENS=1)', () => {
       await shot(page, 'laptop-2-partial-update');
     });
 
-    await t.test('batch upsert: the uniqueness switch, all-or-nothing, Stream errors', async () => {
+    await t.test('batch upsert: the uniqueness switch, all-or-nothing, UserStore errors (not HTTP)', async () => {
       await page.getByRole('tab', { name: 'Batch upsert' }).click();
       const store = () => rows(page, '#batch-store');
       assert.deepEqual(await store(), [['john', 'John Doe', 'johndoe', 'red']]);
@@ -236,8 +286,10 @@ describe('under npm run dev (ROSTER_DEV_TOKENS=1)', () => {
       await page.getByRole('radio', { name: 'app' }).check();
       await textOf(page.locator('#batch-mode-note'), 'enforce_unique_usernames: "app"');
       await upsert.click();
-      await textOf(page.locator('#batch-result .error'), 'StreamChat error code 6: UpdateUsers failed with error: "username \'john.doe\' already exists"');
-      assert.equal(await page.locator('#batch-result .error-head').textContent(), 'HTTP 400 · Stream error code 6');
+      await textOf(page.locator('#batch-result .error'), 'RosterError: UpdateUsers failed with error: "username \'john.doe\' already exists"');
+      assert.equal(await page.locator('#batch-result .error-head').textContent(), 'RosterError code 6 · thrown in this page by UserStore.upsertUsers');
+      assert.doesNotMatch(await page.locator('#batch-result .error').innerText(), /HTTP|StreamChat error/);
+      assert.equal(JSON.parse(await page.locator('#batch-result .error pre').innerText()).code, 6);
       assert.match(await page.locator('#batch-result').innerText(), /Nothing was written\./);
       assert.deepEqual((await store()).map((r) => r[0]), ['john'], 'all or nothing: jane was not written either');
 
@@ -247,7 +299,7 @@ describe('under npm run dev (ROSTER_DEV_TOKENS=1)', () => {
       await textOf(page.locator('#batch-result'), 'Upserted 2 users: jane, johnny.');
       await page.getByRole('button', { name: 'same name, same team' }).click();
       await upsert.click();
-      await textOf(page.locator('#batch-result .error'), 'StreamChat error code 6: UpdateUsers failed with error: "username \'JOHN DOE\' already exists in team \'red\'"');
+      await textOf(page.locator('#batch-result .error'), 'RosterError: UpdateUsers failed with error: "username \'JOHN DOE\' already exists in team \'red\'"');
       assert.deepEqual((await store()).map((r) => r[0]), ['jane', 'john', 'johnny']);
 
       // Inside one batch: in team mode users without teams never collide; in app mode they do.
@@ -257,11 +309,12 @@ describe('under npm run dev (ROSTER_DEV_TOKENS=1)', () => {
       await reset.click();
       await page.getByRole('radio', { name: 'app' }).check();
       await upsert.click();
-      await textOf(page.locator('#batch-result .error'), /StreamChat error code 6: UpdateUsers failed with error: "username 'ann-?lee' already exists"/i);
+      await textOf(page.locator('#batch-result .error'), /RosterError: UpdateUsers failed with error: "username 'ann-?lee' already exists"/i);
 
       await page.getByRole('button', { name: 'reserved field → 400' }).click();
       await upsert.click();
-      await textOf(page.locator('#batch-result .error'), 'StreamChat error code 4: UpdateUsers failed with error:');
+      await textOf(page.locator('#batch-result .error'), 'RosterError: UpdateUsers failed with error:');
+      assert.equal(await page.locator('#batch-result .error-head').textContent(), 'RosterError code 4 · thrown in this page by UserStore.upsertUsers');
       assert.match(await page.locator('#batch-result .error').innerText(), /created_at/);
 
       await page.getByRole('button', { name: 'same name, same team' }).click();
@@ -270,16 +323,37 @@ describe('under npm run dev (ROSTER_DEV_TOKENS=1)', () => {
       await shot(page, 'laptop-3-batch-upsert');
     });
 
-    await t.test('live Worker: list, open, edit with set/unset, change the uniqueness setting', async () => {
+    await t.test('live Worker: feed, presence, list, edit with set/unset, request log, uniqueness setting', async () => {
       await page.getByRole('tab', { name: 'Live Worker' }).click();
       await textOf(page.locator('#live-auth'), `Connected with API key ${w.key}`);
       assert.match(await page.locator('#live-auth').innerText(), /GET \/_dev\/token/);
-      await textOf(page.locator('#live-count'), 'No users yet');
+
+      // The feed's WebSocket opens first (as connectUser, with the dev server token, as the user
+      // `playground`), so the first query already names its connection and shows it online.
+      await textOf(page.locator('#live-feed-status'), /^Connected as playground \(connection [0-9a-f-]{36}\), watching 1 user\./);
+      assert.deepEqual(await logTop(page, 3), ['GET /users 200', 'GET /connect open', 'GET /app 200'], 'the key check, the socket and the first query are logged');
+      await textOf(page.locator('#live-count'), '1 user');
+      assert.deepEqual(await listed(page), ['playground']);
+      assert.equal(await presenceOf(page, 'playground').innerText(), 'online', 'a connected user shows online');
 
       await page.getByRole('button', { name: 'Add sample users' }).click();
       await textOf(page.locator('#live-result'), 'Upserted alice, bob, carol (POST /users).');
-      await textOf(page.locator('#live-count'), '3 users');
-      assert.deepEqual(await page.locator('#live-users .user-id').allInnerTexts(), ['alice · red', 'bob · blue', 'carol · red, blue']);
+      await textOf(page.locator('#live-count'), '4 users');
+      assert.deepEqual(await page.locator('#live-users .user-id').allInnerTexts(), ['alice · red', 'bob · blue', 'carol · red, blue', 'playground']);
+      assert.deepEqual(await logTop(page, 2), ['GET /users 200', 'POST /users 201'], 'the write is logged, then the re-read');
+      assert.equal(await presenceOf(page, 'bob').innerText(), 'offline');
+
+      // Presence, live: bob connects elsewhere; the feed gets user.presence.changed and bob's dot
+      // turns on without a re-read; it turns off when bob leaves.
+      const logged = (await logTop(page, 50)).length;
+      const bobSocket = await connectAs(w, 'bob');
+      await feedEvent(page, 'user.presence.changed', 'bob', 'online');
+      await textOf(presenceOf(page, 'bob'), 'online');
+      assert.match(await presenceOf(page, 'bob').getAttribute('class'), /\bon\b/);
+      bobSocket.close();
+      await textOf(page.locator('#live-feed > li[data-user="bob"]'), 'offline');
+      await textOf(presenceOf(page, 'bob'), 'offline');
+      assert.equal((await logTop(page, 50)).length, logged, 'presence came over the socket: no request was made');
 
       // Open bob; set a name and a nested path, unset a field.
       await page.getByRole('button', { name: /Bob Stone/ }).click();
@@ -293,6 +367,18 @@ describe('under npm run dev (ROSTER_DEV_TOKENS=1)', () => {
       for (const line of ['-   "name": "Bob Stone",', '+   "name": "Bobby Stone",', '-   "title": "Engineer",', '+   "address": {', '+     "city": "Oslo"']) {
         assert.ok(diff.includes(line), `diff line ${JSON.stringify(line)} in:\n${diff.join('\n')}`);
       }
+      // The log's newest entry is the write itself.
+      assert.deepEqual(await logTop(page, 1), ['PATCH /users 200']);
+      // The feed shows the Worker's user.updated for bob, with what changed.
+      await feedEvent(page, 'user.updated', 'bob', 'changed address, name, title');
+      const bobEvent = page.locator('#live-feed > li[data-type="user.updated"][data-user="bob"]').first();
+      assert.deepEqual(
+        await Promise.all(['.feed-type', '.feed-user', '.feed-change'].map((c) => bobEvent.locator(c).innerText())),
+        ['user.updated', 'bob', 'changed address, name, title']);
+      assert.match(await bobEvent.locator('.feed-time').innerText(), /^\d\d:\d\d:\d\d$/);
+      const event = JSON.parse(await page.locator('#live-feed > li[data-type="user.updated"][data-user="bob"] pre').first().textContent());
+      assert.equal(event.user.name, 'Bobby Stone');
+      assert.deepEqual(event.user.address, { city: 'Oslo' });
       const stored = (await raw(w, 'GET', '/users', { query: { payload: { filter_conditions: { id: 'bob' } } } })).json.users[0];
       assert.equal(stored.name, 'Bobby Stone');
       assert.deepEqual(stored.address, { city: 'Oslo' });
@@ -300,24 +386,41 @@ describe('under npm run dev (ROSTER_DEV_TOKENS=1)', () => {
       await textOf(page.locator('#live-users'), 'Bobby Stone');
       assert.equal(await page.getByRole('button', { name: /Bobby Stone/ }).getAttribute('aria-current'), 'true');
 
-      // The uniqueness setting: PATCH /app, read back with GET /app.
+      // A write made elsewhere reaches the feed and the list too (the list watches its users).
+      assert.equal((await raw(w, 'PATCH', '/users', { body: { users: [{ id: 'alice', set: { name: 'Alice Jones' } }] } })).status, 200);
+      await feedEvent(page, 'user.updated', 'alice', 'changed name');
+      await textOf(page.locator('#live-users > li[data-id="alice"]'), 'Alice Jones');
+      assert.deepEqual(await logTop(page, 1), ['PATCH /users 200'], 'the page made no request for it');
+
+      // The uniqueness setting: PATCH /app, read back with GET /app, both logged.
       assert.equal(await page.getByLabel('Unique usernames').inputValue(), 'no');
       await page.getByLabel('Unique usernames').selectOption('app');
       await textOf(page.locator('#live-result'), 'Saved: enforce_unique_usernames: "app"');
       assert.equal((await raw(w, 'GET', '/app')).json.app.enforce_unique_usernames, 'app');
+      assert.deepEqual(await logTop(page, 2), ['GET /app 200', 'PATCH /app 200']);
 
-      // Renaming carol to alice's name is refused with Stream's error, and nothing changes.
+      // Renaming carol to alice's old name is refused with Stream's error, and nothing changes.
       await page.getByRole('button', { name: /Carol Díaz/ }).click();
-      await page.getByLabel('set (JSON object of dotted paths)').fill('{"name": "alice.smith"}');
+      await page.getByLabel('set (JSON object of dotted paths)').fill('{"name": "alice.jones"}');
       await page.getByRole('button', { name: 'Save (PATCH /users)' }).click();
-      await textOf(page.locator('#live-result .error'), 'StreamChat error code 6: UpdateUsersPartial failed with error: "username \'alice.smith\' already exists"');
+      await textOf(page.locator('#live-result .error'), 'StreamChat error code 6: UpdateUsersPartial failed with error: "username \'alice.jones\' already exists"');
+      assert.equal(await page.locator('#live-result .error-head').textContent(), 'HTTP 400 · Stream error code 6', 'the Worker\'s errors are HTTP answers');
       const body = JSON.parse(await page.locator('#live-result .error pre').innerText());
       assert.equal(body.StatusCode, 400);
       assert.match(body.duration, /^\d+\.\d\dms$/, 'the Worker’s own error body, duration included');
       const carol = (await raw(w, 'GET', '/users', { query: { payload: { filter_conditions: { id: 'carol' } } } })).json.users[0];
       assert.equal(carol.name, 'Carol Díaz');
-      assert.match(await page.locator('#live-exchange pre').textContent(), /^PATCH \/users\?api_key=/);
-      await page.locator('#live-exchange summary').click();
+      assert.deepEqual(await logTop(page, 1), ['PATCH /users 400'], 'a refused write is logged too');
+      const top = page.locator('#live-log > li').first();
+      assert.equal(await top.getAttribute('class'), 'log-bad');
+      await top.locator('summary').click();
+      const exchange = await top.locator('pre').textContent();
+      assert.match(exchange, /^PATCH \/users\?api_key=/);
+      assert.match(exchange, /"name": "alice\.jones"/);
+      assert.match(exchange, /→ HTTP 400\n\{\n[^]*\n {2}"code": 6,\n/);
+      assert.ok(!exchange.includes(w.serverToken), 'the token is cut short in the log');
+      await feedEvent(page, 'user.updated', 'bob');
+      await page.locator('#live-feed > li[data-user="bob"] summary').first().click();
       await shot(page, 'laptop-4-live-worker');
 
       // Search goes to the Worker as a $autocomplete query.
@@ -325,7 +428,41 @@ describe('under npm run dev (ROSTER_DEV_TOKENS=1)', () => {
       await textOf(page.locator('#live-count'), '1 user');
       assert.deepEqual(await page.locator('#live-users .user-id').allInnerTexts(), ['carol · red, blue']);
       await page.getByLabel('Search names').fill('');
-      await textOf(page.locator('#live-count'), '3 users');
+      await textOf(page.locator('#live-count'), '4 users');
+    });
+
+    await t.test('live Worker: pages past 30 users, and watches each page it shows', async () => {
+      const ids = Array.from({ length: 35 }, (_, i) => `pg-${String(i).padStart(2, '0')}`);
+      const made = await raw(w, 'POST', '/users', { body: { users: Object.fromEntries(ids.map((id, i) => [id, { id, name: `Paged ${i}` }])) } });
+      assert.equal(made.status, 201, made.text);
+      const all = (await raw(w, 'GET', '/users', { query: { payload: { filter_conditions: {}, sort: [{ field: 'id', direction: 1 }], limit: 100 } } })).json.users.map((u) => u.id);
+      assert.equal(all.length, 39, 'alice, bob, carol, playground and 35 more');
+
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      await textOf(page.locator('#live-count'), 'Users 1–30 (more on the next page)');
+      assert.deepEqual(await listed(page), all.slice(0, 30));
+      assert.equal(await page.getByRole('button', { name: 'Previous' }).isDisabled(), true);
+
+      await page.getByRole('button', { name: 'Next' }).click();
+      await textOf(page.locator('#live-count'), 'Users 31–39');
+      assert.deepEqual(await listed(page), all.slice(30), 'the 31st user onwards');
+      assert.ok((await listed(page)).includes('pg-34'));
+      assert.equal(await page.getByRole('button', { name: 'Next' }).isDisabled(), true, 'no page after the last');
+      const query = await page.locator('#live-log > li').first().locator('pre').textContent();
+      assert.match(query, new RegExp(`"id":\\{"\\$gt":"${all[29]}"\\}`), 'the next page is asked for with an id cursor');
+      assert.match(query, /"presence":true/);
+      assert.match(query, /connection_id=[0-9a-f-]{36}/);
+      assert.equal(await presenceOf(page, 'playground').innerText(), 'online');
+
+      // The second page's users are watched too: a change to one reaches the feed and the list.
+      await raw(w, 'PATCH', '/users', { body: { users: [{ id: 'pg-34', set: { name: 'Paged last' } }] } });
+      await feedEvent(page, 'user.updated', 'pg-34', 'changed name');
+      await textOf(page.locator('#live-users > li[data-id="pg-34"]'), 'Paged last');
+      await shot(page, 'laptop-5-live-page-2');
+
+      await page.getByRole('button', { name: 'Previous' }).click();
+      await textOf(page.locator('#live-count'), 'Users 1–30 (more on the next page)');
+      assert.deepEqual(await listed(page), all.slice(0, 30));
     });
 
     assertClean(seen);
@@ -344,8 +481,13 @@ describe('under npm run dev (ROSTER_DEV_TOKENS=1)', () => {
         await p.locator('#batch-result .error').waitFor();
       }
       if (tab === 'Live Worker') {
-        await textOf(p.locator('#live-count'), 'users');
+        await textOf(p.locator('#live-count'), 'Users 1–30');
+        await textOf(p.locator('#live-feed-status'), 'Connected as playground');
         await p.getByRole('button', { name: /Bobby Stone/ }).click();
+        await p.getByRole('button', { name: 'Save (PATCH /users)' }).click();
+        await textOf(p.locator('#live-result'), 'Saved bob.');
+        await feedEvent(p, 'user.updated', 'bob');
+        assert.deepEqual(await logTop(p, 1), ['PATCH /users 200']);
       }
       await noHorizontalScroll(p, tab);
       await shot(p, `phone-${i + 1}-${name}`);
@@ -385,7 +527,41 @@ describe('as deployed (no ROSTER_DEV_TOKENS)', () => {
     await page.getByLabel('Server token (JWT)').fill(w.serverToken);
     await page.getByRole('button', { name: 'Connect' }).click();
     await textOf(page.locator('#live-auth'), `Connected with API key ${w.key} with the key and token you pasted`);
+    // With pasted credentials (a real app) the feed waits for the button: connecting would create
+    // its user there.
     await textOf(page.locator('#live-count'), 'No users yet');
+    await textOf(page.locator('#live-feed-status'), 'Not connected. Connecting creates or updates this user');
+    assert.deepEqual(await logTop(page, 3), ['GET /users 200', 'GET /app 200', 'GET /app 401'], 'the refused key check is in the log too');
+
+    // A refused connect is the socket's connection.error, labelled as such (not HTTP).
+    await page.getByLabel('Connect as').fill('no spaces');
+    await page.locator('#live-feed-toggle').click();
+    await textOf(page.locator('#live-feed-error .error'), 'StreamChat error code 4:');
+    assert.equal(await page.locator('#live-feed-error .error-head').textContent(), 'connection.error on the WebSocket · Stream error code 4');
+    assert.match(await page.locator('#live-feed-error .error').innerText(), /user id 'no spaces' is invalid/);
+    assert.deepEqual(await logTop(page, 1), ['GET /connect connection.error']);
+    await textOf(page.locator('#live-feed-toggle'), /^Connect$/);
+
+    await page.getByLabel('Connect as').fill('watcher');
+    await page.locator('#live-feed-toggle').click();
+    await textOf(page.locator('#live-feed-status'), /^Connected as watcher \(connection [0-9a-f-]{36}\), watching 1 user\./);
+    assert.equal(await page.locator('#live-feed-error').innerText(), '', 'the old error is cleared');
+    assert.deepEqual(await listed(page), ['watcher']);
+    assert.equal(await presenceOf(page, 'watcher').innerText(), 'online');
+    await raw(w, 'PATCH', '/users', { body: { users: [{ id: 'watcher', set: { name: 'Watcher' } }] } });
+    await feedEvent(page, 'user.updated', 'watcher', 'changed name');
+    await textOf(page.locator('#live-users'), 'Watcher');
+    await noHorizontalScroll(page, 'live panel, pasted credentials');
+    await shot(page, 'deployed-live-feed');
+    await page.locator('#live-feed-toggle').click();
+    await textOf(page.locator('#live-feed-status'), 'Not connected.');
+    // The Worker marks watcher offline as the socket closes; a re-read shows it.
+    for (let i = 0; ; i++) {
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      if (await presenceOf(page, 'watcher').innerText() === 'offline') break;
+      assert.ok(i < 50, 'watcher shows offline after its socket closed');
+      await new Promise((r) => setTimeout(r, 200));
+    }
     // Kept for this tab only, and forgotten on request.
     await page.reload();
     await textOf(page.locator('#live-auth'), 'you pasted');
