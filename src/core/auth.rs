@@ -102,6 +102,11 @@ pub fn dev_token(user_id: &str) -> String {
 
 /// Verifies `token` and returns its claims, or the 401 error Stream would give.
 pub fn verify(token: &str, secret: &str, policy: &AuthPolicy, now: Timestamp) -> Result<Claims, ApiError> {
+    if token.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("bearer ")) {
+        return Err(ApiError::auth(
+            "JWTAuth error: token is malformed: the Authorization header is the token itself; drop the 'Bearer ' prefix",
+        ));
+    }
     let mut parts = token.split('.');
     let (Some(header), Some(payload), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next())
     else {
@@ -495,6 +500,16 @@ mod tests {
         )
         .is_ok());
         assert!(verify(&raw(r#"{"alg":"HS256"}"#, r#"{"user_id":"u"}"#), "secret", &strict(), now()).is_ok());
+    }
+
+    #[test]
+    fn a_bearer_prefix_is_named() {
+        let good = user_token("tommaso", None, None, "secret");
+        assert!(verify(&good, "secret", &strict(), now()).is_ok());
+        let e = err(&format!("Bearer {good}"), &strict(), now());
+        assert_eq!((e.code, e.status), (5, 401));
+        assert_eq!(err(&format!("bearer {good}"), &strict(), now()).code, 5);
+        assert!(e.reason.contains("drop the 'Bearer ' prefix"), "{}", e.reason);
     }
 
     #[test]

@@ -16,11 +16,13 @@ pub mod time;
 
 pub use error::{ApiError, Operation};
 pub mod memory;
+pub mod not_served;
 pub mod ops;
 pub mod partial;
 pub mod record;
 pub mod scan;
 pub mod set;
+pub mod setting_keys;
 pub mod settings;
 pub mod tasks;
 pub mod tenancy;

@@ -1,5 +1,6 @@
 //! App settings: every setting `PATCH /app` is given is kept as sent; the ones Roster acts on
-//! are validated and read through typed accessors.
+//! are validated and read through typed accessors. A key that names no setting
+//! ([`super::setting_keys`]) is ignored, as Stream ignores it.
 
 use super::error::{ApiError, Result};
 use super::json::parse_object;
@@ -141,7 +142,7 @@ impl AppSettings {
     }
 
     /// Applies a `PATCH /app` body: validates the settings Roster acts on, keeps every other
-    /// setting as sent. An empty object changes nothing.
+    /// setting as sent, ignores keys that name no setting. An empty object changes nothing.
     ///
     /// A typed SDK sends every setting it knows (stream-chat-go's `UpdateAppSettings`: the
     /// read-only `name: ""`, `suspended: false`, `null`s, a zeroed `push_notifications`), so
@@ -156,6 +157,9 @@ impl AppSettings {
         let mut stored = self.stored.clone();
         let current = self.public_view();
         for (key, value) in patch {
+            if !super::setting_keys::is_setting(key) {
+                continue;
+            }
             if value.is_null() && NULL_CLEARS.contains(&key.as_str()) {
                 stored.remove(key);
                 continue;
@@ -212,7 +216,7 @@ impl AppSettings {
     /// What `GET /app` returns in `app`: defaults for everything, overlaid with what was set.
     pub fn public_view(&self) -> Value {
         let mut app = parse_object(APP_DEFAULTS).unwrap_or_default();
-        for (k, v) in &self.stored {
+        for (k, v) in self.stored.iter().filter(|(k, _)| super::setting_keys::is_setting(k)) {
             app.insert(k.clone(), v.clone());
         }
         Value::Object(app)
@@ -246,9 +250,15 @@ mod tests {
         );
         let set = AppSettings::default().update(&json!({"name": "x"}));
         assert!(set.is_err(), "name cannot be changed");
-        let s = AppSettings::default().update(&json!({"enforce_unique_usernames": "app", "extra": 1})).unwrap();
+        let s = AppSettings::default()
+            .update(
+                &json!({"enforce_unique_usernames": "app", "sqs_url": "https://q", "enforce_unique_username": "team"}),
+            )
+            .unwrap();
         assert_eq!(s.public_view()["enforce_unique_usernames"], "app");
-        assert_eq!(s.public_view()["extra"], 1);
+        assert_eq!(s.public_view()["sqs_url"], "https://q", "a setting Roster does not act on is kept");
+        assert!(!s.stored().contains_key("enforce_unique_username"), "a key that is no setting is not stored");
+        assert_eq!(s.public_view().get("enforce_unique_username"), None);
     }
 
     #[test]

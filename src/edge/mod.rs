@@ -377,7 +377,8 @@ async fn command_for(
     let creds = Credentials::from_env(env).map_err(fail)?;
     creds.check_key(params).map_err(fail)?;
     if route == Route::NotFound {
-        return Err(fail(ApiError::route_not_found()));
+        let path = req.path();
+        return Err(fail(crate::core::not_served::route_not_found(&path)));
     }
     let token = req.headers().get("authorization").ok().flatten();
     let auth_type = req.headers().get("stream-auth-type").ok().flatten();

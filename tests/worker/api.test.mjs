@@ -193,7 +193,12 @@ describe('app settings', () => {
     assert.deepEqual(app.event_hooks, hooks);
     assert.equal(app.custom_action_handler_url, custom);
     assert.equal(app.webhook_url, 'https://example.com/w');
-    assert.deepEqual(app.some_future_setting, { a: [1, 2] });
+    // A key that names no setting is ignored, as Stream ignores it: not stored, not shown.
+    assert.equal(app.some_future_setting, undefined);
+    await server.updateAppSettings({ enforce_unique_username: 'app' });
+    ({ app } = await server.getAppSettings());
+    assert.equal(app.enforce_unique_username, undefined, 'a misspelled key is not kept');
+    assert.equal(app.enforce_unique_usernames, 'no', 'and changes nothing');
     await rejectsWith(server.updateAppSettings({ enforce_unique_usernames: 'yes', webhook_url: 'https://example.com/other' }), {
       status: 400, code: 4,
       message: 'StreamChat error code 4: UpdateApp failed with error: "enforce_unique_usernames must be one of [no app team]"',
@@ -439,6 +444,9 @@ describe('bad input: the right error and nothing written', () => {
     await unchanged([victim], async () => {
       assertEnvelope(await raw(w, 'POST', '/users', { body, token: null }), 401, 5);
       assertEnvelope(await raw(w, 'PATCH', '/users', { body: { users: [{ id: victim, set: { name: 'x' } }] }, token: 'abc' }), 401, 5);
+      // A Bearer prefix is named in the message, so the fix is obvious.
+      assertEnvelope(await raw(w, 'POST', '/users', { body, token: `Bearer ${w.serverToken}` }), 401, 5,
+        'UpdateUsers failed with error: "JWTAuth error: token is malformed: the Authorization header is the token itself; drop the \'Bearer \' prefix"');
     });
   });
 
@@ -493,6 +501,13 @@ describe('routes and transport', () => {
       ['PATCH', '/users/x/deactivate'], ['GET', '/users/x/reactivate'], ['POST', '/users/x/y/z'], ['POST', '/tasks/x'], ['GET', '/users/restore']]) {
       const res = await raw(w, method, path, { body: method === 'GET' ? undefined : {} });
       assertEnvelope(res, 404, 16, 'Request failed with error: "Not Found"');
+    }
+    // A route of one of Stream's APIs that Roster does not serve says so.
+    for (const [method, path, area] of [['POST', '/channels', 'channels and messages'],
+      ['POST', '/api/v2/chat/channels/messaging/x/query', 'channels and messages'], ['POST', '/moderation/ban', 'moderation'],
+      ['POST', '/api/v2/video/call/default/x', 'video'], ['GET', '/roles', 'roles and permissions']]) {
+      assertEnvelope(await raw(w, method, path, { body: method === 'GET' ? undefined : {} }), 404, 16,
+        `Request failed with error: "Not Found: Roster serves Stream's user API only; ${area} stay with Stream (this path is its ${area} API)"`);
     }
   });
 

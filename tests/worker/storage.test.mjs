@@ -43,7 +43,7 @@ describe('KV converges, whatever fails', () => {
     await kvFault(w, 'fail');
     const ids = Array.from({ length: 30 }, (_, i) => `kvf-${i}`);
     await c.upsertUsers(ids.map((id, i) => ({ id, name: `Faulty ${i}`, n: i })));
-    await c.updateAppSettings({ enforce_unique_usernames: 'app', roster_marker: 'during-faults' });
+    await c.updateAppSettings({ enforce_unique_usernames: 'app', custom_action_handler_url: 'https://example.com/during-faults' });
     await kvFault(w, '429');
     await c.partialUpdateUser({ id: 'kvf-1', set: { n: 100, 'deep.x': 1 } });
     await c.partialUpdateUser({ id: 'kvf-2', set: { name: 'Renamed Two' } });
@@ -56,7 +56,7 @@ describe('KV converges, whatever fails', () => {
     assert.equal(users.length, 28, 'deactivated and deleted users are not listed');
     assert.equal(users.find((u) => u.id === 'kvf-1').n, 100);
     assert.equal(users.find((u) => u.id === 'kvf-2').name, 'Renamed Two');
-    assert.equal((await c.getAppSettings()).app.roster_marker, 'during-faults');
+    assert.equal((await c.getAppSettings()).app.custom_action_handler_url, 'https://example.com/during-faults');
     assert.equal(Object.keys(await kvDump(w, 'u:kvf-')).length, 0, 'KV holds nothing yet');
     const during = await hook(w, 'outbox');
     assert.ok(during.pending >= 30, `outbox holds the writes: ${JSON.stringify(during)}`);
@@ -88,7 +88,7 @@ describe('KV converges, whatever fails', () => {
     const c = serverClient(w);
     await kvFault(w, 'fail');
     await c.upsertUsers([{ id: 'survivor', name: 'Survivor', v: 1 }]);
-    await c.updateAppSettings({ roster_marker: 'before-restart' });
+    await c.updateAppSettings({ custom_action_handler_url: 'https://example.com/before-restart' });
     await w.stop();
     w = await start({ persistTo: w.persistTo, key: w.key, secret: w.secret });
     const c2 = serverClient(w);
@@ -167,7 +167,7 @@ describe('upgrade: data the previous version kept in KV', () => {
       if (i !== 7) entries.push({ key: `n:oldtimer${i}`, value: JSON.stringify([`old-${i}`]) });
     }
     entries.push({ key: 'u:broken', value: '{"id": "broken", "name": ' });
-    entries.push({ key: 'app', value: JSON.stringify({ enforce_unique_usernames: 'app', roster_kept: 'yes' }) });
+    entries.push({ key: 'app', value: JSON.stringify({ enforce_unique_usernames: 'app', custom_action_handler_url: 'https://example.com/kept' }) });
     const file = join(persistTo, 'seed.json');
     writeFileSync(file, JSON.stringify(entries));
     execFileSync(join(ROOT, 'node_modules', '.bin', 'wrangler'),
@@ -189,7 +189,7 @@ describe('upgrade: data the previous version kept in KV', () => {
     assert.equal(byId['old-7'].deactivated_at, t);
     const { app } = await c.getAppSettings();
     assert.equal(app.enforce_unique_usernames, 'app');
-    assert.equal(app.roster_kept, 'yes');
+    assert.equal(app.custom_action_handler_url, 'https://example.com/kept');
     await rejectsWith(c.upsertUsers([{ id: uid('new'), name: 'old timer 3' }]), { status: 400, code: 6 });
     await c.upsertUsers([{ id: uid('new'), name: 'Old Timer 7' }]); // a deactivated user's name is free
 
