@@ -11,4 +11,5 @@ export PORT="${PORT:-8787}"   # PORT=9000 npm run dev serves on another port
 node scripts/credentials.mjs
 exec wrangler dev --local --ip 127.0.0.1 --port "$PORT" --persist-to .wrangler/state \
   --show-interactive-dev-session=false \
-  --var ROSTER_DEV_TOKENS:1   # the playground gets a server token from GET /_dev/token (dev only)
+  --var ROSTER_PLAYGROUND:on \
+  --var ROSTER_DEV_TOKENS:1   # the playground page at /, which gets a server token from GET /_dev/token (dev only)

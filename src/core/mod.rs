@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod batch;
+pub mod cors;
 pub mod drive;
 pub mod edit;
 pub mod error;

@@ -71,6 +71,24 @@ pub fn failure(e: &ApiError, op: Operation, t: &Timing) -> worker::Result<Respon
     Ok(Response::from_bytes(body.into_bytes())?.with_status(e.status).with_headers(headers(now_secs, t)?))
 }
 
+/// Applies `ROSTER_CORS_ORIGINS` (`core::cors`) to an answer: with no list it keeps `*`; with
+/// one it echoes an allowed origin (and says the answer varies by `Origin`) or drops the header.
+/// A WebSocket upgrade is left as it is (browsers do not apply CORS to WebSockets).
+pub fn restrict_cors(response: Response, allow: crate::core::cors::Allow) -> worker::Result<Response> {
+    use crate::core::cors::Allow;
+    if allow == Allow::Any || response.status_code() == 101 {
+        return Ok(response);
+    }
+    // A response that came from another object (the Writer, the assets) has immutable headers.
+    let h = Headers(worker::web_sys::Headers::new_with_headers(&response.headers().0)?);
+    match allow {
+        Allow::Origin(origin) => h.set("access-control-allow-origin", origin)?,
+        _ => h.delete("access-control-allow-origin")?,
+    }
+    h.append("vary", "Origin")?;
+    Ok(response.with_headers(h))
+}
+
 /// The answer to a CORS preflight.
 pub fn preflight() -> worker::Result<Response> {
     let h = Headers::new();

@@ -159,6 +159,13 @@ pub(crate) fn test_hooks(env: &Env) -> bool {
     env.var("ROSTER_TEST_HOOKS").is_ok_and(|v| v.to_string() == "1")
 }
 
+/// Whether the playground page is served at `/` (`ROSTER_PLAYGROUND = "on"`; wrangler.toml
+/// says `"off"` and `scripts/dev.sh` turns it on). Off, its paths are API requests like any
+/// other unknown route.
+fn playground(env: &Env) -> bool {
+    env.var("ROSTER_PLAYGROUND").is_ok_and(|v| v.to_string() == "on")
+}
+
 /// The request's path and raw query string, read without a URL parser (the `url` crate's IDNA
 /// tables would otherwise be linked in and roughly double the Worker's size).
 pub(crate) struct Target {
@@ -212,10 +219,13 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The app's credentials: the API key is a var, the secret a Wrangler secret.
+/// The app's credentials: the API key is a var, the secret a Wrangler secret. During a
+/// rotation the secret `STREAM_API_SECRET_PREVIOUS` holds the old one: tokens signed with it
+/// still verify; everything Roster signs uses the current one.
 struct Credentials {
     key: String,
     secret: String,
+    previous: Option<String>,
 }
 
 impl Credentials {
@@ -226,7 +236,17 @@ impl Credentials {
         let secret = get("STREAM_API_SECRET").map_err(|_| {
             ApiError::internal("STREAM_API_SECRET is not configured: set it with `wrangler secret put`")
         })?;
-        Ok(Credentials { key, secret })
+        let previous = get("STREAM_API_SECRET_PREVIOUS").ok().filter(|p| !p.is_empty() && *p != secret);
+        Ok(Credentials { key, secret, previous })
+    }
+
+    /// Verifies a token against the current secret, then (for a bad signature only) against
+    /// the previous one, if a rotation is under way.
+    fn verify(&self, token: &str, policy: &AuthPolicy) -> Result<Claims, ApiError> {
+        match (auth::verify(token, &self.secret, policy, now()), &self.previous) {
+            (Err(e), Some(previous)) if e.code == code::TOKEN_SIGNATURE => auth::verify(token, previous, policy, now()),
+            (result, _) => result,
+        }
     }
 
     /// `?api_key=` must be present and known: checked before anything else.
@@ -266,7 +286,7 @@ async fn authenticate(
     let token = token.filter(|t| !t.is_empty() && t != "undefined").ok_or_else(|| {
         ApiError::auth("JWTAuth error: missing Authorization header or authorization query parameter")
     })?;
-    let (claims, unsigned) = match auth::verify(&token, &creds.secret, &AuthPolicy::default(), now()) {
+    let (claims, unsigned) = match creds.verify(&token, &AuthPolicy::default()) {
         Ok(claims) => (claims, false),
         Err(e) if e.code == code::TOKEN_SIGNATURE => {
             let replica = kv::KvNamespace::from_env(env, "USERS")?.get_text(store::SETTINGS_KEY).await?;
@@ -274,7 +294,7 @@ async fn authenticate(
                 return Err(e);
             }
             let lax = AuthPolicy { disable_auth_checks: true, revoke_tokens_issued_before: None };
-            (auth::verify(&token, &creds.secret, &lax, now())?, true)
+            (creds.verify(&token, &lax)?, true)
         }
         Err(e) => return Err(e),
     };
@@ -320,6 +340,15 @@ async fn send(env: &Env, cmd: &Command, body: &[u8]) -> Result<Response, ApiErro
 
 #[event(fetch)]
 pub async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    let origin = req.headers().get("origin").ok().flatten();
+    let allowed = env.var("ROSTER_CORS_ORIGINS").map(|v| v.to_string()).ok();
+    let allow = crate::core::cors::allow(allowed.as_deref(), origin.as_deref());
+    let response = answer(req, env).await?;
+    http::restrict_cors(response, allow)
+}
+
+/// The answer to one request, before the CORS allow-list is applied.
+async fn answer(req: Request, env: Env) -> worker::Result<Response> {
     let started_ms = Date::now().as_millis();
     if req.method() == Method::Options {
         return http::preflight();
@@ -329,9 +358,10 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
         return response;
     }
     let (route, v2) = Route::parse(&req.method(), &target.path, test_hooks(&env));
-    // A GET/HEAD that is no API route goes to the playground page's assets, and is served from
-    // there when it names a file (anything else is answered below).
-    if route == Route::NotFound && matches!(req.method(), Method::Get | Method::Head) {
+    // A GET/HEAD that is no API route goes to the playground page's assets, when the
+    // playground is on, and is served from there when it names a file (anything else is
+    // answered below).
+    if route == Route::NotFound && matches!(req.method(), Method::Get | Method::Head) && playground(&env) {
         let assets: Fetchable = Reflect::get(&env, &"ASSETS".into())?.unchecked_into();
         let promise = assets.fetch(req.inner())?;
         let response = Response::from(JsFuture::from(promise).await?.unchecked_into::<web_sys::Response>());

@@ -156,7 +156,7 @@ describe('under npm run dev (ROSTER_DEV_TOKENS=1)', () => {
   let page;
   let seen;
   before(async () => {
-    w = await startWorker({ vars: { ROSTER_DEV_TOKENS: '1' } });
+    w = await startWorker({ vars: { ROSTER_PLAYGROUND: 'on', ROSTER_DEV_TOKENS: '1' } });
   });
   after(async () => {
     await w?.stop();
@@ -501,10 +501,10 @@ describe('under npm run dev (ROSTER_DEV_TOKENS=1)', () => {
   });
 });
 
-describe('as deployed (no ROSTER_DEV_TOKENS)', () => {
+describe('as deployed with the playground on (no ROSTER_DEV_TOKENS)', () => {
   let w;
   before(async () => {
-    w = await startWorker();
+    w = await startWorker({ vars: { ROSTER_PLAYGROUND: 'on' } });
   });
   after(async () => {
     await w?.stop();

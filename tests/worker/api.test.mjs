@@ -14,7 +14,7 @@ let w;
 let server;
 
 before(async () => {
-  w = await startWorker();
+  w = await startWorker({ vars: { ROSTER_PLAYGROUND: 'on' } }); // the page's files are tested here
   server = serverClient(w);
 });
 after(async () => {
@@ -176,7 +176,7 @@ describe('app settings', () => {
     assert.deepEqual(res.app.event_hooks, []);
   });
 
-  test('PATCH /app with {} works and arbitrary settings are kept', LIMIT, async () => {
+  test("PATCH /app with {} works, Stream's settings are kept, unknown keys are ignored", LIMIT, async () => {
     const empty = await server.updateAppSettings({});
     assert.deepEqual(Object.keys(empty), ['duration']);
     const noBody = await raw(w, 'PATCH', '/app');
