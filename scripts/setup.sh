@@ -83,15 +83,15 @@ js_log=$ROOT/.tools/setup-js.log
 ( set -euo pipefail; source "$ROOT/scripts/setup-js.sh" ) > "$js_log" 2>&1 &
 js_pid=$!
 
-# Cargo-built tools, pinned. Compiled at opt-level 1 without LTO (they run for seconds per
-# build; a full release build of them takes minutes longer), sharing one target directory so
-# their common dependencies build once, and removed afterwards.
+# Cargo-built tools, pinned. Compiled unoptimized and without debug info (`--debug`: they run
+# for seconds per build, and an optimized build of them takes minutes longer on a fresh
+# machine), sharing one target directory so their common dependencies build once, removed after.
 cargo_tool() { # bin version crate [extra args]
   local bin=$1 version=$2 crate=$3; shift 3
   if "$bin" --version 2>/dev/null | grep -qE "(^| )$version( |\$)"; then return; fi
   log "cargo install $crate $version"
-  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-    cargo install "$crate" --version "$version" --force --target-dir "$ROOT/.tools/cargo-install" "$@"
+  CARGO_PROFILE_DEV_DEBUG=0 CARGO_INCREMENTAL=0 \
+    cargo install "$crate" --version "$version" --force --debug --target-dir "$ROOT/.tools/cargo-install" "$@"
 }
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 cargo_tool wasm-bindgen "$WASM_BINDGEN_VERSION" wasm-bindgen-cli
