@@ -30,6 +30,8 @@ pub enum Operation {
     CreateGuest,
     SendUserCustomEvent,
     GetRateLimits,
+    /// `GET /users/changes`, Roster's change feed.
+    GetUserChanges,
     /// Failures before a route is known (unknown route, bad api_key on an unknown path).
     Request,
 }
@@ -56,6 +58,7 @@ impl Operation {
             Operation::CreateGuest => "CreateGuest",
             Operation::SendUserCustomEvent => "SendUserCustomEvent",
             Operation::GetRateLimits => "GetRateLimits",
+            Operation::GetUserChanges => "GetUserChanges",
             Operation::Request => "Request",
         }
     }

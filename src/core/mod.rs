@@ -9,6 +9,7 @@ pub mod drive;
 pub mod edit;
 pub mod error;
 pub mod events;
+pub mod feed;
 pub mod index;
 pub mod json;
 pub mod query;

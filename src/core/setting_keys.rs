@@ -82,8 +82,13 @@ const STREAM: &[&str] = &[
 ];
 
 /// Roster's own settings (README, "App settings").
-const ROSTER: &[&str] =
-    &["roster_guests_enabled", "roster_hidden_fields", "roster_rate_limits", "roster_server_only_fields"];
+const ROSTER: &[&str] = &[
+    "roster_connect_fill_only",
+    "roster_guests_enabled",
+    "roster_hidden_fields",
+    "roster_rate_limits",
+    "roster_server_only_fields",
+];
 
 /// Whether `key` names a setting (Stream's or Roster's).
 pub fn is_setting(key: &str) -> bool {

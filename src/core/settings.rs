@@ -123,6 +123,11 @@ impl AppSettings {
     pub fn guests_enabled(&self) -> bool {
         self.stored.get("roster_guests_enabled").and_then(Value::as_bool).unwrap_or(false)
     }
+    /// `roster_connect_fill_only`: whether `connectUser` only fills fields the stored user
+    /// lacks instead of overwriting them (off by default: Stream's merge).
+    pub fn connect_fill_only(&self) -> bool {
+        self.stored.get("roster_connect_fill_only").and_then(Value::as_bool).unwrap_or(false)
+    }
     /// `roster_server_only_fields`: paths only a server token may write.
     pub fn server_only_fields(&self) -> Vec<FieldPath> {
         self.paths("roster_server_only_fields")
@@ -183,6 +188,7 @@ impl AppSettings {
                 | "disable_permissions_checks"
                 | "multi_tenant_enabled"
                 | "roster_guests_enabled"
+                | "roster_connect_fill_only"
                     if !value.is_boolean() =>
                 {
                     return Err(ApiError::field(key.clone(), format!("{key} must be a boolean")));

@@ -56,6 +56,7 @@ fn route_parts(route: &Route) -> (&'static str, Option<&str>) {
         Route::Guest => ("guest", None),
         Route::SendEvent(id) => ("send_event", Some(id)),
         Route::RateLimits => ("rate_limits", None),
+        Route::Changes => ("changes", None),
         Route::Test(what) => ("test", Some(what)),
         Route::NotFound => ("not_found", None),
     }
@@ -82,6 +83,7 @@ fn route_of(name: &str, target: Option<String>) -> Option<Route> {
         ("guest", _) => Route::Guest,
         ("send_event", Some(id)) => Route::SendEvent(id),
         ("rate_limits", _) => Route::RateLimits,
+        ("changes", _) => Route::Changes,
         ("test", Some(what)) => Route::Test(what),
         _ => return None,
     })

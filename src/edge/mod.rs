@@ -56,6 +56,8 @@ pub(crate) enum Route {
     SendEvent(String),
     /// `GET /rate_limits`: this minute's budget per platform and endpoint.
     RateLimits,
+    /// `GET /users/changes`: Roster's change feed (`core::feed`).
+    Changes,
     /// `/__roster/test/<what>`: test-only hooks, present only with `ROSTER_TEST_HOOKS = "1"`.
     Test(String),
     NotFound,
@@ -102,6 +104,7 @@ impl Route {
             (Method::Post, ["guest"]) => Route::Guest,
             (Method::Post, ["users", id, "event"]) => Route::SendEvent((*id).to_string()),
             (Method::Get, ["rate_limits"]) => Route::RateLimits,
+            (Method::Get, ["users", "changes"]) => Route::Changes,
             (Method::Get | Method::Post, ["__roster", "test", what]) if hooks => Route::Test((*what).to_string()),
             _ => Route::NotFound,
         }
@@ -128,6 +131,7 @@ impl Route {
             Route::Guest => Operation::CreateGuest,
             Route::SendEvent(_) => Operation::SendUserCustomEvent,
             Route::RateLimits => Operation::GetRateLimits,
+            Route::Changes => Operation::GetUserChanges,
             Route::Test(_) | Route::NotFound => Operation::Request,
         }
     }
@@ -430,6 +434,13 @@ async fn command_for(
     }
     if cmd.route == Route::RateLimits {
         cmd.payload = Some(rate_limits_query(params));
+    }
+    if cmd.route == Route::Changes {
+        let param = |name: &str| params.get(name).map_or(Value::Null, |v| Value::from(v.as_str()));
+        cmd.payload = Some(crate::core::json::text(&crate::core::json::object([
+            ("since", param("since")),
+            ("limit", param("limit")),
+        ])));
     }
     cmd.client = req.headers().get("x-stream-client").ok().flatten();
     cmd.v2 = v2;

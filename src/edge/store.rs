@@ -18,6 +18,8 @@
 //!   `webhooks(id, delivery_id, user_id, url, body, attempts, due_ms)`: event deliveries pending.
 //! - `tasks(id, kind, user_ids, options, outcomes, done, total, created_at, updated_at)`: batch
 //!   operations; each user's step commits with its outcome, so a task resumes where it stopped.
+//! - `user_changes(id, seq)`: the change feed (`core::feed`): each user's latest commit
+//!   sequence number, written with its row; users stored before the feed existed are at 0.
 
 use super::sql::{Arg, Db};
 use crate::core::drive::{Loaded, Loader};
@@ -69,12 +71,19 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS webhooks (id INTEGER PRIMARY KEY AUTOINCREMENT, delivery_id TEXT NOT NULL, \
      user_id TEXT NOT NULL, url TEXT NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL, due_ms INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS webhooks_by_user ON webhooks(user_id, id)",
+    "CREATE TABLE IF NOT EXISTS user_changes (id TEXT PRIMARY KEY, seq INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS user_changes_by_seq ON user_changes(seq, id)",
 ];
 
 /// Creates the tables and indexes that are missing.
 pub fn create_schema(db: &Db) -> Result<(), ApiError> {
     for statement in SCHEMA {
         db.run(statement, &[])?;
+    }
+    // Users stored before the change feed existed enter it once, before every later change.
+    if meta(db, "feed")?.is_none() {
+        db.run("INSERT OR IGNORE INTO user_changes (id, seq) SELECT id, 0 FROM users", &[])?;
+        set_meta(db, "feed", "1")?;
     }
     Ok(())
 }
@@ -185,7 +194,7 @@ impl Loader for SqlLoader<'_> {
 
 /// The next value of the commit sequence (every KV record carries the one that wrote it).
 fn next_seq(db: &Db) -> Result<i64, ApiError> {
-    let seq = meta(db, "seq")?.and_then(|s| s.parse::<i64>().ok()).unwrap_or(0) + 1;
+    let seq = current_seq(db)? + 1;
     set_meta(db, "seq", &seq.to_string())?;
     Ok(seq)
 }
@@ -233,7 +242,7 @@ pub fn apply(db: &Db, p: &Prepared, now_ms: i64) -> Result<(), ApiError> {
     }
     let seq = next_seq(db)?;
     put_names(db, &p.names)?;
-    put_users(db, &p.users)?;
+    put_users(db, &p.users, seq)?;
     let entries: Vec<(String, Option<&str>)> =
         p.users.iter().map(|(id, record, _, _)| (user_key(id), Some(record.as_str()))).collect();
     enqueue(db, &entries, seq, now_ms)
@@ -244,12 +253,19 @@ fn opt_text(v: Option<&str>) -> Value {
     v.map_or(Value::Null, Value::from)
 }
 
-/// Writes users' rows and, where they changed, their side-table rows: a handful of statements
-/// for the whole batch (`(id, record, columns, columns before)`).
-pub fn put_users(db: &Db, users: &[(String, String, IndexRow, Option<IndexRow>)]) -> Result<(), ApiError> {
+/// Writes users' rows, their place in the change feed (commit `seq`) and, where they changed,
+/// their side-table rows: a handful of statements for the whole batch (`(id, record, columns,
+/// columns before)`).
+pub fn put_users(db: &Db, users: &[(String, String, IndexRow, Option<IndexRow>)], seq: i64) -> Result<(), ApiError> {
     if users.is_empty() {
         return Ok(());
     }
+    let ids: Vec<String> = users.iter().map(|(id, ..)| id.clone()).collect();
+    db.run(
+        "INSERT INTO user_changes (id, seq) SELECT value, ? FROM json_each(?) WHERE true \
+         ON CONFLICT(id) DO UPDATE SET seq = excluded.seq",
+        &[seq.into(), json_list(&ids).as_str().into()],
+    )?;
     let rows: Vec<Value> = users
         .iter()
         .map(|(id, record, row, _)| {
@@ -452,6 +468,26 @@ pub fn query(db: &Db, q: &UserQuery) -> Result<Vec<User>, ApiError> {
         return Ok(page.page());
     }
     Ok(query::run(q, &users).into_iter().cloned().collect())
+}
+
+/// The app's commit sequence number: the last one a write took.
+pub fn current_seq(db: &Db) -> Result<i64, ApiError> {
+    Ok(meta(db, "seq")?.and_then(|s| s.parse::<i64>().ok()).unwrap_or(0))
+}
+
+/// A page of the change feed: users whose latest change comes after `since`, in change order
+/// (`(seq, id)`).
+pub fn changes(db: &Db, since: &crate::core::feed::Position, limit: usize) -> Result<Vec<(i64, User)>, ApiError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let sql = "SELECT c.seq, c.id, u.record FROM user_changes c JOIN users u ON u.id = c.id \
+               WHERE (c.seq, c.id) > (?, ?) ORDER BY c.seq, c.id LIMIT ?";
+    let mut out = Vec::new();
+    for row in db.rows(sql, &[since.seq.into(), since.id.as_str().into(), limit.into()])? {
+        let row = row?;
+        let (Some(seq), Some(id), Some(text)) = (row.int(0), row.text(1), row.text(2)) else { continue };
+        out.push((seq, parse_user(&id, &text)?));
+    }
+    Ok(out)
 }
 
 /// Every stored user record, by id (test hook and import checks).

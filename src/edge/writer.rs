@@ -22,6 +22,7 @@ use crate::core::auth::{self, Caller};
 use crate::core::drive::{self, Loader};
 use crate::core::error::{code, ApiError};
 use crate::core::events::{self, UserChange};
+use crate::core::feed;
 use crate::core::json::{self, object};
 use crate::core::memory::{OpError, OpFn};
 use crate::core::ops::{self, Need, Snapshot};
@@ -936,6 +937,15 @@ fn execute(
             let publish = run_task_now(db, &id, at).map_err(fail)?;
             return Ok((object([("task_id", Value::from(id))]), 201, publish));
         }
+        Route::Changes => {
+            ops::require_server(caller, "GetUserChanges").map_err(fail)?;
+            let params = json::parse(cmd.payload.as_deref().unwrap_or("{}")).unwrap_or(Value::Null);
+            let param = |name: &str| params.get(name).and_then(Value::as_str);
+            let req = feed::request(param("since"), param("limit"), store::current_seq(db).map_err(fail)?)
+                .map_err(fail)?;
+            let rows = store::changes(db, &req.since, req.limit).map_err(fail)?;
+            return Ok((feed::page(&req, &rows), 200, None));
+        }
         Route::GetTask(id) => {
             ops::require_server(caller, "GetTask").map_err(fail)?;
             let task = store::load_task(db, id).map_err(fail)?.ok_or_else(|| fail(tasks::unknown_task(id)))?;
@@ -1326,7 +1336,7 @@ fn write_import(db: &Db, legacy: &Legacy, now: i64) -> Result<(), ApiError> {
         }
     }
     for chunk in rows.chunks(1000) {
-        store::put_users(db, chunk)?;
+        store::put_users(db, chunk, seq)?;
     }
     for (norm, ids) in &names {
         let text = json::text(&Value::from(ids.clone()));

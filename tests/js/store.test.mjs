@@ -113,6 +113,19 @@ test("connectUser creates, merges without removing, ignores role, and answers wi
   throwsRoster(() => store.connectUser({ id: "x", created_at: "helloworld" }), 4, 400, /reserved field/);
 });
 
+test("roster_connect_fill_only: a reconnect with a stale profile fills only missing fields", () => {
+  const store = new UserStore();
+  store.connectUser({ id: "kim", name: "Kim", color: "red" }, asUser("kim", 0));
+  store.partialUpdateUsers([{ id: "kim", set: { name: "Kim Server", color: "blue" } }]);
+  store.updateAppSettings({ roster_connect_fill_only: true });
+  const me = store.connectUser({ id: "kim", name: "Kim", color: "red", mood: "ok" }, asUser("kim", 1000));
+  assert.deepEqual([me.name, me.color, me.mood], ["Kim Server", "blue", "ok"]);
+  store.updateAppSettings({ roster_connect_fill_only: false });
+  const stale = store.connectUser({ id: "kim", name: "Kim" }, asUser("kim", 2000));
+  assert.equal(stale.name, "Kim", "off: Stream's merge writes the client's value");
+  throwsRoster(() => store.updateAppSettings({ roster_connect_fill_only: 1 }), 4, 400, /must be a boolean/);
+});
+
 test("unique usernames: app and team modes, across methods", () => {
   const store = new UserStore();
   assert.deepEqual(store.updateAppSettings({ enforce_unique_usernames: "app" }), {});

@@ -189,6 +189,31 @@ describe('connectUser', () => {
     }
   });
 
+  test('roster_connect_fill_only: a reconnect with a stale profile does not roll back a server update', LIMIT, async () => {
+    const id = uid('fill');
+    const profile = { id, name: 'Old Name', color: 'red' };
+    await (await connect(profile)).c.disconnectUser();
+    await server.partialUpdateUser({ id, set: { name: 'New Name', color: 'blue' } });
+    // Off (Stream's merge): the stale profile is written back.
+    let { c } = await connect(profile);
+    await c.disconnectUser();
+    assert.deepEqual([(await stored(id)).name, (await stored(id)).color], ['Old Name', 'red']);
+    await server.partialUpdateUser({ id, set: { name: 'New Name', color: 'blue' } });
+    await server.updateAppSettings({ roster_connect_fill_only: true });
+    try {
+      assert.equal((await server.getAppSettings()).app.roster_connect_fill_only, true);
+      let res;
+      ({ c, res } = await connect({ ...profile, mood: 'fine' }));
+      assert.equal(res.me.name, 'New Name', 'me shows the stored value');
+      await c.disconnectUser();
+      const after = await stored(id);
+      assert.deepEqual([after.name, after.color, after.mood], ['New Name', 'blue', 'fine'], 'only the missing field is filled');
+      await rejectsWith(server.updateAppSettings({ roster_connect_fill_only: 'yes' }), { status: 400, code: 4 });
+    } finally {
+      await server.updateAppSettings({ roster_connect_fill_only: false });
+    }
+  });
+
   test('a code-6 refusal quoting a long non-ASCII name reaches the client (close reason cut to 123 bytes)', LIMIT, async () => {
     // Quoted in "username '…' already exists": 97 characters, 157 bytes of UTF-8, and byte 123
     // falls inside a two-byte 'Ж'.

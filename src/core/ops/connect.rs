@@ -11,8 +11,17 @@ use crate::core::user::{self, User};
 use serde_json::{Map, Value};
 
 /// Client-side connect: creates the user or merges `user_details` into it (sets, never removes).
-/// `role` is ignored; a teams change is refused; reserved timestamps are refused.
-pub fn connect_merge(old: Option<&User>, user_id: &str, details: &Value, now: Timestamp) -> Result<User> {
+/// `role` is ignored; a teams change is refused; reserved timestamps are refused. With
+/// `fill_only` (the app setting `roster_connect_fill_only`) a stored user keeps every field it
+/// has: only fields it does not have yet are taken from the client, so a client reconnecting
+/// with a stale profile cannot roll back a server-side update.
+pub fn connect_merge(
+    old: Option<&User>,
+    user_id: &str,
+    details: &Value,
+    fill_only: bool,
+    now: Timestamp,
+) -> Result<User> {
     user::validate_id(user_id)?;
     let details = match details {
         Value::Object(m) => m.clone(),
@@ -51,6 +60,7 @@ pub fn connect_merge(old: Option<&User>, user_id: &str, details: &Value, now: Ti
             || matches!(k.as_str(), "id" | "role" | "teams" | "teams_role")
             || user::is_server_computed(k)
             || user::is_reserved(k)
+            || (fill_only && old.is_some_and(|o| o.get(k).is_some_and(|stored| !stored.is_null())))
         {
             continue;
         }
@@ -100,7 +110,7 @@ pub fn connect_user(user_id: &str, details: &Value, caller: &Caller, now: Timest
         return Ok(need_users(missing));
     }
     let old = snap.stored(user_id);
-    let mut new = connect_merge(old, user_id, details, now)?;
+    let mut new = connect_merge(old, user_id, details, snap.settings.connect_fill_only(), now)?;
     if let Value::Object(given) = details {
         tenancy::guard_write(old, given, &mut new, caller, &snap.settings)?;
     }
@@ -112,6 +122,26 @@ pub fn connect_user(user_id: &str, details: &Value, caller: &Caller, now: Timest
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn fill_only_takes_only_fields_the_stored_user_lacks() {
+        let stored = json!({"id": "u", "name": "Server Name", "color": "red", "gone": null,
+            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"});
+        let stored = stored.as_object().unwrap();
+        let client = json!({"name": "Stale Name", "color": "blue", "mood": "ok", "gone": "back"});
+        let now = Timestamp::parse("2026-06-01T00:00:00Z").unwrap();
+        let filled = connect_merge(Some(stored), "u", &client, true, now).unwrap();
+        assert_eq!(filled["name"], "Server Name");
+        assert_eq!(filled["color"], "red");
+        assert_eq!(filled["mood"], "ok", "a field the user lacks is filled");
+        assert_eq!(filled["gone"], "back", "a stored null counts as missing");
+        let merged = connect_merge(Some(stored), "u", &client, false, now).unwrap();
+        assert_eq!((&merged["name"], &merged["color"]), (&json!("Stale Name"), &json!("blue")), "Stream's merge");
+        let created = connect_merge(None, "u", &client, true, now).unwrap();
+        assert_eq!(created["name"], "Stale Name", "a new user takes every field");
+        let same = connect_merge(Some(stored), "u", &json!({"name": "Other"}), true, now).unwrap();
+        assert_eq!(same["updated_at"], stored["updated_at"], "nothing changed: updated_at stays");
+    }
 
     #[test]
     fn own_user_view_fills_untracked_fields() {

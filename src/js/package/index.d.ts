@@ -114,6 +114,8 @@ export type AppSettingsInput = {
   disable_permissions_checks?: boolean;
   multi_tenant_enabled?: boolean;
   revoke_tokens_issued_before?: Timestamp | null;
+  /** Roster's own: `connectUser` only fills fields the stored user lacks (no profile rollback). */
+  roster_connect_fill_only?: boolean;
   [setting: string]: JsonValue | undefined;
 };
 
