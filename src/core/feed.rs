@@ -150,6 +150,10 @@ mod tests {
                    {"seq": 9, "version": 9, "user": {"id": "b", "deleted": true}}])
         );
         assert_eq!(decode(p["next"].as_str().unwrap()), Some(at(9, "b")));
-        assert_eq!(decode(page(&req, &[])["next"].as_str().unwrap()), Some(at(3, "z")), "an empty page keeps the cursor");
+        assert_eq!(
+            decode(page(&req, &[])["next"].as_str().unwrap()),
+            Some(at(3, "z")),
+            "an empty page keeps the cursor"
+        );
     }
 }

@@ -21,6 +21,7 @@ pub mod memory;
 pub mod not_served;
 pub mod ops;
 pub mod partial;
+pub mod precondition;
 pub mod record;
 pub mod scan;
 pub mod set;

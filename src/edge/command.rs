@@ -33,6 +33,8 @@ pub struct Command {
     pub connection_id: Option<String>,
     /// The `X-Stream-Client` the SDK sent (its platform, for rate limits).
     pub client: Option<String>,
+    /// `POST`/`PATCH /users`: the `If-Match` header (`core::precondition`).
+    pub if_match: Option<String>,
 }
 
 fn route_parts(route: &Route) -> (&'static str, Option<&str>) {
@@ -104,6 +106,7 @@ impl Command {
             kv_ops: u32::from(unsigned),
             connection_id: None,
             client: None,
+            if_match: None,
         }
     }
 
@@ -133,6 +136,7 @@ impl Command {
             ("kv_ops", Value::from(self.kv_ops)),
             ("connection_id", self.connection_id.as_deref().map_or(Value::Null, Value::from)),
             ("client", self.client.as_deref().map_or(Value::Null, Value::from)),
+            ("if_match", self.if_match.as_deref().map_or(Value::Null, Value::from)),
         ]);
         let mut out = json::text(&line).into_bytes();
         out.push(b'\n');
@@ -161,6 +165,7 @@ impl Command {
             started_ms: v.get("started_ms").and_then(Value::as_u64).unwrap_or(0),
             connection_id: text("connection_id"),
             client: text("client"),
+            if_match: text("if_match"),
             kv_ops: v.get("kv_ops").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
         };
         Ok((command, body))

@@ -7,7 +7,7 @@ use serde_json::Value;
 use worker::{Headers, Response};
 
 pub const CORS_ALLOW_HEADERS: &str =
-    "Authorization, stream-auth-type, X-Stream-Client, x-client-request-id, Content-Type, Accept";
+    "Authorization, stream-auth-type, X-Stream-Client, x-client-request-id, Content-Type, Accept, If-Match";
 pub const CORS_ALLOW_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 use crate::core::rate_limits::{Usage, DEFAULT_LIMIT};
 
@@ -37,7 +37,7 @@ pub fn add_cors(h: &Headers) -> worker::Result<()> {
     h.set("access-control-allow-origin", "*")?;
     h.set("access-control-allow-headers", CORS_ALLOW_HEADERS)?;
     h.set("access-control-allow-methods", CORS_ALLOW_METHODS)?;
-    h.set("access-control-expose-headers", "x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset")?;
+    h.set("access-control-expose-headers", "x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset, etag")?;
     h.set("access-control-max-age", "86400")
 }
 

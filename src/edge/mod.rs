@@ -443,6 +443,9 @@ async fn command_for(
         ])));
     }
     cmd.client = req.headers().get("x-stream-client").ok().flatten();
+    if matches!(cmd.route, Route::Upsert | Route::Partial) {
+        cmd.if_match = req.headers().get("if-match").ok().flatten();
+    }
     cmd.v2 = v2;
     cmd.connection_id = params.get("connection_id").filter(|c| !c.is_empty()).cloned();
     Ok((cmd, body))

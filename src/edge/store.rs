@@ -80,9 +80,11 @@ pub fn create_schema(db: &Db) -> Result<(), ApiError> {
     for statement in SCHEMA {
         db.run(statement, &[])?;
     }
-    // Users stored before the change feed existed enter it once, before every later change.
+    // Users stored before the change feed existed enter it once, at the sequence number the
+    // app had then (a version 0 means "no such user"), before every later change.
     if meta(db, "feed")?.is_none() {
-        db.run("INSERT OR IGNORE INTO user_changes (id, seq) SELECT id, 0 FROM users", &[])?;
+        let seq = current_seq(db)?;
+        db.run("INSERT OR IGNORE INTO user_changes (id, seq) SELECT id, ? FROM users", &[seq.into()])?;
         set_meta(db, "feed", "1")?;
     }
     Ok(())
@@ -260,12 +262,6 @@ pub fn put_users(db: &Db, users: &[(String, String, IndexRow, Option<IndexRow>)]
     if users.is_empty() {
         return Ok(());
     }
-    let ids: Vec<String> = users.iter().map(|(id, ..)| id.clone()).collect();
-    db.run(
-        "INSERT INTO user_changes (id, seq) SELECT value, ? FROM json_each(?) WHERE true \
-         ON CONFLICT(id) DO UPDATE SET seq = excluded.seq",
-        &[seq.into(), json_list(&ids).as_str().into()],
-    )?;
     let rows: Vec<Value> = users
         .iter()
         .map(|(id, record, row, _)| {
@@ -283,6 +279,14 @@ pub fn put_users(db: &Db, users: &[(String, String, IndexRow, Option<IndexRow>)]
             ])
         })
         .collect();
+    let rows = json::text(&Value::Array(rows));
+    // A user's version moves only when its record does (before the rows are replaced).
+    db.run(
+        "INSERT INTO user_changes (id, seq) SELECT j.value->>0, ? FROM json_each(?) AS j \
+         WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = j.value->>0 AND u.record = j.value->>1) \
+         ON CONFLICT(id) DO UPDATE SET seq = excluded.seq",
+        &[seq.into(), rows.as_str().into()],
+    )?;
     db.run(
         "INSERT INTO users (id, record, name_norm, name_overflow, role, created_at, updated_at, last_active, \
          deactivated, deleted) SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, \
@@ -290,7 +294,7 @@ pub fn put_users(db: &Db, users: &[(String, String, IndexRow, Option<IndexRow>)]
          record = excluded.record, name_norm = excluded.name_norm, name_overflow = excluded.name_overflow, \
          role = excluded.role, created_at = excluded.created_at, updated_at = excluded.updated_at, \
          last_active = excluded.last_active, deactivated = excluded.deactivated, deleted = excluded.deleted",
-        &[json::text(&Value::Array(rows)).as_str().into()],
+        &[rows.as_str().into()],
     )?;
     let teams: Vec<(&str, &[String])> = users
         .iter()
@@ -473,6 +477,23 @@ pub fn query(db: &Db, q: &UserQuery) -> Result<Vec<User>, ApiError> {
 /// The app's commit sequence number: the last one a write took.
 pub fn current_seq(db: &Db) -> Result<i64, ApiError> {
     Ok(meta(db, "seq")?.and_then(|s| s.parse::<i64>().ok()).unwrap_or(0))
+}
+
+/// The versions of these users (the sequence number of each one's latest change; a user with
+/// no row is absent).
+pub fn versions(db: &Db, ids: &[String]) -> Result<std::collections::BTreeMap<String, i64>, ApiError> {
+    let mut out = std::collections::BTreeMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let sql = "SELECT id, seq FROM user_changes WHERE id IN (SELECT value FROM json_each(?))";
+    for row in db.rows(sql, &[json_list(ids).as_str().into()])? {
+        let row = row?;
+        if let (Some(id), Some(seq)) = (row.text(0), row.int(1)) {
+            out.insert(id, seq);
+        }
+    }
+    Ok(out)
 }
 
 /// A page of the change feed: users whose latest change comes after `since`, in change order

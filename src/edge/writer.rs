@@ -26,6 +26,7 @@ use crate::core::feed;
 use crate::core::json::{self, object};
 use crate::core::memory::{OpError, OpFn};
 use crate::core::ops::{self, Need, Snapshot};
+use crate::core::precondition;
 use crate::core::query;
 use crate::core::rate_limits;
 use crate::core::settings::AppSettings;
@@ -161,8 +162,25 @@ impl DurableObject for Writer {
                         if let Some(p) = publish {
                             self.publish(&db, p, at);
                         }
-                        let value = if cmd.v2 { v2::response_out(value) } else { v2::v1_response_out(value) };
-                        http::success(value, status, &t)
+                        let mut value = if cmd.v2 { v2::response_out(value) } else { v2::v1_response_out(value) };
+                        let returns_users = matches!(
+                            cmd.route,
+                            Route::Upsert
+                                | Route::Partial
+                                | Route::Query
+                                | Route::Deactivate(_)
+                                | Route::Reactivate(_)
+                                | Route::Delete(_)
+                        );
+                        let etag = if returns_users { attach_versions(&db, &mut value) } else { Ok(None) };
+                        match (etag, http::success(value, status, &t)) {
+                            (Ok(Some(v)), Ok(mut response)) => {
+                                response.headers_mut().set("etag", &precondition::etag(v))?;
+                                Ok(response)
+                            }
+                            (Err(e), _) => http::failure(&e, cmd.route.op(), &t),
+                            (_, response) => response,
+                        }
                     }
                     Err(e) => http::failure(&e.error, e.op, &t),
                 }
@@ -868,6 +886,16 @@ fn execute(
     } else if let (Route::Upsert | Route::Partial, Some(name)) = (&cmd.route, v2::v1_names_shadowed(&body)) {
         return Err(fail(ApiError::field(name.clone(), format!("{name} is a reserved field"))));
     }
+    if matches!(cmd.route, Route::Upsert | Route::Partial) {
+        // Checked here, with no await before the commit: two writers expecting one version
+        // cannot both pass.
+        let ids = batch_ids(&body);
+        let expected = precondition::take(&mut body, cmd.if_match.as_deref(), &ids).map_err(fail)?;
+        if !expected.is_empty() {
+            let ids: Vec<String> = expected.keys().cloned().collect();
+            precondition::check(&expected, &store::versions(db, &ids).map_err(fail)?).map_err(fail)?;
+        }
+    }
     let (body, caller) = (&body, &cmd.claims.caller);
     let operation: Box<OpFn<'_>> = match &cmd.route {
         Route::GetApp => return Ok((ops::get_app(settings), 200, None)),
@@ -941,8 +969,8 @@ fn execute(
             ops::require_server(caller, "GetUserChanges").map_err(fail)?;
             let params = json::parse(cmd.payload.as_deref().unwrap_or("{}")).unwrap_or(Value::Null);
             let param = |name: &str| params.get(name).and_then(Value::as_str);
-            let req = feed::request(param("since"), param("limit"), store::current_seq(db).map_err(fail)?)
-                .map_err(fail)?;
+            let req =
+                feed::request(param("since"), param("limit"), store::current_seq(db).map_err(fail)?).map_err(fail)?;
             let rows = store::changes(db, &req.since, req.limit).map_err(fail)?;
             return Ok((feed::page(&req, &rows), 200, None));
         }
@@ -981,6 +1009,37 @@ fn execute(
         _ => UserChange::Updated,
     };
     Ok((commit.response, commit.status, Some(Publish::Users(change, commit.users))))
+}
+
+/// The user ids a write's body names: `users` as an object keyed by id (upsert) or a list of
+/// objects with `id` (partial update, or an upsert sent as a list).
+fn batch_ids(body: &Value) -> Vec<String> {
+    match body.get("users") {
+        Some(Value::Object(m)) => m.keys().cloned().collect(),
+        Some(Value::Array(a)) => a.iter().filter_map(|u| u.get("id")?.as_str().map(str::to_string)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Adds `versions: {id: version}` for the users an answer returns (`users` as an object or a
+/// list, or one `user`), and the version when there is exactly one, for an `ETag` header.
+fn attach_versions(db: &Db, value: &mut Value) -> Result<Option<i64>, ApiError> {
+    let ids: Vec<String> = match (value.get("users"), value.get("user")) {
+        (Some(Value::Object(m)), _) => m.keys().cloned().collect(),
+        (Some(Value::Array(a)), _) => a.iter().filter_map(|u| u.get("id")?.as_str().map(str::to_string)).collect(),
+        (None, Some(u)) => u.get("id").and_then(Value::as_str).map(str::to_string).into_iter().collect(),
+        _ => return Ok(None),
+    };
+    let versions = store::versions(db, &ids)?;
+    let single = match ids.as_slice() {
+        [id] => versions.get(id).copied(),
+        _ => None,
+    };
+    if let Value::Object(m) = value {
+        let shown = versions.into_iter().map(|(id, v)| (id, Value::from(v))).collect();
+        m.insert("versions".into(), Value::Object(shown));
+    }
+    Ok(single)
 }
 
 /// The connections watching each of these users (one query for a whole batch).
