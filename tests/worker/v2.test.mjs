@@ -96,7 +96,13 @@ describe('/api/v2 users', () => {
     assert.equal(legacy.role, 'user');
     assert.equal(legacy.color, 'c');
     assert.equal(legacy.__custom, undefined, 'v1 shows the built-in fields only');
-    assert.equal(Date.parse(legacy.created_at), u.created_at.getTime(), 'the same instant, to the millisecond');
+    // The same instant. The node SDK decodes nanoseconds as Math.floor(ns / 1e6) in floating
+    // point, which is 1 ms low for about 1 in 8 whole-millisecond values (ns > 2^53), so its
+    // Date is checked against that same arithmetic on the nanoseconds Roster sent.
+    const ms = Date.parse(legacy.created_at);
+    const sent = JSON.parse(String(BigInt(ms) * 1_000_000n)); // what the SDK parsed
+    assert.equal(u.created_at.getTime(), Math.floor(sent / 1e6), 'the same instant, as the SDK reads it');
+    assert.ok(ms - u.created_at.getTime() <= 1, 'to the millisecond, but for the SDK\'s rounding');
     const r = await v2.updateUsersPartial({ users: [{ id: 'v2-dup', set: { 'custom.role': 'z' }, unset: ['custom.name'] }] });
     assert.deepEqual(r.users['v2-dup'].custom, { color: 'c', created_at: iso, role: 'z' });
     // A v1 write may not name where those keys live.
