@@ -44,14 +44,14 @@ trap '[ "$size_status" -eq 0 ] || { echo "FAILED: a wasm artifact is over its si
 step "worker: build the Worker and the page it serves (build/, build/www)"
 bash scripts/build-worker.sh   # the harness builds nothing: each test server runs a snapshot of build/
 
-step "worker: size of build/index_bg.wasm (raw and gzip bytes; fails above 220 KiB gzip, at the end)"
+step "worker: size of build/index_bg.wasm (raw and gzip bytes; fails above 225 KiB gzip, at the end)"
 bash scripts/size.sh worker || size_status=$?
 
 step "worker: the compiled Worker under wrangler dev (workerd), driven by the stream-chat SDK and @stream-io/node-sdk (issues 4, 5, 9, 13, 15, 16, 17, 25)"
 node --test --test-concurrency=1 --test-force-exit \
   tests/worker/api.test.mjs tests/worker/connect.test.mjs tests/worker/lifecycle.test.mjs tests/worker/storage.test.mjs \
   tests/worker/tenancy.test.mjs tests/worker/v2.test.mjs tests/worker/tasks.test.mjs tests/worker/events.test.mjs tests/worker/import.test.mjs \
-  tests/worker/production.test.mjs tests/worker/feed.test.mjs tests/worker/versions.test.mjs
+  tests/worker/production.test.mjs tests/worker/feed.test.mjs tests/worker/versions.test.mjs tests/worker/cursor.test.mjs
 
 step "worker: race-free writes (issues 6, 13): concurrent writers with server and user tokens, concurrent PATCH /app"
 node --test --test-concurrency=1 --test-force-exit tests/worker/race.test.mjs

@@ -5,6 +5,7 @@
 //! Worker tests compare its answers with a scan too.
 
 use proptest::prelude::*;
+use roster::core::cursor::{Page, Seek, Walk};
 use roster::core::index::{self, Candidates, Column, CustomValue, Plan};
 use roster::core::query::{self, InOrder, UserQuery};
 use roster::core::time::Timestamp;
@@ -162,6 +163,90 @@ proptest! {
     #[test]
     fn planned_reads_answer_like_a_full_scan(users in arb_users(), q in arb_query()) {
         prop_assert_eq!(planned(&q, &users), scanned(&q, &users), "plan {:?}", index::plan(&q));
+    }
+}
+
+/// The Writer's keyset read (`store::query_page`): the plan's candidates past `seek` (compared
+/// on their index columns, as the SQL does), in storage order (reversed for a backward seek),
+/// then the residual filter, `skip` and `take`.
+fn read_planned(
+    q: &UserQuery,
+    users: &BTreeMap<String, User>,
+    walk: &Walk,
+    seek: Option<&Seek>,
+    skip: usize,
+    take: usize,
+) -> Vec<User> {
+    let plan = index::plan(q);
+    let mut rows: Vec<(&String, index::IndexRow, &User)> = users
+        .iter()
+        .map(|(id, u)| (id, index::index_row(u), u))
+        .filter(|(_, row, _)| !row.deleted && (plan.include_deactivated || !row.deactivated))
+        .filter(|(id, row, u)| plan.candidates.admits(id, row, u))
+        .filter(|(id, row, _)| {
+            let key: Vec<Option<String>> =
+                walk.order().iter().map(|(c, _)| c.value(id, row).map(str::to_string)).collect();
+            seek.is_none_or(|s| s.admits(walk.order(), &key))
+        })
+        .collect();
+    rows.sort_by(|a, b| index::storage_order(&plan, (a.0, &a.1), (b.0, &b.1)));
+    if seek.is_some_and(|s| s.backward) {
+        rows.reverse();
+    }
+    rows.into_iter().map(|(_, _, u)| u).filter(|u| query::selects(q, u)).skip(skip).take(take).cloned().collect()
+}
+
+/// A page as the Writer answers it: a walk's keyset reads, or (no indexed sort) `planned`.
+fn planned_page(q: &UserQuery, users: &BTreeMap<String, User>) -> Page {
+    match Walk::of(q).unwrap() {
+        Some(walk) => walk.page(|seek, skip, take| Ok(read_planned(q, users, &walk, seek, skip, take))).unwrap(),
+        None => Page { users: planned(q, users), ..Page::default() },
+    }
+}
+
+fn ids_of(users: &[User]) -> Vec<String> {
+    users.iter().map(|u| u["id"].as_str().unwrap().to_string()).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+    /// Walking a query with its cursors, as the Writer reads them, visits exactly what a full
+    /// scan returns, in its order, each user once: forward from its (offset) page to the end,
+    /// then backward from there to the start; the first page is Stream's own.
+    #[test]
+    fn cursor_walks_answer_like_a_full_scan(users in arb_users(), q in arb_query()) {
+        let first = planned_page(&q, &users);
+        prop_assert_eq!(&first.users, &scanned(&q, &users));
+        if Walk::of(&q).unwrap().is_none() {
+            prop_assert_eq!((&first.next, &first.prev), (&None, &None), "no cursors for an unindexed sort");
+            return Ok(());
+        }
+        let all = ids_of(&scanned(&UserQuery { offset: 0, limit: 10_000, ..q.clone() }, &users));
+        prop_assert_eq!(first.prev.is_some(), q.offset > 0 && !first.users.is_empty() && q.offset <= all.len());
+        let from = |next: Option<&String>, prev: Option<&String>| {
+            UserQuery { offset: 0, next: next.cloned(), prev: prev.cloned(), ..q.clone() }
+        };
+        let mut page = first;
+        let mut forward = ids_of(&page.users);
+        while let Some(next) = page.next.clone() {
+            page = planned_page(&from(Some(&next), None), &users);
+            prop_assert!(!page.users.is_empty());
+            forward.extend(ids_of(&page.users));
+            prop_assert!(forward.len() <= all.len(), "no user twice");
+        }
+        prop_assert_eq!(&forward[..], all.get(q.offset.min(all.len())..).unwrap());
+        let mut backward = ids_of(&page.users);
+        while let Some(prev) = page.prev.clone() {
+            page = planned_page(&from(None, Some(&prev)), &users);
+            prop_assert!(!page.users.is_empty() && page.next.is_some());
+            let mut earlier = ids_of(&page.users);
+            earlier.extend(backward);
+            backward = earlier;
+            prop_assert!(backward.len() <= all.len(), "no user twice");
+        }
+        if !forward.is_empty() {
+            prop_assert_eq!(&backward, &all);
+        }
     }
 }
 

@@ -225,7 +225,7 @@ fn decode_object(segment: &str) -> Option<Map<String, Value>> {
 }
 
 /// base64url without padding (RFC 4648 §5).
-fn encode_into(data: &[u8], out: &mut String) {
+pub(crate) fn encode_into(data: &[u8], out: &mut String) {
     fn symbol(v: u32) -> char {
         let v = (v & 63) as u8;
         char::from(match v {
@@ -247,7 +247,7 @@ fn encode_into(data: &[u8], out: &mut String) {
 
 /// Decodes base64url; trailing `=` padding is tolerated, anything else outside the
 /// alphabet is rejected.
-fn decode(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn decode(s: &str) -> Option<Vec<u8>> {
     let s = s.trim_end_matches('=');
     if s.len() % 4 == 1 {
         return None;

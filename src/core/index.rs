@@ -270,19 +270,23 @@ pub fn plan(q: &UserQuery) -> Plan {
             best = range;
         }
     }
+    Plan { candidates: best, order: order_of(q), include_deactivated: q.include_deactivated_users }
+}
+
+/// [`Plan::order`]: the query's sort as storage applies it, when every sort field is a
+/// [`Column`] (each column once, then `id` ascending unless the sort has it).
+pub fn order_of(q: &UserQuery) -> Option<Vec<(Column, bool)>> {
     let mut order = Vec::new();
-    let mut pushed = true;
     for (field, dir) in query::sort_of(q) {
-        match Column::of_field(field) {
-            Some(c) if !order.iter().any(|(o, _)| *o == c) => order.push((c, dir < 0)),
-            Some(_) => {}
-            None => pushed = false,
+        let c = Column::of_field(field)?;
+        if !order.iter().any(|(o, _)| *o == c) {
+            order.push((c, dir < 0));
         }
     }
     if !order.iter().any(|(c, _)| *c == Column::Id) {
         order.push((Column::Id, false));
     }
-    Plan { candidates: best, order: pushed.then_some(order), include_deactivated: q.include_deactivated_users }
+    Some(order)
 }
 
 /// The `(field, condition)`s that every match must satisfy: the top-level fields and those of

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod batch;
 pub mod cors;
+pub mod cursor;
 pub mod drive;
 pub mod edit;
 pub mod error;

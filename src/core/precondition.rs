@@ -8,13 +8,18 @@
 
 use super::error::{ApiError, Result};
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 /// The body key that carries expected versions.
 pub const BODY_KEY: &str = "expected_versions";
 
-/// Expected versions by user id.
-pub type Expected = BTreeMap<String, i64>;
+/// Expected versions by user id, in the order given (an id at most once). A batch holds at most
+/// 100 users, so a list serves.
+pub type Expected = Vec<(String, i64)>;
+
+/// The version listed for `id`.
+pub fn version_of(list: &[(String, i64)], id: &str) -> Option<i64> {
+    list.iter().find(|(k, _)| k == id).map(|(_, v)| *v)
+}
 
 /// Takes `expected_versions` out of a write's body (so the operation never sees it) and reads
 /// it, together with an `If-Match` header, given the ids the batch writes.
@@ -37,7 +42,7 @@ pub fn take(body: &mut Value, if_match: Option<&str>, batch_ids: &[String]) -> R
                     format!("{BODY_KEY} names user '{id}', which this batch does not write"),
                 ));
             }
-            expected.insert(id, version);
+            expected.push((id, version));
         }
     }
     if let Some(header) = if_match {
@@ -50,10 +55,13 @@ pub fn take(body: &mut Value, if_match: Option<&str>, batch_ids: &[String]) -> R
         let version = parse_etag(header).ok_or_else(|| {
             ApiError::input(format!("If-Match must be a version as ETag gives it (\"12\"), got '{header}'"))
         })?;
-        if expected.get(id).is_some_and(|v| *v != version) {
-            return Err(ApiError::input(format!("If-Match and {BODY_KEY} disagree about user '{id}'")));
+        match version_of(&expected, id) {
+            Some(v) if v != version => {
+                return Err(ApiError::input(format!("If-Match and {BODY_KEY} disagree about user '{id}'")));
+            }
+            Some(_) => {}
+            None => expected.push((id.clone(), version)),
         }
-        expected.insert(id.clone(), version);
     }
     Ok(expected)
 }
@@ -75,11 +83,11 @@ pub fn etag(version: i64) -> String {
 
 /// Checks expected versions against the current ones (missing: 0). A mismatch is 412 naming
 /// every user whose version moved, in `exception_fields` keyed by user id.
-pub fn check(expected: &Expected, current: &BTreeMap<String, i64>) -> Result<()> {
+pub fn check(expected: &[(String, i64)], current: &[(String, i64)]) -> Result<()> {
     let moved: Vec<(String, String)> = expected
         .iter()
         .filter_map(|(id, want)| {
-            let now = current.get(id).copied().unwrap_or(0);
+            let now = version_of(current, id).unwrap_or(0);
             (now != *want).then(|| (id.clone(), format!("expected version {want}, current version {now}")))
         })
         .collect();
@@ -109,12 +117,14 @@ mod tests {
     fn reads_the_body_and_the_header_and_removes_the_key() {
         let mut body = json!({"users": {}, "expected_versions": {"a": 3, "b": 0}});
         let e = take(&mut body, None, &ids(&["a", "b", "c"])).unwrap();
-        assert_eq!(e, Expected::from([("a".into(), 3), ("b".into(), 0)]));
+        assert_eq!(e, vec![("a".to_string(), 3), ("b".to_string(), 0)]);
         assert_eq!(body, json!({"users": {}}), "the operation never sees the key");
         for h in ["\"7\"", "7", " \"7\" "] {
-            assert_eq!(take(&mut json!({}), Some(h), &ids(&["a"])).unwrap(), Expected::from([("a".into(), 7)]), "{h}");
+            assert_eq!(take(&mut json!({}), Some(h), &ids(&["a"])).unwrap(), vec![("a".to_string(), 7)], "{h}");
         }
         assert_eq!(take(&mut json!({}), None, &ids(&["a"])).unwrap(), Expected::new());
+        let both = take(&mut json!({"expected_versions": {"a": 7}}), Some("7"), &ids(&["a"])).unwrap();
+        assert_eq!(both, vec![("a".to_string(), 7)], "the header and the body agree: listed once");
     }
 
     #[test]
@@ -134,9 +144,10 @@ mod tests {
 
     #[test]
     fn a_mismatch_is_412_naming_each_moved_user() {
-        let current = BTreeMap::from([("a".to_string(), 5), ("b".to_string(), 9)]);
-        assert!(check(&Expected::from([("a".into(), 5), ("new".into(), 0)]), &current).is_ok());
-        let e = check(&Expected::from([("a".into(), 4), ("b".into(), 9), ("c".into(), 2)]), &current).unwrap_err();
+        let pairs = |l: &[(&str, i64)]| l.iter().map(|(k, v)| ((*k).to_string(), *v)).collect::<Vec<_>>();
+        let current = pairs(&[("a", 5), ("b", 9)]);
+        assert!(check(&pairs(&[("a", 5), ("new", 0)]), &current).is_ok());
+        let e = check(&pairs(&[("a", 4), ("b", 9), ("c", 2)]), &current).unwrap_err();
         assert_eq!((e.code, e.status), (4, 412));
         assert_eq!(
             e.fields,

@@ -88,6 +88,10 @@ pub struct UserQuery {
     pub include_deactivated_users: bool,
     /// `presence: true`: the caller's connection watches the users returned (events, presence).
     pub presence: bool,
+    /// Roster's keyset cursors (`core::cursor`): the `next` or `prev` of an earlier page, as
+    /// sent (an empty string or `null` is none).
+    pub next: Option<String>,
+    pub prev: Option<String>,
 }
 
 impl Default for UserQuery {
@@ -99,6 +103,8 @@ impl Default for UserQuery {
             offset: 0,
             include_deactivated_users: false,
             presence: false,
+            next: None,
+            prev: None,
         }
     }
 }
@@ -164,7 +170,19 @@ pub fn parse_value(payload: &Value) -> Result<UserQuery, ApiError> {
         offset,
         include_deactivated_users: flag(p, "include_deactivated_users")?,
         presence,
+        next: cursor_arg(p, "next")?,
+        prev: cursor_arg(p, "prev")?,
     })
+}
+
+/// A cursor option: a string, or none (absent, `null` or empty).
+fn cursor_arg(p: &Map<String, Value>, key: &str) -> Result<Option<String>, ApiError> {
+    match p.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(c)) if c.is_empty() => Ok(None),
+        Some(Value::String(c)) => Ok(Some(c.clone())),
+        Some(_) => Err(ApiError::input(format!("{key} must be a cursor string from a previous page"))),
+    }
 }
 
 /// Whether a user is one `q` returns, before sorting and paging: not soft-deleted (a non-null
@@ -219,6 +237,17 @@ impl<'q> InOrder<'q> {
 /// returned; deactivated ones (`deactivated_at`) only with `include_deactivated_users`.
 /// Users that sort equal keep their input order.
 pub fn run<'a>(q: &UserQuery, users: impl IntoIterator<Item = &'a Map<String, Value>>) -> Vec<&'a Map<String, Value>> {
+    let mut hits = sorted(q, users);
+    hits.truncate(page_end(q));
+    hits.drain(..q.offset.min(hits.len()));
+    hits
+}
+
+/// [`run`] without the paging: every user `q` selects, in its order.
+pub fn sorted<'a>(
+    q: &UserQuery,
+    users: impl IntoIterator<Item = &'a Map<String, Value>>,
+) -> Vec<&'a Map<String, Value>> {
     let sort = sort_of(q);
     // Each hit keeps its input position: ties keep input order, as a stable sort would, and
     // the unstable sort links less code than the stable one.
@@ -237,7 +266,7 @@ pub fn run<'a>(q: &UserQuery, users: impl IntoIterator<Item = &'a Map<String, Va
         }
         ia.cmp(ib)
     });
-    hits.into_iter().take(page_end(q)).skip(q.offset).map(|(_, _, u)| u).collect()
+    hits.into_iter().map(|(_, _, u)| u).collect()
 }
 
 /// One sort key's order: present values by `cmp` (reversed when `desc`); users without the

@@ -19,15 +19,16 @@
 //! - `tasks(id, kind, user_ids, options, outcomes, done, total, created_at, updated_at)`: batch
 //!   operations; each user's step commits with its outcome, so a task resumes where it stopped.
 //! - `user_changes(id, seq)`: the change feed (`core::feed`): each user's latest commit
-//!   sequence number, written with its row; users stored before the feed existed are at 0.
+//!   sequence number — its version (`core::precondition`) — moved only when its record changes.
 
 use super::sql::{Arg, Db};
+use crate::core::cursor::{Page, Seek, Walk};
 use crate::core::drive::{Loaded, Loader};
 use crate::core::error::ApiError;
 use crate::core::index::{self, Candidates, CustomValue, IndexRow, Plan};
 use crate::core::json;
 use crate::core::ops::{Commit, Need};
-use crate::core::query::{self, InOrder, UserQuery};
+use crate::core::query::{self, UserQuery};
 use crate::core::settings::AppSettings;
 use crate::core::user::User;
 use crate::core::username;
@@ -370,8 +371,9 @@ enum Bind {
     Int(i64),
 }
 
-/// The SQL that reads a plan's candidates, with its bindings.
-fn plan_sql(plan: &Plan) -> (String, Vec<Bind>) {
+/// The SQL that reads a plan's candidates, with its bindings; past `seek` (a cursor's
+/// boundary, `core::cursor`) and in reverse order for a backward one.
+fn plan_sql(plan: &Plan, seek: Option<&Seek>) -> (String, Vec<Bind>) {
     let mut sql = String::from("SELECT id, record FROM users u WHERE u.deleted = 0");
     if !plan.include_deactivated {
         sql.push_str(" AND u.deactivated = 0");
@@ -424,15 +426,21 @@ fn plan_sql(plan: &Plan) -> (String, Vec<Bind>) {
             }
         }
     }
+    if let (Some(order), Some(seek)) = (&plan.order, seek) {
+        keyset_sql(order, seek, &mut sql, &mut args);
+    }
+    let backward = seek.is_some_and(|s| s.backward);
     match &plan.order {
         None => sql.push_str(" ORDER BY u.id"),
         Some(order) => {
             let terms: Vec<String> = order
                 .iter()
                 .map(|(c, desc)| {
-                    let dir = if *desc { "DESC" } else { "ASC" };
-                    // Absent values sort last whatever the direction, as in the core.
-                    let nulls = if c.nullable() { format!("(u.{} IS NULL), ", c.name()) } else { String::new() };
+                    let dir = if *desc != backward { "DESC" } else { "ASC" };
+                    // Absent values sort last whatever the direction, as in the core (first
+                    // when reading backward).
+                    let last = if backward { " DESC" } else { "" };
+                    let nulls = if c.nullable() { format!("(u.{} IS NULL){last}, ", c.name()) } else { String::new() };
                     format!("{nulls}u.{} {dir}", c.name())
                 })
                 .collect();
@@ -442,36 +450,109 @@ fn plan_sql(plan: &Plan) -> (String, Vec<Bind>) {
     (sql, args)
 }
 
-/// Answers a query from SQL: the plan's candidates, then the filter, sort and page in the core.
-/// With the sort pushed to SQL, reading stops as soon as the page is full.
-pub fn query(db: &Db, q: &UserQuery) -> Result<Vec<User>, ApiError> {
-    let plan = index::plan(q);
-    let (sql, args) = plan_sql(&plan);
-    let binds: Vec<Arg<'_>> = args
-        .iter()
+/// The keyset condition of a walk (`core::cursor`): users strictly past the boundary `seek`
+/// in `order`, with absent values (nullable columns) last as `ORDER BY` puts them; strictly
+/// before it for a backward seek. `c0 past v0 OR (c0 = v0 AND (c1 past v1 OR (…)))`, led by
+/// `c0 >= v0` (or `<=`) so that an index on the first column serves the range.
+fn keyset_sql(order: &[(index::Column, bool)], seek: &Seek, sql: &mut String, args: &mut Vec<Bind>) {
+    let n = order.len().min(seek.key.len());
+    if n == 0 {
+        return;
+    }
+    let (mut terms, mut values) = (String::new(), Vec::new());
+    for (i, ((column, desc), value)) in order.iter().zip(&seek.key).enumerate() {
+        let on = |s: &mut String, op: &str| {
+            s.push_str("u.");
+            s.push_str(column.name());
+            s.push_str(op);
+        };
+        let ahead = *desc != seek.backward;
+        terms.push_str("((");
+        match value {
+            Some(v) => {
+                if i == 0 && !column.nullable() {
+                    sql.push_str(" AND ");
+                    on(sql, if ahead { " <= ?" } else { " >= ?" });
+                    args.push(Bind::Text(v.clone()));
+                }
+                on(&mut terms, if ahead { " < ?" } else { " > ?" });
+                values.push(v.clone());
+                // Absent values lie past every present one going forward, before them backward.
+                if column.nullable() && !seek.backward {
+                    terms.push_str(" OR ");
+                    on(&mut terms, " IS NULL");
+                }
+            }
+            None if seek.backward => on(&mut terms, " IS NOT NULL"),
+            None => terms.push('0'),
+        }
+        terms.push(')');
+        if i + 1 < n {
+            terms.push_str(" OR (");
+            match value {
+                Some(v) => {
+                    on(&mut terms, " = ?");
+                    values.push(v.clone());
+                }
+                None => on(&mut terms, " IS NULL"),
+            }
+            terms.push_str(" AND ");
+        }
+    }
+    // Each column opened `(` and, but the last, ` OR (`.
+    terms.push_str(&")".repeat(2 * n - 1));
+    sql.push_str(" AND ");
+    sql.push_str(&terms);
+    args.extend(values.into_iter().map(Bind::Text));
+}
+
+fn binds(args: &[Bind]) -> Vec<Arg<'_>> {
+    args.iter()
         .map(|a| match a {
             Bind::Text(t) => Arg::Text(t),
             Bind::Int(i) => Arg::Int(*i),
         })
-        .collect();
-    let mut users = Vec::new();
-    let mut page = InOrder::new(q);
-    for row in db.rows(&sql, &binds)? {
-        let row = row?;
-        let (Some(id), Some(text)) = (row.text(0), row.text(1)) else { continue };
-        let user = parse_user(&id, &text)?;
-        if plan.order.is_some() {
-            if !page.offer(user) {
+        .collect()
+}
+
+/// A page of `q` from SQL: the plan's candidates, then the filter in the core. A walk
+/// (`core::cursor`: an indexed sort) reads in the plan's order past its cursor, each read
+/// stopping once it has what it needs; otherwise every candidate is read and the core sorts
+/// and pages them.
+pub fn query_page(db: &Db, q: &UserQuery, walk: Option<&Walk>) -> Result<Page, ApiError> {
+    let plan = index::plan(q);
+    let read = |seek: Option<&Seek>, skip: usize, take: usize| {
+        let (sql, args) = plan_sql(&plan, seek);
+        let mut found = Vec::new();
+        let mut skipped = 0;
+        if take == 0 {
+            return Ok(found);
+        }
+        for row in db.rows(&sql, &binds(&args))? {
+            let row = row?;
+            let (Some(id), Some(text)) = (row.text(0), row.text(1)) else { continue };
+            let user = parse_user(&id, &text)?;
+            if !query::selects(q, &user) {
+                continue;
+            }
+            if skipped < skip {
+                skipped += 1;
+                continue;
+            }
+            found.push(user);
+            if found.len() >= take {
                 break;
             }
-        } else {
-            users.push(user);
+        }
+        Ok(found)
+    };
+    match walk {
+        Some(walk) => walk.page(read),
+        None => {
+            let users = read(None, 0, usize::MAX)?;
+            Ok(Page { users: query::run(q, &users).into_iter().cloned().collect(), ..Page::default() })
         }
     }
-    if plan.order.is_some() {
-        return Ok(page.page());
-    }
-    Ok(query::run(q, &users).into_iter().cloned().collect())
 }
 
 /// The app's commit sequence number: the last one a write took.
@@ -481,8 +562,8 @@ pub fn current_seq(db: &Db) -> Result<i64, ApiError> {
 
 /// The versions of these users (the sequence number of each one's latest change; a user with
 /// no row is absent).
-pub fn versions(db: &Db, ids: &[String]) -> Result<std::collections::BTreeMap<String, i64>, ApiError> {
-    let mut out = std::collections::BTreeMap::new();
+pub fn versions(db: &Db, ids: &[String]) -> Result<Vec<(String, i64)>, ApiError> {
+    let mut out = Vec::new();
     if ids.is_empty() {
         return Ok(out);
     }
@@ -490,7 +571,7 @@ pub fn versions(db: &Db, ids: &[String]) -> Result<std::collections::BTreeMap<St
     for row in db.rows(sql, &[json_list(ids).as_str().into()])? {
         let row = row?;
         if let (Some(id), Some(seq)) = (row.text(0), row.int(1)) {
-            out.insert(id, seq);
+            out.push((id, seq));
         }
     }
     Ok(out)

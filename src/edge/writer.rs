@@ -19,6 +19,7 @@ use super::sql::{Arg, Db};
 use super::store::{self, SqlLoader, SETTINGS_KEY};
 use super::Route;
 use crate::core::auth::{self, Caller};
+use crate::core::cursor;
 use crate::core::drive::{self, Loader};
 use crate::core::error::{code, ApiError};
 use crate::core::events::{self, UserChange};
@@ -892,7 +893,7 @@ fn execute(
         let ids = batch_ids(&body);
         let expected = precondition::take(&mut body, cmd.if_match.as_deref(), &ids).map_err(fail)?;
         if !expected.is_empty() {
-            let ids: Vec<String> = expected.keys().cloned().collect();
+            let ids: Vec<String> = expected.iter().map(|(id, _)| id.clone()).collect();
             precondition::check(&expected, &store::versions(db, &ids).map_err(fail)?).map_err(fail)?;
         }
     }
@@ -911,7 +912,8 @@ fn execute(
                 Caller::Server => None,
             };
             let q = tenancy::restrict_query(q, caller, me, settings).map_err(fail)?;
-            let found = store::query(db, &q).map_err(fail)?;
+            let walk = cursor::Walk::of(&q).map_err(fail)?;
+            let cursor::Page { users: found, next, prev } = store::query_page(db, &q, walk.as_ref()).map_err(fail)?;
             if let (true, Some(conn)) = (q.presence, &cmd.connection_id) {
                 watch(db, presence, caller, conn, &found).map_err(fail)?;
             }
@@ -924,7 +926,7 @@ fn execute(
                     Value::Object(shown)
                 })
                 .collect();
-            return Ok((object([("users", Value::Array(users))]), 200, None));
+            return Ok((cursor::with_cursors(object([("users", Value::Array(users))]), next, prev), 200, None));
         }
         Route::UpdateApp => {
             let patch = if body.is_null() { object([]) } else { body.clone() };
@@ -1032,7 +1034,7 @@ fn attach_versions(db: &Db, value: &mut Value) -> Result<Option<i64>, ApiError> 
     };
     let versions = store::versions(db, &ids)?;
     let single = match ids.as_slice() {
-        [id] => versions.get(id).copied(),
+        [id] => precondition::version_of(&versions, id),
         _ => None,
     };
     if let Value::Object(m) = value {
