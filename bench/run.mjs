@@ -83,7 +83,7 @@ if (!process.argv.includes("--skip-core")) {
 
 if (!process.argv.includes("--skip-worker")) {
   log("worker: wrangler dev (local workerd): queries and writes alone at each scale, then autocannon");
-  const { runWorkerBench, formatAloneTable, formatLoadTable, formatSeeding } = await import("./worker.mjs");
+  const { runWorkerBench, formatAloneTable, formatLoadTable, formatSeeding, formatWalkTable } = await import("./worker.mjs");
   const res = await runWorkerBench(quick ? { scales: [1000], seconds: 2, log } : { seconds: 5, log });
   result.worker = res;
   out.push(
@@ -94,6 +94,10 @@ if (!process.argv.includes("--skip-worker")) {
     `## Worker: under autocannon (${res.connections} connections, ${res.seconds} s per workload; the scan: 1 connection)`,
     "",
     formatLoadTable(res),
+    "",
+    "## Worker: walking every user (issue 27): keyset cursors, the change feed",
+    "",
+    formatWalkTable(res),
     "",
     `Seeding (100-user upserts, 4 in flight): ${formatSeeding(res)}.`,
     "",

@@ -30,7 +30,10 @@
 // connections for a few seconds per workload (the custom-field scan: 1 connection, a bounded
 // count). The `x-roster-kv-ops` header of every answer is collected.
 //
-// Standalone: node bench/worker.mjs [--scales 1000,10000,100000] [--seconds 5] [--connections 4] [--json]
+// Then, at each scale, issue 27's walks: every user through queryUsers' keyset cursors and
+// through the change feed (requests = Writer commands; each user seen exactly once).
+//
+// Standalone: node bench/worker.mjs [--scales 1000,10000,100000] [--seconds 5] [--connections 4] [--walks-only] [--json]
 import autocannon from "autocannon";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -310,7 +313,48 @@ const loadAvg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 
  * (scale, workload) with its alone times and its autocannon result, and one seeding step per
  * scale (seconds, request latencies, seconds for the outbox to drain afterwards).
  */
-export async function runWorkerBench({ scales = [1000, 10_000, 100_000], seconds = 5, connections = 4, log = () => {} } = {}) {
+/**
+ * Issue 27's walks, at one scale: every stored user through `queryUsers` keyset cursors (default
+ * sort, 100 per page, following `next`) and through the change feed (`GET /users/changes`, 1,000
+ * per page, from the start). Each request is one Writer command, so requests = commands. Every
+ * user must be seen exactly once.
+ */
+async function walks(w, scale) {
+  const seenOnce = (ids, what) => {
+    const unique = new Set(ids);
+    if (unique.size !== ids.length || unique.size < scale) throw new Error(`${what}: ${ids.length} users, ${unique.size} distinct, ${scale} stored`);
+  };
+  let t0 = performance.now();
+  let requests = 0;
+  const walked = [];
+  for (let next; ;) {
+    const payload = { filter_conditions: {}, limit: 100, ...(next ? { next } : {}) };
+    const { res } = await send(w, "GET", "/users", { query: { payload } });
+    requests++;
+    if (res.status !== 200) throw new Error(`walk: HTTP ${res.status} ${res.text.slice(0, 300)}`);
+    walked.push(...res.json.users.map((u) => u.id));
+    next = res.json.next;
+    if (!next) break;
+  }
+  const walk = { seconds: (performance.now() - t0) / 1000, requests };
+  seenOnce(walked, "walk");
+  t0 = performance.now();
+  requests = 0;
+  const fed = [];
+  for (let since; ;) {
+    const { res } = await send(w, "GET", "/users/changes", { query: { limit: "1000", ...(since ? { since } : {}) } });
+    requests++;
+    if (res.status !== 200) throw new Error(`feed: HTTP ${res.status} ${res.text.slice(0, 300)}`);
+    fed.push(...res.json.changes.map((c) => c.user.id));
+    since = res.json.next;
+    if (res.json.changes.length === 0) break;
+  }
+  const feed = { seconds: (performance.now() - t0) / 1000, requests, changes: fed.length };
+  seenOnce(fed, "feed");
+  return { walk, feed };
+}
+
+export async function runWorkerBench({ scales = [1000, 10_000, 100_000], seconds = 5, connections = 4, walksOnly = false, log = () => {} } = {}) {
   const wasm = readFileSync(join(ROOT, "build", "index_bg.wasm"));
   const git = (...a) => spawnSync("git", a, { cwd: ROOT, encoding: "utf8" }).stdout.trim();
   const build = {
@@ -322,6 +366,7 @@ export async function runWorkerBench({ scales = [1000, 10_000, 100_000], seconds
   const persistTo = mkdtempSync(join(tmpdir(), "roster-bench-"));
   const rows = [];
   const seeding = [];
+  const walked = [];
   let w;
   try {
     w = await startWorker({ persistTo, hooks: false });
@@ -342,7 +387,7 @@ export async function runWorkerBench({ scales = [1000, 10_000, 100_000], seconds
         return r;
       };
       // Reads first, on a quiet Writer (outbox empty); writes after (their outbox drains meanwhile).
-      for (const kind of ["baseline", ...QUERIES, ...WRITES]) {
+      for (const kind of walksOnly ? [] : ["baseline", ...QUERIES, ...WRITES]) {
         log(`${scale} users: ${kind} alone`);
         // upsert_quiet: no KV replication of earlier writes runs meanwhile (locally, the KV
         // writes run in the same workerd process as the Writer); 20 requests, each waiting for
@@ -355,7 +400,7 @@ export async function runWorkerBench({ scales = [1000, 10_000, 100_000], seconds
           kvOps: kvOps.length ? { min: Math.min(...kvOps), max: Math.max(...kvOps) } : null,
         });
       }
-      for (const kind of ["baseline", ...QUERIES, ...WRITES.filter((x) => x !== "upsert_quiet")]) {
+      for (const kind of walksOnly ? [] : ["baseline", ...QUERIES, ...WRITES.filter((x) => x !== "upsert_quiet")]) {
         log(`${scale} users: ${kind} under autocannon`);
         await outboxDrained(persistTo);
         const ms = row(kind).alone.p50;
@@ -365,7 +410,10 @@ export async function runWorkerBench({ scales = [1000, 10_000, 100_000], seconds
             : { connections, duration: seconds };
         row(kind).load = await load(w, work[kind], bound);
       }
-      row("baseline").load.loadAvg = loadAvg();
+      if (!walksOnly) row("baseline").load.loadAvg = loadAvg();
+      log(`${scale} users: a full walk with cursors, and the change feed from the start`);
+      await outboxDrained(persistTo);
+      walked.push({ scale, ...(await walks(w, scale)) });
     }
   } catch (e) {
     if (w) log(`wrangler's output (end):\n${w.logs().slice(-4000)}`);
@@ -374,7 +422,7 @@ export async function runWorkerBench({ scales = [1000, 10_000, 100_000], seconds
     await w?.stop();
     rmSync(persistTo, { recursive: true, force: true });
   }
-  return { rows, seeding, build, connections, seconds, restarts };
+  return { rows, seeding, walked, build, connections, seconds, restarts };
 }
 
 const num = (x) => (x >= 100 ? String(Math.round(x)) : x.toFixed(1));
@@ -422,9 +470,24 @@ export function formatSeeding({ seeding }) {
     .join("; ");
 }
 
+/** Issue 27's full walks: cursors (100 per page) and the change feed (1,000 per page). */
+export function formatWalkTable({ walked }) {
+  const lines = [
+    "| stored | walk with cursors: s | requests | users/s | change feed: s | requests | changes/s |",
+    "|---:|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const { scale, walk, feed } of walked ?? []) {
+    lines.push(
+      `| ${scale.toLocaleString("en-US")} | ${walk.seconds.toFixed(2)} | ${walk.requests} | ${Math.round(scale / walk.seconds)} | ` +
+        `${feed.seconds.toFixed(2)} | ${feed.requests} | ${Math.round(feed.changes / feed.seconds)} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
 export function formatWorkerRows(result) {
   const restarted = result.restarts?.length ? [`wrangler restarted workerd mid-request ${result.restarts.length} time(s) (requests sent again).`] : [];
-  return [formatAloneTable(result), "", formatLoadTable(result), "", `Seeding: ${formatSeeding(result)}.`, ...restarted].join("\n");
+  return [formatAloneTable(result), "", formatLoadTable(result), "", formatWalkTable(result), "", `Seeding: ${formatSeeding(result)}.`, ...restarted].join("\n");
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -436,8 +499,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     scales: arg("--scales", "1000,10000,100000").split(",").map(Number),
     seconds: Number(arg("--seconds", 5)),
     connections: Number(arg("--connections", 4)),
+    walksOnly: process.argv.includes("--walks-only"),
     log: (m) => console.error(`[bench] ${m}`),
   });
-  console.log(process.argv.includes("--json") ? JSON.stringify(result, null, 2) : formatWorkerRows(result));
+  const text = process.argv.includes("--walks-only") ? [formatWalkTable(result), "", `Seeding: ${formatSeeding(result)}.`].join("\n") : formatWorkerRows(result);
+  console.log(process.argv.includes("--json") ? JSON.stringify(result, null, 2) : text);
   process.exit(0);
 }
