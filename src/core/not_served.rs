@@ -89,7 +89,7 @@ fn area(path: &str) -> Option<&'static str> {
 pub fn route_not_found(path: &str) -> ApiError {
     match area(path) {
         Some(name) => ApiError::not_found(format!(
-            "Not Found: Roster serves Stream's user API only; {name} stay with Stream (this path is its {name} API)"
+            "Not Found: Roster serves Stream's user API only; this path is Stream's {name} API, which stays with Stream"
         )),
         None => ApiError::route_not_found(),
     }

@@ -507,7 +507,7 @@ describe('routes and transport', () => {
       ['POST', '/api/v2/chat/channels/messaging/x/query', 'channels and messages'], ['POST', '/moderation/ban', 'moderation'],
       ['POST', '/api/v2/video/call/default/x', 'video'], ['GET', '/roles', 'roles and permissions']]) {
       assertEnvelope(await raw(w, method, path, { body: method === 'GET' ? undefined : {} }), 404, 16,
-        `Request failed with error: "Not Found: Roster serves Stream's user API only; ${area} stay with Stream (this path is its ${area} API)"`);
+        `Request failed with error: "Not Found: Roster serves Stream's user API only; this path is Stream's ${area} API, which stays with Stream"`);
     }
   });
 
