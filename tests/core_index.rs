@@ -13,27 +13,47 @@ use roster::core::user::User;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-/// What the Writer does for a query: candidates from the plan, in storage order, then the
-/// residual filter, sort and page.
-fn planned(q: &UserQuery, users: &BTreeMap<String, User>) -> Vec<User> {
-    let plan = index::plan(q);
+/// The plan's candidates as the Writer's SQL returns them: past its `past` boundary, in storage
+/// order (reversed when reading backward).
+fn candidates<'a>(
+    plan: &index::Plan,
+    users: &'a BTreeMap<String, User>,
+    past: impl Fn(&String, &index::IndexRow) -> bool,
+    backward: bool,
+) -> Vec<&'a User> {
     let mut rows: Vec<(&String, index::IndexRow, &User)> = users
         .iter()
         .map(|(id, u)| (id, index::index_row(u), u))
         .filter(|(_, row, _)| !row.deleted && (plan.include_deactivated || !row.deactivated))
         .filter(|(id, row, u)| plan.candidates.admits(id, row, u))
+        .filter(|(id, row, _)| past(id, row))
         .collect();
-    rows.sort_by(|a, b| index::storage_order(&plan, (a.0, &a.1), (b.0, &b.1)));
-    if plan.order.is_some() {
-        let mut page = InOrder::new(q);
-        for (_, _, u) in rows {
-            if !page.offer(u.clone()) {
-                break;
-            }
+    rows.sort_by(|a, b| index::storage_order(plan, (a.0, &a.1), (b.0, &b.1)));
+    if backward {
+        rows.reverse();
+    }
+    rows.into_iter().map(|(_, _, u)| u).collect()
+}
+
+/// Users offered in order to a page of `q` until it is full (`query::InOrder`).
+fn fill(mut page: InOrder<'_>, users: Vec<&User>) -> Vec<User> {
+    for u in users {
+        if !page.offer(u.clone()) {
+            break;
         }
-        page.page()
+    }
+    page.page()
+}
+
+/// What the Writer does for a query: candidates from the plan, in storage order, then the
+/// residual filter, sort and page.
+fn planned(q: &UserQuery, users: &BTreeMap<String, User>) -> Vec<User> {
+    let plan = index::plan(q);
+    let rows = candidates(&plan, users, |_, _| true, false);
+    if plan.order.is_some() {
+        fill(InOrder::new(q), rows)
     } else {
-        query::run(q, rows.iter().map(|(_, _, u)| *u)).into_iter().cloned().collect()
+        query::run(q, rows).into_iter().cloned().collect()
     }
 }
 
@@ -168,7 +188,7 @@ proptest! {
 
 /// The Writer's keyset read (`store::query_page`): the plan's candidates past `seek` (compared
 /// on their index columns, as the SQL does), in storage order (reversed for a backward seek),
-/// then the residual filter, `skip` and `take`.
+/// then the residual filter, `skip` and `take` (`InOrder::window`).
 fn read_planned(
     q: &UserQuery,
     users: &BTreeMap<String, User>,
@@ -178,22 +198,15 @@ fn read_planned(
     take: usize,
 ) -> Vec<User> {
     let plan = index::plan(q);
-    let mut rows: Vec<(&String, index::IndexRow, &User)> = users
-        .iter()
-        .map(|(id, u)| (id, index::index_row(u), u))
-        .filter(|(_, row, _)| !row.deleted && (plan.include_deactivated || !row.deactivated))
-        .filter(|(id, row, u)| plan.candidates.admits(id, row, u))
-        .filter(|(id, row, _)| {
-            let key: Vec<Option<String>> =
-                walk.order().iter().map(|(c, _)| c.value(id, row).map(str::to_string)).collect();
-            seek.is_none_or(|s| s.admits(walk.order(), &key))
-        })
-        .collect();
-    rows.sort_by(|a, b| index::storage_order(&plan, (a.0, &a.1), (b.0, &b.1)));
-    if seek.is_some_and(|s| s.backward) {
-        rows.reverse();
+    let past = |id: &String, row: &index::IndexRow| {
+        let key: Vec<Option<String>> = walk.order().iter().map(|(c, _)| c.value(id, row).map(str::to_string)).collect();
+        seek.is_none_or(|s| s.admits(walk.order(), &key))
+    };
+    let rows = candidates(&plan, users, past, seek.is_some_and(|s| s.backward));
+    if take == 0 {
+        return Vec::new();
     }
-    rows.into_iter().map(|(_, _, u)| u).filter(|u| query::selects(q, u)).skip(skip).take(take).cloned().collect()
+    fill(InOrder::window(q, skip, take), rows)
 }
 
 /// A page as the Writer answers it: a walk's keyset reads, or (no indexed sort) `planned`.

@@ -210,23 +210,30 @@ pub fn sort_of(q: &UserQuery) -> Vec<(&str, i8)> {
 /// ones `q` selects, skips `offset` of them and stops once the page is full.
 pub struct InOrder<'q> {
     q: &'q UserQuery,
+    skip: usize,
+    end: usize,
     selected: usize,
     page: Vec<User>,
 }
 
 impl<'q> InOrder<'q> {
     pub fn new(q: &'q UserQuery) -> Self {
-        InOrder { q, selected: 0, page: Vec::new() }
+        Self::window(q, q.offset, page_end(q) - q.offset)
+    }
+    /// The same over another window of the selected users: skip `skip`, keep `take` (a keyset
+    /// walk's page, `core::cursor`).
+    pub fn window(q: &'q UserQuery, skip: usize, take: usize) -> Self {
+        InOrder { q, skip, end: skip.saturating_add(take), selected: 0, page: Vec::new() }
     }
     /// Offers the next user in order; `false` once the page is full (stop reading).
     pub fn offer(&mut self, u: User) -> bool {
         if selects(self.q, &u) {
             self.selected += 1;
-            if self.selected > self.q.offset {
+            if self.selected > self.skip {
                 self.page.push(u);
             }
         }
-        self.selected < page_end(self.q)
+        self.selected < self.end
     }
     pub fn page(self) -> Vec<User> {
         self.page

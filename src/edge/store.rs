@@ -28,7 +28,7 @@ use crate::core::error::ApiError;
 use crate::core::index::{self, Candidates, CustomValue, IndexRow, Plan};
 use crate::core::json;
 use crate::core::ops::{Commit, Need};
-use crate::core::query::{self, UserQuery};
+use crate::core::query::{self, InOrder, UserQuery};
 use crate::core::settings::AppSettings;
 use crate::core::user::User;
 use crate::core::username;
@@ -521,38 +521,37 @@ fn binds(args: &[Bind]) -> Vec<Arg<'_>> {
 /// and pages them.
 pub fn query_page(db: &Db, q: &UserQuery, walk: Option<&Walk>) -> Result<Page, ApiError> {
     let plan = index::plan(q);
-    let read = |seek: Option<&Seek>, skip: usize, take: usize| {
-        let (sql, args) = plan_sql(&plan, seek);
-        let mut found = Vec::new();
-        let mut skipped = 0;
-        if take == 0 {
-            return Ok(found);
-        }
-        for row in db.rows(&sql, &binds(&args))? {
-            let row = row?;
-            let (Some(id), Some(text)) = (row.text(0), row.text(1)) else { continue };
-            let user = parse_user(&id, &text)?;
-            if !query::selects(q, &user) {
-                continue;
-            }
-            if skipped < skip {
-                skipped += 1;
-                continue;
-            }
-            found.push(user);
-            if found.len() >= take {
-                break;
-            }
-        }
-        Ok(found)
-    };
     match walk {
-        Some(walk) => walk.page(read),
+        Some(walk) => walk.page(|seek, skip, take| {
+            let mut page = InOrder::window(q, skip, take);
+            if take > 0 {
+                candidates(db, &plan, seek, |u| page.offer(u))?;
+            }
+            Ok(page.page())
+        }),
         None => {
-            let users = read(None, 0, usize::MAX)?;
+            let mut users = Vec::new();
+            candidates(db, &plan, None, |u| {
+                users.push(u);
+                true
+            })?;
             Ok(Page { users: query::run(q, &users).into_iter().cloned().collect(), ..Page::default() })
         }
     }
+}
+
+/// Reads a plan's candidates (past `seek`) in storage order, handing each to `each` until it
+/// answers `false`.
+fn candidates(db: &Db, plan: &Plan, seek: Option<&Seek>, mut each: impl FnMut(User) -> bool) -> Result<(), ApiError> {
+    let (sql, args) = plan_sql(plan, seek);
+    for row in db.rows(&sql, &binds(&args))? {
+        let row = row?;
+        let (Some(id), Some(text)) = (row.text(0), row.text(1)) else { continue };
+        if !each(parse_user(&id, &text)?) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// The app's commit sequence number: the last one a write took.

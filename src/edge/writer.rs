@@ -1013,8 +1013,8 @@ fn execute(
     Ok((commit.response, commit.status, Some(Publish::Users(change, commit.users))))
 }
 
-/// The user ids a write's body names: `users` as an object keyed by id (upsert) or a list of
-/// objects with `id` (partial update, or an upsert sent as a list).
+/// The user ids a body names: `users` as an object keyed by id (an upsert, its answer) or a
+/// list of objects with `id` (a partial update, a query's answer).
 fn batch_ids(body: &Value) -> Vec<String> {
     match body.get("users") {
         Some(Value::Object(m)) => m.keys().cloned().collect(),
@@ -1027,8 +1027,7 @@ fn batch_ids(body: &Value) -> Vec<String> {
 /// list, or one `user`), and the version when there is exactly one, for an `ETag` header.
 fn attach_versions(db: &Db, value: &mut Value) -> Result<Option<i64>, ApiError> {
     let ids: Vec<String> = match (value.get("users"), value.get("user")) {
-        (Some(Value::Object(m)), _) => m.keys().cloned().collect(),
-        (Some(Value::Array(a)), _) => a.iter().filter_map(|u| u.get("id")?.as_str().map(str::to_string)).collect(),
+        (Some(Value::Object(_) | Value::Array(_)), _) => batch_ids(value),
         (None, Some(u)) => u.get("id").and_then(Value::as_str).map(str::to_string).into_iter().collect(),
         _ => return Ok(None),
     };
