@@ -2,9 +2,9 @@
 // feed rebuilds exactly the Writer's users — while writes of every kind run concurrently, and
 // across a restart of the server (the feed lives in the Writer's SQLite). Bad cursors and
 // limits are 400 in Stream's envelope; only a server token may read it.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertEnvelope, LIMIT, raw, serverClient, signJwt, startWorker, uid, writerUsers } from './harness.mjs';
+import { assertEnvelope, fileServer, LIMIT, raw, serverClient, signJwt, startWorker, uid, writerUsers } from './harness.mjs';
 
 /** One page of the feed (raw: no SDK has this endpoint). */
 async function changes(w, query = {}) {
@@ -43,74 +43,66 @@ function expected(rows) {
 }
 
 describe('the change feed', () => {
-  let w;
-  let server;
-  before(async () => {
-    w = await startWorker();
-    server = serverClient(w);
-  });
-  after(async () => {
-    await w?.stop();
-  });
+  const s = fileServer();
 
   test('refuses bad cursors and limits with code 4, and user tokens with code 17', LIMIT, async () => {
-    const first = await changes(w, { limit: '1' });
+    const first = await changes(s.w, { limit: '1' });
     assert.equal(typeof first.next, 'string');
     for (const since of ['nope', '5', `${first.next}x`, '999999.someone.00000000']) {
-      assertEnvelope(await raw(w, 'GET', '/users/changes', { query: { since } }), 400, 4);
+      assertEnvelope(await raw(s.w, 'GET', '/users/changes', { query: { since } }), 400, 4);
     }
     for (const limit of ['0', '1001', '-3', 'many']) {
-      assertEnvelope(await raw(w, 'GET', '/users/changes', { query: { limit } }), 400, 4);
+      assertEnvelope(await raw(s.w, 'GET', '/users/changes', { query: { limit } }), 400, 4);
     }
     const id = uid('feed-user');
-    await server.upsertUser({ id });
-    assertEnvelope(await raw(w, 'GET', '/users/changes', { token: signJwt({ user_id: id }, w.secret) }), 403, 17);
-    assertEnvelope(await raw(w, 'GET', '/api/v2/users/changes', { token: signJwt({ user_id: id }, w.secret) }), 403, 17);
-    assert.equal((await raw(w, 'GET', '/api/v2/users/changes')).status, 200);
+    await s.server.upsertUser({ id });
+    assertEnvelope(await raw(s.w, 'GET', '/users/changes', { token: signJwt({ user_id: id }, s.w.secret) }), 403, 17);
+    assertEnvelope(await raw(s.w, 'GET', '/api/v2/users/changes', { token: signJwt({ user_id: id }, s.w.secret) }), 403, 17);
+    assert.equal((await raw(s.w, 'GET', '/api/v2/users/changes')).status, 200);
   });
 
   test('a follower rebuilds exactly the Writer\'s users while every kind of write runs', LIMIT, async () => {
     const run = uid('f');
     const ids = Array.from({ length: 40 }, (_, i) => `${run}-${i}`);
-    await server.upsertUsers(ids.map((id, i) => ({ id, name: `User ${i}`, n: i })));
+    await s.server.upsertUsers(ids.map((id, i) => ({ id, name: `User ${i}`, n: i })));
     const mirror = new Map();
     let cursor;
     let writing = true;
     const writes = (async () => {
       try {
         await Promise.all(ids.map(async (id, i) => {
-          await server.partialUpdateUser({ id, set: { n: i * 10, nested: { at: i } } });
-          if (i % 5 === 0) await server.deleteUser(id, { hard_delete: true });
-          else if (i % 5 === 1) await server.deactivateUser(id);
-          else if (i % 5 === 2) await server.partialUpdateUser({ id, unset: ['n'] });
-          else await server.upsertUser({ id, name: `Renamed ${i}`, extra: [i] });
+          await s.server.partialUpdateUser({ id, set: { n: i * 10, nested: { at: i } } });
+          if (i % 5 === 0) await s.server.deleteUser(id, { hard_delete: true });
+          else if (i % 5 === 1) await s.server.deactivateUser(id);
+          else if (i % 5 === 2) await s.server.partialUpdateUser({ id, unset: ['n'] });
+          else await s.server.upsertUser({ id, name: `Renamed ${i}`, extra: [i] });
         }));
       } finally {
         writing = false;
       }
     })();
     // Follow while the writes run (however they interleave), then once more after them.
-    while (writing) cursor = await follow(w, mirror, cursor, 5);
+    while (writing) cursor = await follow(s.w, mirror, cursor, 5);
     await writes;
-    cursor = await follow(w, mirror, cursor, 5);
-    const want = expected(await writerUsers(w));
+    cursor = await follow(s.w, mirror, cursor, 5);
+    const want = expected(await writerUsers(s.w));
     assert.deepEqual(new Map([...mirror].sort()), new Map([...want].sort()));
     // A new follower from the start reaches the same state in fewer, compacted entries.
     const fresh = new Map();
-    await follow(w, fresh, undefined, 1000);
+    await follow(s.w, fresh, undefined, 1000);
     assert.deepEqual(new Map([...fresh].sort()), new Map([...want].sort()));
-    const tail = await changes(w, { since: cursor });
+    const tail = await changes(s.w, { since: cursor });
     assert.deepEqual([tail.changes, tail.next], [[], cursor], 'an empty page keeps the cursor');
   });
 
   test('one commit of many users can be split across pages without skipping any', LIMIT, async () => {
-    const start = await follow(w, new Map(), undefined, 1000); // the end of the feed so far
+    const start = await follow(s.w, new Map(), undefined, 1000); // the end of the feed so far
     const ids = Array.from({ length: 30 }, (_, i) => uid(`batch${i}`));
-    await server.upsertUsers(ids.map((id) => ({ id }))); // one commit, one sequence number
+    await s.server.upsertUsers(ids.map((id) => ({ id }))); // one commit, one sequence number
     const seen = [];
     let cursor = start;
     for (;;) {
-      const page = await changes(w, { since: cursor, limit: '4' });
+      const page = await changes(s.w, { since: cursor, limit: '4' });
       if (page.changes.length === 0) break;
       seen.push(...page.changes.map((c) => c.user.id));
       assert.equal(new Set(page.changes.map((c) => c.seq)).size, 1, 'all at one sequence number');

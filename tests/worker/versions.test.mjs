@@ -3,29 +3,21 @@
 // user, an ETag; `If-Match` (one-user batches) and `expected_versions` (any batch) make a write
 // conditional: a mismatch fails the whole batch with 412 naming the moved users, and nothing is
 // written. Raw HTTP: no SDK sends these.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertEnvelope, LIMIT, raw, serverClient, startWorker, uid } from './harness.mjs';
+import { assertEnvelope, fileServer, LIMIT, raw, uid } from './harness.mjs';
 
-let w;
-let server;
-before(async () => {
-  w = await startWorker();
-  server = serverClient(w);
-});
-after(async () => {
-  await w?.stop();
-});
+const s = fileServer();
 
-const upsert = (users, { headers, expected, v2 = false } = {}) => raw(w, 'POST', v2 ? '/api/v2/users' : '/users', {
+const upsert = (users, { headers, expected, v2 = false } = {}) => raw(s.w, 'POST', v2 ? '/api/v2/users' : '/users', {
   headers,
   body: { users: Object.fromEntries(users.map((u) => [u.id, u])), ...(expected ? { expected_versions: expected } : {}) },
 });
-const partial = (items, { headers, expected } = {}) => raw(w, 'PATCH', '/users', {
+const partial = (items, { headers, expected } = {}) => raw(s.w, 'PATCH', '/users', {
   headers, body: { users: items, ...(expected ? { expected_versions: expected } : {}) },
 });
 async function read(id) {
-  const res = await raw(w, 'GET', '/users', { query: { payload: { filter_conditions: { id } } } });
+  const res = await raw(s.w, 'GET', '/users', { query: { payload: { filter_conditions: { id } } } });
   assert.equal(res.status, 200, res.text);
   return { user: res.json.users[0], version: res.json.versions[id], etag: res.headers.etag };
 }
@@ -47,11 +39,11 @@ describe('versions', () => {
     const two = await upsert([{ id: uid('a') }, { id: uid('b') }]);
     assert.equal(Object.keys(two.json.versions).length, 2);
     assert.equal(two.headers.etag, undefined, 'no ETag for two users');
-    const off = await raw(w, 'POST', `/users/${id}/deactivate`, { body: {} });
+    const off = await raw(s.w, 'POST', `/users/${id}/deactivate`, { body: {} });
     assert.equal(off.headers.etag, `"${off.json.versions[id]}"`);
     assert.ok(off.json.versions[id] > changed.json.versions[id]);
     // The SDKs read these answers unchanged.
-    assert.equal((await server.queryUsers({ id }, {}, { include_deactivated_users: true })).users[0].mood, 'ok');
+    assert.equal((await s.server.queryUsers({ id }, {}, { include_deactivated_users: true })).users[0].mood, 'ok');
   });
 
   test('If-Match: of ten concurrent writers that read the same version, exactly one wins', LIMIT, async () => {
