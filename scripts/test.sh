@@ -35,7 +35,7 @@ WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome -- --test wasm
 WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --firefox -- --test wasm
 wasm-pack test --node -- --test wasm
 
-step "npm package: size of pkg/*.wasm (raw and gzip bytes; fails above 122 KiB gzip)"
+step "npm package: size of pkg/*.wasm (raw and gzip bytes; fails above 148 KiB gzip)"
 size_status=0
 bash scripts/size.sh pkg || size_status=$?
 # Reported here, enforced when the run ends, so the steps after this one still run.
@@ -44,7 +44,7 @@ trap '[ "$size_status" -eq 0 ] || { echo "FAILED: a wasm artifact is over its si
 step "worker: build the Worker and the page it serves (build/, build/www)"
 bash scripts/build-worker.sh   # the harness builds nothing: each test server runs a snapshot of build/
 
-step "worker: size of build/index_bg.wasm (raw and gzip bytes; fails above 225 KiB gzip, at the end)"
+step "worker: size of build/index_bg.wasm (raw and gzip bytes; fails above 240 KiB gzip, at the end)"
 bash scripts/size.sh worker || size_status=$?
 
 step "worker: the compiled Worker under wrangler dev (workerd), driven by the stream-chat SDK and @stream-io/node-sdk (issues 4, 5, 9, 13, 15, 16, 17, 25)"

@@ -441,6 +441,58 @@ fn unique_usernames_app_mode() {
 }
 
 #[test]
+fn lookalike_usernames_collide_with_skeletons_on() {
+    let mut s = MemoryStore::new();
+    set_mode(&mut s, "app");
+    upsert(&mut s, json!([{"id": "a", "name": "PayPal"}, {"id": "m", "name": "modern"}])).unwrap();
+    // Off (the default): only normalized names collide; Cyrillic "а" and "rn" are other names.
+    upsert(&mut s, json!([{"id": "cyr", "name": "Pаypаl"}])).unwrap();
+    upsert(&mut s, json!([{"id": "rn", "name": "rnodern"}])).unwrap();
+    let e = s.update_app(&json!({"roster_username_skeletons": "yes"}), &server()).unwrap_err();
+    assert_eq!(e.message(), "UpdateApp failed with error: \"roster_username_skeletons must be a boolean\"");
+    s.update_app(&json!({"roster_username_skeletons": true}), &server()).unwrap();
+    // On: a new holder of a lookalike is refused, in every write that takes a name.
+    assert_err(
+        upsert(&mut s, json!([{"id": "b", "name": "PAYPA1"}])),
+        6,
+        400,
+        "UpdateUsers failed with error: \"username 'PAYPA1' already exists\"",
+    );
+    assert_code(upsert(&mut s, json!([{"id": "b", "name": "b0b"}, {"id": "c", "name": "Bob"}])), 6, 400);
+    assert!(!s.users.contains_key("b"), "the batch failed whole");
+    upsert(&mut s, json!([{"id": "b", "name": "bob"}])).unwrap();
+    assert_code(partial(&mut s, &server(), json!([{"id": "m", "set": {"name": "B0B"}}])), 6, 400);
+    let e = connect(&mut s, "z", json!({"id": "z", "name": "𝐛𝐨𝐛"}), 0).unwrap_err();
+    assert_eq!(e.message(), "Connect failed with error: \"username '𝐛𝐨𝐛' already exists\"");
+    // Users that already held lookalikes keep them (an unchanged name is not re-checked), and
+    // a user's own lookalike never collides with itself.
+    upsert(&mut s, json!([{"id": "cyr", "name": "Pаypаl", "v": 2}])).unwrap();
+    partial(&mut s, &server(), json!([{"id": "b", "set": {"name": "B0b"}}])).unwrap();
+    // Names with no lookalike in common stay free.
+    upsert(&mut s, json!([{"id": "d", "name": "Bobby"}, {"id": "e", "name": "Павел"}])).unwrap();
+    // Off again: the same index answers by normalized names.
+    s.update_app(&json!({"roster_username_skeletons": false}), &server()).unwrap();
+    upsert(&mut s, json!([{"id": "c", "name": "bob"}])).unwrap();
+    assert_code(upsert(&mut s, json!([{"id": "f", "name": "BOBBY"}])), 6, 400);
+}
+
+#[test]
+fn lookalike_usernames_collide_per_team() {
+    let mut s = MemoryStore::new();
+    set_mode(&mut s, "team");
+    s.update_app(&json!({"roster_username_skeletons": true}), &server()).unwrap();
+    upsert(&mut s, json!([{"id": "u", "name": "alice", "teams": ["T"]}])).unwrap();
+    upsert(&mut s, json!([{"id": "other", "name": "аlice", "teams": ["S"]}])).unwrap();
+    assert_err(
+        upsert(&mut s, json!([{"id": "n", "name": "аlicе", "teams": ["A", "T"]}])),
+        6,
+        400,
+        "UpdateUsers failed with error: \"username 'аlicе' already exists in team 'T'\"",
+    );
+    assert_code(partial(&mut s, &server(), json!([{"id": "other", "set": {"teams": ["T"]}}])), 6, 400);
+}
+
+#[test]
 fn unique_usernames_team_mode() {
     let mut s = MemoryStore::new();
     set_mode(&mut s, "team");

@@ -161,8 +161,8 @@ impl Walk {
         Ok(Page { users, next: cursor(last.filter(|_| next), false), prev: cursor(first.filter(|_| prev), true) })
     }
 
-    /// [`Walk::page`] over users held in memory, in [`query::run`]'s order: the reference the
-    /// tests walk (the npm package's `UserStore` does not answer with cursors: its size budget).
+    /// [`Walk::page`] over users held in memory, in [`query::run`]'s order: the npm package's
+    /// `UserStore` pages this way, and the tests walk it as the reference.
     pub fn page_in<'a, I>(&self, q: &UserQuery, users: I) -> Page
     where
         I: IntoIterator<Item = &'a User> + Clone,

@@ -3,6 +3,7 @@
 //! what an operation needs from maps, run it again, apply the commit.
 
 use super::auth::{self, Caller, Claims};
+use super::cursor;
 use super::drive::{self, Loaded, Loader};
 use super::error::{ApiError, Operation, Result};
 use super::json::object;
@@ -38,7 +39,7 @@ impl Loader for MemoryLoader<'_> {
         let store = self.0;
         let users: Vec<(String, Option<User>)> =
             need.users.iter().map(|id| (id.clone(), store.users.get(id).cloned())).collect();
-        let held: Vec<String> = users.iter().filter_map(|(_, u)| u.as_ref().and_then(username::held_name)).collect();
+        let held: Vec<String> = users.iter().filter_map(|(_, u)| u.as_ref().and_then(username::held_key)).collect();
         let names = need
             .names
             .iter()
@@ -176,11 +177,14 @@ impl MemoryStore {
             Caller::Server => None,
         };
         let q = tenancy::restrict_query(q, caller, me, &self.settings).map_err(fail)?;
-        let found: Vec<Value> = query::run(&q, self.users.values())
-            .into_iter()
-            .map(|u| Value::Object(tenancy::shown(u, caller, &self.settings)))
-            .collect();
-        Ok(object([("users", Value::Array(found))]))
+        let shown = |u: &User| Value::Object(tenancy::shown(u, caller, &self.settings));
+        let Some(walk) = cursor::Walk::of(&q).map_err(fail)? else {
+            let found = query::run(&q, self.users.values()).into_iter().map(shown).collect();
+            return Ok(object([("users", Value::Array(found))]));
+        };
+        let page = walk.page_in(&q, self.users.values());
+        let found = page.users.iter().map(shown).collect();
+        Ok(cursor::with_cursors(object([("users", Value::Array(found))]), page.next, page.prev))
     }
     pub fn get_app(&self) -> Value {
         ops::get_app(&self.settings)

@@ -28,6 +28,7 @@ pub mod scan;
 pub mod set;
 pub mod setting_keys;
 pub mod settings;
+pub mod skeleton;
 pub mod tasks;
 pub mod tenancy;
 pub mod user;

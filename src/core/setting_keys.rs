@@ -88,6 +88,7 @@ const ROSTER: &[&str] = &[
     "roster_hidden_fields",
     "roster_rate_limits",
     "roster_server_only_fields",
+    "roster_username_skeletons",
 ];
 
 /// Whether `key` names a setting (Stream's or Roster's).

@@ -123,6 +123,11 @@ impl AppSettings {
     pub fn guests_enabled(&self) -> bool {
         self.stored.get("roster_guests_enabled").and_then(Value::as_bool).unwrap_or(false)
     }
+    /// `roster_username_skeletons`: whether lookalike usernames (UTS #39 skeletons) collide
+    /// under `enforce_unique_usernames` (off by default: only normalized names do).
+    pub fn username_skeletons(&self) -> bool {
+        self.stored.get("roster_username_skeletons").and_then(Value::as_bool).unwrap_or(false)
+    }
     /// `roster_connect_fill_only`: whether `connectUser` only fills fields the stored user
     /// lacks instead of overwriting them (off by default: Stream's merge).
     pub fn connect_fill_only(&self) -> bool {
@@ -189,6 +194,7 @@ impl AppSettings {
                 | "multi_tenant_enabled"
                 | "roster_guests_enabled"
                 | "roster_connect_fill_only"
+                | "roster_username_skeletons"
                     if !value.is_boolean() =>
                 {
                     return Err(ApiError::field(key.clone(), format!("{key} must be a boolean")));

@@ -3,7 +3,8 @@
 
 use super::error::{ApiError, Result};
 use super::set;
-use super::settings::UniqueMode;
+use super::settings::{AppSettings, UniqueMode};
+use super::skeleton;
 use super::user::{is_active, name_of, teams_of, User};
 
 /// Lowercases (Unicode-aware), then drops whitespace and every character that is not a letter
@@ -151,37 +152,78 @@ pub fn held_name(user: &User) -> Option<String> {
     (!n.is_empty()).then_some(n)
 }
 
+/// The index key of the name a user holds ([`held_name`]'s [`skeleton::key`]): the index lists
+/// holders by it, so one list holds every name that collides under either rule.
+pub fn held_key(user: &User) -> Option<String> {
+    held_name(user).map(|n| skeleton::key(&n))
+}
+
+/// How names collide: the app's `enforce_unique_usernames`, and `roster_username_skeletons`
+/// (names collide when their skeletons do, not only their normalized forms).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Rule {
+    pub mode: UniqueMode,
+    pub skeletons: bool,
+}
+
+impl Rule {
+    pub fn of(settings: &AppSettings) -> Rule {
+        Rule { mode: settings.unique_mode(), skeletons: settings.username_skeletons() }
+    }
+}
+
+/// The name a user holds, with its index key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Held {
+    pub name: String,
+    pub key: String,
+}
+
+impl Held {
+    pub fn of(user: &User) -> Option<Held> {
+        held_name(user).map(|name| Held { key: skeleton::key(&name), name })
+    }
+    /// Whether `other` holds a name this one collides with under `rule`.
+    fn collides(&self, other: &User, rule: Rule) -> bool {
+        match Held::of(other) {
+            Some(o) if rule.skeletons => o.key == self.key,
+            Some(o) => o.name == self.name,
+            None => false,
+        }
+    }
+}
+
 /// One user's change in a write: its state before (if stored) and after, with the name each
-/// holds ([`held_name`], normalized once: every step of the check reads it).
+/// holds ([`Held`], normalized once: every step of the check reads it).
 pub struct Change<'a> {
     pub before: Option<&'a User>,
     pub after: &'a User,
-    pub before_name: Option<String>,
-    pub after_name: Option<String>,
+    pub before_name: Option<Held>,
+    pub after_name: Option<Held>,
 }
 
 impl<'a> Change<'a> {
     pub fn new(before: Option<&'a User>, after: &'a User) -> Self {
-        Change { before, after, before_name: before.and_then(held_name), after_name: held_name(after) }
+        Change { before, after, before_name: before.and_then(Held::of), after_name: Held::of(after) }
     }
 }
 
-/// Which users to compare with: the index lists (normalized name → ids of holders) and a
-/// lookup of the current state of any user (the batch's new state overrides stored state).
+/// Which users to compare with: the index lists (name key → ids of holders) and a lookup of
+/// the current state of any user (the batch's new state overrides stored state).
 pub trait Holders {
-    fn holders(&self, norm: &str) -> &[String];
+    fn holders(&self, key: &str) -> &[String];
     fn user(&self, id: &str) -> Option<&User>;
     /// Whether `id`'s state is known (stored, or known to be missing).
     fn is_loaded(&self, id: &str) -> bool;
 }
 
-/// The normalized names whose index lists a write must read: old and new names of the batch,
-/// sorted and each once.
+/// The keys whose index lists a write must read: old and new names of the batch, sorted and
+/// each once.
 pub fn names_touched(changes: &[Change<'_>]) -> Vec<String> {
     let mut out = Vec::new();
     for c in changes {
-        for name in c.before_name.iter().chain(&c.after_name) {
-            set::insert(&mut out, name.clone());
+        for held in c.before_name.iter().chain(&c.after_name) {
+            set::insert(&mut out, held.key.clone());
         }
     }
     out
@@ -190,8 +232,8 @@ pub fn names_touched(changes: &[Change<'_>]) -> Vec<String> {
 /// Does this change need a uniqueness check, and against which teams (team mode)?
 /// New holders, renamed users, reactivated users and (team mode) users joining teams are checked;
 /// an unchanged name is never re-checked, so turning the setting on leaves existing users alone.
-fn checked_teams<'a>(c: &Change<'a>, mode: UniqueMode, norm: &str) -> Option<Vec<&'a str>> {
-    let renamed = c.before_name.as_deref() != Some(norm);
+fn checked_teams<'a>(c: &Change<'a>, mode: UniqueMode, held: &Held) -> Option<Vec<&'a str>> {
+    let renamed = c.before_name.as_ref().map(|b| &b.name) != Some(&held.name);
     match mode {
         UniqueMode::No => None,
         UniqueMode::App => renamed.then(Vec::new),
@@ -209,11 +251,11 @@ fn checked_teams<'a>(c: &Change<'a>, mode: UniqueMode, norm: &str) -> Option<Vec
 pub fn holders_to_load(changes: &[Change<'_>], mode: UniqueMode, h: &dyn Holders) -> Vec<String> {
     let mut out = Vec::new();
     for c in changes {
-        let Some(norm) = c.after_name.as_deref() else { continue };
-        if checked_teams(c, mode, norm).is_none() {
+        let Some(held) = &c.after_name else { continue };
+        if checked_teams(c, mode, held).is_none() {
             continue;
         }
-        for id in h.holders(norm) {
+        for id in h.holders(&held.key) {
             if !h.is_loaded(id) {
                 set::insert(&mut out, id.clone());
             }
@@ -225,17 +267,18 @@ pub fn holders_to_load(changes: &[Change<'_>], mode: UniqueMode, h: &dyn Holders
 /// Fails with code 6 if a change takes a name another active user holds (in the app, or in a
 /// shared team). Holders come from the index and from the batch itself; an index entry is
 /// trusted only if that user still holds the name, which repairs stale entries on read.
-pub fn check(changes: &[Change<'_>], mode: UniqueMode, h: &dyn Holders) -> Result<()> {
+pub fn check(changes: &[Change<'_>], rule: Rule, h: &dyn Holders) -> Result<()> {
+    let mode = rule.mode;
     if mode == UniqueMode::No {
         return Ok(());
     }
     for (i, c) in changes.iter().enumerate() {
-        let Some(norm) = c.after_name.as_deref() else { continue };
-        let Some(teams) = checked_teams(c, mode, norm) else { continue };
+        let Some(held) = &c.after_name else { continue };
+        let Some(teams) = checked_teams(c, mode, held) else { continue };
         let me = c.after.get("id").and_then(|v| v.as_str()).unwrap_or_default();
         let name = name_of(c.after).unwrap_or_default();
         // Candidates: indexed holders, plus earlier users of this batch (the later writer loses).
-        let indexed = h.holders(norm).iter().map(String::as_str);
+        let indexed = h.holders(&held.key).iter().map(String::as_str);
         let in_batch = changes.iter().take(i).filter_map(|o| o.after.get("id").and_then(|v| v.as_str()));
         let mut seen = Vec::new();
         for other in indexed.chain(in_batch) {
@@ -243,8 +286,8 @@ pub fn check(changes: &[Change<'_>], mode: UniqueMode, h: &dyn Holders) -> Resul
                 continue;
             }
             let Some(other_user) = h.user(other) else { continue };
-            if held_name(other_user).as_deref() != Some(norm) {
-                continue; // stale index entry or a batch user that renamed away
+            if !held.collides(other_user, rule) {
+                continue; // stale index entry, a batch user that renamed away, or a lookalike
             }
             if mode == UniqueMode::App {
                 return Err(ApiError::duplicate_username(format!("username '{name}' already exists")));
@@ -270,8 +313,8 @@ pub fn index_updates(changes: &[Change<'_>], h: &dyn Holders) -> IndexUpdates {
         .collect();
     for c in changes {
         let Some(id) = c.after.get("id").and_then(|v| v.as_str()) else { continue };
-        for (norm, ids, gained, lost) in lists.iter_mut() {
-            let holds = c.after_name.as_deref() == Some(norm.as_str());
+        for (key, ids, gained, lost) in lists.iter_mut() {
+            let holds = c.after_name.as_ref().map(|h| &h.key) == Some(key);
             let listed = ids.iter().any(|x| x == id);
             if holds && !listed {
                 ids.push(id.to_string());
@@ -283,10 +326,10 @@ pub fn index_updates(changes: &[Change<'_>], h: &dyn Holders) -> IndexUpdates {
         }
     }
     // Repair: drop listed users whose known state says they no longer hold the name.
-    for (norm, ids, _, lost) in lists.iter_mut() {
+    for (key, ids, _, lost) in lists.iter_mut() {
         let before = ids.len();
         ids.retain(|id| match h.user(id) {
-            Some(u) => held_name(u).as_deref() == Some(norm.as_str()),
+            Some(u) => held_key(u).as_ref() == Some(key),
             None => !h.is_loaded(id), // unknown: keep; known to be missing: drop
         });
         if ids.len() != before {

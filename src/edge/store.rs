@@ -30,6 +30,7 @@ use crate::core::json;
 use crate::core::ops::{Commit, Need};
 use crate::core::query::{self, InOrder, UserQuery};
 use crate::core::settings::AppSettings;
+use crate::core::skeleton;
 use crate::core::user::User;
 use crate::core::username;
 use serde_json::Value;
@@ -88,7 +89,26 @@ pub fn create_schema(db: &Db) -> Result<(), ApiError> {
         db.run("INSERT OR IGNORE INTO user_changes (id, seq) SELECT id, ? FROM users", &[seq.into()])?;
         set_meta(db, "feed", "1")?;
     }
+    if meta(db, "names_key")?.as_deref() != Some(skeleton::VERSION) {
+        rebuild_names(db)?;
+        set_meta(db, "names_key", skeleton::VERSION)?;
+    }
     Ok(())
+}
+
+/// Rebuilds the username index from the users' columns: lists keyed by [`username::held_key`]
+/// (an index written before skeleton keys, or with another table, lists names under other keys).
+fn rebuild_names(db: &Db) -> Result<(), ApiError> {
+    let sql = "SELECT id, name_norm FROM users WHERE deactivated = 0 AND deleted = 0 AND name_norm != '' ORDER BY id";
+    let mut lists: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    for row in db.rows(sql, &[])? {
+        let row = row?;
+        if let (Some(id), Some(norm)) = (row.text(0), row.text(1)) {
+            lists.entry(skeleton::key(&norm)).or_default().push(id);
+        }
+    }
+    db.run("DELETE FROM names", &[])?;
+    put_names(db, &lists.into_iter().collect::<Vec<_>>())
 }
 
 pub fn meta(db: &Db, key: &str) -> Result<Option<String>, ApiError> {
@@ -187,7 +207,7 @@ impl Loader for SqlLoader<'_> {
             self.before.insert(id.clone(), u.as_ref().map(index::index_row));
         }
         let mut norms = need.names.clone();
-        norms.extend(users.iter().filter_map(|(_, u)| u.as_ref().and_then(username::held_name)));
+        norms.extend(users.iter().filter_map(|(_, u)| u.as_ref().and_then(username::held_key)));
         norms.sort();
         norms.dedup();
         let names = if norms.is_empty() { Vec::new() } else { load_names(self.db, &norms)? };

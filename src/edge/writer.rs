@@ -1382,7 +1382,7 @@ fn write_import(db: &Db, legacy: &Legacy, now: i64) -> Result<(), ApiError> {
         // storage error.
         let columns = match store::parse_user(id, text) {
             Ok(u) => {
-                if let Some(n) = username::held_name(&u) {
+                if let Some(n) = username::held_key(&u) {
                     names.entry(n).or_default().push(id.clone());
                 }
                 crate::core::index::index_row(&u)

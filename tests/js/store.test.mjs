@@ -327,3 +327,48 @@ test("garbage of every shape is refused with a RosterError or TypeError and chan
   // Still fully working.
   assert.equal(store.upsertUsers([{ id: "carol", name: "Carol", teams: ["red"] }], at(2)).users.carol.name, "Carol");
 });
+
+test("queryUsers pages with keyset cursors: every user once, both ways; a foreign cursor is code 4", () => {
+  const store = new UserStore();
+  const ids = Array.from({ length: 250 }, (_, i) => `w${String(i).padStart(3, "0")}`);
+  for (let i = 0; i < ids.length; i += 100) {
+    store.upsertUsers(ids.slice(i, i + 100).map((id) => ({ id, name: `Walker ${id}`, color: Number(id.slice(1)) % 2 ? "odd" : "even" })), at(i));
+  }
+  const filter = { id: { $in: ids } };
+  const sort = [{ field: "created_at", direction: -1 }];
+  const seen = [];
+  let page = store.queryUsers(filter, sort, { limit: 30 });
+  assert.equal(page.prev, undefined, "the first page has no prev");
+  const pages = [page];
+  for (;;) {
+    seen.push(...page.users.map((u) => u.id));
+    if (!page.next) break;
+    page = store.queryUsers(filter, sort, { limit: 30, next: page.next });
+    pages.push(page);
+  }
+  assert.equal(pages.length, 9);
+  assert.equal(seen.length, ids.length);
+  assert.equal(new Set(seen).size, ids.length, "no user twice");
+  const expected = store.queryUsers(filter, sort, { limit: 100, offset: 0 }).users.map((u) => u.id);
+  assert.deepEqual(seen.slice(0, 100), expected, "in the sort's order");
+  // Back from the last page with prev: the pages before it, in the same order.
+  const back = store.queryUsers(filter, sort, { limit: 30, prev: page.prev });
+  assert.deepEqual(back.users.map((u) => u.id), pages[pages.length - 2].users.map((u) => u.id));
+  // A cursor carries its filter and sort; offset does not mix with it.
+  throwsRoster(() => store.queryUsers({ color: "odd" }, sort, { limit: 30, next: pages[0].next }), 4, 400, /next belongs to another query/);
+  throwsRoster(() => store.queryUsers(filter, sort, { limit: 30, offset: 30, next: pages[0].next }), 4, 400, /next cannot be combined with offset/);
+  throwsRoster(() => store.queryUsers(filter, sort, { next: "not-a-cursor" }), 4, 400, /next is not a next cursor/);
+  throwsRoster(() => store.queryUsers(filter, [{ field: "color" }], { next: pages[0].next }), 4, 400, /indexed fields only/);
+  assert.equal(store.queryUsers(filter, [{ field: "color" }], { limit: 5 }).next, undefined, "no cursors on an unindexed sort");
+});
+
+test("roster_username_skeletons: lookalike names collide in UserStore too", () => {
+  const store = new UserStore();
+  store.updateAppSettings({ enforce_unique_usernames: "app", roster_username_skeletons: true });
+  store.upsertUsers([{ id: "a", name: "paypal" }], at(0));
+  throwsRoster(() => store.upsertUsers([{ id: "b", name: "раураl" }], at(1)), 6, 400, "UpdateUsers failed with error: \"username 'раураl' already exists\"");
+  throwsRoster(() => store.upsertUsers([{ id: "b", name: "PAYPA1" }], at(1)), 6, 400, /already exists/);
+  assert.deepEqual(snapshot(store).map((u) => u.id), ["a"]);
+  store.updateAppSettings({ roster_username_skeletons: false });
+  store.upsertUsers([{ id: "b", name: "раураl" }], at(2));
+});

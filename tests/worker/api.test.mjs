@@ -263,6 +263,36 @@ describe('unique usernames', () => {
     }));
     assert.equal((await server.upsertUser({ id: x, name, teams: ['elsewhere'] })).users[x].name, name);
   });
+
+  test('roster_username_skeletons: lookalike names collide (UTS #39), off by default', LIMIT, async () => {
+    await setMode('app');
+    const [a, b, c, d] = [uid('us'), uid('us'), uid('us'), uid('us')];
+    const name = `paypal ${a}`;
+    const lookalike = `раураl ${a}`; // Cyrillic р, а, у
+    await server.upsertUser({ id: a, name });
+    assert.equal((await server.upsertUser({ id: b, name: lookalike })).users[b].name, lookalike, 'off: another name');
+    await server.updateAppSettings({ roster_username_skeletons: true });
+    try {
+      assert.equal((await server.getAppSettings()).app.roster_username_skeletons, true);
+      await unchanged([c], () => rejectsWith(server.upsertUser({ id: c, name: `PAYPA1 ${a}` }), {
+        status: 400, code: 6, message: `StreamChat error code 6: UpdateUsers failed with error: "username 'PAYPA1 ${a}' already exists"`,
+      }));
+      await server.upsertUser({ id: c, name: `modern ${c}` });
+      await server.upsertUser({ id: d, name: `other ${d}` });
+      await unchanged([d], () => rejectsWith(server.partialUpdateUser({ id: d, set: { name: `rnodern ${c}` } }), {
+        status: 400, code: 6, message: `StreamChat error code 6: UpdateUsersPartial failed with error: "username 'rnodern ${c}' already exists"`,
+      }));
+      // A user that held a lookalike before the setting keeps it; new names stay free.
+      await server.upsertUser({ id: b, name: lookalike, v: 2 });
+      await server.partialUpdateUser({ id: d, set: { name: `paypal ${d}` } });
+      await rejectsWith(server.updateAppSettings({ roster_username_skeletons: 'on' }), {
+        status: 400, code: 4, message: 'StreamChat error code 4: UpdateApp failed with error: "roster_username_skeletons must be a boolean"',
+      });
+    } finally {
+      await server.updateAppSettings({ roster_username_skeletons: false });
+    }
+    assert.equal((await server.upsertUser({ id: c, name: `rnodern ${c}` })).users[c].name, `rnodern ${c}`, 'off again: another name');
+  });
 });
 
 describe('bad input: the right error and nothing written', () => {

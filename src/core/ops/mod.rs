@@ -151,16 +151,17 @@ fn finish(snap: &Snapshot, changes: Vec<(Option<&User>, User)>, response: Value,
     let names: Vec<String> =
         username::names_touched(&refs).into_iter().filter(|n| !snap.names.contains_key(n)).collect();
     let view = View { snap, batch: changes.iter().filter_map(|(_, a)| Some((a.get("id")?.as_str()?, a))).collect() };
-    let mode = snap.settings.unique_mode();
+    let rule = username::Rule::of(&snap.settings);
+    let mode = rule.mode;
     // Holders come from the lists of the names the batch will hold. Once those are loaded (an
     // upsert asks for them with its users), holders and any other names (a renamed user's old
     // one) are asked for in one round: a read round trip less for the shell.
-    let held_loaded = refs.iter().filter_map(|c| c.after_name.as_ref()).all(|n| snap.names.contains_key(n));
+    let held_loaded = refs.iter().filter_map(|c| c.after_name.as_ref()).all(|h| snap.names.contains_key(&h.key));
     let load = if held_loaded { username::holders_to_load(&refs, mode, &view) } else { Vec::new() };
     if !names.is_empty() || !load.is_empty() {
         return Ok(Step::Need(Need { users: load, names }));
     }
-    username::check(&refs, mode, &view)?;
+    username::check(&refs, rule, &view)?;
     let idx = username::index_updates(&refs, &view);
     Ok(Step::Done(Commit {
         claims: idx.claims,

@@ -120,7 +120,7 @@ pub fn upsert_parsed(batch: &UpsertBatch, caller: &Caller, now: Timestamp, snap:
     if !missing.is_empty() {
         // The names the batch will hold are its inputs' names: their index lists load in the
         // same round as the users (an unchanged name then needs no second round).
-        let held = batch.iter().filter_map(|(_, input)| username::held_name(input));
+        let held = batch.iter().filter_map(|(_, input)| username::held_key(input));
         let names = set::of(held.filter(|n| !snap.names.contains_key(n)));
         return Ok(Step::Need(Need { users: missing, names }));
     }

@@ -116,6 +116,8 @@ export type AppSettingsInput = {
   revoke_tokens_issued_before?: Timestamp | null;
   /** Roster's own: `connectUser` only fills fields the stored user lacks (no profile rollback). */
   roster_connect_fill_only?: boolean;
+  /** Roster's own: with unique usernames on, lookalike names (UTS #39 skeletons) collide too. */
+  roster_username_skeletons?: boolean;
   [setting: string]: JsonValue | undefined;
 };
 
@@ -177,6 +179,10 @@ export type QueryUsersOptions = {
   id_gte?: string;
   id_lt?: string;
   id_lte?: string;
+  /** Roster's own: a cursor from a previous page's `next` (or `prev`), with the same filter and
+   * sort; not with `offset`. */
+  next?: string;
+  prev?: string;
 };
 
 export type DeactivateUserParams = { mark_messages_deleted?: boolean; mark_channels_deleted?: boolean; created_by_id?: string };
@@ -185,7 +191,9 @@ export type DeleteUserParams = { hard_delete?: boolean; mark_messages_deleted?: 
 
 export type UpsertUsersResponse = { users: { [id: string]: UserResponse }; membership_deletion_task_id: string };
 export type PartialUpdateUsersResponse = { users: { [id: string]: UserResponse } };
-export type QueryUsersResponse = { users: UserResponse[] };
+/** `next`/`prev`: keyset cursors (Roster's own) when the sort is on indexed fields only
+ * (`created_at`, `updated_at`, `last_active`, `id`; the default); absent at either end. */
+export type QueryUsersResponse = { users: UserResponse[]; next?: string; prev?: string };
 export type GetAppSettingsResponse = { app: AppSettings };
 export type UserLifecycleResponse = { user: UserResponse };
 /** `updateAppSettings` and `restoreUsers` answer with an empty object, as Stream does (minus `duration`). */
