@@ -10,8 +10,8 @@ mkdir -p test-output
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "docs and deploy guard: README names only what exists and its Layout covers every file; npm run deploy:check flags the committed placeholders"
-node --test tests/docs/readme.test.mjs tests/deploy/check.test.mjs
+step "docs, architecture and deploy guard: README names only what exists and its Layout covers every file; no import cycles in src/core; npm run deploy:check flags the committed placeholders"
+node --test tests/docs/readme.test.mjs tests/docs/architecture.test.mjs tests/deploy/check.test.mjs
 
 step "core: cargo test (native unit, integration and property tests)"
 cargo test --quiet

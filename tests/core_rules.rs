@@ -3,7 +3,8 @@
 //! through the in-memory store that the npm package exposes as `UserStore`.
 
 use roster::core::auth::Caller;
-use roster::core::memory::{MemoryStore, OpError};
+use roster::core::error::OpError;
+use roster::core::memory::MemoryStore;
 use roster::core::time::Timestamp;
 use roster::core::Operation;
 use serde_json::{json, Value};

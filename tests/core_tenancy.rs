@@ -118,7 +118,7 @@ fn guarded() -> MemoryStore {
     s
 }
 
-fn refused(result: Result<roster::core::ops::Commit, roster::core::memory::OpError>, field: &str) {
+fn refused(result: Result<roster::core::ops::Commit, roster::core::error::OpError>, field: &str) {
     let e = result.unwrap_err();
     assert_eq!((e.error.code, e.error.status), (17, 403), "{}", e.message());
     assert!(e.error.reason.contains(&format!("field '{field}'")), "{}", e.error.reason);

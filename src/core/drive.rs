@@ -3,8 +3,7 @@
 //! until it returns a [`Commit`]. Each round loads strictly more, so the loop ends; the bound
 //! only guards against a core bug.
 
-use super::error::{ApiError, Operation};
-use super::memory::OpError;
+use super::error::{ApiError, OpError, Operation};
 use super::ops::{Commit, Need, Snapshot, Step};
 use super::user::User;
 

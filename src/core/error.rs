@@ -201,3 +201,16 @@ mod tests {
         assert!(nf.get("exception_fields").is_none());
     }
 }
+
+/// An error with the operation it came from, as Stream reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpError {
+    pub op: Operation,
+    pub error: ApiError,
+}
+
+impl OpError {
+    pub fn message(&self) -> String {
+        self.error.message(self.op)
+    }
+}

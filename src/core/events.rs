@@ -7,7 +7,7 @@ use super::auth::Caller;
 use super::error::{ApiError, Result};
 use super::json::{object, text};
 use super::ops::own_user_view;
-use super::settings::AppSettings;
+use super::settings::{self, AppSettings};
 use super::tenancy;
 use super::time::Timestamp;
 use super::user::{self, User};
@@ -98,44 +98,12 @@ pub fn custom_event(body: &Value, at: Timestamp) -> Result<Value> {
 }
 
 /// Whether `url` is an absolute http(s) URL.
-fn is_http_url(url: &str) -> bool {
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
-    rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.chars().any(char::is_whitespace))
-}
-
-/// Validates `webhook_url` and `event_hooks` of a `PATCH /app` (400 code 4 for a URL that is not
-/// http(s)).
-pub fn check_hook_settings(key: &str, value: &Value) -> Result<()> {
-    let bad = |what: &str| Err(ApiError::field(key.to_string(), format!("{key} {what}")));
-    match key {
-        "webhook_url" => match value {
-            Value::Null => Ok(()),
-            Value::String(s) if s.is_empty() || is_http_url(s) => Ok(()),
-            _ => bad("must be an http or https URL"),
-        },
-        "event_hooks" => match value {
-            Value::Null => Ok(()),
-            Value::Array(hooks) => {
-                for h in hooks {
-                    let is_webhook = h.get("hook_type").and_then(Value::as_str).is_none_or(|t| t == "webhook");
-                    let url = h.get("webhook_url").and_then(Value::as_str).unwrap_or_default();
-                    if !h.is_object() || is_webhook && !is_http_url(url) {
-                        return bad("webhook entries need an http or https webhook_url");
-                    }
-                }
-                Ok(())
-            }
-            _ => bad("must be an array"),
-        },
-        _ => Ok(()),
-    }
-}
-
 /// The webhook URLs an event of this type goes to: `webhook_url`, and every enabled
 /// `event_hooks` entry of type webhook whose `event_types` (if any) include it.
 pub fn webhook_targets(settings: &AppSettings, event_type: &str) -> Vec<String> {
     let mut out = Vec::new();
-    if let Some(url) = settings.stored().get("webhook_url").and_then(Value::as_str).filter(|u| is_http_url(u)) {
+    if let Some(url) = settings.stored().get("webhook_url").and_then(Value::as_str).filter(|u| settings::is_http_url(u))
+    {
         out.push(url.to_string());
     }
     if let Some(Value::Array(hooks)) = settings.stored().get("event_hooks") {
@@ -151,7 +119,7 @@ pub fn webhook_targets(settings: &AppSettings, event_type: &str) -> Vec<String> 
             if let (true, true, true, Some(url)) =
                 (webhook, enabled, wanted, h.get("webhook_url").and_then(Value::as_str))
             {
-                if is_http_url(url) && !out.iter().any(|u| u == url) {
+                if settings::is_http_url(url) && !out.iter().any(|u| u == url) {
                     out.push(url.to_string());
                 }
             }

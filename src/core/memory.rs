@@ -5,7 +5,7 @@
 use super::auth::{self, Caller, Claims};
 use super::cursor;
 use super::drive::{self, Loaded, Loader};
-use super::error::{ApiError, Operation, Result};
+use super::error::{OpError, Operation, Result};
 use super::json::object;
 use super::ops::{self, Commit, Need, Snapshot, Step};
 use super::query;
@@ -16,19 +16,6 @@ use super::user::User;
 use super::username;
 use serde_json::Value;
 use std::collections::BTreeMap;
-
-/// An error with the operation it came from, as Stream reports it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct OpError {
-    pub op: Operation,
-    pub error: ApiError,
-}
-
-impl OpError {
-    pub fn message(&self) -> String {
-        self.error.message(self.op)
-    }
-}
 
 /// Loads from the maps. A loaded user's index list costs nothing to add: the operation then
 /// needs no round for its names (renames included).

@@ -142,7 +142,7 @@ impl AppSettings {
         self.paths("roster_hidden_fields")
     }
     fn paths(&self, key: &str) -> Vec<FieldPath> {
-        self.stored.get(key).and_then(|v| super::tenancy::parse_paths(key, v).ok()).unwrap_or_default()
+        self.stored.get(key).and_then(|v| parse_paths(key, v).ok()).unwrap_or_default()
     }
     pub fn auth_policy(&self) -> super::auth::AuthPolicy {
         super::auth::AuthPolicy {
@@ -213,10 +213,10 @@ impl AppSettings {
                 {
                     return Err(ApiError::field(key.clone(), format!("{key} must be an array of role names")));
                 }
-                "webhook_url" | "event_hooks" => super::events::check_hook_settings(key, value)?,
+                "webhook_url" | "event_hooks" => check_hook_settings(key, value)?,
                 super::rate_limits::SETTING => super::rate_limits::check_setting(value)?,
                 "roster_server_only_fields" | "roster_hidden_fields" => {
-                    super::tenancy::parse_paths(key, value)?;
+                    parse_paths(key, value)?;
                 }
                 _ => {}
             }
@@ -233,6 +233,50 @@ impl AppSettings {
         }
         Value::Object(app)
     }
+}
+
+/// Parses a list-of-paths setting (`roster_server_only_fields`, `roster_hidden_fields`).
+pub fn parse_paths(key: &str, value: &Value) -> Result<Vec<FieldPath>> {
+    let bad = || ApiError::field(key.to_string(), format!("{key} must be an array of field names (dotted paths)"));
+    match value {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(items) => items.iter().map(|v| v.as_str().ok_or_else(bad).and_then(FieldPath::parse)).collect(),
+        _ => Err(bad()),
+    }
+}
+
+/// Validates `webhook_url` and `event_hooks` of a `PATCH /app` (400 code 4 for a URL that is not
+/// http(s)).
+pub fn check_hook_settings(key: &str, value: &Value) -> Result<()> {
+    let bad = |what: &str| Err(ApiError::field(key.to_string(), format!("{key} {what}")));
+    match key {
+        "webhook_url" => match value {
+            Value::Null => Ok(()),
+            Value::String(s) if s.is_empty() || is_http_url(s) => Ok(()),
+            _ => bad("must be an http or https URL"),
+        },
+        "event_hooks" => match value {
+            Value::Null => Ok(()),
+            Value::Array(hooks) => {
+                for h in hooks {
+                    let is_webhook = h.get("hook_type").and_then(Value::as_str).is_none_or(|t| t == "webhook");
+                    let url = h.get("webhook_url").and_then(Value::as_str).unwrap_or_default();
+                    if !h.is_object() || is_webhook && !is_http_url(url) {
+                        return bad("webhook entries need an http or https webhook_url");
+                    }
+                }
+                Ok(())
+            }
+            _ => bad("must be an array"),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// Whether `url` is an absolute http(s) URL (a webhook target).
+pub(crate) fn is_http_url(url: &str) -> bool {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.chars().any(char::is_whitespace))
 }
 
 #[cfg(test)]

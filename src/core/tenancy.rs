@@ -223,13 +223,3 @@ pub fn restrict_query(
     q.filter = Filter { conditions: vec![Condition::And(vec![filter, limit])] };
     Ok(q)
 }
-
-/// Parses a list-of-paths setting (`roster_server_only_fields`, `roster_hidden_fields`).
-pub fn parse_paths(key: &str, value: &Value) -> Result<Vec<FieldPath>> {
-    let bad = || ApiError::field(key.to_string(), format!("{key} must be an array of field names (dotted paths)"));
-    match value {
-        Value::Null => Ok(Vec::new()),
-        Value::Array(items) => items.iter().map(|v| v.as_str().ok_or_else(bad).and_then(FieldPath::parse)).collect(),
-        _ => Err(bad()),
-    }
-}

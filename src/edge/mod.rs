@@ -15,8 +15,8 @@ mod store;
 mod writer;
 
 use crate::core::auth::{self, AuthPolicy, Claims};
+use crate::core::error::OpError;
 use crate::core::error::{code, ApiError, Operation};
-use crate::core::memory::OpError;
 use crate::core::settings::AppSettings;
 use crate::core::time::Timestamp;
 use crate::core::user;

@@ -6,8 +6,9 @@
 
 use super::convert::{self, throw};
 use super::error::{roster_error, type_error};
+use crate::core::error::OpError;
 use crate::core::json::object;
-use crate::core::memory::{MemoryStore, OpError};
+use crate::core::memory::MemoryStore;
 use crate::core::Operation;
 use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
