@@ -1,0 +1,70 @@
+//! Test-only routes (`ROSTER_TEST_HOOKS = "1"`): the KV fault switch, a forced drain, the
+//! replication and Writer state the tests assert on.
+
+use super::*;
+
+impl Writer {
+    /// Test-only routes (`ROSTER_TEST_HOOKS = "1"`): the KV fault switch, a forced drain, the
+    /// outbox's state and the stored rows.
+    pub(super) async fn test_hook(&self, what: &str, body: &[u8]) -> worker::Result<Response> {
+        let db = self.db();
+        let reply = |v: Value| Response::from_bytes(json::text(&v).into_bytes());
+        match what {
+            "kv-fault" => {
+                let mode = String::from_utf8_lossy(body).trim().to_string();
+                let set = Some(mode.as_str()).filter(|m| !m.is_empty() && *m != "none");
+                store::put_meta(&db, "kv_fault", set).map_err(|e| worker::Error::RustError(e.reason))?;
+                reply(object([("kv_fault", Value::from(mode))]))
+            }
+            "ping-timeout" => {
+                let ms = String::from_utf8_lossy(body).trim().to_string();
+                store::set_meta(&db, "ping_timeout_ms", &ms).map_err(|e| worker::Error::RustError(e.reason))?;
+                self.alarm_set.set(false);
+                self.schedule_drain(&db).await;
+                reply(object([("ping_timeout_ms", Value::from(ms))]))
+            }
+            "task-budget" => {
+                let budget = String::from_utf8_lossy(body).trim().to_string();
+                let set = Some(budget.as_str()).filter(|b| !b.is_empty());
+                store::put_meta(&db, "task_budget", set).map_err(|e| worker::Error::RustError(e.reason))?;
+                reply(object([("task_budget", Value::from(budget))]))
+            }
+            "drain" => {
+                self.run_tasks(&db).map_err(|e| worker::Error::RustError(e.reason))?;
+                db.run("UPDATE webhooks SET due_ms = min(due_ms, ?)", &[Arg::Int(now_ms())])
+                    .map_err(|e| worker::Error::RustError(e.reason))?;
+                self.deliver_webhooks().await.map_err(|e| worker::Error::RustError(e.reason))?;
+                // Entries backing off are due again (once their key's second has passed).
+                db.run(
+                    "UPDATE outbox SET due_ms = max(?1, coalesce((SELECT at_ms + 1000 FROM kv_sent \
+                     WHERE kv_sent.key = outbox.key), 0))",
+                    &[Arg::Int(now_ms())],
+                )
+                .map_err(|e| worker::Error::RustError(e.reason))?;
+                self.drain().await.map_err(|e| worker::Error::RustError(e.reason))?;
+                reply(self.outbox_state(&db))
+            }
+            "outbox" => reply(self.outbox_state(&db)),
+            "users" => {
+                let rows = store::all_users(&db).map_err(|e| worker::Error::RustError(e.reason))?;
+                let users: serde_json::Map<String, Value> = rows
+                    .into_iter()
+                    .map(|(id, text)| (id, json::parse(&text).unwrap_or(Value::String(text))))
+                    .collect();
+                reply(object([("users", Value::Object(users))]))
+            }
+            "scan" => {
+                // The query answered by a full scan in the core, to compare with the indexed plan.
+                let payload = String::from_utf8_lossy(body);
+                let answer = store::all_users(&db).and_then(|rows| {
+                    let q = query::parse(&payload)?;
+                    let users = rows.iter().map(|(id, t)| store::parse_user(id, t)).collect::<Result<Vec<_>, _>>()?;
+                    let found = query::run(&q, &users).into_iter().map(|u| Value::Object(user::public_view(u)));
+                    Ok(object([("users", Value::Array(found.collect()))]))
+                });
+                reply(answer.map_err(|e| worker::Error::RustError(e.reason))?)
+            }
+            _ => Response::error("unknown test hook", 404),
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! The first start: importing what the previous version stored (its own key-value storage, then
+//! Workers KV) before anything is served.
+
+use super::*;
+
+/// What the previous version stored: user records by id, and the app settings.
+#[derive(Default)]
+pub(super) struct Legacy {
+    users: BTreeMap<String, (String, bool)>,
+    settings: Option<String>,
+    /// KV keys of the previous username index (`n:…`), to delete from KV.
+    name_keys: Vec<String>,
+}
+
+/// Imports the previous version's data into empty tables, once: this object's own key-value
+/// storage first (the previous Writer committed there before writing through to KV), then
+/// Workers KV for what it lacks. Unreadable records are kept as they are: reading them is a
+/// storage error (500), as before, never "missing".
+pub(super) async fn import(storage: Storage, env: Env) -> Result<(), ApiError> {
+    let db = Db::new(storage.as_raw());
+    store::create_schema(&db)?;
+    if store::meta(&db, "imported")?.is_some() {
+        return Ok(());
+    }
+    let mut legacy = Legacy::default();
+    for (key, text) in db.legacy_list("u:").await? {
+        if let Some(id) = key.strip_prefix("u:") {
+            legacy.users.insert(id.to_string(), (text, true));
+        }
+    }
+    legacy.settings = db.legacy_get(SETTINGS_KEY).await?;
+    if let Ok(kv) = KvNamespace::from_env(&env, "USERS") {
+        import_kv(&kv, &mut legacy).await?;
+    }
+    let now = now_ms();
+    db.transaction(move |db| write_import(db, &legacy, now))
+}
+
+pub(super) async fn import_kv(kv: &KvNamespace, legacy: &mut Legacy) -> Result<(), ApiError> {
+    for prefix in ["u:", "n:"] {
+        let mut cursor = None;
+        loop {
+            let page = kv.list_page(prefix, 1000, cursor.take()).await?;
+            let keys: Vec<String> = page.keys.into_iter().map(|(k, _)| k).collect();
+            if prefix == "n:" {
+                legacy.name_keys.extend(keys);
+            } else {
+                let missing: Vec<String> =
+                    keys.into_iter().filter(|k| !legacy.users.contains_key(k.get(2..).unwrap_or_default())).collect();
+                let mut reads = Vec::new();
+                for chunk in missing.chunks(100) {
+                    reads.push(kv.get_texts(chunk)?);
+                }
+                let maps = kv::all(reads).await?;
+                for (chunk, map) in missing.chunks(100).zip(&maps) {
+                    for (key, text) in chunk.iter().zip(kv::texts_of(map, chunk)) {
+                        if let (Some(id), Some(text)) = (key.get(2..), text) {
+                            legacy.users.insert(id.to_string(), (text, false));
+                        }
+                    }
+                }
+            }
+            match page.cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+    }
+    if legacy.settings.is_none() {
+        legacy.settings = kv.get_text(SETTINGS_KEY).await?;
+    }
+    Ok(())
+}
+
+pub(super) fn write_import(db: &Db, legacy: &Legacy, now: i64) -> Result<(), ApiError> {
+    let seq = 1;
+    let mut names: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut rows = Vec::with_capacity(legacy.users.len());
+    let mut stale: Vec<(String, Option<&str>)> = Vec::new();
+    for (id, (text, own)) in &legacy.users {
+        // An unreadable record is kept as it is, with no index columns: reading it stays a
+        // storage error.
+        let columns = match store::parse_user(id, text) {
+            Ok(u) => {
+                if let Some(n) = username::held_key(&u) {
+                    names.entry(n).or_default().push(id.clone());
+                }
+                crate::core::index::index_row(&u)
+            }
+            Err(_) => crate::core::index::IndexRow::default(),
+        };
+        rows.push((id.clone(), text.clone(), columns, None));
+        if *own {
+            // KV may lag the previous Writer's own storage: bring it up to date.
+            stale.push((store::user_key(id), Some(text.as_str())));
+        }
+    }
+    for chunk in rows.chunks(1000) {
+        store::put_users(db, chunk, seq)?;
+    }
+    for (norm, ids) in &names {
+        let text = json::text(&Value::from(ids.clone()));
+        db.run(
+            "INSERT OR REPLACE INTO names (norm, ids) VALUES (?, ?)",
+            &[norm.as_str().into(), text.as_str().into()],
+        )?;
+    }
+    if let Some(s) = &legacy.settings {
+        db.run("INSERT OR REPLACE INTO settings (k, v) VALUES ('app', ?)", &[s.as_str().into()])?;
+    }
+    stale.extend(legacy.name_keys.iter().map(|k| (k.clone(), None)));
+    for chunk in stale.chunks(1000) {
+        store::enqueue(db, chunk, seq, now)?;
+    }
+    store::set_meta(db, "seq", &seq.to_string())?;
+    store::set_meta(db, "imported", &legacy.users.len().to_string())
+}

@@ -1,0 +1,306 @@
+//! The `Writer` Durable Object: one per app, the source of truth. It runs one command at a
+//! time against its SQLite database and replicates to Workers KV through an outbox.
+//!
+//! - A command (see `command.rs`) arrives with its body; the Writer reads that body first,
+//!   then reads state, lets the core decide and commits, all synchronously: no await between
+//!   the first read and the commit, so no other request can interleave (the input gate stays
+//!   closed) and a stale read is impossible. A write's rows and its outbox entries commit in one
+//!   transaction, or nothing does.
+//! - The response goes out as soon as the rows commit. An alarm drains the outbox to KV: the
+//!   latest value per key, at most one write per key per second, retried with backoff on any
+//!   failure or 429 until it lands. KV records carry the commit sequence number as metadata.
+//! - On first use it imports what the previous version stored (its own key-value storage, then
+//!   Workers KV) before serving anything (`blockConcurrencyWhile`).
+//!
+//! One file per concept: this one is the object (its state, the request entry, the alarm and its
+//! scheduling, rate limits); `execute.rs` runs one command; `sockets.rs` holds connections and
+//! presence; `fanout.rs` tells connections (and queues webhooks) what a commit changed;
+//! `webhooks.rs` delivers those; `outbox.rs` replicates to KV; `task_runs.rs` runs batch tasks;
+//! `accounts.rs` guests and exports; `import.rs` the first start; `hooks.rs` the test-only routes.
+
+mod accounts;
+mod execute;
+mod fanout;
+mod hooks;
+mod import;
+mod outbox;
+mod sockets;
+mod task_runs;
+mod webhooks;
+use accounts::*;
+use execute::*;
+use fanout::*;
+use import::import;
+use outbox::*;
+use sockets::*;
+use task_runs::*;
+
+use super::command::Command;
+use super::http::{self, Timing};
+use super::kv::{self, KvNamespace};
+use super::sql::{Arg, Db};
+use super::store::{self, SqlLoader, SETTINGS_KEY};
+use super::Route;
+use crate::core::auth::{self, Caller};
+use crate::core::cursor;
+use crate::core::drive::{self, Loader};
+use crate::core::error::OpError;
+use crate::core::error::{code, ApiError};
+use crate::core::events::{self, UserChange};
+use crate::core::feed;
+use crate::core::json::{self, object};
+use crate::core::memory::OpFn;
+use crate::core::ops::{self, Need, Snapshot};
+use crate::core::precondition;
+use crate::core::query;
+use crate::core::rate_limits;
+use crate::core::settings::AppSettings;
+use crate::core::tasks::{self, TaskKind};
+use crate::core::tenancy;
+use crate::core::time::Timestamp;
+use crate::core::user::{self, User};
+use crate::core::username;
+use crate::core::v2;
+use serde_json::Value;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::{
+    durable_object, js_sys, Date, DurableObject, Env, Request, Response, State, Storage, WebSocket,
+    WebSocketIncomingMessage, WebSocketPair,
+};
+
+fn now_ms() -> i64 {
+    i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX)
+}
+
+/// What the test hooks report about replication: KV writes made, failed, and refused because a
+/// key was written again within a second (the deployed limit, simulated under test hooks).
+#[derive(Default)]
+struct KvStats {
+    last_put: BTreeMap<String, i64>,
+    puts: u64,
+    failures: u64,
+    too_fast: u64,
+    /// Commands received (every request the Worker let through).
+    commands: u64,
+}
+
+#[durable_object]
+pub struct Writer {
+    state: State,
+    env: Env,
+    ready: Cell<bool>,
+    draining: Cell<bool>,
+    delivering: Cell<bool>,
+    alarm_set: Cell<bool>,
+    stats: RefCell<KvStats>,
+    /// This minute's requests per platform and endpoint (in memory: a restart starts the
+    /// window afresh, which only ever lets more through).
+    rates: RefCell<rate_limits::Counter>,
+}
+
+impl DurableObject for Writer {
+    fn new(state: State, env: Env) -> Self {
+        Writer {
+            state,
+            env,
+            ready: Cell::new(false),
+            draining: Cell::new(false),
+            delivering: Cell::new(false),
+            alarm_set: Cell::new(false),
+            stats: RefCell::default(),
+            rates: RefCell::default(),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        if req.headers().get("upgrade")?.is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
+            return self.open_socket(&req).await;
+        }
+        // The body first: this await opens the input gate, so it comes before any state is read.
+        let raw = req.bytes().await?;
+        let (cmd, body) = match Command::decode(&raw) {
+            Ok(c) => c,
+            Err(e) => return http::failure(&e, Route::NotFound.op(), &Timing { started_ms: 0, kv_ops: 0, rate: None }),
+        };
+        // The Writer itself makes no KV operation while serving a request (only its alarm does).
+        let mut t = Timing { started_ms: cmd.started_ms, kv_ops: cmd.kv_ops, rate: None };
+        self.stats.borrow_mut().commands += 1;
+        if let Err(e) = self.ensure_ready().await {
+            return http::failure(&e, cmd.route.op(), &t);
+        }
+        let db = self.db();
+        let at = now();
+        if let Route::Test(what) = &cmd.route {
+            if super::test_hooks(&self.env) {
+                return self.test_hook(what, body).await;
+            }
+        }
+        // Read once for the whole command, with no await before it commits. The request is
+        // counted (and refused over a configured limit) before any work is done.
+        let settings =
+            match store::load_settings(&db).and_then(|s| self.count_request(&s, &cmd, &mut t, at).map(|()| s)) {
+                Ok(s) => s,
+                Err(e) => return http::failure(&e, cmd.route.op(), &t),
+            };
+        let response = match &cmd.route {
+            Route::Connect => http::failure(&ApiError::route_not_found(), cmd.route.op(), &t),
+            Route::RateLimits => match self.rate_limits(&settings, &cmd, at) {
+                Ok(value) => http::success(value, 200, &t),
+                Err(e) => http::failure(&e, cmd.route.op(), &t),
+            },
+            Route::Guest => match guest(&db, &self.env, body, cmd.v2, at) {
+                Ok((value, user)) => {
+                    self.publish(&db, Publish::Users(UserChange::Updated, vec![user]), at);
+                    let value = if cmd.v2 { v2::response_out(value) } else { v2::v1_response_out(value) };
+                    http::success(value, 201, &t)
+                }
+                Err(e) => http::failure(&e, cmd.route.op(), &t),
+            },
+            _ => {
+                match execute(&db, &cmd, &settings, body, at, self) {
+                    Ok((value, status, publish)) => {
+                        // Before any await: the events' webhook rows commit with the write.
+                        if let Some(p) = publish {
+                            self.publish(&db, p, at);
+                        }
+                        let mut value = if cmd.v2 { v2::response_out(value) } else { v2::v1_response_out(value) };
+                        let returns_users = matches!(
+                            cmd.route,
+                            Route::Upsert
+                                | Route::Partial
+                                | Route::Query
+                                | Route::Deactivate(_)
+                                | Route::Reactivate(_)
+                                | Route::Delete(_)
+                        );
+                        let etag = if returns_users { attach_versions(&db, &mut value) } else { Ok(None) };
+                        match (etag, http::success(value, status, &t)) {
+                            (Ok(Some(v)), Ok(mut response)) => {
+                                response.headers_mut().set("etag", &precondition::etag(v))?;
+                                Ok(response)
+                            }
+                            (Err(e), _) => http::failure(&e, cmd.route.op(), &t),
+                            (_, response) => response,
+                        }
+                    }
+                    Err(e) => http::failure(&e.error, e.op, &t),
+                }
+            }
+        };
+        self.schedule_drain(&db).await;
+        response
+    }
+
+    async fn alarm(&self) -> worker::Result<Response> {
+        self.alarm_set.set(false);
+        if let Err(e) = self.ensure_ready().await {
+            return Err(worker::Error::RustError(e.reason));
+        }
+        self.run_tasks(&self.db()).map_err(|e| worker::Error::RustError(e.reason))?;
+        self.sweep_sockets().await;
+        self.deliver_webhooks().await.map_err(|e| worker::Error::RustError(e.reason))?;
+        self.drain().await.map_err(|e| worker::Error::RustError(e.reason))?;
+        Response::ok("")
+    }
+
+    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> worker::Result<()> {
+        if let WebSocketIncomingMessage::String(text) = message {
+            if text.contains("health.check") {
+                set_last_seen(&ws, now_ms());
+                let (_, connection) = self.socket_ids(&ws);
+                let _ = ws.send_with_str(super::connect::health_check(&connection, now(), None));
+            }
+        }
+        Ok(())
+    }
+
+    async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _clean: bool) -> worker::Result<()> {
+        let _ = ws.close(Some(1000), Some("bye"));
+        self.socket_gone(&ws).await;
+        Ok(())
+    }
+
+    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> worker::Result<()> {
+        self.socket_gone(&ws).await;
+        Ok(())
+    }
+}
+
+impl Writer {
+    /// Counts a request against its endpoint's budget; its usage goes into the headers.
+    fn count_request(
+        &self,
+        settings: &AppSettings,
+        cmd: &Command,
+        t: &mut Timing,
+        at: Timestamp,
+    ) -> Result<(), ApiError> {
+        let (usage, allowed) = self.rates.borrow_mut().hit(cmd.platform(), cmd.route.op(), settings.stored(), at);
+        t.rate = Some(usage);
+        allowed
+    }
+
+    /// `GET /rate_limits` (server-side only): this minute's budgets.
+    fn rate_limits(&self, settings: &AppSettings, cmd: &Command, at: Timestamp) -> Result<Value, ApiError> {
+        ops::require_server(&cmd.claims.caller, "GetRateLimits")?;
+        let asked = cmd.payload.as_deref().and_then(|p| json::parse(p).ok()).unwrap_or(Value::Null);
+        let platforms: Vec<rate_limits::Platform> = rate_limits::Platform::ALL
+            .into_iter()
+            .filter(|p| {
+                asked.get("platforms").and_then(Value::as_array).is_some_and(|a| a.iter().any(|n| n == p.name()))
+            })
+            .collect();
+        let endpoints: Option<Vec<String>> = asked
+            .get("endpoints")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect());
+        Ok(self.rates.borrow_mut().view(&platforms, endpoints.as_deref(), settings.stored(), at))
+    }
+
+    fn db(&self) -> Db {
+        Db::new(self.state.storage().as_raw())
+    }
+
+    /// Creates the schema and imports the previous version's data, once, before anything else
+    /// is served.
+    async fn ensure_ready(&self) -> Result<(), ApiError> {
+        if self.ready.get() {
+            return Ok(());
+        }
+        let (storage, env) = (self.state.storage(), self.env.clone());
+        let imported = self
+            .state
+            .block_concurrency_while(async move { Ok(import(storage, env).await) })
+            .await
+            .map_err(|e| ApiError::internal(format!("storage error: import: {e}")))?;
+        imported?;
+        self.ready.set(true);
+        Ok(())
+    }
+
+    /// Sets the alarm for the earliest due outbox entry, if there is one and no alarm is set.
+    async fn schedule_drain(&self, db: &Db) {
+        if self.alarm_set.get() || self.draining.get() {
+            return;
+        }
+        let earliest = |table: &str| {
+            db.first(&format!("SELECT min(due_ms) FROM {table}"), &[]).ok().flatten().and_then(|r| r.int(0))
+        };
+        let tasks = self.tasks_runnable(db).then(now_ms);
+        // While sockets are open, the alarm also looks for connections that stopped pinging.
+        let sweep = (!self.state.get_websockets().is_empty()).then(|| now_ms() + self.ping_timeout(db).min(SWEEP_MS));
+        let due = [earliest("outbox"), earliest("webhooks"), tasks, sweep].into_iter().flatten().min();
+        if let Some(due) = due {
+            let at = js_sys::Date::new(&JsValue::from_f64(due as f64));
+            if self.state.storage().set_alarm(worker::ScheduledTime::new(at)).await.is_ok() {
+                self.alarm_set.set(true);
+            }
+        }
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_millis(now_ms())
+}
