@@ -24,8 +24,9 @@ step "npm package: build pkg/ (cargo --features js, wasm-bindgen --target web, w
 bash scripts/build-pkg.sh
 cargo clippy --quiet --target wasm32-unknown-unknown --features js --lib -- -D warnings
 
-step "worker: lint the Worker layer for wasm32 (clippy --features worker)"
+step "worker: lint the Worker layer for wasm32 (clippy --features worker, and with the test hooks)"
 cargo clippy --quiet --target wasm32-unknown-unknown --features worker --lib -- -D warnings
+cargo clippy --quiet --target wasm32-unknown-unknown --features test-hooks --lib -- -D warnings
 
 step "npm package: Node tests (exports, UserStore, npm pack → Node 22 / workerd / Chromium, tsc --noEmit)"
 node --test tests/js/api.test.mjs tests/js/store.test.mjs tests/js/package.test.mjs
@@ -41,11 +42,17 @@ bash scripts/size.sh pkg || size_status=$?
 # Reported here, enforced when the run ends, so the steps after this one still run.
 trap '[ "$size_status" -eq 0 ] || { echo "FAILED: a wasm artifact is over its size budget (see the size steps above)" >&2; exit 1; }' EXIT
 
-step "worker: build the Worker and the page it serves (build/, build/www)"
+step "worker: build the Worker as it ships and the page it serves (build/, build/www)"
 bash scripts/build-worker.sh   # the harness builds nothing: each test server runs a snapshot of build/
 
 step "worker: size of build/index_bg.wasm (raw and gzip bytes; fails above 240 KiB gzip, at the end)"
 bash scripts/size.sh worker || size_status=$?
+
+step "worker: the build that ships has no test hooks, even with ROSTER_TEST_HOOKS=1"
+node --test --test-force-exit tests/deploy/no-hooks.test.mjs
+
+step "worker: the test build (feature test-hooks: fault switch, forced drain, state probes) the suites below run"
+ROSTER_HOOKS=1 bash scripts/build-worker.sh
 
 step "worker: the compiled Worker under wrangler dev (workerd), driven by the stream-chat SDK and @stream-io/node-sdk (issues 4, 5, 9, 13, 15, 16, 17, 25)"
 node --test --test-concurrency=1 --test-force-exit \

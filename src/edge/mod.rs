@@ -157,10 +157,11 @@ impl Route {
     }
 }
 
-/// Whether the test-only hooks are on (`ROSTER_TEST_HOOKS = "1"`, passed with `--var` by the
-/// test harness; never in wrangler.toml).
+/// Whether the test-only hooks are on: compiled in (feature `test-hooks`, the build the tests
+/// run) and switched on (`ROSTER_TEST_HOOKS = "1"`, passed with `--var` by the test harness;
+/// never in wrangler.toml). In any other build this is `false` and the hooks' code is left out.
 pub(crate) fn test_hooks(env: &Env) -> bool {
-    env.var("ROSTER_TEST_HOOKS").is_ok_and(|v| v.to_string() == "1")
+    cfg!(feature = "test-hooks") && env.var("ROSTER_TEST_HOOKS").is_ok_and(|v| v.to_string() == "1")
 }
 
 /// Whether the playground page is served at `/` (`ROSTER_PLAYGROUND = "on"`; wrangler.toml

@@ -119,7 +119,8 @@ pub fn set_meta(db: &Db, key: &str, value: &str) -> Result<(), ApiError> {
     db.run("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", &[key.into(), value.into()]).map(|_| ())
 }
 
-/// Sets a meta value, or removes it when `value` is `None`.
+/// Sets a meta value, or removes it when `value` is `None` (test hooks).
+#[cfg(feature = "test-hooks")]
 pub fn put_meta(db: &Db, key: &str, value: Option<&str>) -> Result<(), ApiError> {
     match value {
         Some(v) => set_meta(db, key, v),
@@ -612,6 +613,7 @@ pub fn changes(db: &Db, since: &crate::core::feed::Position, limit: usize) -> Re
 }
 
 /// Every stored user record, by id (test hook and import checks).
+#[cfg(feature = "test-hooks")]
 pub fn all_users(db: &Db) -> Result<Vec<(String, String)>, ApiError> {
     let mut out = Vec::new();
     for row in db.rows("SELECT id, record FROM users ORDER BY id", &[])? {

@@ -67,10 +67,14 @@ export async function freePort() {
 }
 
 /** A snapshot of build/ and a wrangler config without [build], in a fresh temp dir. */
-function stageWorker() {
+function stageWorker(hooks) {
   const build = join(ROOT, 'build');
   if (!existsSync(join(build, 'index.js')) || !existsSync(join(build, 'index_bg.wasm'))) {
-    throw new Error('build/index.js is missing: run `bash scripts/build-worker.sh` first (scripts/test.sh does)');
+    throw new Error('build/index.js is missing: run `ROSTER_HOOKS=1 bash scripts/build-worker.sh` first (scripts/test.sh does)');
+  }
+  const features = existsSync(join(build, 'features')) ? readFileSync(join(build, 'features'), 'utf8') : '';
+  if (hooks && !features.includes('test-hooks')) {
+    throw new Error('build/ has no test hooks: run `ROSTER_HOOKS=1 bash scripts/build-worker.sh` (scripts/test.sh does), or start with {hooks: false}');
   }
   const dir = mkdtempSync(join(tmpdir(), 'roster-worker-'));
   cpSync(build, join(dir, 'build'), { recursive: true });
@@ -102,7 +106,7 @@ export async function startWorker(opts = {}) {
     persistTo = mkdtempSync(join(tmpdir(), 'roster-kv-'));
     dataDirs.add(persistTo); // removed when the test process exits (restarts reuse it before)
   }
-  const stage = stageWorker();
+  const stage = stageWorker(opts.hooks !== false);
   dataDirs.add(stage); // removed by stop(), or at exit if a test process dies before it
   const port = await freePort();
   const inspectorPort = await freePort();

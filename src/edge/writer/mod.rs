@@ -21,6 +21,7 @@
 mod accounts;
 mod execute;
 mod fanout;
+#[cfg(feature = "test-hooks")]
 mod hooks;
 mod import;
 mod outbox;
@@ -132,6 +133,7 @@ impl DurableObject for Writer {
         }
         let db = self.db();
         let at = now();
+        #[cfg(feature = "test-hooks")]
         if let Route::Test(what) = &cmd.route {
             if super::test_hooks(&self.env) {
                 return self.test_hook(what, body).await;

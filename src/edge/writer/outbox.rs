@@ -129,22 +129,4 @@ impl Writer {
             None => kv.remove(key),
         }
     }
-
-    pub(super) fn outbox_state(&self, db: &Db) -> Value {
-        let count = |sql: &str| db.first(sql, &[]).ok().flatten().and_then(|r| r.int(0)).unwrap_or(-1);
-        let stats = self.stats.borrow();
-        object([
-            ("pending", Value::from(count("SELECT count(*) FROM outbox"))),
-            (
-                "seq",
-                Value::from(store::meta(db, "seq").ok().flatten().and_then(|s| s.parse::<i64>().ok()).unwrap_or(0)),
-            ),
-            ("kv_puts", Value::from(stats.puts)),
-            ("kv_failures", Value::from(stats.failures)),
-            ("kv_too_fast", Value::from(stats.too_fast)),
-            ("commands", Value::from(stats.commands)),
-            ("webhooks_pending", Value::from(count("SELECT count(*) FROM webhooks"))),
-            ("subscriptions", Value::from(count("SELECT count(*) FROM subscriptions"))),
-        ])
-    }
 }
