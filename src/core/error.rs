@@ -32,6 +32,8 @@ pub enum Operation {
     GetRateLimits,
     /// `GET /users/changes`, Roster's change feed.
     GetUserChanges,
+    /// `GET /roster/stats`, the operator's view.
+    GetStats,
     /// Failures before a route is known (unknown route, bad api_key on an unknown path).
     Request,
 }
@@ -59,6 +61,7 @@ impl Operation {
             Operation::SendUserCustomEvent => "SendUserCustomEvent",
             Operation::GetRateLimits => "GetRateLimits",
             Operation::GetUserChanges => "GetUserChanges",
+            Operation::GetStats => "GetStats",
             Operation::Request => "Request",
         }
     }

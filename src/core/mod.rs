@@ -2,6 +2,7 @@
 //! randomness or storage inside. Callers pass the current users, the settings, the caller
 //! and the time; the core returns the new users and the writes to make.
 
+pub mod activity;
 pub mod auth;
 pub mod batch;
 pub mod cors;

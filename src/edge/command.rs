@@ -59,6 +59,7 @@ fn route_parts(route: &Route) -> (&'static str, Option<&str>) {
         Route::SendEvent(id) => ("send_event", Some(id)),
         Route::RateLimits => ("rate_limits", None),
         Route::Changes => ("changes", None),
+        Route::Stats => ("stats", None),
         Route::Test(what) => ("test", Some(what)),
         Route::NotFound => ("not_found", None),
     }
@@ -86,6 +87,7 @@ fn route_of(name: &str, target: Option<String>) -> Option<Route> {
         ("send_event", Some(id)) => Route::SendEvent(id),
         ("rate_limits", _) => Route::RateLimits,
         ("changes", _) => Route::Changes,
+        ("stats", _) => Route::Stats,
         ("test", Some(what)) => Route::Test(what),
         _ => return None,
     })

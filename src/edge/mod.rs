@@ -58,6 +58,8 @@ pub(crate) enum Route {
     RateLimits,
     /// `GET /users/changes`: Roster's change feed (`core::feed`).
     Changes,
+    /// `GET /roster/stats`: the operator's view of the Writer (server token only).
+    Stats,
     /// `/__roster/test/<what>`: test-only hooks, present only with `ROSTER_TEST_HOOKS = "1"`.
     Test(String),
     NotFound,
@@ -105,6 +107,7 @@ impl Route {
             (Method::Post, ["users", id, "event"]) => Route::SendEvent((*id).to_string()),
             (Method::Get, ["rate_limits"]) => Route::RateLimits,
             (Method::Get, ["users", "changes"]) => Route::Changes,
+            (Method::Get, ["roster", "stats"]) => Route::Stats,
             (Method::Get | Method::Post, ["__roster", "test", what]) if hooks => Route::Test((*what).to_string()),
             _ => Route::NotFound,
         }
@@ -132,6 +135,7 @@ impl Route {
             Route::SendEvent(_) => Operation::SendUserCustomEvent,
             Route::RateLimits => Operation::GetRateLimits,
             Route::Changes => Operation::GetUserChanges,
+            Route::Stats => Operation::GetStats,
             Route::Test(_) | Route::NotFound => Operation::Request,
         }
     }

@@ -174,7 +174,7 @@ pub(super) fn execute(
             let publish = Publish::Custom(id.clone(), event.clone());
             return Ok((object([("event", event)]), 201, Some(publish)));
         }
-        Route::Connect | Route::Guest | Route::RateLimits | Route::Test(_) | Route::NotFound => {
+        Route::Connect | Route::Guest | Route::RateLimits | Route::Stats | Route::Test(_) | Route::NotFound => {
             return Err(fail(ApiError::route_not_found()))
         }
     };

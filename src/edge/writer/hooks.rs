@@ -80,7 +80,6 @@ impl Writer {
             ("kv_puts", Value::from(stats.puts)),
             ("kv_failures", Value::from(stats.failures)),
             ("kv_too_fast", Value::from(stats.too_fast)),
-            ("commands", Value::from(stats.commands)),
             ("webhooks_pending", Value::from(count("SELECT count(*) FROM webhooks"))),
             ("subscriptions", Value::from(count("SELECT count(*) FROM subscriptions"))),
         ])

@@ -16,7 +16,8 @@
 //! scheduling, rate limits); `execute.rs` runs one command; `sockets.rs` holds connections and
 //! presence; `fanout.rs` tells connections (and queues webhooks) what a commit changed;
 //! `webhooks.rs` delivers those; `outbox.rs` replicates to KV; `task_runs.rs` runs batch tasks;
-//! `accounts.rs` guests and exports; `import.rs` the first start; `hooks.rs` the test-only routes.
+//! `accounts.rs` guests and exports; `import.rs` the first start; `stats.rs` the operator's view (`GET /roster/stats`); `hooks.rs`
+//! the test-only routes.
 
 mod accounts;
 mod execute;
@@ -26,6 +27,7 @@ mod hooks;
 mod import;
 mod outbox;
 mod sockets;
+mod stats;
 mod task_runs;
 mod webhooks;
 use accounts::*;
@@ -42,6 +44,7 @@ use super::kv::{self, KvNamespace};
 use super::sql::{Arg, Db};
 use super::store::{self, SqlLoader, SETTINGS_KEY};
 use super::Route;
+use crate::core::activity::{Activity, Ran};
 use crate::core::auth::{self, Caller};
 use crate::core::cursor;
 use crate::core::drive::{self, Loader};
@@ -83,8 +86,6 @@ struct KvStats {
     puts: u64,
     failures: u64,
     too_fast: u64,
-    /// Commands received (every request the Worker let through).
-    commands: u64,
 }
 
 #[durable_object]
@@ -96,6 +97,8 @@ pub struct Writer {
     delivering: Cell<bool>,
     alarm_set: Cell<bool>,
     stats: RefCell<KvStats>,
+    /// What ran here since this instance started (`GET /roster/stats`).
+    activity: RefCell<Activity>,
     /// This minute's requests per platform and endpoint (in memory: a restart starts the
     /// window afresh, which only ever lets more through).
     rates: RefCell<rate_limits::Counter>,
@@ -111,6 +114,7 @@ impl DurableObject for Writer {
             delivering: Cell::new(false),
             alarm_set: Cell::new(false),
             stats: RefCell::default(),
+            activity: RefCell::new(Activity::new(now_ms())),
             rates: RefCell::default(),
         }
     }
@@ -127,7 +131,9 @@ impl DurableObject for Writer {
         };
         // The Writer itself makes no KV operation while serving a request (only its alarm does).
         let mut t = Timing { started_ms: cmd.started_ms, kv_ops: cmd.kv_ops, rate: None };
-        self.stats.borrow_mut().commands += 1;
+        if !matches!(cmd.route, Route::Stats | Route::Test(_)) {
+            self.activity.borrow_mut().record(Ran::Request, now_ms());
+        }
         if let Err(e) = self.ensure_ready().await {
             return http::failure(&e, cmd.route.op(), &t);
         }
@@ -146,6 +152,12 @@ impl DurableObject for Writer {
                 Ok(s) => s,
                 Err(e) => return http::failure(&e, cmd.route.op(), &t),
             };
+        if cmd.route == Route::Stats {
+            return match self.stats_view(&db, &cmd) {
+                Ok(value) => http::success(value, 200, &t),
+                Err(e) => http::failure(&e, cmd.route.op(), &t),
+            };
+        }
         let response = match &cmd.route {
             Route::Connect => http::failure(&ApiError::route_not_found(), cmd.route.op(), &t),
             Route::RateLimits => match self.rate_limits(&settings, &cmd, at) {
@@ -210,6 +222,7 @@ impl DurableObject for Writer {
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> worker::Result<()> {
         if let WebSocketIncomingMessage::String(text) = message {
             if text.contains("health.check") {
+                self.activity.borrow_mut().record(Ran::Ping, now_ms());
                 set_last_seen(&ws, now_ms());
                 let (_, connection) = self.socket_ids(&ws);
                 let _ = ws.send_with_str(super::connect::health_check(&connection, now(), None));
@@ -219,12 +232,14 @@ impl DurableObject for Writer {
     }
 
     async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _clean: bool) -> worker::Result<()> {
+        self.activity.borrow_mut().record(Ran::Disconnect, now_ms());
         let _ = ws.close(Some(1000), Some("bye"));
         self.socket_gone(&ws).await;
         Ok(())
     }
 
     async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> worker::Result<()> {
+        self.activity.borrow_mut().record(Ran::Disconnect, now_ms());
         self.socket_gone(&ws).await;
         Ok(())
     }

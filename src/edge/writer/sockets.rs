@@ -154,6 +154,7 @@ impl Writer {
         let params = super::super::Target::of(req).params();
         let line = params.get("cmd").cloned().unwrap_or_default();
         let json_param = params.get("json").cloned().unwrap_or_default();
+        self.activity.borrow_mut().record(Ran::Connect, now_ms());
         let WebSocketPair { client, server } = WebSocketPair::new()?;
         let opened = match Command::decode(format!("{line}\n").as_bytes()) {
             Ok((cmd, _)) => match self.ensure_ready().await {
