@@ -37,62 +37,6 @@ pub struct Command {
     pub if_match: Option<String>,
 }
 
-fn route_parts(route: &Route) -> (&'static str, Option<&str>) {
-    match route {
-        Route::Upsert => ("upsert", None),
-        Route::Partial => ("partial", None),
-        Route::Query => ("query", None),
-        Route::GetApp => ("get_app", None),
-        Route::UpdateApp => ("update_app", None),
-        Route::Connect => ("connect", None),
-        Route::Deactivate(id) => ("deactivate", Some(id)),
-        Route::Reactivate(id) => ("reactivate", Some(id)),
-        Route::Delete(id) => ("delete", Some(id)),
-        Route::Restore => ("restore", None),
-        Route::DeleteUsers => ("delete_users", None),
-        Route::DeactivateUsers => ("deactivate_users", None),
-        Route::ReactivateUsers => ("reactivate_users", None),
-        Route::ExportUsers => ("export_users", None),
-        Route::GetTask(id) => ("get_task", Some(id)),
-        Route::ExportUser(id) => ("export_user", Some(id)),
-        Route::Guest => ("guest", None),
-        Route::SendEvent(id) => ("send_event", Some(id)),
-        Route::RateLimits => ("rate_limits", None),
-        Route::Changes => ("changes", None),
-        Route::Stats => ("stats", None),
-        Route::Test(what) => ("test", Some(what)),
-        Route::NotFound => ("not_found", None),
-    }
-}
-
-fn route_of(name: &str, target: Option<String>) -> Option<Route> {
-    Some(match (name, target) {
-        ("upsert", _) => Route::Upsert,
-        ("partial", _) => Route::Partial,
-        ("query", _) => Route::Query,
-        ("get_app", _) => Route::GetApp,
-        ("update_app", _) => Route::UpdateApp,
-        ("connect", _) => Route::Connect,
-        ("deactivate", Some(id)) => Route::Deactivate(id),
-        ("reactivate", Some(id)) => Route::Reactivate(id),
-        ("delete", Some(id)) => Route::Delete(id),
-        ("restore", _) => Route::Restore,
-        ("delete_users", _) => Route::DeleteUsers,
-        ("deactivate_users", _) => Route::DeactivateUsers,
-        ("reactivate_users", _) => Route::ReactivateUsers,
-        ("export_users", _) => Route::ExportUsers,
-        ("get_task", Some(id)) => Route::GetTask(id),
-        ("export_user", Some(id)) => Route::ExportUser(id),
-        ("guest", _) => Route::Guest,
-        ("send_event", Some(id)) => Route::SendEvent(id),
-        ("rate_limits", _) => Route::RateLimits,
-        ("changes", _) => Route::Changes,
-        ("stats", _) => Route::Stats,
-        ("test", Some(what)) => Route::Test(what),
-        _ => return None,
-    })
-}
-
 impl Command {
     /// A command for a checked caller, with no parameters. The Worker's only KV operation is the
     /// settings read that admits an unsigned token, so that is what `kv_ops` counts.
@@ -119,7 +63,7 @@ impl Command {
     }
 
     pub fn encode(&self, body: &[u8]) -> Vec<u8> {
-        let (name, target) = route_parts(&self.route);
+        let (name, target) = self.route.wire();
         let user = match &self.claims.caller {
             Caller::Server => Value::Null,
             Caller::User(id) => Value::from(id.as_str()),
@@ -153,7 +97,7 @@ impl Command {
         let (line, body) = (raw.get(..split).ok_or_else(bad)?, raw.get(split + 1..).unwrap_or_default());
         let v = json::parse_slice(line).map_err(|_| bad())?;
         let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-        let route = route_of(&text("op").unwrap_or_default(), text("target")).ok_or_else(bad)?;
+        let route = Route::from_wire(&text("op").unwrap_or_default(), text("target")).ok_or_else(bad)?;
         let caller = text("user_id").map_or(Caller::Server, Caller::User);
         let claims =
             Claims { caller, iat: v.get("iat").and_then(Value::as_i64), exp: v.get("exp").and_then(Value::as_i64) };

@@ -10,20 +10,22 @@ mod dev;
 mod http;
 mod kv;
 mod params;
+mod routes;
 mod sql;
 mod store;
 mod writer;
 
 use crate::core::auth::{self, AuthPolicy, Claims};
 use crate::core::error::OpError;
-use crate::core::error::{code, ApiError, Operation};
+use crate::core::error::{code, ApiError};
 use crate::core::settings::AppSettings;
 use crate::core::time::Timestamp;
 use crate::core::user;
 use command::Command;
 use http::Timing;
 use js_sys::Reflect;
-use params::Params;
+use params::{percent_decode, Params};
+pub(crate) use routes::Route;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -31,135 +33,6 @@ use worker::{event, web_sys, Context, Date, Env, Method, Request, Response};
 
 /// Largest request body accepted (a full 100-user batch at the custom-data limit fits).
 const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
-
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Route {
-    Upsert,
-    Partial,
-    Query,
-    GetApp,
-    UpdateApp,
-    Connect,
-    Deactivate(String),
-    Reactivate(String),
-    Delete(String),
-    Restore,
-    DeleteUsers,
-    DeactivateUsers,
-    ReactivateUsers,
-    ExportUsers,
-    GetTask(String),
-    ExportUser(String),
-    /// `POST /guest`: creates a guest user; needs no token.
-    Guest,
-    /// `POST /users/{id}/event`: a custom event to the user's connections.
-    SendEvent(String),
-    /// `GET /rate_limits`: this minute's budget per platform and endpoint.
-    RateLimits,
-    /// `GET /users/changes`: Roster's change feed (`core::feed`).
-    Changes,
-    /// `GET /roster/stats`: the operator's view of the Writer (server token only).
-    Stats,
-    /// `/__roster/test/<what>`: test-only hooks, present only with `ROSTER_TEST_HOOKS = "1"`.
-    Test(String),
-    NotFound,
-}
-
-impl Route {
-    /// The route of a request, and whether it came through Stream's current API (`/api/v2`,
-    /// custom data nested in `custom`). Both versions share one table; `/api/v2` has no
-    /// connect, no single-user delete and no test hooks.
-    fn parse(method: &Method, path: &str, hooks: bool) -> (Route, bool) {
-        let segments: Vec<String> = path.trim_matches('/').split('/').map(percent_decode).collect();
-        let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
-        match segs.as_slice() {
-            // Both current SDKs send a custom user event to the chat product's path.
-            ["api", "v2", "chat", "users", id, "event"] if *method == Method::Post => {
-                (Route::SendEvent((*id).to_string()), true)
-            }
-            ["api", "v2", rest @ ..] => match Route::of(method, rest, false) {
-                Route::Connect | Route::Delete(_) => (Route::NotFound, true),
-                route => (route, true),
-            },
-            all => (Route::of(method, all, hooks), false),
-        }
-    }
-
-    fn of(method: &Method, segs: &[&str], hooks: bool) -> Route {
-        match (method, segs) {
-            (Method::Post, ["users"]) => Route::Upsert,
-            (Method::Patch, ["users"]) => Route::Partial,
-            (Method::Get, ["users"]) => Route::Query,
-            (Method::Get, ["app"]) => Route::GetApp,
-            (Method::Patch, ["app"]) => Route::UpdateApp,
-            (Method::Get, ["connect"]) => Route::Connect,
-            (Method::Post, ["users", "restore"]) => Route::Restore,
-            (Method::Post, ["users", id, "deactivate"]) => Route::Deactivate((*id).to_string()),
-            (Method::Post, ["users", id, "reactivate"]) => Route::Reactivate((*id).to_string()),
-            (Method::Delete, ["users", id]) => Route::Delete((*id).to_string()),
-            (Method::Post, ["users", "delete"]) => Route::DeleteUsers,
-            (Method::Post, ["users", "deactivate"]) => Route::DeactivateUsers,
-            (Method::Post, ["users", "reactivate"]) => Route::ReactivateUsers,
-            (Method::Post, ["export", "users"]) => Route::ExportUsers,
-            (Method::Get, ["tasks", id]) => Route::GetTask((*id).to_string()),
-            (Method::Get, ["users", id, "export"]) => Route::ExportUser((*id).to_string()),
-            (Method::Post, ["guest"]) => Route::Guest,
-            (Method::Post, ["users", id, "event"]) => Route::SendEvent((*id).to_string()),
-            (Method::Get, ["rate_limits"]) => Route::RateLimits,
-            (Method::Get, ["users", "changes"]) => Route::Changes,
-            (Method::Get, ["roster", "stats"]) => Route::Stats,
-            (Method::Get | Method::Post, ["__roster", "test", what]) if hooks => Route::Test((*what).to_string()),
-            _ => Route::NotFound,
-        }
-    }
-
-    fn op(&self) -> Operation {
-        match self {
-            Route::Upsert => Operation::UpdateUsers,
-            Route::Partial => Operation::UpdateUsersPartial,
-            Route::Query => Operation::QueryUsers,
-            Route::GetApp => Operation::GetApp,
-            Route::UpdateApp => Operation::UpdateApp,
-            Route::Connect => Operation::Connect,
-            Route::Deactivate(_) => Operation::DeactivateUser,
-            Route::Reactivate(_) => Operation::ReactivateUser,
-            Route::Delete(_) => Operation::DeleteUser,
-            Route::Restore => Operation::RestoreUsers,
-            Route::DeleteUsers => Operation::DeleteUsers,
-            Route::DeactivateUsers => Operation::DeactivateUsers,
-            Route::ReactivateUsers => Operation::ReactivateUsers,
-            Route::ExportUsers => Operation::ExportUsers,
-            Route::GetTask(_) => Operation::GetTask,
-            Route::ExportUser(_) => Operation::ExportUser,
-            Route::Guest => Operation::CreateGuest,
-            Route::SendEvent(_) => Operation::SendUserCustomEvent,
-            Route::RateLimits => Operation::GetRateLimits,
-            Route::Changes => Operation::GetUserChanges,
-            Route::Stats => Operation::GetStats,
-            Route::Test(_) | Route::NotFound => Operation::Request,
-        }
-    }
-
-    /// Routes whose body the operation reads.
-    fn has_body(&self) -> bool {
-        matches!(
-            self,
-            Route::UpdateApp
-                | Route::Upsert
-                | Route::Partial
-                | Route::Deactivate(_)
-                | Route::Reactivate(_)
-                | Route::Restore
-                | Route::DeleteUsers
-                | Route::DeactivateUsers
-                | Route::ReactivateUsers
-                | Route::ExportUsers
-                | Route::Guest
-                | Route::SendEvent(_)
-                | Route::Test(_)
-        )
-    }
-}
 
 /// Whether the test-only hooks are on: compiled in (feature `test-hooks`, the build the tests
 /// run) and switched on (`ROSTER_TEST_HOOKS = "1"`, passed with `--var` by the test harness;
@@ -203,29 +76,6 @@ impl Target {
             })
             .collect()
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (b, hex) {
-            (b'%', Some(v)) => {
-                out.push(v);
-                i += 3;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The app's credentials: the API key is a var, the secret a Wrangler secret. During a
