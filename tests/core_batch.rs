@@ -14,6 +14,10 @@ use roster::core::username;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+// tests/wasm.rs runs these same cases compiled to wasm (headless Chromium and Firefox, and Node).
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
 /// xorshift64*: a small seeded generator, so every run checks the same corpus.
 struct Rng(u64);
 

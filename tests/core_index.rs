@@ -13,6 +13,10 @@ use roster::core::user::User;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
+// tests/wasm.rs runs these same cases compiled to wasm (headless Chromium and Firefox, and Node).
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
 /// The plan's candidates as the Writer's SQL returns them: past its `past` boundary, in storage
 /// order (reversed when reading backward).
 fn candidates<'a>(

@@ -11,6 +11,10 @@ use roster::core::ops::{self, Commit, Snapshot, Step};
 use roster::core::time::Timestamp;
 use serde_json::{json, Map, Value};
 
+// tests/wasm.rs runs these same cases compiled to wasm (headless Chromium and Firefox, and Node).
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
 const NOW: i64 = 1_700_000_000_000;
 
 /// Runs an operation against the store's data as a shell would; returns the rounds it asked

@@ -7,6 +7,10 @@ use roster::core::memory::MemoryStore;
 use roster::core::time::Timestamp;
 use serde_json::{json, Value};
 
+// tests/wasm.rs runs these same cases compiled to wasm (headless Chromium and Firefox, and Node).
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
 const T0: Timestamp = Timestamp(1_700_000_000_000_000);
 
 fn user(id: &str) -> Caller {

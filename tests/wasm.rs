@@ -3,11 +3,22 @@
 //! Node (`wasm-pack test --node -- --test wasm`). The cases are the native suites themselves:
 //! each file maps `#[test]` to `#[wasm_bindgen_test]` on wasm32, so one set of cases runs
 //! natively, in V8 through Node and in both browsers, and a failing assertion fails every run.
+//! Every core suite is here but `core_skeletons.rs`, whose oracle (the `unicode-security`
+//! crate over all of Unicode) checks the table itself; the table's reader runs here through
+//! `core_rules.rs`' lookalike cases.
 #![cfg(target_arch = "wasm32")]
 
+#[path = "core_batch.rs"]
+mod core_batch;
 #[path = "core_helpers.rs"]
 mod core_helpers;
+#[path = "core_index.rs"]
+mod core_index;
 #[path = "core_props.rs"]
 mod core_props;
+#[path = "core_rounds.rs"]
+mod core_rounds;
 #[path = "core_rules.rs"]
 mod core_rules;
+#[path = "core_tenancy.rs"]
+mod core_tenancy;
