@@ -41,6 +41,18 @@ pub(super) fn authorize<'a>(
     Ok((snap, loader))
 }
 
+/// What a command answers: the body, the status, and what to tell connections and webhooks.
+pub(super) type Answer = (Value, u16, Option<Publish>);
+
+/// One command's inputs, as every step of [`execute`] reads them.
+struct Ctx<'a> {
+    db: &'a Db,
+    cmd: &'a Command,
+    settings: &'a AppSettings,
+    body: &'a Value,
+    at: Timestamp,
+}
+
 /// Runs one command: read, decide, commit. Synchronous from start to end.
 pub(super) fn execute(
     db: &Db,
@@ -49,135 +61,16 @@ pub(super) fn execute(
     body: &[u8],
     at: Timestamp,
     presence: &dyn Presence,
-) -> Result<(Value, u16, Option<Publish>), OpError> {
+) -> Result<Answer, OpError> {
     let op = cmd.route.op();
     let fail = |error| OpError { op, error };
     let (snap, mut loader) = authorize(db, cmd, settings).map_err(fail)?;
-    let mut body = parse_body(body).map_err(fail)?;
-    if cmd.v2 {
-        body = v2::body_in(&body);
-        body = match cmd.route {
-            Route::Upsert => v2::upsert_in(&body),
-            Route::Partial => v2::partial_in(&body),
-            _ => Ok(body),
-        }
-        .map_err(fail)?;
-    } else if let (Route::Upsert | Route::Partial, Some(name)) = (&cmd.route, v2::v1_names_shadowed(&body)) {
-        return Err(fail(ApiError::field(name.clone(), format!("{name} is a reserved field"))));
+    let body = request_body(db, cmd, body).map_err(fail)?;
+    let ctx = Ctx { db, cmd, settings, body: &body, at };
+    if let Some(answer) = answer_without_driver(&ctx, &snap, presence).map_err(fail)? {
+        return Ok(answer);
     }
-    if matches!(cmd.route, Route::Upsert | Route::Partial) {
-        // Checked here, with no await before the commit: two writers expecting one version
-        // cannot both pass.
-        let ids = batch_ids(&body);
-        let expected = precondition::take(&mut body, cmd.if_match.as_deref(), &ids).map_err(fail)?;
-        if !expected.is_empty() {
-            let ids: Vec<String> = expected.iter().map(|(id, _)| id.clone()).collect();
-            precondition::check(&expected, &store::versions(db, &ids).map_err(fail)?).map_err(fail)?;
-        }
-    }
-    let (body, caller) = (&body, &cmd.claims.caller);
-    let operation: Box<OpFn<'_>> = match &cmd.route {
-        Route::GetApp => return Ok((ops::get_app(settings), 200, None)),
-        Route::Query => {
-            let payload = cmd.payload.as_deref().unwrap_or("{}");
-            let q = match (cmd.v2, json::parse(payload)) {
-                (true, Ok(p)) => query::parse_value(&v2::query_in(&p)),
-                _ => query::parse(payload),
-            }
-            .map_err(fail)?;
-            let me = match caller {
-                Caller::User(id) => snap.stored_user(id),
-                Caller::Server => None,
-            };
-            let q = tenancy::restrict_query(q, caller, me, settings).map_err(fail)?;
-            let walk = cursor::Walk::of(&q).map_err(fail)?;
-            let cursor::Page { users: found, next, prev } = store::query_page(db, &q, walk.as_ref()).map_err(fail)?;
-            if let (true, Some(conn)) = (q.presence, &cmd.connection_id) {
-                watch(db, presence, caller, conn, &found).map_err(fail)?;
-            }
-            let users = found
-                .iter()
-                .map(|u| {
-                    let mut shown = tenancy::shown(u, caller, settings);
-                    let id = u.get("id").and_then(Value::as_str).unwrap_or_default();
-                    shown.insert("online".into(), Value::Bool(presence.connected(id) && events::visible(u)));
-                    Value::Object(shown)
-                })
-                .collect();
-            return Ok((cursor::with_cursors(object([("users", Value::Array(users))]), next, prev), 200, None));
-        }
-        Route::UpdateApp => {
-            let patch = if body.is_null() { object([]) } else { body.clone() };
-            let updated = ops::update_app(settings, &patch, caller).map_err(fail)?;
-            if updated != *settings {
-                let (text, now) = (updated.to_json(), at.0 / 1000);
-                db.transaction(move |db| store::save_settings(db, &text, now)).map_err(fail)?;
-            }
-            return Ok((object([]), 200, None));
-        }
-        // Parsed once, not in every round of the load loop (the first round would fail alike).
-        Route::Upsert => {
-            let batch = ops::UpsertBatch::parse(body, caller).map_err(fail)?;
-            Box::new(move |s| ops::upsert_parsed(&batch, caller, at, s))
-        }
-        Route::Partial => {
-            let batch = ops::PartialBatch::parse(body, caller, settings).map_err(fail)?;
-            Box::new(move |s| ops::partial_update_parsed(&batch, caller, at, s))
-        }
-        Route::Deactivate(id) => Box::new(move |s| ops::deactivate_user(id, body, caller, at, s)),
-        Route::Reactivate(id) => Box::new(move |s| ops::reactivate_user(id, body, caller, at, s)),
-        Route::Delete(id) => {
-            let hard = cmd.hard;
-            Box::new(move |s| ops::delete_user(id, hard, caller, at, s))
-        }
-        Route::Restore => Box::new(move |s| ops::restore_users(body, caller, at, s)),
-        Route::DeleteUsers | Route::DeactivateUsers | Route::ReactivateUsers | Route::ExportUsers => {
-            let request = match &cmd.route {
-                Route::DeleteUsers => tasks::delete_users(body, caller),
-                Route::DeactivateUsers => tasks::batch_lifecycle(TaskKind::Deactivate, body, caller),
-                Route::ReactivateUsers => tasks::batch_lifecycle(TaskKind::Reactivate, body, caller),
-                _ => tasks::export_users(body, caller),
-            }
-            .map_err(fail)?;
-            let id = super::super::connect::uuid_v4().map_err(fail)?;
-            let (task_id, stamp) = (id.clone(), at.to_string());
-            db.transaction(move |db| store::insert_task(db, &task_id, &request, &stamp)).map_err(fail)?;
-            let publish = run_task_now(db, &id, at).map_err(fail)?;
-            return Ok((object([("task_id", Value::from(id))]), 201, publish));
-        }
-        Route::Changes => {
-            ops::require_server(caller, "GetUserChanges").map_err(fail)?;
-            let params = json::parse(cmd.payload.as_deref().unwrap_or("{}")).unwrap_or(Value::Null);
-            let param = |name: &str| params.get(name).and_then(Value::as_str);
-            let req =
-                feed::request(param("since"), param("limit"), store::current_seq(db).map_err(fail)?).map_err(fail)?;
-            let rows = store::changes(db, &req.since, req.limit).map_err(fail)?;
-            return Ok((feed::page(&req, &rows), 200, None));
-        }
-        Route::GetTask(id) => {
-            ops::require_server(caller, "GetTask").map_err(fail)?;
-            let task = store::load_task(db, id).map_err(fail)?.ok_or_else(|| fail(tasks::unknown_task(id)))?;
-            return Ok((task.state().view(), 200, None));
-        }
-        Route::ExportUser(id) => {
-            tasks::check_export(caller).map_err(fail)?;
-            user::validate_id(id).map_err(fail)?;
-            return export(db, id).map(|e| (e, 200, None)).map_err(fail);
-        }
-        Route::SendEvent(id) => {
-            ops::require_server(caller, "SendUserCustomEvent").map_err(fail)?;
-            user::validate_id(id).map_err(fail)?;
-            let event = events::custom_event(body, at).map_err(fail)?;
-            if !store::load_user(db, id).map_err(fail)?.is_some_and(|u| user::is_active(&u)) {
-                return Err(fail(ApiError::not_found(format!("user '{id}' does not exist"))));
-            }
-            let publish = Publish::Custom(id.clone(), event.clone());
-            return Ok((object([("event", event)]), 201, Some(publish)));
-        }
-        Route::Connect | Route::Guest | Route::RateLimits | Route::Stats | Route::Test(_) | Route::NotFound => {
-            return Err(fail(ApiError::route_not_found()))
-        }
-    };
+    let operation = driven_operation(&ctx).map_err(fail)?;
     let commit = drive::drive(&mut loader, snap, op, &*operation)?;
     let prepared = store::prepare(&commit, &loader.before);
     let now = at.0 / 1000;
@@ -189,6 +82,167 @@ pub(super) fn execute(
         _ => UserChange::Updated,
     };
     Ok((commit.response, commit.status, Some(Publish::Users(change, commit.users))))
+}
+
+/// The body as the operation reads it: parsed, `/api/v2`'s shapes brought in, and the
+/// preconditions of an upsert or partial update checked (with no await before the commit: two
+/// writers expecting one version cannot both pass) and taken out.
+fn request_body(db: &Db, cmd: &Command, body: &[u8]) -> Result<Value, ApiError> {
+    let mut body = parse_body(body)?;
+    if cmd.v2 {
+        body = v2::body_in(&body);
+        body = match cmd.route {
+            Route::Upsert => v2::upsert_in(&body)?,
+            Route::Partial => v2::partial_in(&body)?,
+            _ => body,
+        };
+    } else if let (Route::Upsert | Route::Partial, Some(name)) = (&cmd.route, v2::v1_names_shadowed(&body)) {
+        return Err(ApiError::field(name.clone(), format!("{name} is a reserved field")));
+    }
+    if matches!(cmd.route, Route::Upsert | Route::Partial) {
+        let ids = batch_ids(&body);
+        let expected = precondition::take(&mut body, cmd.if_match.as_deref(), &ids)?;
+        if !expected.is_empty() {
+            let ids: Vec<String> = expected.iter().map(|(id, _)| id.clone()).collect();
+            precondition::check(&expected, &store::versions(db, &ids)?)?;
+        }
+    }
+    Ok(body)
+}
+
+/// The commands that do not run a core operation through the driver: reads, settings, tasks,
+/// custom events. `None` for the ones that do.
+fn answer_without_driver(ctx: &Ctx<'_>, snap: &Snapshot, presence: &dyn Presence) -> Result<Option<Answer>, ApiError> {
+    let (db, caller) = (ctx.db, &ctx.cmd.claims.caller);
+    let answer = match &ctx.cmd.route {
+        Route::GetApp => (ops::get_app(ctx.settings), 200, None),
+        Route::Query => (query_users(ctx, snap, presence)?, 200, None),
+        Route::UpdateApp => (update_app(ctx)?, 200, None),
+        Route::DeleteUsers | Route::DeactivateUsers | Route::ReactivateUsers | Route::ExportUsers => start_task(ctx)?,
+        Route::Changes => {
+            ops::require_server(caller, "GetUserChanges")?;
+            let params = json::parse(ctx.cmd.payload.as_deref().unwrap_or("{}")).unwrap_or(Value::Null);
+            let param = |name: &str| params.get(name).and_then(Value::as_str);
+            let req = feed::request(param("since"), param("limit"), store::current_seq(db)?)?;
+            (feed::page(&req, &store::changes(db, &req.since, req.limit)?), 200, None)
+        }
+        Route::GetTask(id) => {
+            ops::require_server(caller, "GetTask")?;
+            let task = store::load_task(db, id)?.ok_or_else(|| tasks::unknown_task(id))?;
+            (task.state().view(), 200, None)
+        }
+        Route::ExportUser(id) => {
+            tasks::check_export(caller)?;
+            user::validate_id(id)?;
+            (export(db, id)?, 200, None)
+        }
+        Route::SendEvent(id) => send_event(ctx, id)?,
+        Route::Connect | Route::Guest | Route::RateLimits | Route::Stats | Route::Test(_) | Route::NotFound => {
+            return Err(ApiError::route_not_found())
+        }
+        Route::Upsert
+        | Route::Partial
+        | Route::Deactivate(_)
+        | Route::Reactivate(_)
+        | Route::Delete(_)
+        | Route::Restore => return Ok(None),
+    };
+    Ok(Some(answer))
+}
+
+/// The core operation a write runs through the driver (a batch is parsed once here, not in
+/// every round of the load loop: the first round would fail alike).
+fn driven_operation<'a>(ctx: &Ctx<'a>) -> Result<Box<OpFn<'a>>, ApiError> {
+    let (body, caller, at) = (ctx.body, &ctx.cmd.claims.caller, ctx.at);
+    Ok(match &ctx.cmd.route {
+        Route::Upsert => {
+            let batch = ops::UpsertBatch::parse(body, caller)?;
+            Box::new(move |s| ops::upsert_parsed(&batch, caller, at, s))
+        }
+        Route::Partial => {
+            let batch = ops::PartialBatch::parse(body, caller, ctx.settings)?;
+            Box::new(move |s| ops::partial_update_parsed(&batch, caller, at, s))
+        }
+        Route::Deactivate(id) => Box::new(move |s| ops::deactivate_user(id, body, caller, at, s)),
+        Route::Reactivate(id) => Box::new(move |s| ops::reactivate_user(id, body, caller, at, s)),
+        Route::Delete(id) => {
+            let hard = ctx.cmd.hard;
+            Box::new(move |s| ops::delete_user(id, hard, caller, at, s))
+        }
+        Route::Restore => Box::new(move |s| ops::restore_users(body, caller, at, s)),
+        _ => return Err(ApiError::route_not_found()),
+    })
+}
+
+/// `GET /users`: one page (keyset cursors when the sort allows), `presence: true` subscribing
+/// the caller's connection to the users found, each shown as the caller may see it.
+fn query_users(ctx: &Ctx<'_>, snap: &Snapshot, presence: &dyn Presence) -> Result<Value, ApiError> {
+    let (cmd, caller, settings) = (ctx.cmd, &ctx.cmd.claims.caller, ctx.settings);
+    let payload = cmd.payload.as_deref().unwrap_or("{}");
+    let q = match (cmd.v2, json::parse(payload)) {
+        (true, Ok(p)) => query::parse_value(&v2::query_in(&p)),
+        _ => query::parse(payload),
+    }?;
+    let me = match caller {
+        Caller::User(id) => snap.stored_user(id),
+        Caller::Server => None,
+    };
+    let q = tenancy::restrict_query(q, caller, me, settings)?;
+    let walk = cursor::Walk::of(&q)?;
+    let cursor::Page { users: found, next, prev } = store::query_page(ctx.db, &q, walk.as_ref())?;
+    if let (true, Some(conn)) = (q.presence, &cmd.connection_id) {
+        watch(ctx.db, presence, caller, conn, &found)?;
+    }
+    let users = found
+        .iter()
+        .map(|u| {
+            let mut shown = tenancy::shown(u, caller, settings);
+            let id = u.get("id").and_then(Value::as_str).unwrap_or_default();
+            shown.insert("online".into(), Value::Bool(presence.connected(id) && events::visible(u)));
+            Value::Object(shown)
+        })
+        .collect();
+    Ok(cursor::with_cursors(object([("users", Value::Array(users))]), next, prev))
+}
+
+/// `PATCH /app`: written only when it changes a setting.
+fn update_app(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
+    let patch = if ctx.body.is_null() { object([]) } else { ctx.body.clone() };
+    let updated = ops::update_app(ctx.settings, &patch, &ctx.cmd.claims.caller)?;
+    if updated != *ctx.settings {
+        let (text, now) = (updated.to_json(), ctx.at.0 / 1000);
+        ctx.db.transaction(move |db| store::save_settings(db, &text, now))?;
+    }
+    Ok(object([]))
+}
+
+/// A batch task (delete, deactivate, reactivate, export): stored, then run as far as this
+/// command's budget goes; the alarm runs the rest.
+fn start_task(ctx: &Ctx<'_>) -> Result<Answer, ApiError> {
+    let (body, caller) = (ctx.body, &ctx.cmd.claims.caller);
+    let request = match &ctx.cmd.route {
+        Route::DeleteUsers => tasks::delete_users(body, caller),
+        Route::DeactivateUsers => tasks::batch_lifecycle(TaskKind::Deactivate, body, caller),
+        Route::ReactivateUsers => tasks::batch_lifecycle(TaskKind::Reactivate, body, caller),
+        _ => tasks::export_users(body, caller),
+    }?;
+    let id = super::super::connect::uuid_v4()?;
+    let (task_id, stamp) = (id.clone(), ctx.at.to_string());
+    ctx.db.transaction(move |db| store::insert_task(db, &task_id, &request, &stamp))?;
+    let publish = run_task_now(ctx.db, &id, ctx.at)?;
+    Ok((object([("task_id", Value::from(id))]), 201, publish))
+}
+
+/// `POST /users/{id}/event`: a custom event for an active user's connections.
+fn send_event(ctx: &Ctx<'_>, id: &str) -> Result<Answer, ApiError> {
+    ops::require_server(&ctx.cmd.claims.caller, "SendUserCustomEvent")?;
+    user::validate_id(id)?;
+    let event = events::custom_event(ctx.body, ctx.at)?;
+    if !store::load_user(ctx.db, id)?.is_some_and(|u| user::is_active(&u)) {
+        return Err(ApiError::not_found(format!("user '{id}' does not exist")));
+    }
+    let publish = Publish::Custom(id.to_string(), event.clone());
+    Ok((object([("event", event)]), 201, Some(publish)))
 }
 
 /// The user ids a body names: `users` as an object keyed by id (an upsert, its answer) or a

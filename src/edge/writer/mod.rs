@@ -152,57 +152,7 @@ impl DurableObject for Writer {
                 Ok(s) => s,
                 Err(e) => return http::failure(&e, cmd.route.op(), &t),
             };
-        if cmd.route == Route::Stats {
-            return match self.stats_view(&db, &cmd) {
-                Ok(value) => http::success(value, 200, &t),
-                Err(e) => http::failure(&e, cmd.route.op(), &t),
-            };
-        }
-        let response = match &cmd.route {
-            Route::Connect => http::failure(&ApiError::route_not_found(), cmd.route.op(), &t),
-            Route::RateLimits => match self.rate_limits(&settings, &cmd, at) {
-                Ok(value) => http::success(value, 200, &t),
-                Err(e) => http::failure(&e, cmd.route.op(), &t),
-            },
-            Route::Guest => match guest(&db, &self.env, body, cmd.v2, at) {
-                Ok((value, user)) => {
-                    self.publish(&db, Publish::Users(UserChange::Updated, vec![user]), at);
-                    let value = if cmd.v2 { v2::response_out(value) } else { v2::v1_response_out(value) };
-                    http::success(value, 201, &t)
-                }
-                Err(e) => http::failure(&e, cmd.route.op(), &t),
-            },
-            _ => {
-                match execute(&db, &cmd, &settings, body, at, self) {
-                    Ok((value, status, publish)) => {
-                        // Before any await: the events' webhook rows commit with the write.
-                        if let Some(p) = publish {
-                            self.publish(&db, p, at);
-                        }
-                        let mut value = if cmd.v2 { v2::response_out(value) } else { v2::v1_response_out(value) };
-                        let returns_users = matches!(
-                            cmd.route,
-                            Route::Upsert
-                                | Route::Partial
-                                | Route::Query
-                                | Route::Deactivate(_)
-                                | Route::Reactivate(_)
-                                | Route::Delete(_)
-                        );
-                        let etag = if returns_users { attach_versions(&db, &mut value) } else { Ok(None) };
-                        match (etag, http::success(value, status, &t)) {
-                            (Ok(Some(v)), Ok(mut response)) => {
-                                response.headers_mut().set("etag", &precondition::etag(v))?;
-                                Ok(response)
-                            }
-                            (Err(e), _) => http::failure(&e, cmd.route.op(), &t),
-                            (_, response) => response,
-                        }
-                    }
-                    Err(e) => http::failure(&e.error, e.op, &t),
-                }
-            }
-        };
+        let response = self.run(&db, &cmd, &settings, body, at, &t);
         self.schedule_drain(&db).await;
         response
     }
@@ -246,6 +196,65 @@ impl DurableObject for Writer {
 }
 
 impl Writer {
+    /// One command after the request checks, synchronously: no await until it has committed.
+    fn run(
+        &self,
+        db: &Db,
+        cmd: &Command,
+        settings: &AppSettings,
+        body: &[u8],
+        at: Timestamp,
+        t: &Timing,
+    ) -> worker::Result<Response> {
+        let answer = match &cmd.route {
+            Route::Stats => self.stats_view(db, cmd).map(|value| (value, 200, None)),
+            Route::RateLimits => self.rate_limits(settings, cmd, at).map(|value| (value, 200, None)),
+            Route::Connect => Err(ApiError::route_not_found()),
+            Route::Guest => guest(db, &self.env, body, cmd.v2, at)
+                .map(|(value, user)| (value, 201, Some(Publish::Users(UserChange::Updated, vec![user])))),
+            _ => match execute(db, cmd, settings, body, at, self) {
+                Ok(answer) => Ok(answer),
+                Err(e) => return http::failure(&e.error, e.op, t),
+            },
+        };
+        match answer {
+            Ok(answer) => self.answered(db, cmd, answer, at, t),
+            Err(e) => http::failure(&e, cmd.route.op(), t),
+        }
+    }
+
+    /// A command's answer: its events published (before any await: their webhook rows commit
+    /// with the write), the body in the caller's API version, versions and an `ETag` beside
+    /// returned users.
+    fn answered(&self, db: &Db, cmd: &Command, answer: Answer, at: Timestamp, t: &Timing) -> worker::Result<Response> {
+        let (value, status, publish) = answer;
+        if let Some(p) = publish {
+            self.publish(db, p, at);
+        }
+        if matches!(cmd.route, Route::Stats | Route::RateLimits) {
+            return http::success(value, status, t);
+        }
+        let mut value = if cmd.v2 { v2::response_out(value) } else { v2::v1_response_out(value) };
+        let returns_users = matches!(
+            cmd.route,
+            Route::Upsert
+                | Route::Partial
+                | Route::Query
+                | Route::Deactivate(_)
+                | Route::Reactivate(_)
+                | Route::Delete(_)
+        );
+        let etag = if returns_users { attach_versions(db, &mut value) } else { Ok(None) };
+        match (etag, http::success(value, status, t)) {
+            (Ok(Some(v)), Ok(mut response)) => {
+                response.headers_mut().set("etag", &precondition::etag(v))?;
+                Ok(response)
+            }
+            (Err(e), _) => http::failure(&e, cmd.route.op(), t),
+            (_, response) => response,
+        }
+    }
+
     /// Counts a request against its endpoint's budget; its usage goes into the headers.
     fn count_request(
         &self,
