@@ -24,6 +24,7 @@
 //! only start a walk elsewhere among the users the caller may see.
 
 use super::error::ApiError;
+use super::fnv::Fnv;
 use super::index::{self, Column};
 use super::json;
 use super::query::{self, Cond, Condition, Filter, UserQuery};
@@ -270,7 +271,7 @@ fn fits(order: &[(Column, bool)], key: &[Option<String>]) -> bool {
 /// The hash a query's cursors carry: its filter, its sort (the default one when none is
 /// given) and `include_deactivated_users`.
 fn binding(q: &UserQuery) -> u64 {
-    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    let mut h = Fnv::default();
     h.text("roster-query-cursor");
     h.bytes(&[u8::from(q.include_deactivated_users)]);
     let sort = query::sort_of(q);
@@ -280,25 +281,11 @@ fn binding(q: &UserQuery) -> u64 {
         h.bytes(&[u8::from(dir < 0)]);
     }
     h.filter(&q.filter, 0);
-    h.0
+    h.finish()
 }
 
-/// FNV-1a (64 bits) over an unambiguous encoding: every text and list is length-prefixed.
-struct Fnv(u64);
-
+/// The query's parts, fed to the hash in order.
 impl Fnv {
-    fn bytes(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    fn count(&mut self, n: usize) {
-        self.bytes(&(n as u64).to_le_bytes());
-    }
-    fn text(&mut self, s: &str) {
-        self.count(s.len());
-        self.bytes(s.as_bytes());
-    }
     fn value(&mut self, v: &Value) {
         self.text(&json::text(v));
     }

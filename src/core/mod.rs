@@ -12,6 +12,7 @@ pub mod edit;
 pub mod error;
 pub mod events;
 pub mod feed;
+pub mod fnv;
 pub mod index;
 pub mod json;
 pub mod query;
