@@ -2,7 +2,7 @@
 //! checks the api_key and the token's signature and expiry (no state needed), reads and
 //! size-checks the body, then sends the `Writer` Durable Object one typed command
 //! (`command.rs`). The Writer holds the truth in SQLite and decides with the core
-//! (`writer/`); Workers KV is its replica (`store.rs`, README "Storage").
+//! (`writer/`); Workers KV is its replica (`store/`, README "Storage").
 
 mod command;
 mod connect;

@@ -2,6 +2,7 @@
 //! replication and Writer state the tests assert on.
 
 use super::*;
+use crate::edge::sql::Arg;
 
 impl Writer {
     /// Test-only routes (`ROSTER_TEST_HOOKS = "1"`): the KV fault switch, a forced drain, the
@@ -69,10 +70,9 @@ impl Writer {
     }
 
     pub(super) fn outbox_state(&self, db: &Db) -> Value {
-        let count = |sql: &str| db.first(sql, &[]).ok().flatten().and_then(|r| r.int(0)).unwrap_or(-1);
         let stats = self.stats.borrow();
         object([
-            ("pending", Value::from(count("SELECT count(*) FROM outbox"))),
+            ("pending", Value::from(store::queue_len(db, store::Queue::Outbox).unwrap_or(-1))),
             (
                 "seq",
                 Value::from(store::meta(db, "seq").ok().flatten().and_then(|s| s.parse::<i64>().ok()).unwrap_or(0)),
@@ -80,8 +80,8 @@ impl Writer {
             ("kv_puts", Value::from(stats.puts)),
             ("kv_failures", Value::from(stats.failures)),
             ("kv_too_fast", Value::from(stats.too_fast)),
-            ("webhooks_pending", Value::from(count("SELECT count(*) FROM webhooks"))),
-            ("subscriptions", Value::from(count("SELECT count(*) FROM subscriptions"))),
+            ("webhooks_pending", Value::from(store::queue_len(db, store::Queue::Webhooks).unwrap_or(-1))),
+            ("subscriptions", Value::from(store::queue_len(db, store::Queue::Subscriptions).unwrap_or(-1))),
         ])
     }
 }

@@ -98,15 +98,9 @@ pub(super) fn write_import(db: &Db, legacy: &Legacy, now: i64) -> Result<(), Api
     for chunk in rows.chunks(1000) {
         store::put_users(db, chunk, seq)?;
     }
-    for (norm, ids) in &names {
-        let text = json::text(&Value::from(ids.clone()));
-        db.run(
-            "INSERT OR REPLACE INTO names (norm, ids) VALUES (?, ?)",
-            &[norm.as_str().into(), text.as_str().into()],
-        )?;
-    }
+    store::put_names(db, &names.into_iter().collect::<Vec<_>>())?;
     if let Some(s) = &legacy.settings {
-        db.run("INSERT OR REPLACE INTO settings (k, v) VALUES ('app', ?)", &[s.as_str().into()])?;
+        store::put_settings(db, s)?;
     }
     stale.extend(legacy.name_keys.iter().map(|k| (k.clone(), None)));
     for chunk in stale.chunks(1000) {

@@ -41,7 +41,7 @@ use task_runs::*;
 use super::command::Command;
 use super::http::{self, Timing};
 use super::kv::{self, KvNamespace};
-use super::sql::{Arg, Db};
+use super::sql::Db;
 use super::store::{self, SqlLoader, SETTINGS_KEY};
 use super::Route;
 use crate::core::activity::{Activity, Ran};
@@ -311,13 +311,14 @@ impl Writer {
         if self.alarm_set.get() || self.draining.get() {
             return;
         }
-        let earliest = |table: &str| {
-            db.first(&format!("SELECT min(due_ms) FROM {table}"), &[]).ok().flatten().and_then(|r| r.int(0))
-        };
+        let earliest = |queue| store::earliest_due(db, queue).ok().flatten();
         let tasks = self.tasks_runnable(db).then(now_ms);
         // While sockets are open, the alarm also looks for connections that stopped pinging.
         let sweep = (!self.state.get_websockets().is_empty()).then(|| now_ms() + self.ping_timeout(db).min(SWEEP_MS));
-        let due = [earliest("outbox"), earliest("webhooks"), tasks, sweep].into_iter().flatten().min();
+        let due = [earliest(store::Queue::Outbox), earliest(store::Queue::Webhooks), tasks, sweep]
+            .into_iter()
+            .flatten()
+            .min();
         if let Some(due) = due {
             let at = js_sys::Date::new(&JsValue::from_f64(due as f64));
             if self.state.storage().set_alarm(worker::ScheduledTime::new(at)).await.is_ok() {

@@ -46,16 +46,7 @@ impl Writer {
         for _ in 0..DRAIN_ROUNDS {
             let db = self.db();
             let now = now_ms();
-            let mut due = Vec::new();
-            for row in db.rows(
-                "SELECT key, value, seq, attempts FROM outbox WHERE due_ms <= ? ORDER BY due_ms LIMIT ?",
-                &[now.into(), DRAIN_BATCH.into()],
-            )? {
-                let row = row?;
-                if let (Some(key), Some(seq)) = (row.text(0), row.int(2)) {
-                    due.push((key, row.text(1), seq, row.int(3).unwrap_or(0)));
-                }
-            }
+            let due = store::due_entries(&db, now, DRAIN_BATCH)?;
             if due.is_empty() {
                 return Ok(());
             }
@@ -64,35 +55,22 @@ impl Writer {
                 worker::Delay::from(std::time::Duration::from_millis(ms)).await;
             }
             let mut writes = Vec::with_capacity(due.len());
-            for (key, value, seq, _) in &due {
-                // Counted as written from the moment it is sent, whatever the outcome.
-                db.run(
-                    "INSERT OR REPLACE INTO kv_sent (key, at_ms) VALUES (?, ?)",
-                    &[key.as_str().into(), now.into()],
-                )?;
+            for d in &due {
+                store::mark_sent(&db, &d.key, now)?;
                 let switch = FaultSwitch { mode: &fault, now, hooks };
-                writes.push(self.kv_write(&kv, key, value.as_deref(), *seq, &switch));
+                writes.push(self.kv_write(&kv, &d.key, d.value.as_deref(), d.seq, &switch));
             }
             let outcomes = kv::settle(writes).await?;
             let db = self.db();
             let done = now_ms();
-            for ((key, _, seq, attempts), ok) in due.iter().zip(outcomes) {
-                let key = key.as_str();
+            for (d, ok) in due.iter().zip(outcomes) {
                 if ok {
-                    db.run("DELETE FROM outbox WHERE key = ? AND seq = ?", &[key.into(), (*seq).into()])?;
-                    // A newer value that arrived meanwhile waits out the key's second.
-                    db.run(
-                        "UPDATE outbox SET due_ms = max(due_ms, ?) WHERE key = ?",
-                        &[(now + KEY_INTERVAL_MS).into(), key.into()],
-                    )?;
+                    store::landed(&db, &d.key, d.seq, now + KEY_INTERVAL_MS)?;
                 } else {
-                    db.run(
-                        "UPDATE outbox SET attempts = attempts + 1, due_ms = ? WHERE key = ?",
-                        &[(done + backoff_ms(*attempts)).max(now + KEY_INTERVAL_MS).into(), key.into()],
-                    )?;
+                    store::retry_at(&db, &d.key, (done + backoff_ms(d.attempts)).max(now + KEY_INTERVAL_MS))?;
                 }
             }
-            db.run("DELETE FROM kv_sent WHERE at_ms < ?", &[(now - KEY_INTERVAL_MS).into()])?;
+            store::forget_sent_before(&db, now - KEY_INTERVAL_MS)?;
         }
         Ok(())
     }

@@ -46,19 +46,10 @@ impl Presence for Writer {
     }
 }
 
-/// The connections watching each of these users (one query for a whole batch).
+/// The connections watching each of these users (one query for a whole batch; none if it
+/// cannot be read: events then reach the users' own connections only).
 pub(super) fn watchers(db: &Db, ids: &[&str]) -> BTreeMap<String, Vec<String>> {
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let list = json::text(&Value::from(ids.iter().map(|i| Value::from(*i)).collect::<Vec<_>>()));
-    let sql = "SELECT user_id, connection_id FROM subscriptions WHERE user_id IN (SELECT value FROM json_each(?))";
-    if let Ok(rows) = db.rows(sql, &[list.as_str().into()]) {
-        for row in rows.flatten() {
-            if let (Some(user), Some(connection)) = (row.text(0), row.text(1)) {
-                out.entry(user).or_default().push(connection);
-            }
-        }
-    }
-    out
+    store::watchers(db, ids).unwrap_or_default()
 }
 
 /// Subscribes a connection to the users a `presence: true` query returned: the connection must
@@ -80,23 +71,13 @@ pub(super) fn watch(
     }
     let ids: Vec<String> =
         found.iter().filter_map(|u| u.get("id").and_then(Value::as_str).map(str::to_string)).collect();
-    let list = json::text(&Value::from(ids));
-    let count = |sql: &str, args: &[Arg<'_>]| db.first(sql, args).map(|r| r.and_then(|r| r.int(0)).unwrap_or(0));
-    let have = count("SELECT count(*) FROM subscriptions WHERE connection_id = ?", &[connection.into()])?;
-    let new = count(
-        "SELECT count(*) FROM json_each(?1) WHERE value NOT IN (SELECT user_id FROM subscriptions WHERE connection_id = ?2)",
-        &[list.as_str().into(), connection.into()],
-    )?;
+    let (have, new) = store::watch_counts(db, connection, &ids)?;
     if have + new > MAX_SUBSCRIPTIONS {
         return Err(ApiError::input(format!(
             "a connection may watch at most {MAX_SUBSCRIPTIONS} users through presence queries"
         )));
     }
-    db.run(
-        "INSERT OR IGNORE INTO subscriptions (connection_id, user_id) SELECT ?2, value FROM json_each(?1)",
-        &[list.as_str().into(), connection.into()],
-    )
-    .map(|_| ())
+    store::subscribe(db, connection, &ids)
 }
 
 /// The connect merge: the body is the `json` query parameter, `{user_id, user_details}`.
@@ -200,7 +181,7 @@ impl Writer {
     pub(super) async fn socket_gone(&self, ws: &WebSocket) {
         let (user_id, connection_id) = self.socket_ids(ws);
         let db = self.db();
-        let _ = db.run("DELETE FROM subscriptions WHERE connection_id = ?", &[connection_id.as_str().into()]);
+        let _ = store::unsubscribe_all(&db, &connection_id);
         let others = self
             .state
             .get_websockets_with_tag(&format!("u:{user_id}"))

@@ -9,10 +9,6 @@ impl Writer {
     /// `GET /roster/stats`.
     pub(super) fn stats_view(&self, db: &Db, cmd: &Command) -> Result<Value, ApiError> {
         ops::require_server(&cmd.claims.caller, "GetStats")?;
-        let count = |table: &str| -> Result<i64, ApiError> {
-            let row = db.first(&format!("SELECT count(*) FROM {table}"), &[])?;
-            Ok(row.and_then(|r| r.int(0)).unwrap_or(0))
-        };
         let activity = self.activity.borrow();
         let [requests, connects, disconnects, pings] = activity.counts();
         let at = now_ms();
@@ -29,8 +25,8 @@ impl Writer {
                     ("pings", Value::from(pings)),
                 ]),
             ),
-            ("outbox_backlog", Value::from(count("outbox")?)),
-            ("event_backlog", Value::from(count("webhooks")?)),
+            ("outbox_backlog", Value::from(store::queue_len(db, store::Queue::Outbox)?)),
+            ("event_backlog", Value::from(store::queue_len(db, store::Queue::Webhooks)?)),
             ("seq", Value::from(store::meta(db, "seq")?.and_then(|s| s.parse::<i64>().ok()).unwrap_or(0))),
         ]);
         // Today every socket of the app is held by the Writer itself: one hub, named for it.

@@ -57,10 +57,7 @@ impl Writer {
         let body = json::text(event);
         for url in events::webhook_targets(settings, kind) {
             let Ok(delivery) = super::super::connect::uuid_v4() else { continue };
-            let _ = db.run(
-                "INSERT INTO webhooks (delivery_id, user_id, url, body, attempts, due_ms) VALUES (?, ?, ?, ?, 0, ?)",
-                &[delivery.as_str().into(), user_id.into(), url.as_str().into(), body.as_str().into(), now_ms().into()],
-            );
+            let _ = store::queue_webhook(db, &delivery, user_id, &url, &body, now_ms());
         }
     }
 
@@ -81,46 +78,26 @@ impl Writer {
     pub(super) async fn deliver_round(&self) -> Result<(), ApiError> {
         let db = self.db();
         let now = now_ms();
-        let mut due = Vec::new();
-        for row in db.rows(
-            "SELECT w.id, w.delivery_id, w.url, w.body, w.attempts FROM webhooks w WHERE w.due_ms <= ? \
-             AND w.id = (SELECT min(id) FROM webhooks WHERE user_id = w.user_id) ORDER BY w.id LIMIT 50",
-            &[now.into()],
-        )? {
-            let row = row?;
-            if let (Some(id), Some(delivery), Some(url), Some(body)) =
-                (row.int(0), row.text(1), row.text(2), row.text(3))
-            {
-                due.push((id, delivery, url, body, row.int(4).unwrap_or(0)));
-            }
-        }
+        let due = store::due_webhooks(&db, now)?;
         if due.is_empty() {
             return Ok(());
         }
         let creds = super::super::Credentials::from_env(&self.env)?;
         let mut posts = Vec::with_capacity(due.len());
-        for (_, delivery, url, body, attempts) in &due {
-            posts.push(post_webhook(url, body, delivery, attempts + 1, &creds, now / 1000));
+        for d in &due {
+            posts.push(post_webhook(&d.url, &d.body, &d.delivery_id, d.attempts + 1, &creds, now / 1000));
         }
         let answers = kv::settle_values(posts).await?;
         let db = self.db();
         let done = now_ms();
-        for ((id, _, _, _, attempts), answer) in due.iter().zip(answers) {
+        for (d, answer) in due.iter().zip(answers) {
             // Delivered: the receiver answered 2xx.
             let ok =
                 answer.is_some_and(|r| js_sys::Reflect::get(&r, &JsValue::from_str("ok")).ok() == Some(JsValue::TRUE));
-            if ok || attempts + 1 >= WEBHOOK_ATTEMPTS {
-                db.run("DELETE FROM webhooks WHERE id = ?", &[(*id).into()])?;
-                if !ok {
-                    let dropped =
-                        store::meta(&db, "webhooks_dropped")?.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
-                    store::set_meta(&db, "webhooks_dropped", &(dropped + 1).to_string())?;
-                }
+            if ok || d.attempts + 1 >= WEBHOOK_ATTEMPTS {
+                store::finish_webhook(&db, d.id, !ok)?;
             } else {
-                db.run(
-                    "UPDATE webhooks SET attempts = attempts + 1, due_ms = ? WHERE id = ?",
-                    &[(done + backoff_ms(*attempts)).into(), (*id).into()],
-                )?;
+                store::retry_webhook(&db, d.id, done + backoff_ms(d.attempts))?;
             }
         }
         Ok(())

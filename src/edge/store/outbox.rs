@@ -1,0 +1,69 @@
+//! The outbox: the latest value of each changed KV key, queued in the commit that changed it,
+//! and what the drain reads and marks.
+
+use super::*;
+
+/// Queues KV writes (`(key, value)`, `None`: delete): the latest value per key wins, and a key
+/// is due no sooner than a second after its last KV write.
+pub fn enqueue(db: &Db, entries: &[(String, Option<&str>)], seq: i64, now_ms: i64) -> Result<(), ApiError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let items: Vec<Value> =
+        entries.iter().map(|(k, v)| Value::Array(vec![Value::from(k.as_str()), opt_text(*v)])).collect();
+    db.run(
+        "INSERT INTO outbox (key, value, seq, attempts, due_ms) \
+         SELECT j.value->>0, j.value->>1, ?2, 0, \
+         max(?3, coalesce((SELECT at_ms + 1000 FROM kv_sent WHERE kv_sent.key = j.value->>0), 0)) \
+         FROM json_each(?1) AS j WHERE true \
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value, seq = excluded.seq",
+        &[json::text(&Value::Array(items)).as_str().into(), seq.into(), now_ms.into()],
+    )
+    .map(|_| ())
+}
+
+/// One outbox entry due for KV: its key, value (`None`: delete), the sequence number that wrote
+/// it, and the attempts made so far.
+pub struct Due {
+    pub key: String,
+    pub value: Option<String>,
+    pub seq: i64,
+    pub attempts: i64,
+}
+
+/// The entries due at `now`, earliest first, at most `limit`.
+pub fn due_entries(db: &Db, now: i64, limit: i64) -> Result<Vec<Due>, ApiError> {
+    let mut due = Vec::new();
+    let sql = "SELECT key, value, seq, attempts FROM outbox WHERE due_ms <= ? ORDER BY due_ms LIMIT ?";
+    for row in db.rows(sql, &[now.into(), limit.into()])? {
+        let row = row?;
+        if let (Some(key), Some(seq)) = (row.text(0), row.int(2)) {
+            due.push(Due { key, value: row.text(1), seq, attempts: row.int(3).unwrap_or(0) });
+        }
+    }
+    Ok(due)
+}
+
+/// Records that `key` was sent to KV at `at_ms` (counted from the moment it is sent, whatever
+/// the outcome: KV takes one write per key per second).
+pub fn mark_sent(db: &Db, key: &str, at_ms: i64) -> Result<(), ApiError> {
+    db.run("INSERT OR REPLACE INTO kv_sent (key, at_ms) VALUES (?, ?)", &[key.into(), at_ms.into()]).map(|_| ())
+}
+
+/// A write landed: the entry goes, unless a newer value arrived meanwhile, which waits until
+/// `next_ms` (the key's next second).
+pub fn landed(db: &Db, key: &str, seq: i64, next_ms: i64) -> Result<(), ApiError> {
+    db.run("DELETE FROM outbox WHERE key = ? AND seq = ?", &[key.into(), seq.into()])?;
+    db.run("UPDATE outbox SET due_ms = max(due_ms, ?) WHERE key = ?", &[next_ms.into(), key.into()]).map(|_| ())
+}
+
+/// A write failed: tried again at `due_ms`, one attempt more.
+pub fn retry_at(db: &Db, key: &str, due_ms: i64) -> Result<(), ApiError> {
+    db.run("UPDATE outbox SET attempts = attempts + 1, due_ms = ? WHERE key = ?", &[due_ms.into(), key.into()])
+        .map(|_| ())
+}
+
+/// Forgets send times older than `before_ms` (keys free to be written again).
+pub fn forget_sent_before(db: &Db, before_ms: i64) -> Result<(), ApiError> {
+    db.run("DELETE FROM kv_sent WHERE at_ms < ?", &[before_ms.into()]).map(|_| ())
+}
