@@ -76,6 +76,15 @@ pub fn visible(u: &User) -> bool {
     u.get("invisible").and_then(Value::as_bool) != Some(true) && user::is_active(u)
 }
 
+/// A custom event's target must be a stored user that is active (neither deactivated nor
+/// deleted): otherwise 404, as Stream answers.
+pub fn check_target(id: &str, stored: Option<&User>) -> Result<()> {
+    match stored {
+        Some(u) if user::is_active(u) => Ok(()),
+        _ => Err(ApiError::not_found(format!("user '{id}' does not exist"))),
+    }
+}
+
 /// `POST /users/{id}/event` `{event: {type, …}}`: the event delivered to the user's connections,
 /// with `created_at` set. `type` is required; at most 5 KiB.
 pub fn custom_event(body: &Value, at: Timestamp) -> Result<Value> {
@@ -132,4 +141,20 @@ pub fn webhook_targets(settings: &AppSettings, event_type: &str) -> Vec<String> 
 /// SDKs' `verifyWebhook` checks.
 pub fn signature(body: &str, secret: &str) -> String {
     super::auth::hmac_hex(secret, body.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_custom_events_target_must_be_active() {
+        assert!(check_target("u", Some(json!({"id": "u"}).as_object().unwrap())).is_ok());
+        let gone = json!({"id": "u", "deactivated_at": "2026-01-01T00:00:00Z"});
+        for stored in [None, Some(gone.as_object().unwrap())] {
+            let e = check_target("u", stored).unwrap_err();
+            assert_eq!((e.status, e.reason.as_str()), (404, "user 'u' does not exist"));
+        }
+    }
 }

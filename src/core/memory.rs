@@ -2,15 +2,15 @@
 //! reference the Worker is tested against. It is the shell's loop in its simplest form: load
 //! what an operation needs from maps, run it again, apply the commit.
 
+use super::answers;
 use super::auth::{self, Caller, Claims};
-use super::cursor;
+use super::cursor::Page;
 use super::drive::{self, Loaded, Loader};
 use super::error::{OpError, Operation, Result};
 use super::json::object;
 use super::ops::{self, Commit, Need, Snapshot, Step};
 use super::query;
 use super::settings::AppSettings;
-use super::tenancy;
 use super::time::Timestamp;
 use super::user::User;
 use super::username;
@@ -163,15 +163,15 @@ impl MemoryStore {
             Caller::User(id) => self.users.get(id),
             Caller::Server => None,
         };
-        let q = tenancy::restrict_query(q, caller, me, &self.settings).map_err(fail)?;
-        let shown = |u: &User| Value::Object(tenancy::shown(u, caller, &self.settings));
-        let Some(walk) = cursor::Walk::of(&q).map_err(fail)? else {
-            let found = query::run(&q, self.users.values()).into_iter().map(shown).collect();
-            return Ok(object([("users", Value::Array(found))]));
+        let (q, walk) = answers::for_caller(q, caller, me, &self.settings).map_err(fail)?;
+        let page = match walk {
+            Some(walk) => walk.page_in(&q, self.users.values()),
+            None => {
+                Page { users: query::run(&q, self.users.values()).into_iter().cloned().collect(), ..Page::default() }
+            }
         };
-        let page = walk.page_in(&q, self.users.values());
-        let found = page.users.iter().map(shown).collect();
-        Ok(cursor::with_cursors(object([("users", Value::Array(found))]), page.next, page.prev))
+        // A store in memory holds no connections: nobody is online.
+        Ok(answers::users_answer(page, caller, &self.settings, |_| false))
     }
     pub fn get_app(&self) -> Value {
         ops::get_app(&self.settings)

@@ -3,6 +3,7 @@
 //! and the time; the core returns the new users and the writes to make.
 
 pub mod activity;
+pub mod answers;
 pub mod auth;
 pub mod batch;
 pub mod cors;

@@ -262,6 +262,11 @@ pub fn is_hard_deleted(user: &User) -> bool {
     user.contains_key(HARD_DELETED)
 }
 /// Active: neither deactivated nor deleted. Only active users hold their name.
+/// The user's own `revoke_tokens_issued_before`: its tokens issued earlier are refused.
+pub fn revocation_cutoff(user: &User) -> Option<crate::core::time::Timestamp> {
+    user.get("revoke_tokens_issued_before").and_then(Value::as_str).and_then(crate::core::time::Timestamp::parse)
+}
+
 pub fn is_active(user: &User) -> bool {
     !is_deactivated(user) && !is_deleted(user)
 }

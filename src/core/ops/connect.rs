@@ -81,6 +81,21 @@ pub fn went_offline(u: &User, now: Timestamp) -> User {
     after
 }
 
+/// The commit of a user's last connection closing: `last_active` written once, here; nothing
+/// for a user that is no longer active (deactivated or deleted meanwhile).
+pub fn offline_commit(stored: &User, now: Timestamp) -> Option<super::Commit> {
+    if !user::is_active(stored) {
+        return None;
+    }
+    Some(super::Commit {
+        claims: Vec::new(),
+        users: vec![went_offline(stored, now)],
+        releases: Vec::new(),
+        response: Value::Null,
+        status: 200,
+    })
+}
+
 /// What `me` shows for the fields Roster does not track (devices, mutes, unread counts, …).
 pub const OWN_USER_DEFAULTS: &str = r#"{"devices": [], "mutes": [], "channel_mutes": [], "blocked_user_ids": [],
     "invisible": false, "language": "", "unread_count": 0, "total_unread_count": 0, "unread_channels": 0,
@@ -122,6 +137,23 @@ pub fn connect_user(user_id: &str, details: &Value, caller: &Caller, now: Timest
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn going_offline_writes_last_active_once_and_only_for_active_users() {
+        let now = Timestamp::parse("2026-06-01T00:00:00Z").unwrap();
+        let active = json!({"id": "u", "name": "A"});
+        let commit = offline_commit(active.as_object().unwrap(), now).unwrap();
+        assert_eq!(commit.users.len(), 1);
+        assert_eq!(commit.users[0]["last_active"], "2026-06-01T00:00:00.000000Z");
+        assert_eq!(commit.users[0]["name"], "A", "nothing else changes");
+        assert!(commit.claims.is_empty() && commit.releases.is_empty());
+        for gone in [
+            json!({"id": "u", "deactivated_at": "2026-01-01T00:00:00Z"}),
+            json!({"id": "u", "deleted_at": "2026-01-01T00:00:00Z"}),
+        ] {
+            assert!(offline_commit(gone.as_object().unwrap(), now).is_none());
+        }
+    }
 
     #[test]
     fn fill_only_takes_only_fields_the_stored_user_lacks() {

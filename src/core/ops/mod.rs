@@ -7,13 +7,15 @@
 //! releases. Re-running is cheap and keeps every decision inside the core.
 
 mod connect;
+mod guest;
 mod lifecycle;
 mod partial_update;
 mod rules;
 mod settings;
 mod upsert;
 
-pub use connect::{connect_merge, connect_user, own_user_view, went_offline, OWN_USER_DEFAULTS};
+pub use connect::{connect_merge, connect_user, offline_commit, own_user_view, went_offline, OWN_USER_DEFAULTS};
+pub use guest::{create_guest, GuestRequest};
 pub use lifecycle::{deactivate_user, delete_user, reactivate_user, restore_users};
 pub use partial_update::{
     apply_partial_update, partial_update_batch, partial_update_parsed, partial_update_users, PartialBatch,

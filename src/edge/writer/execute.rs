@@ -27,13 +27,7 @@ pub(super) fn authorize<'a>(
     let mut snap = Snapshot::new(settings.clone());
     if let Caller::User(id) = &cmd.claims.caller {
         let loaded = loader.load(&Need { users: vec![id.clone()], names: Vec::new() })?;
-        let cutoff = loaded
-            .users
-            .first()
-            .and_then(|(_, u)| u.as_ref())
-            .and_then(|u| u.get("revoke_tokens_issued_before"))
-            .and_then(Value::as_str)
-            .and_then(Timestamp::parse);
+        let cutoff = loaded.users.first().and_then(|(_, u)| u.as_ref()).and_then(user::revocation_cutoff);
         auth::check_user_revocation(&cmd.claims, cutoff)?;
         snap.load_users(loaded.users);
         snap.names.extend(loaded.names);
@@ -187,22 +181,12 @@ fn query_users(ctx: &Ctx<'_>, snap: &Snapshot, presence: &dyn Presence) -> Resul
         Caller::User(id) => snap.stored_user(id),
         Caller::Server => None,
     };
-    let q = tenancy::restrict_query(q, caller, me, settings)?;
-    let walk = cursor::Walk::of(&q)?;
-    let cursor::Page { users: found, next, prev } = store::query_page(ctx.db, &q, walk.as_ref())?;
+    let (q, walk) = answers::for_caller(q, caller, me, settings)?;
+    let page = store::query_page(ctx.db, &q, walk.as_ref())?;
     if let (true, Some(conn)) = (q.presence, &cmd.connection_id) {
-        watch(ctx.db, presence, caller, conn, &found)?;
+        watch(ctx.db, presence, caller, conn, &page.users)?;
     }
-    let users = found
-        .iter()
-        .map(|u| {
-            let mut shown = tenancy::shown(u, caller, settings);
-            let id = u.get("id").and_then(Value::as_str).unwrap_or_default();
-            shown.insert("online".into(), Value::Bool(presence.connected(id) && events::visible(u)));
-            Value::Object(shown)
-        })
-        .collect();
-    Ok(cursor::with_cursors(object([("users", Value::Array(users))]), next, prev))
+    Ok(answers::users_answer(page, caller, settings, |id| presence.connected(id)))
 }
 
 /// `PATCH /app`: written only when it changes a setting.
@@ -238,9 +222,7 @@ fn send_event(ctx: &Ctx<'_>, id: &str) -> Result<Answer, ApiError> {
     ops::require_server(&ctx.cmd.claims.caller, "SendUserCustomEvent")?;
     user::validate_id(id)?;
     let event = events::custom_event(ctx.body, ctx.at)?;
-    if !store::load_user(ctx.db, id)?.is_some_and(|u| user::is_active(&u)) {
-        return Err(ApiError::not_found(format!("user '{id}' does not exist")));
-    }
+    events::check_target(id, store::load_user(ctx.db, id)?.as_ref())?;
     let publish = Publish::Custom(id.to_string(), event.clone());
     Ok((object([("event", event)]), 201, Some(publish)))
 }

@@ -192,19 +192,10 @@ impl Writer {
         }
         let at = now();
         let Ok(Some(stored)) = store::load_user(&db, &user_id) else { return };
-        if !user::is_active(&stored) {
-            return;
-        }
-        let after = ops::went_offline(&stored, at);
+        let Some(commit) = ops::offline_commit(&stored, at) else { return };
+        let after = commit.users.first().cloned().unwrap_or_default();
         let mut before = BTreeMap::new();
         before.insert(user_id.clone(), Some(crate::core::index::index_row(&stored)));
-        let commit = crate::core::ops::Commit {
-            claims: Vec::new(),
-            users: vec![after.clone()],
-            releases: Vec::new(),
-            response: Value::Null,
-            status: 200,
-        };
         let prepared = store::prepare(&commit, &before);
         let now_ms = at.0 / 1000;
         if db.transaction(move |db| store::apply(db, &prepared, now_ms)).is_ok() && events::visible(&after) {
