@@ -24,6 +24,9 @@ pub trait Loader {
 /// Most rounds an operation takes (upserts take two: users with their names, then holders).
 const MAX_ROUNDS: usize = 8;
 
+/// An operation over a snapshot, as the core defines them: what the driver runs.
+pub type OpFn<'a> = dyn Fn(&Snapshot) -> crate::core::error::Result<Step> + 'a;
+
 /// Runs `f` to its commit, loading into `snap` what it asks for.
 pub fn drive(
     loader: &mut dyn Loader,

@@ -5,10 +5,10 @@
 use super::answers;
 use super::auth::{self, Caller, Claims};
 use super::cursor::Page;
-use super::drive::{self, Loaded, Loader};
+use super::drive::{self, Loaded, Loader, OpFn};
 use super::error::{OpError, Operation, Result};
 use super::json::object;
-use super::ops::{self, Commit, Need, Snapshot, Step};
+use super::ops::{self, Commit, Need, Snapshot};
 use super::query;
 use super::settings::AppSettings;
 use super::time::Timestamp;
@@ -43,9 +43,6 @@ pub struct MemoryStore {
     pub users: BTreeMap<String, User>,
     pub names: BTreeMap<String, Vec<String>>,
 }
-
-/// An operation over a snapshot, as the core defines them.
-pub type OpFn<'a> = dyn Fn(&Snapshot) -> Result<Step> + 'a;
 
 impl MemoryStore {
     pub fn new() -> Self {

@@ -5,9 +5,11 @@
 //! commits each user's change together with the task's progress.
 
 use super::auth::Caller;
-use super::error::{ApiError, Result};
+use super::drive::OpFn;
+use super::error::{ApiError, Operation, Result};
 use super::json::object;
-use super::ops::{body_object, require_server};
+use super::ops::{self, body_object, require_server};
+use super::time::Timestamp;
 use super::user::{self, MAX_BATCH};
 use serde_json::{Map, Value};
 
@@ -21,6 +23,28 @@ pub enum TaskKind {
     Deactivate,
     Reactivate,
     Export,
+}
+
+/// The core operation one step of a task runs for one user, with the operation Stream's errors
+/// name (`None` for an export, which reads and writes nothing).
+pub fn step_operation<'a>(
+    kind: TaskKind,
+    id: &'a str,
+    options: &'a Value,
+    at: Timestamp,
+) -> Option<(Operation, Box<OpFn<'a>>)> {
+    let server = &Caller::Server;
+    Some(match kind {
+        TaskKind::SoftDelete => (Operation::DeleteUser, Box::new(move |s| ops::delete_user(id, false, server, at, s))),
+        TaskKind::HardDelete => (Operation::DeleteUser, Box::new(move |s| ops::delete_user(id, true, server, at, s))),
+        TaskKind::Deactivate => {
+            (Operation::DeactivateUser, Box::new(move |s| ops::deactivate_user(id, options, server, at, s)))
+        }
+        TaskKind::Reactivate => {
+            (Operation::ReactivateUser, Box::new(move |s| ops::reactivate_user(id, options, server, at, s)))
+        }
+        TaskKind::Export => return None,
+    })
 }
 
 impl TaskKind {

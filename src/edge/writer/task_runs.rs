@@ -62,22 +62,8 @@ pub(super) type TaskStep = (Value, Option<store::Prepared>, Option<(UserChange, 
 pub(super) fn task_step(db: &Db, task: &store::TaskRow, id: &str, at: Timestamp) -> Result<TaskStep, String> {
     let settings = store::load_settings(db).map_err(|e| e.reason)?;
     let mut loader = SqlLoader { db, before: BTreeMap::new() };
-    let server = Caller::Server;
-    let options = &task.options;
-    let (op, step): (crate::core::Operation, Box<OpFn<'_>>) = match task.kind {
-        TaskKind::SoftDelete => {
-            (crate::core::Operation::DeleteUser, Box::new(|s| ops::delete_user(id, false, &server, at, s)))
-        }
-        TaskKind::HardDelete => {
-            (crate::core::Operation::DeleteUser, Box::new(|s| ops::delete_user(id, true, &server, at, s)))
-        }
-        TaskKind::Deactivate => {
-            (crate::core::Operation::DeactivateUser, Box::new(|s| ops::deactivate_user(id, options, &server, at, s)))
-        }
-        TaskKind::Reactivate => {
-            (crate::core::Operation::ReactivateUser, Box::new(|s| ops::reactivate_user(id, options, &server, at, s)))
-        }
-        TaskKind::Export => return export(db, id).map(|e| (e, None, None)).map_err(|e| e.reason),
+    let Some((op, step)) = tasks::step_operation(task.kind, id, &task.options, at) else {
+        return export(db, id).map(|e| (e, None, None)).map_err(|e| e.reason);
     };
     let commit = drive::drive(&mut loader, Snapshot::new(settings), op, &*step).map_err(|e| e.error.reason)?;
     let shown = commit.response.get("user").cloned().unwrap_or(Value::Null);
