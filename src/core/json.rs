@@ -84,17 +84,35 @@ impl<'a> Numbers<'a> {
     }
 }
 
-/// A JSON number token as the nearest double. In the wasm artifacts this is JavaScript's
-/// `parseFloat`, which is correctly rounded and costs an import; Rust's `str::parse::<f64>`
-/// (also correctly rounded) adds ~14 KB gzip of tables and code, more than `float_roundtrip`.
-#[cfg(all(target_arch = "wasm32", any(feature = "js", feature = "worker")))]
-fn exact_float(token: &str) -> Option<f64> {
-    Some(js_sys::Number::parse_float(token)).filter(|f| !f.is_nan())
+/// A correctly rounded reader of JSON number tokens, installed by a shell
+/// ([`set_float_reader`]): the wasm shells install JavaScript's `parseFloat` at start, which
+/// costs an import where Rust's `str::parse::<f64>` would add ~14 KB gzip of tables and code.
+static FLOAT_READER: std::sync::OnceLock<fn(&str) -> Option<f64>> = std::sync::OnceLock::new();
+
+/// Installs the float reader (the first one installed stays).
+pub fn set_float_reader(read: fn(&str) -> Option<f64>) {
+    let _ = FLOAT_READER.set(read);
 }
 
-#[cfg(not(all(target_arch = "wasm32", any(feature = "js", feature = "worker"))))]
+/// A JSON number token as the nearest double: the installed reader, or Rust's own.
 fn exact_float(token: &str) -> Option<f64> {
+    match FLOAT_READER.get() {
+        Some(read) => read(token),
+        None => default_float(token),
+    }
+}
+
+/// Natively, Rust's own parser.
+#[cfg(not(all(target_arch = "wasm32", any(feature = "js", feature = "worker"))))]
+fn default_float(token: &str) -> Option<f64> {
     token.parse().ok()
+}
+
+/// In the wasm artifacts, whose shells install `parseFloat` at start, no parser of its own
+/// (the tests of both shells check that floats round-trip exactly).
+#[cfg(all(target_arch = "wasm32", any(feature = "js", feature = "worker")))]
+fn default_float(_token: &str) -> Option<f64> {
+    None
 }
 
 /// A `Value` seed whose floats are re-read from their tokens.

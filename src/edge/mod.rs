@@ -34,6 +34,13 @@ use worker::{event, web_sys, Context, Date, Env, Method, Request, Response};
 /// Largest request body accepted (a full 100-user batch at the custom-data limit fits).
 const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
+/// Runs when the module is instantiated (the Worker's and the Writer's isolates alike): the
+/// core reads floats with JavaScript's `parseFloat`.
+#[event(start)]
+fn start() {
+    crate::core::json::set_float_reader(|token| Some(js_sys::Number::parse_float(token)).filter(|f| !f.is_nan()));
+}
+
 /// Whether the test-only hooks are on: compiled in (feature `test-hooks`, the build the tests
 /// run) and switched on (`ROSTER_TEST_HOOKS = "1"`, passed with `--var` by the test harness;
 /// never in wrangler.toml). In any other build this is `false` and the hooks' code is left out.

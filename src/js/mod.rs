@@ -18,6 +18,12 @@ use error::type_error;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
+/// Runs when the module is instantiated: the core reads floats with JavaScript's `parseFloat`.
+#[wasm_bindgen(start)]
+pub fn start() {
+    crate::core::json::set_float_reader(|token| Some(js_sys::Number::parse_float(token)).filter(|f| !f.is_nan()));
+}
+
 /// `normalizeUsername(name)`: the form unique usernames are compared in.
 #[wasm_bindgen(js_name = normalizeUsername)]
 pub fn normalize_username(name: &JsValue) -> Result<String, JsValue> {
