@@ -185,41 +185,7 @@ impl AppSettings {
                 }
                 return Err(ApiError::field(key.clone(), format!("{key} cannot be changed")));
             }
-            match key.as_str() {
-                "enforce_unique_usernames" if value.as_str().and_then(UniqueMode::parse).is_none() => {
-                    return Err(ApiError::field(key.clone(), "enforce_unique_usernames must be one of [no app team]"));
-                }
-                "disable_auth_checks"
-                | "disable_permissions_checks"
-                | "multi_tenant_enabled"
-                | "roster_guests_enabled"
-                | "roster_connect_fill_only"
-                | "roster_username_skeletons"
-                    if !value.is_boolean() =>
-                {
-                    return Err(ApiError::field(key.clone(), format!("{key} must be a boolean")));
-                }
-                "revoke_tokens_issued_before" => {
-                    let ok = value.is_null() || value.as_str().and_then(Timestamp::parse).is_some();
-                    if !ok {
-                        return Err(ApiError::field(
-                            key.clone(),
-                            format!("{key} must be an RFC 3339 timestamp or null"),
-                        ));
-                    }
-                }
-                "user_search_disallowed_roles"
-                    if !(value.is_null() || value.as_array().is_some_and(|a| a.iter().all(Value::is_string))) =>
-                {
-                    return Err(ApiError::field(key.clone(), format!("{key} must be an array of role names")));
-                }
-                "webhook_url" | "event_hooks" => check_hook_settings(key, value)?,
-                super::rate_limits::SETTING => super::rate_limits::check_setting(value)?,
-                "roster_server_only_fields" | "roster_hidden_fields" => {
-                    parse_paths(key, value)?;
-                }
-                _ => {}
-            }
+            check_value(key, value)?;
             stored.insert(key.clone(), value.clone());
         }
         Ok(AppSettings { stored })
@@ -233,6 +199,43 @@ impl AppSettings {
         }
         Value::Object(app)
     }
+}
+
+/// Checks the value of one setting Roster acts on (others are kept as sent).
+fn check_value(key: &str, value: &Value) -> Result<()> {
+    match key {
+        "enforce_unique_usernames" if value.as_str().and_then(UniqueMode::parse).is_none() => {
+            return Err(ApiError::field(key, "enforce_unique_usernames must be one of [no app team]"));
+        }
+        "disable_auth_checks"
+        | "disable_permissions_checks"
+        | "multi_tenant_enabled"
+        | "roster_guests_enabled"
+        | "roster_connect_fill_only"
+        | "roster_username_skeletons"
+            if !value.is_boolean() =>
+        {
+            return Err(ApiError::field(key, format!("{key} must be a boolean")));
+        }
+        "revoke_tokens_issued_before" => {
+            let ok = value.is_null() || value.as_str().and_then(Timestamp::parse).is_some();
+            if !ok {
+                return Err(ApiError::field(key, format!("{key} must be an RFC 3339 timestamp or null")));
+            }
+        }
+        "user_search_disallowed_roles"
+            if !(value.is_null() || value.as_array().is_some_and(|a| a.iter().all(Value::is_string))) =>
+        {
+            return Err(ApiError::field(key, format!("{key} must be an array of role names")));
+        }
+        "webhook_url" | "event_hooks" => check_hook_settings(key, value)?,
+        super::rate_limits::SETTING => super::rate_limits::check_setting(value)?,
+        "roster_server_only_fields" | "roster_hidden_fields" => {
+            parse_paths(key, value)?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Parses a list-of-paths setting (`roster_server_only_fields`, `roster_hidden_fields`).
