@@ -155,7 +155,7 @@ pub fn held_name(user: &User) -> Option<String> {
 /// The index key of the name a user holds ([`held_name`]'s [`skeleton::key`]): the index lists
 /// holders by it, so one list holds every name that collides under either rule.
 pub fn held_key(user: &User) -> Option<String> {
-    held_name(user).map(|n| skeleton::key(&n))
+    Held::of(user).map(|h| h.key)
 }
 
 /// How names collide: the app's `enforce_unique_usernames`, and `roster_username_skeletons`

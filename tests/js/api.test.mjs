@@ -3,6 +3,7 @@
 // partial updates, tokens and the error shape. Needs `bash scripts/build-pkg.sh` first.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { hardDoubles } from "../doubles.mjs";
 import { throwsRoster } from "./helpers.mjs";
 import { signJwt } from "../../scripts/jwt.mjs";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -301,24 +302,7 @@ test("the README's npm package example runs as written", async () => {
 });
 
 test("floats round-trip exactly through UserStore and applyPartialUpdate", () => {
-  // 64 doubles from a fixed-seed xorshift: 17-digit values in [0, 100), where serde_json's
-  // best-effort float parser misreads ~9 % (25.805360112477338 → …334), and finite doubles from
-  // random bit patterns across the whole exponent range, negative ones included.
-  let state = 0x9e3779b97f4a7c15n;
-  const next = () => {
-    state ^= (state << 13n) & 0xffffffffffffffffn;
-    state ^= state >> 7n;
-    state ^= (state << 17n) & 0xffffffffffffffffn;
-    return state;
-  };
-  const bits = new BigUint64Array(1);
-  const float = new Float64Array(bits.buffer);
-  const doubles = [25.805360112477338];
-  while (doubles.length < 64) {
-    bits[0] = next();
-    if (doubles.length % 2 === 0) doubles.push(Number(next() >> 11n) / 2 ** 53 * 100);
-    else if (Number.isFinite(float[0])) doubles.push(float[0]);
-  }
+  const doubles = hardDoubles(0x9e3779b97f4a7c15n); // tests/doubles.mjs
   const store = new UserStore();
   store.upsertUsers([{ id: "f", doubles, nested: { x: doubles[1] } }], { now: T0 });
   const [stored] = store.queryUsers({ id: "f" }).users;

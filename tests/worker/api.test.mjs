@@ -9,6 +9,7 @@ import {
   assertEnvelope, raw, rejectsWith, serverClient, signJwt, startWorker, uid, userClient,
   LIMIT,
 } from './harness.mjs';
+import { hardDoubles } from '../doubles.mjs';
 
 let w;
 let server;
@@ -212,23 +213,7 @@ describe('app settings', () => {
 });
 
 test('floats round-trip exactly through the Worker (its parseFloat is installed at start)', LIMIT, async () => {
-  // As tests/js/api.test.mjs: doubles serde_json alone would misread (25.805360112477338 → …334)
-  // and doubles from random bit patterns across the exponent range, from a fixed-seed xorshift.
-  let state = 0x2545f4914f6cdd1dn;
-  const next = () => {
-    state ^= (state << 13n) & 0xffffffffffffffffn;
-    state ^= state >> 7n;
-    state ^= (state << 17n) & 0xffffffffffffffffn;
-    return state;
-  };
-  const bits = new BigUint64Array(1);
-  const float = new Float64Array(bits.buffer);
-  const doubles = [25.805360112477338];
-  while (doubles.length < 64) {
-    bits[0] = next();
-    if (doubles.length % 2 === 0) doubles.push(Number(next() >> 11n) / 2 ** 53 * 100);
-    else if (Number.isFinite(float[0])) doubles.push(float[0]);
-  }
+  const doubles = hardDoubles(0x2545f4914f6cdd1dn); // tests/doubles.mjs, as the package's test
   const id = uid('float');
   const written = await server.upsertUser({ id, doubles });
   assert.deepEqual(written.users[id].doubles, doubles);

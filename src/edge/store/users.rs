@@ -111,6 +111,19 @@ pub fn prepare(commit: &Commit, before: &std::collections::BTreeMap<String, Opti
     Prepared { users, names }
 }
 
+/// Commits what the core decided, in one transaction: [`prepare`] (`before`: the index rows of
+/// the users as loaded) then [`apply`] at the command's time.
+pub fn commit(
+    db: &Db,
+    commit: &Commit,
+    before: &std::collections::BTreeMap<String, Option<IndexRow>>,
+    at: crate::core::time::Timestamp,
+) -> Result<(), ApiError> {
+    let prepared = prepare(commit, before);
+    let now_ms = at.0 / 1000;
+    db.transaction(move |db| apply(db, &prepared, now_ms))
+}
+
 /// Applies a prepared write and queues its KV records (call inside a transaction). A fixed
 /// number of statements whatever the batch size: rows travel as one JSON array each.
 pub fn apply(db: &Db, p: &Prepared, now_ms: i64) -> Result<(), ApiError> {

@@ -17,9 +17,7 @@ pub(super) fn guest(db: &Db, env: &Env, body: &[u8], v2: bool, at: Timestamp) ->
     let secret = super::super::Credentials::from_env(env)?.secret;
     let token = auth::user_token(id, None, Some(at.secs()), &secret);
     let shown = commit.response.get("users").and_then(|u| u.get(id)).cloned().unwrap_or(Value::Null);
-    let prepared = store::prepare(&commit, &loader.before);
-    let now = at.0 / 1000;
-    db.transaction(move |db| store::apply(db, &prepared, now))?;
+    store::commit(db, &commit, &loader.before, at)?;
     let stored = commit.users.first().cloned().unwrap_or_default();
     Ok((object([("user", shown), ("access_token", Value::from(token))]), stored))
 }

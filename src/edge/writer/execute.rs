@@ -66,9 +66,7 @@ pub(super) fn execute(
     }
     let operation = driven_operation(&ctx).map_err(fail)?;
     let commit = drive::drive(&mut loader, snap, op, &*operation)?;
-    let prepared = store::prepare(&commit, &loader.before);
-    let now = at.0 / 1000;
-    db.transaction(move |db| store::apply(db, &prepared, now)).map_err(fail)?;
+    store::commit(db, &commit, &loader.before, at).map_err(fail)?;
     let change = match cmd.route {
         Route::Deactivate(_) => UserChange::Deactivated,
         Route::Reactivate(_) => UserChange::Reactivated,

@@ -73,10 +73,7 @@ impl Writer {
         let stats = self.stats.borrow();
         object([
             ("pending", Value::from(store::queue_len(db, store::Queue::Outbox).unwrap_or(-1))),
-            (
-                "seq",
-                Value::from(store::meta(db, "seq").ok().flatten().and_then(|s| s.parse::<i64>().ok()).unwrap_or(0)),
-            ),
+            ("seq", Value::from(store::current_seq(db).unwrap_or(0))),
             ("kv_puts", Value::from(stats.puts)),
             ("kv_failures", Value::from(stats.failures)),
             ("kv_too_fast", Value::from(stats.too_fast)),

@@ -105,9 +105,7 @@ pub(super) fn connect(
     let stored = commit.users.first().cloned().unwrap_or_default();
     let before = loader.before.get(&user_id).cloned().flatten();
     let changed = before.is_none_or(|b| b.updated_at != crate::core::index::index_row(&stored).updated_at);
-    let prepared = store::prepare(&commit, &loader.before);
-    let now = at.0 / 1000;
-    db.transaction(move |db| store::apply(db, &prepared, now))?;
+    store::commit(db, &commit, &loader.before, at)?;
     Ok((commit.response, stored, changed))
 }
 
@@ -196,9 +194,7 @@ impl Writer {
         let after = commit.users.first().cloned().unwrap_or_default();
         let mut before = BTreeMap::new();
         before.insert(user_id.clone(), Some(crate::core::index::index_row(&stored)));
-        let prepared = store::prepare(&commit, &before);
-        let now_ms = at.0 / 1000;
-        if db.transaction(move |db| store::apply(db, &prepared, now_ms)).is_ok() && events::visible(&after) {
+        if store::commit(&db, &commit, &before, at).is_ok() && events::visible(&after) {
             self.presence_changed(&db, &after, false, at);
         }
         self.schedule_drain(&db).await;

@@ -27,7 +27,7 @@ impl Writer {
             ),
             ("outbox_backlog", Value::from(store::queue_len(db, store::Queue::Outbox)?)),
             ("event_backlog", Value::from(store::queue_len(db, store::Queue::Webhooks)?)),
-            ("seq", Value::from(store::meta(db, "seq")?.and_then(|s| s.parse::<i64>().ok()).unwrap_or(0))),
+            ("seq", Value::from(store::current_seq(db)?)),
         ]);
         // Today every socket of the app is held by the Writer itself: one hub, named for it.
         let hub = object([
