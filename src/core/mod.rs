@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod feed;
 pub mod fnv;
+pub mod hubs;
 pub mod index;
 pub mod json;
 pub mod query;

@@ -1,11 +1,14 @@
 //! `GET /connect`: the WebSocket the JS SDK's `connectUser` opens. The first frame is a
 //! `health.check` carrying `me`, or one `connection.error` frame followed by close code 1000
-//! (the SDK treats 1000 as a permanent error and does not retry). Pings are answered.
+//! (the SDK treats 1000 as a permanent error and does not retry). The Worker checks what needs
+//! no state and forwards the upgrade to the user's connection hub (`hub/`), which has the
+//! Writer merge `user_details`, then holds the socket and answers its pings.
 
 use super::command::Command;
 use super::params::Params;
 use super::{authenticate, now, Credentials, Route};
 use crate::core::error::{ApiError, Operation};
+use crate::core::hubs;
 use crate::core::json::{self, object};
 use crate::core::time::Timestamp;
 use serde_json::Value;
@@ -46,20 +49,20 @@ pub fn health_check(connection_id: &str, at: Timestamp, me: Option<Value>) -> St
 
 /// The edge's checks of a connect (api_key, the `json` parameter, the token): the command the
 /// Writer runs, and the `json` parameter it merges.
-async fn command(req: &Request, env: &Env, params: &Params) -> Result<(Command, String), ApiError> {
+async fn command(req: &Request, env: &Env, params: &Params) -> Result<(Command, String, String), ApiError> {
     let creds = Credentials::from_env(env)?;
     creds.check_key(params)?;
     let raw = params.get("json").ok_or_else(|| ApiError::input("json query parameter is required"))?;
     let payload = json::parse(raw).map_err(|e| ApiError::input(format!("invalid json query parameter: {e}")))?;
-    if payload.get("user_id").and_then(Value::as_str).is_none() {
+    let Some(user_id) = payload.get("user_id").and_then(Value::as_str).map(str::to_string) else {
         return Err(ApiError::input("json.user_id is a required field"));
-    }
+    };
     let token = param_or_header(req, params, "authorization");
     let auth_type = param_or_header(req, params, "stream-auth-type");
     let (claims, unsigned) = authenticate(token, auth_type, &creds, env).await?;
     let mut cmd = Command::new(Route::Connect, claims, unsigned, worker::Date::now().as_millis());
     cmd.client = param_or_header(req, params, "x-stream-client");
-    Ok((cmd, raw.clone()))
+    Ok((cmd, raw.clone(), user_id))
 }
 
 /// Percent-encodes a query parameter value.
@@ -75,12 +78,8 @@ fn encode(value: &str) -> String {
     out
 }
 
-/// The Writer's internal connect URL: the command and the `json` parameter as query parameters.
-pub const WRITER_CONNECT: &str = "https://writer/connect";
-
-/// A socket that answers one `connection.error` frame and closes with 1000 (the SDK then does
-/// not retry).
-pub fn refuse(server: &WebSocket, e: &ApiError) -> worker::Result<()> {
+/// A refused connect: the `connection.error` frame and the close reason.
+pub fn refusal(e: &ApiError) -> (String, String) {
     let mut error = e.envelope(Operation::Connect, "");
     if let Value::Object(m) = &mut error {
         m.insert("duration".into(), Value::from(""));
@@ -91,15 +90,20 @@ pub fn refuse(server: &WebSocket, e: &ApiError) -> worker::Result<()> {
         ("connection_id", Value::from("")),
         ("error", error),
     ]);
-    server.send_with_str(json::text(&frame))?;
     // A close reason is at most 123 bytes of UTF-8 (RFC 6455 §5.5: 125 minus the code), or
     // close() throws before the 101 is returned and the client never sees the frame.
     let reason = e.reason.get(..e.reason.floor_char_boundary(123)).unwrap_or_default();
+    (json::text(&frame), reason.to_string())
+}
+
+/// Sends a refusal on an accepted socket and closes it with 1000 (the SDK then does not retry).
+pub fn send_refusal(server: &WebSocket, frame: &str, reason: &str) -> worker::Result<()> {
+    server.send_with_str(frame)?;
     server.close(Some(1000), Some(reason))
 }
 
-/// `GET /connect`: the edge checks, then the Writer accepts the socket (it holds every
-/// connection, with the hibernation API, so events start where writes commit).
+/// `GET /connect`: the edge checks, then the user's hub takes the upgrade (`core::hubs::index`
+/// of the user id over `ROSTER_HUBS` hubs).
 pub async fn handle(req: &Request, env: &Env, params: &Params) -> worker::Result<Response> {
     let upgrade = req.headers().get("upgrade")?.unwrap_or_default();
     if !upgrade.eq_ignore_ascii_case("websocket") {
@@ -107,21 +111,24 @@ pub async fn handle(req: &Request, env: &Env, params: &Params) -> worker::Result
         return super::http::failure(&ApiError::input("websocket upgrade required"), Operation::Connect, &t);
     }
     match command(req, env, params).await {
-        Ok((cmd, raw)) => {
+        Ok((cmd, raw, user_id)) => {
             let line = String::from_utf8_lossy(&cmd.encode(b"")).trim_end().to_string();
-            let url = format!("{WRITER_CONNECT}?cmd={}&json={}", encode(&line), encode(&raw));
+            let count = hubs::count(env.var("ROSTER_HUBS").ok().map(|v| v.to_string()).as_deref());
+            let hub = hubs::name(hubs::index(&user_id, count));
+            let url = format!("https://hub/connect?hub={hub}&cmd={}&json={}", encode(&line), encode(&raw));
             // A plain runtime Request (workers-rs' RequestInit would link its serializers).
             let headers = worker::web_sys::Headers::new()?;
             headers.set("upgrade", "websocket")?;
             let init = worker::web_sys::RequestInit::new();
             init.set_headers(&headers);
             let inner = worker::web_sys::Request::new_with_str_and_init(&url, &init)?;
-            super::forward(env, &inner).await
+            super::objects::forward(env, super::objects::HUB, &hub, &inner).await
         }
         Err(e) => {
             let WebSocketPair { client, server } = WebSocketPair::new()?;
             server.accept()?;
-            refuse(&server, &e)?;
+            let (frame, reason) = refusal(&e);
+            send_refusal(&server, &frame, &reason)?;
             Response::from_websocket(client)
         }
     }

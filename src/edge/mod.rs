@@ -8,7 +8,9 @@ mod command;
 mod connect;
 mod dev;
 mod http;
+mod hub;
 mod kv;
+mod objects;
 mod params;
 mod routes;
 mod sql;
@@ -24,6 +26,7 @@ use crate::core::user;
 use command::Command;
 use http::Timing;
 use js_sys::Reflect;
+use objects::{send, Fetchable};
 use params::{percent_decode, Params};
 pub(crate) use routes::Route;
 use serde_json::Value;
@@ -169,39 +172,6 @@ async fn authenticate(
             .map_err(|_| ApiError::auth("JWTAuth error: the token's user_id is not a valid user id"))?;
     }
     Ok((claims, unsigned))
-}
-
-#[wasm_bindgen]
-extern "C" {
-    /// What `fetch` forwards a request to: the Writer's stub, or the `ASSETS` binding.
-    type Fetchable;
-    #[wasm_bindgen(method, catch)]
-    fn fetch(this: &Fetchable, req: &web_sys::Request) -> Result<js_sys::Promise, JsValue>;
-}
-
-fn writer_stub(env: &Env) -> worker::Result<worker::Stub> {
-    env.durable_object("WRITER")?.get_by_name("app")
-}
-
-/// Forwards a request to the Writer as it is (the connect upgrade); its answer is the response.
-pub(crate) async fn forward(env: &Env, req: &web_sys::Request) -> worker::Result<Response> {
-    let stub: Fetchable = writer_stub(env)?.into_rpc();
-    let answer = JsFuture::from(stub.fetch(req)?).await?;
-    Ok(Response::from(answer.unchecked_into::<web_sys::Response>()))
-}
-
-/// Sends a command to the Writer; its answer is the response.
-async fn send(env: &Env, cmd: &Command, body: &[u8]) -> Result<Response, ApiError> {
-    let unavailable = |e: JsValue| ApiError::internal(format!("writer unavailable: {e:?}"));
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    let bytes = js_sys::Uint8Array::from(cmd.encode(body).as_slice());
-    init.set_body(&bytes);
-    let req = web_sys::Request::new_with_str_and_init("https://writer/command", &init).map_err(unavailable)?;
-    let stub: Fetchable =
-        writer_stub(env).map_err(|e| ApiError::internal(format!("writer unavailable: {e}")))?.into_rpc();
-    let answer = JsFuture::from(stub.fetch(&req).map_err(unavailable)?).await.map_err(unavailable)?;
-    Ok(Response::from(answer.unchecked_into::<web_sys::Response>()))
 }
 
 #[event(fetch)]

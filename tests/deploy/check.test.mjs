@@ -222,8 +222,15 @@ describe('the TOML reader', () => {
       { binding: 'USERS', id: '00000000000000000000000000000000', preview_id: '00000000000000000000000000000000' },
     ]);
     assert.equal(raw.vars.STREAM_API_KEY, 'roster-dev-key');
-    assert.deepEqual(raw.durable_objects.bindings, [{ name: 'WRITER', class_name: 'Writer' }]);
-    assert.deepEqual(raw.migrations, [{ tag: 'v1', new_sqlite_classes: ['Writer'] }]);
+    assert.deepEqual(raw.durable_objects.bindings, [
+      { name: 'WRITER', class_name: 'Writer' },
+      { name: 'HUB', class_name: 'Hub' },
+    ]);
+    assert.deepEqual(raw.migrations, [
+      { tag: 'v1', new_sqlite_classes: ['Writer'] },
+      { tag: 'v2', new_sqlite_classes: ['Hub'] },
+    ]);
+    assert.equal(raw.vars.ROSTER_HUBS, '64');
     assert.equal(raw.assets.run_worker_first, true);
     assert.equal(raw.observability.enabled, true);
   });

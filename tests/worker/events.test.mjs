@@ -1,5 +1,5 @@
-// Real time (issue 17): the Writer holds every /connect socket (hibernation API) and sends each
-// committed user change as Stream's events to the user's own connections (with `me`) and to the
+// Real time (issue 17): the connection hubs hold every /connect socket (hibernation API); each
+// committed user change goes as Stream's events to the user's own connections (with `me`) and to the
 // connections watching it through a `presence: true` query; presence; custom events; signed
 // webhooks with retries. Driven by the stream-chat SDK's real connections and a local receiver.
 import { describe, test } from 'node:test';

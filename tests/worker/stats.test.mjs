@@ -36,11 +36,12 @@ test('shape: the Writer and its hubs; user tokens are refused with code 17', LIM
   const s = await stats();
   assert.deepEqual(Object.keys(s).sort(), ['duration', 'hubs', 'writer']);
   assert.deepEqual(Object.keys(s.writer).sort(), [
-    'commands', 'commands_per_minute', 'commands_total', 'event_backlog', 'outbox_backlog', 'seq', 'started_at',
+    'commands', 'commands_per_minute', 'commands_total', 'connects', 'disconnects', 'event_backlog',
+    'outbox_backlog', 'seq', 'started_at', 'webhook_backlog',
   ]);
-  assert.deepEqual(Object.keys(s.writer.commands).sort(), ['connects', 'disconnects', 'pings', 'requests']);
+  assert.deepEqual(Object.keys(s.writer.commands).sort(), ['hub_reports', 'requests']);
   assert.ok(!Number.isNaN(Date.parse(s.writer.started_at)));
-  assert.deepEqual(s.hubs.map((h) => [h.hub, typeof h.sockets]), [['writer', 'number']]);
+  assert.deepEqual(s.hubs, [], 'no hub has reported yet');
   const id = uid('st');
   assertEnvelope(await raw(w, 'GET', '/roster/stats', { token: signJwt({ user_id: id }, w.secret) }), 403, 17);
   assertEnvelope(await raw(w, 'GET', '/roster/stats', { token: null }), 401, 5);
@@ -66,18 +67,24 @@ test('commands_total counts every command between two reads, and no stats read',
   assert.ok(c.writer.seq > b.writer.seq, 'the writes moved the commit sequence');
 });
 
-test('sockets and connects: a connect and a disconnect through the SDK', LIMIT, async () => {
+test('sockets and connects: a connect and a disconnect through the SDK, each one hub report', LIMIT, async () => {
   const id = uid('st');
   const a = await stats();
-  assert.equal(a.hubs[0].sockets, 0);
   const client = userClient(w);
   await client.connectUser({ id, name: 'Socket' }, signJwt({ user_id: id }, w.secret));
   const b = await stats();
-  assert.equal(b.hubs[0].sockets, 1);
-  assert.equal(b.writer.commands.connects - a.writer.commands.connects, 1);
+  const sockets = (s) => s.hubs.reduce((n, h) => n + h.sockets, 0);
+  assert.equal(sockets(b) - sockets(a), 1, 'one socket, on one hub');
+  assert.equal(b.hubs.length, 1);
+  assert.match(b.hubs[0].hub, /^hub-\d+$/);
+  assert.ok(!Number.isNaN(Date.parse(b.hubs[0].as_of)));
+  assert.equal(b.writer.connects - a.writer.connects, 1);
+  assert.equal(b.writer.commands.hub_reports - a.writer.commands.hub_reports, 1, 'the connect was one command');
+  assert.equal(b.writer.commands_total - a.writer.commands_total, 1);
   await client.disconnectUser();
-  const c = await statsUntil((s) => s.hubs[0].sockets === 0 && s.writer.commands.disconnects > b.writer.commands.disconnects, 'the socket closed');
-  assert.equal(c.writer.commands.disconnects - b.writer.commands.disconnects, 1);
+  const c = await statsUntil((s) => sockets(s) === 0 && s.writer.disconnects > b.writer.disconnects, 'the socket closed');
+  assert.equal(c.writer.disconnects - b.writer.disconnects, 1);
+  assert.equal(c.writer.commands.hub_reports - b.writer.commands.hub_reports, 1, 'the close was one command');
 });
 
 test('outbox_backlog: writes waiting for KV, and none once replicated', LIMIT, async () => {

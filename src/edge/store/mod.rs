@@ -15,18 +15,23 @@
 //!   written to KV (at most one write per key per second); `meta(k, v)`: the sequence counter
 //!   and the import marker.
 //! - `subscriptions(connection_id, user_id)`: who watches whom (presence queries);
+//!   `connections(connection_id, user_id, hub)`: every open connection and the hub holding it;
+//!   `hubs(hub, lease_until, reported_ms)`: each hub's lease (`core::hubs`);
+//!   `hub_events(seq, hub, sends, attempts, due_ms)`: frames queued for a hub, in commit order;
 //!   `webhooks(id, delivery_id, user_id, url, body, attempts, due_ms)`: event deliveries pending.
 //! - `tasks(id, kind, user_ids, options, outcomes, done, total, created_at, updated_at)`: batch
 //!   operations; each user's step commits with its outcome, so a task resumes where it stopped.
 //! - `user_changes(id, seq)`: the change feed (`core::feed`): each user's latest commit
 //!   sequence number — its version (`core::precondition`) — moved only when its record changes.
 
+mod connections;
 mod outbox;
 mod pages;
 mod subscriptions;
 mod tasks;
 mod users;
 mod webhooks;
+pub use connections::*;
 pub use outbox::*;
 pub use pages::*;
 pub use subscriptions::*;
@@ -87,6 +92,13 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS webhooks (id INTEGER PRIMARY KEY AUTOINCREMENT, delivery_id TEXT NOT NULL, \
      user_id TEXT NOT NULL, url TEXT NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL, due_ms INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS webhooks_by_user ON webhooks(user_id, id)",
+    "CREATE TABLE IF NOT EXISTS connections (connection_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, hub TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS connections_by_user ON connections(user_id)",
+    "CREATE INDEX IF NOT EXISTS connections_by_hub ON connections(hub)",
+    "CREATE TABLE IF NOT EXISTS hubs (hub TEXT PRIMARY KEY, lease_until INTEGER NOT NULL, reported_ms INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS hub_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, hub TEXT NOT NULL, \
+     sends TEXT NOT NULL, attempts INTEGER NOT NULL, due_ms INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS hub_events_by_hub ON hub_events(hub, seq)",
     "CREATE TABLE IF NOT EXISTS user_changes (id TEXT PRIMARY KEY, seq INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS user_changes_by_seq ON user_changes(seq, id)",
 ];
@@ -103,6 +115,9 @@ pub fn create_schema(db: &Db) -> Result<(), ApiError> {
         db.run("INSERT OR IGNORE INTO user_changes (id, seq) SELECT id, ? FROM users", &[seq.into()])?;
         set_meta(db, "feed", "1")?;
     }
+    // Subscriptions of connections no hub reported (the Writer held its own sockets before hubs,
+    // and those closed with it) go.
+    db.run("DELETE FROM subscriptions WHERE connection_id NOT IN (SELECT connection_id FROM connections)", &[])?;
     if meta(db, "names_key")?.as_deref() != Some(skeleton::VERSION) {
         rebuild_names(db)?;
         set_meta(db, "names_key", skeleton::VERSION)?;
@@ -182,6 +197,7 @@ pub fn put_settings(db: &Db, settings_json: &str) -> Result<(), ApiError> {
 pub enum Queue {
     Outbox,
     Webhooks,
+    HubEvents,
     #[cfg(feature = "test-hooks")]
     Subscriptions,
 }
@@ -191,6 +207,7 @@ impl Queue {
         match self {
             Queue::Outbox => "outbox",
             Queue::Webhooks => "webhooks",
+            Queue::HubEvents => "hub_events",
             #[cfg(feature = "test-hooks")]
             Queue::Subscriptions => "subscriptions",
         }

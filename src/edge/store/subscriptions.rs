@@ -3,15 +3,24 @@
 use super::*;
 use std::collections::BTreeMap;
 
-/// The connections watching each of these users (one query for a whole batch).
-pub fn watchers(db: &Db, ids: &[&str]) -> Result<BTreeMap<String, Vec<String>>, ApiError> {
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+/// A watching connection and the hub that holds it.
+pub struct Watcher {
+    pub connection: String,
+    pub hub: String,
+}
+
+/// The connections watching each of these users, with their hubs (one query for a whole
+/// batch). A subscription's hub is its connection's, recorded when the connection opened.
+pub fn watchers(db: &Db, ids: &[&str]) -> Result<BTreeMap<String, Vec<Watcher>>, ApiError> {
+    let mut out: BTreeMap<String, Vec<Watcher>> = BTreeMap::new();
     let list = json::text(&Value::from(ids.iter().map(|i| Value::from(*i)).collect::<Vec<_>>()));
-    let sql = "SELECT user_id, connection_id FROM subscriptions WHERE user_id IN (SELECT value FROM json_each(?))";
+    let sql = "SELECT s.user_id, s.connection_id, c.hub FROM subscriptions s \
+               JOIN connections c ON c.connection_id = s.connection_id \
+               WHERE s.user_id IN (SELECT value FROM json_each(?))";
     for row in db.rows(sql, &[list.as_str().into()])? {
         let row = row?;
-        if let (Some(user), Some(connection)) = (row.text(0), row.text(1)) {
-            out.entry(user).or_default().push(connection);
+        if let (Some(user), Some(connection), Some(hub)) = (row.text(0), row.text(1), row.text(2)) {
+            out.entry(user).or_default().push(Watcher { connection, hub });
         }
     }
     Ok(out)

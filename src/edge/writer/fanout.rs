@@ -1,7 +1,10 @@
-//! Event fan-out: what a committed command tells the open connections (and queues for
-//! webhooks), in the command's own turn, before any await.
+//! Event fan-out: what a committed command tells the connections (and queues for webhooks).
+//! The frames are queued for the hubs holding the changed users' own connections and their
+//! watchers' connections, in the command's own turn, before any await: they commit with the
+//! write (one `hub_events` row per hub per commit, in commit order), and `delivery.rs` sends them.
 
 use super::*;
+use crate::edge::store::Watcher;
 
 /// What a committed command tells the connections and webhooks.
 pub enum Publish {
@@ -13,52 +16,97 @@ pub enum Publish {
     Connected(User, String),
 }
 
-impl Writer {
-    /// Sends a frame to these watching connections (but the ones of `except_user`).
-    pub(super) fn to_watchers(&self, connections: Option<&Vec<String>>, frame: &str, except_user: Option<&str>) {
-        for c in connections.into_iter().flatten() {
-            for ws in self.state.get_websockets_with_tag(&format!("c:{c}")) {
-                if except_user.is_some_and(|u| self.socket_ids(&ws).0 == u) {
-                    continue;
-                }
-                let _ = ws.send_with_str(frame);
-            }
+/// The frames of one commit, by hub: `{tags, frame, except_connection, except_user}` each.
+#[derive(Default)]
+pub(super) struct Sends(BTreeMap<String, Vec<Value>>);
+
+impl Sends {
+    fn add(
+        &mut self,
+        hub: &str,
+        tags: Vec<String>,
+        frame: &str,
+        except_connection: Option<&str>,
+        except_user: Option<&str>,
+    ) {
+        let send = object([
+            ("tags", Value::from(tags)),
+            ("frame", Value::from(frame)),
+            ("except_connection", except_connection.map_or(Value::Null, Value::from)),
+            ("except_user", except_user.map_or(Value::Null, Value::from)),
+        ]);
+        self.0.entry(hub.to_string()).or_default().push(send);
+    }
+
+    /// A frame to a user's own connections on each of its hubs (but the connection `except`).
+    pub(super) fn for_user(&mut self, hubs: Option<&Vec<String>>, user_id: &str, frame: &str, except: Option<&str>) {
+        for hub in hubs.into_iter().flatten() {
+            self.add(hub, vec![format!("u:{user_id}")], frame, except, None);
         }
     }
 
-    /// Delivers a committed change: events to the users' own connections (with `me`) and to
-    /// their watchers, and to the app's webhooks.
+    /// A frame to these watching connections, grouped by hub (but the ones of `except_user`).
+    pub(super) fn for_watchers(&mut self, watchers: Option<&Vec<Watcher>>, frame: &str, except_user: Option<&str>) {
+        let mut by_hub: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for w in watchers.into_iter().flatten() {
+            by_hub.entry(w.hub.as_str()).or_default().push(format!("c:{}", w.connection));
+        }
+        for (hub, tags) in by_hub {
+            self.add(hub, tags, frame, None, except_user);
+        }
+    }
+
+    /// Queues the frames: one event per hub, delivered in commit order.
+    pub(super) fn queue(self, db: &Db, now_ms: i64) {
+        for (hub, sends) in self.0 {
+            let _ = store::queue_hub_event(db, &hub, &json::text(&Value::Array(sends)), now_ms);
+        }
+    }
+}
+
+impl Writer {
+    /// Queues a committed change: events to the users' own connections (with `me`) and to their
+    /// watchers, and to the app's webhooks.
     pub(super) fn publish(&self, db: &Db, publish: Publish, at: Timestamp) {
         let Ok(settings) = store::load_settings(db) else { return };
         let (change, users, except) = match publish {
             Publish::Users(change, users) => (change, users, None),
             Publish::Connected(user, connection) => (UserChange::Updated, vec![user], Some(connection)),
             Publish::Custom(user_id, event) => {
-                self.send_tagged(&format!("u:{user_id}"), &json::text(&event), None);
+                let hubs = store::user_hubs(db, &[user_id.as_str()]).unwrap_or_default();
+                let mut sends = Sends::default();
+                sends.for_user(hubs.get(&user_id), &user_id, &json::text(&event), None);
+                sends.queue(db, now_ms());
                 self.queue_webhooks(db, &settings, &user_id, &event);
                 return;
             }
         };
-        // Nothing to do without sockets (no one to tell, no one watching) and without webhooks:
-        // a batch write then pays no per-user work here.
-        let sockets = !self.state.get_websockets().is_empty();
+        // Nothing to do without connections (no one to tell, no one watching) and without
+        // webhooks: a batch write then pays no per-user work here.
+        let sockets = store::any_connection(db).unwrap_or(false);
         let hooks = !events::webhook_targets(&settings, change.event_type()).is_empty();
         if !sockets && !hooks {
             return;
         }
         let ids: Vec<&str> = users.iter().map(|u| u.get("id").and_then(Value::as_str).unwrap_or_default()).collect();
-        let watching = if sockets { watchers(db, &ids) } else { BTreeMap::new() };
+        let (hubs, watching) = if sockets {
+            (store::user_hubs(db, &ids).unwrap_or_default(), store::watchers(db, &ids).unwrap_or_default())
+        } else {
+            (BTreeMap::new(), BTreeMap::new())
+        };
+        let mut sends = Sends::default();
         for (u, id) in users.iter().zip(ids) {
-            let online = sockets && self.connected(id) && events::visible(u);
+            let online = hubs.contains_key(id) && events::visible(u);
             let event = events::user_event(change, u, online, &settings, at);
             if sockets {
                 let own = json::text(&events::for_self(&event, u, &settings));
-                self.send_tagged(&format!("u:{id}"), &own, except.as_deref());
-                self.to_watchers(watching.get(id), &json::text(&event), Some(id));
+                sends.for_user(hubs.get(id), id, &own, except.as_deref());
+                sends.for_watchers(watching.get(id), &json::text(&event), Some(id));
             }
             if hooks {
                 self.queue_webhooks(db, &settings, id, &event);
             }
         }
+        sends.queue(db, now_ms());
     }
 }

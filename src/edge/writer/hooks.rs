@@ -24,6 +24,17 @@ impl Writer {
                 self.schedule_drain(&db).await;
                 reply(object([("ping_timeout_ms", Value::from(ms))]))
             }
+            // `{hub, n}`: the hub's next n delivery acknowledgements are lost (`delivery.rs`); answers
+            // how many of the previous setting were left.
+            "lose-acks" => {
+                let asked = json::parse_slice(body).unwrap_or(Value::Null);
+                let hub = asked.get("hub").and_then(Value::as_str).unwrap_or_default();
+                let n = asked.get("n").and_then(Value::as_i64).unwrap_or(0);
+                let left = store::meta(&db, &format!("lose_acks:{hub}")).ok().flatten().unwrap_or_default();
+                store::set_meta(&db, &format!("lose_acks:{hub}"), &n.to_string())
+                    .map_err(|e| worker::Error::RustError(e.reason))?;
+                reply(object([("hub", Value::from(hub)), ("lose_acks", Value::from(n)), ("left", Value::from(left))]))
+            }
             "task-budget" => {
                 let budget = String::from_utf8_lossy(body).trim().to_string();
                 let set = Some(budget.as_str()).filter(|b| !b.is_empty());
@@ -46,6 +57,44 @@ impl Writer {
                 reply(self.outbox_state(&db))
             }
             "outbox" => reply(self.outbox_state(&db)),
+            // `{hub, what}`: a hub's test switch (`hub/hooks.rs`), or every hub's when `hub` is
+            // null; answers each hub's state.
+            "hubs" => {
+                let asked = json::parse_slice(body).unwrap_or(Value::Null);
+                let what = asked.get("what").and_then(Value::as_str).unwrap_or("state");
+                let names: Vec<String> = match asked.get("hub").and_then(Value::as_str) {
+                    Some(h) => vec![h.to_string()],
+                    None => {
+                        let count = crate::core::hubs::count(
+                            self.env.var("ROSTER_HUBS").ok().map(|v| v.to_string()).as_deref(),
+                        );
+                        (0..count).map(crate::core::hubs::name).collect()
+                    }
+                };
+                let mut answers = Vec::new();
+                for name in names {
+                    let url = format!("https://hub/test/{what}?hub={name}");
+                    let (status, body) =
+                        crate::edge::objects::post(&self.env, crate::edge::objects::HUB, &name, &url, b"")
+                            .await
+                            .map_err(|e| worker::Error::RustError(e.reason))?;
+                    if status != 200 {
+                        return Response::error(String::from_utf8_lossy(&body).to_string(), 500);
+                    }
+                    answers.push(json::parse_slice(&body).unwrap_or(Value::Null));
+                }
+                reply(object([("hubs", Value::Array(answers))]))
+            }
+            // A hub's lease runs out now (as if it had stopped reporting for the lease's length):
+            // its connections are taken away.
+            "expire-hub" => {
+                let hub = String::from_utf8_lossy(body).trim().to_string();
+                db.run("UPDATE hubs SET lease_until = 0 WHERE hub = ?", &[hub.as_str().into()])
+                    .map_err(|e| worker::Error::RustError(e.reason))?;
+                self.sweep_hubs(&db).map_err(|e| worker::Error::RustError(e.reason))?;
+                self.kick_delivery();
+                reply(object([("expired", Value::from(hub))]))
+            }
             "users" => {
                 let rows = store::all_users(&db).map_err(|e| worker::Error::RustError(e.reason))?;
                 let users: serde_json::Map<String, Value> = rows

@@ -13,29 +13,31 @@
 //!   Workers KV) before serving anything (`blockConcurrencyWhile`).
 //!
 //! One file per concept: this one is the object (its state, the request entry, the alarm and its
-//! scheduling, rate limits); `execute.rs` runs one command; `sockets.rs` holds connections and
-//! presence; `fanout.rs` tells connections (and queues webhooks) what a commit changed;
+//! scheduling, rate limits); `execute.rs` runs one command; `connections.rs` runs the hubs'
+//! reports (connects, closes, presence, leases); `fanout.rs` queues for the hubs (and for
+//! webhooks) what a commit changed; `delivery.rs` sends the hubs their events;
 //! `webhooks.rs` delivers those; `outbox.rs` replicates to KV; `task_runs.rs` runs batch tasks;
 //! `accounts.rs` guests and exports; `import.rs` the first start; `stats.rs` the operator's view (`GET /roster/stats`); `hooks.rs`
 //! the test-only routes.
 
 mod accounts;
+mod connections;
+mod delivery;
 mod execute;
 mod fanout;
 #[cfg(feature = "test-hooks")]
 mod hooks;
 mod import;
 mod outbox;
-mod sockets;
 mod stats;
 mod task_runs;
 mod webhooks;
 use accounts::*;
+use connections::*;
 use execute::*;
 use fanout::*;
 use import::import;
 use outbox::*;
-use sockets::*;
 use task_runs::*;
 
 use super::command::Command;
@@ -67,11 +69,9 @@ use crate::core::v2;
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use wasm_bindgen::{JsCast, JsValue};
-use worker::{
-    durable_object, js_sys, Date, DurableObject, Env, Request, Response, State, Storage, WebSocket,
-    WebSocketIncomingMessage, WebSocketPair,
-};
+use worker::{durable_object, js_sys, Date, DurableObject, Env, Request, Response, State, Storage};
 
 fn now_ms() -> i64 {
     i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX)
@@ -94,6 +94,8 @@ pub struct Writer {
     ready: Cell<bool>,
     draining: Cell<bool>,
     delivering: Cell<bool>,
+    /// A delivery of events to the hubs is running (`delivery.rs`).
+    delivering_events: Rc<Cell<bool>>,
     alarm_set: Cell<bool>,
     stats: RefCell<KvStats>,
     /// What ran here since this instance started (`GET /roster/stats`).
@@ -111,6 +113,7 @@ impl DurableObject for Writer {
             ready: Cell::new(false),
             draining: Cell::new(false),
             delivering: Cell::new(false),
+            delivering_events: Rc::default(),
             alarm_set: Cell::new(false),
             stats: RefCell::default(),
             activity: RefCell::new(Activity::new(now_ms())),
@@ -119,11 +122,12 @@ impl DurableObject for Writer {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        if req.headers().get("upgrade")?.is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
-            return self.open_socket(&req).await;
-        }
+        let from_hub = super::Target::of(&req).path == "/hub";
         // The body first: this await opens the input gate, so it comes before any state is read.
         let raw = req.bytes().await?;
+        if from_hub {
+            return self.hub(&raw).await;
+        }
         let (cmd, body) = match Command::decode(&raw) {
             Ok(c) => c,
             Err(e) => return http::failure(&e, Route::NotFound.op(), &Timing { started_ms: 0, kv_ops: 0, rate: None }),
@@ -152,6 +156,7 @@ impl DurableObject for Writer {
                 Err(e) => return http::failure(&e, cmd.route.op(), &t),
             };
         let response = self.run(&db, &cmd, &settings, body, at, &t);
+        self.kick_delivery();
         self.schedule_drain(&db).await;
         response
     }
@@ -162,39 +167,30 @@ impl DurableObject for Writer {
             return Err(worker::Error::RustError(e.reason));
         }
         self.run_tasks(&self.db()).map_err(|e| worker::Error::RustError(e.reason))?;
-        self.sweep_sockets().await;
+        self.sweep_hubs(&self.db()).map_err(|e| worker::Error::RustError(e.reason))?;
+        self.kick_delivery();
         self.deliver_webhooks().await.map_err(|e| worker::Error::RustError(e.reason))?;
         self.drain().await.map_err(|e| worker::Error::RustError(e.reason))?;
         Response::ok("")
     }
-
-    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> worker::Result<()> {
-        if let WebSocketIncomingMessage::String(text) = message {
-            if text.contains("health.check") {
-                self.activity.borrow_mut().record(Ran::Ping, now_ms());
-                set_last_seen(&ws, now_ms());
-                let (_, connection) = self.socket_ids(&ws);
-                let _ = ws.send_with_str(super::connect::health_check(&connection, now(), None));
-            }
-        }
-        Ok(())
-    }
-
-    async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _clean: bool) -> worker::Result<()> {
-        self.activity.borrow_mut().record(Ran::Disconnect, now_ms());
-        let _ = ws.close(Some(1000), Some("bye"));
-        self.socket_gone(&ws).await;
-        Ok(())
-    }
-
-    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> worker::Result<()> {
-        self.activity.borrow_mut().record(Ran::Disconnect, now_ms());
-        self.socket_gone(&ws).await;
-        Ok(())
-    }
 }
 
 impl Writer {
+    /// A hub's report (`connections.rs`): one command, answered with what the hub must do.
+    async fn hub(&self, raw: &[u8]) -> worker::Result<Response> {
+        if let Err(e) = self.ensure_ready().await {
+            return Response::error(e.reason, 500);
+        }
+        let db = self.db();
+        let answer = self.hub_report(&db, raw);
+        self.kick_delivery();
+        self.schedule_drain(&db).await;
+        match answer {
+            Ok(v) => Response::from_bytes(json::text(&v).into_bytes()),
+            Err(e) => Response::error(e.reason, 500),
+        }
+    }
+
     /// One command after the request checks, synchronously: no await until it has committed.
     fn run(
         &self,
@@ -312,12 +308,18 @@ impl Writer {
         }
         let earliest = |queue| store::earliest_due(db, queue).ok().flatten();
         let tasks = self.tasks_runnable(db).then(now_ms);
-        // While sockets are open, the alarm also looks for connections that stopped pinging.
-        let sweep = (!self.state.get_websockets().is_empty()).then(|| now_ms() + self.ping_timeout(db).min(SWEEP_MS));
-        let due = [earliest(store::Queue::Outbox), earliest(store::Queue::Webhooks), tasks, sweep]
-            .into_iter()
-            .flatten()
-            .min();
+        // While hubs hold connections, the alarm also looks for hubs whose lease lapsed.
+        let lapse = store::next_lapse(db).ok().flatten().map(|l| l + 1);
+        let due = [
+            earliest(store::Queue::Outbox),
+            earliest(store::Queue::Webhooks),
+            earliest(store::Queue::HubEvents),
+            tasks,
+            lapse,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         if let Some(due) = due {
             let at = js_sys::Date::new(&JsValue::from_f64(due as f64));
             if self.state.storage().set_alarm(worker::ScheduledTime::new(at)).await.is_ok() {

@@ -1,0 +1,90 @@
+//! Delivering queued events to the hubs (`fanout.rs` queues them with each commit): each hub's
+//! events in commit order, up to 100 per request, removed once the hub acknowledges them;
+//! retried with backoff when a hub cannot be reached (the rows stay, so a restart resumes). The
+//! hubs de-duplicate by sequence number. One delivery run at a time, started after every command
+//! (without holding up its answer) and by the alarm.
+
+use super::*;
+use crate::edge::objects::{self, HUB};
+use std::rc::Rc;
+
+/// Events per delivery request.
+const BATCH: i64 = 100;
+
+/// The wait before attempt `n + 1` to a hub that failed `n` times: 1 s doubling, at most 5 min.
+fn backoff_ms(attempts: i64) -> i64 {
+    1000_i64.saturating_mul(1_i64 << attempts.clamp(0, 9)).min(300_000)
+}
+
+impl Writer {
+    /// Starts a delivery run unless one is going (it runs on after this request is answered).
+    pub(super) fn kick_delivery(&self) {
+        if self.delivering_events.get() {
+            return;
+        }
+        self.delivering_events.set(true);
+        let (db, env, running) = (self.db(), self.env.clone(), Rc::clone(&self.delivering_events));
+        wasm_bindgen_futures::spawn_local(async move {
+            deliver_events(&db, &env).await;
+            running.set(false);
+        });
+    }
+}
+
+/// Delivers until no hub has events due (those backing off wait for the alarm).
+async fn deliver_events(db: &Db, env: &Env) {
+    loop {
+        let hubs = store::hubs_due(db, now_ms()).unwrap_or_default();
+        if hubs.is_empty() {
+            return;
+        }
+        for hub in &hubs {
+            deliver_to(db, env, hub).await;
+        }
+    }
+}
+
+/// One hub's events, batch by batch, until it has none or a delivery fails.
+async fn deliver_to(db: &Db, env: &Env, hub: &str) {
+    loop {
+        let events = match store::hub_events(db, hub, BATCH) {
+            Ok(e) if !e.is_empty() => e,
+            _ => return,
+        };
+        let last = events.last().map_or(0, |(seq, _)| *seq);
+        // The sends are stored as JSON text: spliced in, not parsed again.
+        let items: Vec<String> =
+            events.iter().map(|(seq, sends)| format!("{{\"seq\":{seq},\"sends\":{sends}}}")).collect();
+        let body = format!("{{\"events\":[{}]}}", items.join(","));
+        let url = format!("https://hub/deliver?hub={hub}");
+        match objects::post(env, HUB, hub, &url, body.as_bytes()).await {
+            Ok((200, _)) => {
+                #[cfg(feature = "test-hooks")]
+                if lose_ack(db, env, hub) {
+                    continue; // as if the acknowledgement never came: the same events again
+                }
+                let _ = store::delivered_hub_events(db, hub, last);
+            }
+            _ => {
+                let attempts = store::hub_attempts(db, hub).unwrap_or(0);
+                let _ = store::retry_hub_events(db, hub, now_ms() + backoff_ms(attempts));
+                return;
+            }
+        }
+    }
+}
+
+/// Test hook `lose-acks`: the hub's next N acknowledgements are dropped, so it gets those events
+/// again and must skip them.
+#[cfg(feature = "test-hooks")]
+fn lose_ack(db: &Db, env: &Env, hub: &str) -> bool {
+    if !crate::edge::test_hooks(env) {
+        return false;
+    }
+    let key = format!("lose_acks:{hub}");
+    let left = store::meta(db, &key).ok().flatten().and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+    if left > 0 {
+        let _ = store::set_meta(db, &key, &(left - 1).to_string());
+    }
+    left > 0
+}
