@@ -398,6 +398,13 @@ export async function writerUsers(w) {
   return (await hook(w, 'users')).users;
 }
 
+/** `GET /roster/stats` with the server token (asserted 200); its JSON. */
+export async function stats(w) {
+  const res = await raw(w, 'GET', '/roster/stats');
+  assert.equal(res.status, 200, res.text);
+  return res.json;
+}
+
 /** Per-test options: every test has a bounded run time. */
 export const LIMIT = { timeout: 60_000 };
 

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { hook, raw, serverClient, signJwt, startWorker } from './harness.mjs';
+import { hook, raw, serverClient, signJwt, startWorker, stats as readStats } from './harness.mjs';
 
 const HUBS = 8;
 const LONG = { timeout: 240_000 };
@@ -21,11 +21,7 @@ after(async () => {
   await w?.stop();
 });
 
-async function stats() {
-  const res = await raw(w, 'GET', '/roster/stats');
-  assert.equal(res.status, 200, res.text);
-  return res.json;
-}
+const stats = () => readStats(w);
 
 const sockets = (s) => s.hubs.reduce((n, h) => n + h.sockets, 0);
 

@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { assertEnvelope, drained, kvFault, raw, serverClient, signJwt, startWorker, uid, userClient, LIMIT } from './harness.mjs';
+import { assertEnvelope, drained, kvFault, raw, serverClient, signJwt, startWorker, uid, userClient, LIMIT, stats as readStats } from './harness.mjs';
 
 let w;
 let server;
@@ -16,11 +16,7 @@ after(async () => {
   await w?.stop();
 });
 
-async function stats() {
-  const res = await raw(w, 'GET', '/roster/stats');
-  assert.equal(res.status, 200, res.text);
-  return res.json;
-}
+const stats = () => readStats(w);
 
 /** Reads stats until `ok(stats)` holds (a socket's close reaches the Writer after the client's). */
 async function statsUntil(ok, what) {

@@ -40,11 +40,7 @@ pub fn any_connection(db: &Db) -> Result<bool, ApiError> {
 
 /// The connections a hub holds, as the Writer knows them.
 pub fn hub_connections(db: &Db, hub: &str) -> Result<Vec<String>, ApiError> {
-    let mut out = Vec::new();
-    for row in db.rows("SELECT connection_id FROM connections WHERE hub = ?", &[hub.into()])? {
-        out.extend(row?.text(0));
-    }
-    Ok(out)
+    texts(db, "SELECT connection_id FROM connections WHERE hub = ?", &[hub.into()])
 }
 
 /// The hubs holding each of these users' connections.
@@ -70,13 +66,9 @@ pub fn renew_hub(db: &Db, hub: &str, until: i64, now_ms: i64) -> Result<(), ApiE
     .map(|_| ())
 }
 
-/// The hubs whose lease ran out before `now_ms`, and the earliest lease still running.
+/// The hubs whose lease ran out before `now_ms`.
 pub fn lapsed_hubs(db: &Db, now_ms: i64) -> Result<Vec<String>, ApiError> {
-    let mut out = Vec::new();
-    for row in db.rows("SELECT hub FROM hubs WHERE lease_until < ?", &[now_ms.into()])? {
-        out.extend(row?.text(0));
-    }
-    Ok(out)
+    texts(db, "SELECT hub FROM hubs WHERE lease_until < ?", &[now_ms.into()])
 }
 
 /// When the earliest lease of a hub holding connections runs out.
@@ -115,11 +107,7 @@ pub fn queue_hub_event(db: &Db, hub: &str, sends: &str, now_ms: i64) -> Result<(
 
 /// The hubs with events due by `now_ms`.
 pub fn hubs_due(db: &Db, now_ms: i64) -> Result<Vec<String>, ApiError> {
-    let mut out = Vec::new();
-    for row in db.rows("SELECT DISTINCT hub FROM hub_events WHERE due_ms <= ?", &[now_ms.into()])? {
-        out.extend(row?.text(0));
-    }
-    Ok(out)
+    texts(db, "SELECT DISTINCT hub FROM hub_events WHERE due_ms <= ?", &[now_ms.into()])
 }
 
 /// A hub's oldest queued events, in commit order: `(seq, sends)`, at most `limit`.
@@ -150,4 +138,13 @@ pub fn hub_attempts(db: &Db, hub: &str) -> Result<i64, ApiError> {
 pub fn retry_hub_events(db: &Db, hub: &str, due_ms: i64) -> Result<(), ApiError> {
     db.run("UPDATE hub_events SET attempts = attempts + 1, due_ms = ? WHERE hub = ?", &[due_ms.into(), hub.into()])
         .map(|_| ())
+}
+
+/// The first column of every row, as text.
+fn texts(db: &Db, sql: &str, args: &[Arg<'_>]) -> Result<Vec<String>, ApiError> {
+    let mut out = Vec::new();
+    for row in db.rows(sql, args)? {
+        out.extend(row?.text(0));
+    }
+    Ok(out)
 }

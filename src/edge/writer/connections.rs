@@ -103,7 +103,7 @@ impl Writer {
         let hub = report.get("hub").and_then(Value::as_str).filter(|h| !h.is_empty());
         let hub = hub.ok_or_else(|| ApiError::internal("bad hub report: no hub"))?;
         let (at, now) = (now(), now_ms());
-        let lease = self.lease_ms(db);
+        let lease = crate::core::hubs::LEASE_MS;
         store::renew_hub(db, hub, now + lease, now)?;
         let settings = store::load_settings(db)?;
         let strs = |k: &str| -> Vec<&str> {
@@ -209,11 +209,6 @@ impl Writer {
             store::forget_hub(db, &hub)?;
         }
         Ok(())
-    }
-
-    /// How long a hub's report keeps its connections (`core::hubs::LEASE_MS`).
-    pub(super) fn lease_ms(&self, _db: &Db) -> i64 {
-        crate::core::hubs::LEASE_MS
     }
 
     /// How long a connection may go without a ping before its hub drops it: three missed
