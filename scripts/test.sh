@@ -61,7 +61,8 @@ step "worker: the compiled Worker under wrangler dev (workerd), driven by the st
 node --test --test-concurrency=1 --test-force-exit \
   tests/worker/api.test.mjs tests/worker/connect.test.mjs tests/worker/lifecycle.test.mjs tests/worker/storage.test.mjs \
   tests/worker/tenancy.test.mjs tests/worker/v2.test.mjs tests/worker/tasks.test.mjs tests/worker/events.test.mjs tests/worker/import.test.mjs \
-  tests/worker/production.test.mjs tests/worker/feed.test.mjs tests/worker/versions.test.mjs tests/worker/cursor.test.mjs tests/worker/stats.test.mjs tests/worker/hubs.test.mjs
+  tests/worker/production.test.mjs tests/worker/feed.test.mjs tests/worker/versions.test.mjs tests/worker/cursor.test.mjs tests/worker/stats.test.mjs tests/worker/hubs.test.mjs \
+  tests/worker/layout.test.mjs
 
 step "worker: race-free writes (issues 6, 13): concurrent writers with server and user tokens, concurrent PATCH /app"
 node --test --test-concurrency=1 --test-force-exit tests/worker/race.test.mjs

@@ -66,9 +66,12 @@ export async function freePort() {
   }
 }
 
-/** A snapshot of build/ and a wrangler config without [build], in a fresh temp dir. */
-function stageWorker(hooks) {
-  const build = join(ROOT, 'build');
+/**
+ * A snapshot of build/ and a wrangler config without [build], in a fresh temp dir; both from
+ * `root` (this checkout, or another one: the benchmarks compare an earlier commit's build).
+ */
+function stageWorker(hooks, root = ROOT) {
+  const build = join(root, 'build');
   if (!existsSync(join(build, 'index.js')) || !existsSync(join(build, 'index_bg.wasm'))) {
     throw new Error('build/index.js is missing: run `ROSTER_HOOKS=1 bash scripts/build-worker.sh` first (scripts/test.sh does)');
   }
@@ -78,7 +81,7 @@ function stageWorker(hooks) {
   }
   const dir = mkdtempSync(join(tmpdir(), 'roster-worker-'));
   cpSync(build, join(dir, 'build'), { recursive: true });
-  const original = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8');
+  const original = readFileSync(join(root, 'wrangler.toml'), 'utf8');
   const lines = [];
   let inBuild = false;
   for (const line of original.split('\n')) {
@@ -94,7 +97,9 @@ function stageWorker(hooks) {
 }
 
 /**
- * Starts the Worker. Options: `persistTo` (reuse a KV directory: a restart), `key`, `secret`.
+ * Starts the Worker. Options: `persistTo` (reuse a KV directory: a restart), `key`, `secret`,
+ * `hooks` (false: no test hooks), `vars` (more `--var`s), `root` (another checkout's build/
+ * and wrangler.toml).
  * Returns {baseURL, port, key, secret, persistTo, serverToken, logs(), stop()}; stop() keeps
  * the KV directory so a restart can reuse it.
  */
@@ -106,7 +111,7 @@ export async function startWorker(opts = {}) {
     persistTo = mkdtempSync(join(tmpdir(), 'roster-kv-'));
     dataDirs.add(persistTo); // removed when the test process exits (restarts reuse it before)
   }
-  const stage = stageWorker(opts.hooks !== false);
+  const stage = stageWorker(opts.hooks !== false, opts.root);
   dataDirs.add(stage); // removed by stop(), or at exit if a test process dies before it
   const port = await freePort();
   const inspectorPort = await freePort();

@@ -5,9 +5,8 @@
 // hub's reports (so that "arrived together" is made to happen, not hoped for) and crash it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
-import WebSocket from 'ws';
 import { hook, raw, serverClient, signJwt, startWorker, stats as readStats } from './harness.mjs';
+import { hubStates, hubsOf, isPresence, open as open_, sockets, until } from './sockets.mjs';
 
 const HUBS = 8;
 const LONG = { timeout: 240_000 };
@@ -23,66 +22,14 @@ after(async () => {
 
 const stats = () => readStats(w);
 
-const sockets = (s) => s.hubs.reduce((n, h) => n + h.sockets, 0);
+const hubs = (what, hub) => hubStates(w, what, hub);
+const open = (id, details) => open_(w, id, details);
 
-/** Polls `read()` until `ok(value)` (bounded: 60 s); the value. */
-async function until(read, ok, what) {
-  let value;
-  for (let i = 0; i < 600; i++) {
-    value = await read();
-    if (ok(value)) return value;
-    await sleep(100);
-  }
-  assert.fail(`never ${what}: ${JSON.stringify(value).slice(0, 500)}`);
-}
-
-/** Every hub's state (test hook), or one hub's after a switch (`what`). */
-async function hubs(what = 'state', hub = null) {
-  return (await hook(w, 'hubs', JSON.stringify({ hub, what }))).hubs;
-}
-
-/** The hub holding a user's connections (from the hubs' own state). */
+/** The hub holding a user's connections. */
 async function hubOf(id) {
-  const found = (await hubs()).filter((h) => h.users.includes(id));
+  const found = await hubsOf(w, id);
   assert.equal(found.length, 1, `${id} is on exactly one hub`);
-  return found[0].hub;
-}
-
-/**
- * A raw connection of `id` (its `user_details` unchanged from what upsertUsers stored when
- * `details` is omitted). `frames` keeps every frame; `next(match)` resolves the first unread
- * one that matches (bounded: 30 s); `hello` is the first frame.
- */
-function open(id, details = { id }) {
-  const q = new URLSearchParams({
-    json: JSON.stringify({ user_id: id, user_details: details }),
-    api_key: w.key, authorization: signJwt({ user_id: id }, w.secret), 'stream-auth-type': 'jwt',
-  });
-  const ws = new WebSocket(`${w.baseURL.replace(/^http/, 'ws')}/connect?${q}`);
-  const frames = [];
-  const waiters = [];
-  let read = 0;
-  ws.on('message', (d) => {
-    frames.push(JSON.parse(d.toString()));
-    for (const check of [...waiters]) check();
-  });
-  const next = (match) => new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${id}: no such frame within 30 s`)), 30_000);
-    const check = () => {
-      const i = frames.findIndex((f, k) => k >= read && match(f));
-      if (i < 0) return false;
-      read = i + 1;
-      clearTimeout(timer);
-      waiters.splice(waiters.indexOf(check), 1);
-      resolve(frames[i]);
-      return true;
-    };
-    waiters.push(check);
-    check();
-  });
-  const closed = new Promise((resolve) => ws.once('close', (code) => resolve(code)));
-  const hello = next(() => true);
-  return { id, ws, frames, next, hello, closed };
+  return found[0];
 }
 
 async function upsertAll(ids) {
@@ -90,8 +37,6 @@ async function upsertAll(ids) {
     await server.upsertUsers(ids.slice(i, i + 100).map((id) => ({ id, name: `Name ${id}` })));
   }
 }
-
-const isPresence = (f) => f.type === 'user.presence.changed';
 
 describe('hubs', () => {
   test('1,000 concurrent sockets spread over every hub, none held by the Writer', LONG, async () => {

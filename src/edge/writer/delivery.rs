@@ -1,8 +1,8 @@
 //! Delivering queued events to the hubs (`fanout.rs` queues them with each commit): each hub's
 //! events in commit order, up to 100 per request, removed once the hub acknowledges them;
 //! retried with backoff when a hub cannot be reached (the rows stay, so a restart resumes). The
-//! hubs de-duplicate by sequence number. One delivery run at a time, started after every command
-//! (without holding up its answer) and by the alarm.
+//! hubs de-duplicate by sequence number. One delivery run per hub at a time, the hubs side by
+//! side, started after every command (without holding up its answer) and by the alarm.
 
 use super::*;
 use crate::edge::objects::{self, HUB};
@@ -17,29 +17,20 @@ fn backoff_ms(attempts: i64) -> i64 {
 }
 
 impl Writer {
-    /// Starts a delivery run unless one is going (it runs on after this request is answered).
+    /// Starts a delivery run for each hub with events due that has none going (they run on
+    /// after this request is answered, side by side; each hub's own events stay in order).
     pub(super) fn kick_delivery(&self) {
-        if self.delivering_events.get() {
-            return;
-        }
-        self.delivering_events.set(true);
-        let (db, env, running) = (self.db(), self.env.clone(), Rc::clone(&self.delivering_events));
-        wasm_bindgen_futures::spawn_local(async move {
-            deliver_events(&db, &env).await;
-            running.set(false);
-        });
-    }
-}
-
-/// Delivers until no hub has events due (those backing off wait for the alarm).
-async fn deliver_events(db: &Db, env: &Env) {
-    loop {
-        let hubs = store::hubs_due(db, now_ms()).unwrap_or_default();
-        if hubs.is_empty() {
-            return;
-        }
-        for hub in &hubs {
-            deliver_to(db, env, hub).await;
+        for hub in store::hubs_due(&self.db(), now_ms()).unwrap_or_default() {
+            if !self.delivering_events.borrow_mut().insert(hub.clone()) {
+                continue;
+            }
+            let (db, env, running) = (self.db(), self.env.clone(), Rc::clone(&self.delivering_events));
+            wasm_bindgen_futures::spawn_local(async move {
+                deliver_to(&db, &env, &hub).await;
+                // No await between finding the hub's queue empty and leaving the set: a commit
+                // that queues for this hub afterwards finds it gone and starts a new run.
+                running.borrow_mut().remove(&hub);
+            });
         }
     }
 }

@@ -64,11 +64,21 @@ impl Writer {
                 let what = asked.get("what").and_then(Value::as_str).unwrap_or("state");
                 let names: Vec<String> = match asked.get("hub").and_then(Value::as_str) {
                     Some(h) => vec![h.to_string()],
+                    // Every hub of the current layout, and any other that holds connections
+                    // (made under an earlier `ROSTER_HUBS`).
                     None => {
                         let count = crate::core::hubs::count(
                             self.env.var("ROSTER_HUBS").ok().map(|v| v.to_string()).as_deref(),
                         );
-                        (0..count).map(crate::core::hubs::name).collect()
+                        let mut names: Vec<String> = (0..count).map(crate::core::hubs::name).collect();
+                        for (hub, _, _) in
+                            crate::edge::store::hub_counts(&db).map_err(|e| worker::Error::RustError(e.reason))?
+                        {
+                            if !names.contains(&hub) {
+                                names.push(hub);
+                            }
+                        }
+                        names
                     }
                 };
                 let mut answers = Vec::new();

@@ -68,7 +68,7 @@ use crate::core::username;
 use crate::core::v2;
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::{durable_object, js_sys, Date, DurableObject, Env, Request, Response, State, Storage};
@@ -94,8 +94,8 @@ pub struct Writer {
     ready: Cell<bool>,
     draining: Cell<bool>,
     delivering: Cell<bool>,
-    /// A delivery of events to the hubs is running (`delivery.rs`).
-    delivering_events: Rc<Cell<bool>>,
+    /// The hubs a delivery of events is running to (`delivery.rs`).
+    delivering_events: Rc<RefCell<BTreeSet<String>>>,
     alarm_set: Cell<bool>,
     stats: RefCell<KvStats>,
     /// What ran here since this instance started (`GET /roster/stats`).
