@@ -1,4 +1,4 @@
-//! The batch operations over records (`core::batch`) against the same operations over
+//! The batch operations over records (`core::engine::batch`) against the same operations over
 //! `serde_json` trees — the code `POST /users` and `PATCH /users` ran before records existed —
 //! on a large seeded corpus: Unicode names, deep custom data, floats in every form, escapes,
 //! whitespace, duplicate keys, sizes at the 5 KiB limit, nesting at the 64-level limit and every
@@ -6,11 +6,11 @@
 //! error code and message; the record path must decide most of the corpus itself.
 #![cfg(test)]
 
-use roster::core::auth::Caller;
-use roster::core::batch::{self, Load, Written};
-use roster::core::json;
-use roster::core::time::Timestamp;
-use roster::core::username;
+use roster::core::access::auth::Caller;
+use roster::core::engine::batch::{self, Load, Written};
+use roster::core::model::username;
+use roster::core::wire::json;
+use roster::core::wire::time::Timestamp;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -226,7 +226,9 @@ fn stored_users(r: &mut Rng, ids: &[String], clean: bool) -> BTreeMap<String, St
     out
 }
 
-fn loader(stored: &BTreeMap<String, String>) -> impl FnMut(&str) -> roster::core::error::Result<Option<String>> + '_ {
+fn loader(
+    stored: &BTreeMap<String, String>,
+) -> impl FnMut(&str) -> roster::core::wire::error::Result<Option<String>> + '_ {
     |id| Ok(stored.get(id).cloned())
 }
 
@@ -236,8 +238,8 @@ fn parsed(w: &Written) -> (Value, BTreeMap<String, Value>) {
     (json::parse(&w.body).unwrap(), records)
 }
 
-type Op = fn(&str, &mut Load<'_>, &Caller, Timestamp) -> roster::core::error::Result<Option<Written>>;
-type Tree = fn(&str, &mut Load<'_>, &Caller, Timestamp) -> roster::core::error::Result<Written>;
+type Op = fn(&str, &mut Load<'_>, &Caller, Timestamp) -> roster::core::wire::error::Result<Option<Written>>;
+type Tree = fn(&str, &mut Load<'_>, &Caller, Timestamp) -> roster::core::wire::error::Result<Written>;
 
 /// Runs one body both ways (and as `batch` runs it: records, else trees); returns whether it succeeds and whether the record path decided it.
 fn compare(

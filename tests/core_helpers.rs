@@ -2,10 +2,10 @@
 //! The core helpers the npm package exposes beyond the store operations: `ops::validate_user`
 //! (the package's `validateUser`) and `MemoryStore::verify_token` (`UserStore#verifyToken`).
 
-use roster::core::auth::{self, Caller};
-use roster::core::memory::MemoryStore;
+use roster::core::access::auth::{self, Caller};
+use roster::core::engine::memory::MemoryStore;
 use roster::core::ops;
-use roster::core::time::Timestamp;
+use roster::core::wire::time::Timestamp;
 use serde_json::json;
 
 // tests/wasm.rs runs these same cases compiled to wasm (headless Chromium and Firefox, and Node).

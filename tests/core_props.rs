@@ -3,11 +3,11 @@
 //! set-then-unset of a fresh path round-trips.
 
 use proptest::prelude::*;
-use roster::core::auth::Caller;
-use roster::core::memory::MemoryStore;
+use roster::core::access::auth::Caller;
+use roster::core::engine::memory::MemoryStore;
+use roster::core::model::username::normalize;
 use roster::core::ops;
-use roster::core::time::Timestamp;
-use roster::core::username::normalize;
+use roster::core::wire::time::Timestamp;
 use serde_json::{json, Map, Value};
 
 // tests/wasm.rs runs these same cases compiled to wasm (headless Chromium and Firefox, and Node).

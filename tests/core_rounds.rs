@@ -4,11 +4,11 @@
 //! these pin the storage cost that BENCHMARKS.md reports: a 100-user upsert needs one round
 //! however many users are stored, unless it renames users or must verify other holders.
 
-use roster::core::auth::Caller;
-use roster::core::error::Result;
-use roster::core::memory::MemoryStore;
+use roster::core::access::auth::Caller;
+use roster::core::engine::memory::MemoryStore;
 use roster::core::ops::{self, Commit, Snapshot, Step};
-use roster::core::time::Timestamp;
+use roster::core::wire::error::Result;
+use roster::core::wire::time::Timestamp;
 use serde_json::{json, Map, Value};
 
 // tests/wasm.rs runs these same cases compiled to wasm (headless Chromium and Firefox, and Node).

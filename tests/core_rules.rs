@@ -2,10 +2,10 @@
 //! Native tests pinning Roster's user semantics (SPEC §4, stream-users-api.md §3–5), run
 //! through the in-memory store that the npm package exposes as `UserStore`.
 
-use roster::core::auth::Caller;
-use roster::core::error::OpError;
-use roster::core::memory::MemoryStore;
-use roster::core::time::Timestamp;
+use roster::core::access::auth::Caller;
+use roster::core::engine::memory::MemoryStore;
+use roster::core::wire::error::OpError;
+use roster::core::wire::time::Timestamp;
 use roster::core::Operation;
 use serde_json::{json, Value};
 

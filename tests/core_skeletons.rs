@@ -1,14 +1,14 @@
-//! `src/core/skeletons.txt` against `unicode-security` (UTS #39): the committed table must be
+//! `src/core/model/skeletons.txt` against `unicode-security` (UTS #39): the committed table must be
 //! exactly what the crate says for every character a normalized name can hold, and the core's
 //! reader must key every such character as the crate does. `ROSTER_WRITE_SKELETONS=1 cargo
 //! test --test core_skeletons` regenerates the table (then bump `skeleton::VERSION`).
 
-use roster::core::skeleton::key;
-use roster::core::username::normalize;
+use roster::core::model::skeleton::key;
+use roster::core::model::username::normalize;
 use unicode_normalization::char::is_combining_mark;
 use unicode_security::confusable_detection::skeleton;
 
-const TABLE: &str = "src/core/skeletons.txt";
+const TABLE: &str = "src/core/model/skeletons.txt";
 
 /// A character's key by definition: its skeleton, lowercased, without combining marks that are
 /// not letters; the character itself if nothing is left.
@@ -40,7 +40,7 @@ fn entries() -> Vec<(u32, String)> {
         .collect()
 }
 
-/// The table's text (format in `src/core/skeleton.rs`).
+/// The table's text (format in `src/core/model/skeleton.rs`).
 fn encode(entries: &[(u32, String)]) -> String {
     let single = |k: &str| k.chars().next().filter(|_| k.chars().count() == 1).map(u32::from);
     let mut out = String::new();

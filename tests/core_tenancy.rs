@@ -2,9 +2,9 @@
 //! Tenants, search permissions, server-only and hidden fields (issue 15), through the in-memory
 //! store that runs the same core operations as the Worker.
 
-use roster::core::auth::Caller;
-use roster::core::memory::MemoryStore;
-use roster::core::time::Timestamp;
+use roster::core::access::auth::Caller;
+use roster::core::engine::memory::MemoryStore;
+use roster::core::wire::time::Timestamp;
 use serde_json::{json, Value};
 
 // tests/wasm.rs runs these same cases compiled to wasm (headless Chromium and Firefox, and Node).
@@ -122,7 +122,7 @@ fn guarded() -> MemoryStore {
     s
 }
 
-fn refused(result: Result<roster::core::ops::Commit, roster::core::error::OpError>, field: &str) {
+fn refused(result: Result<roster::core::ops::Commit, roster::core::wire::error::OpError>, field: &str) {
     let e = result.unwrap_err();
     assert_eq!((e.error.code, e.error.status), (17, 403), "{}", e.message());
     assert!(e.error.reason.contains(&format!("field '{field}'")), "{}", e.error.reason);

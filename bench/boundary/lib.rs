@@ -3,9 +3,9 @@
 //! with `Serializer::json_compatible()` so maps come out as plain objects.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use roster::core::auth::Caller;
-use roster::core::memory::MemoryStore;
-use roster::core::time::Timestamp;
+use roster::core::access::auth::Caller;
+use roster::core::engine::memory::MemoryStore;
+use roster::core::wire::time::Timestamp;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 

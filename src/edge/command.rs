@@ -7,9 +7,9 @@
 //! then the request body as received.
 
 use super::Route;
-use crate::core::auth::{Caller, Claims};
-use crate::core::error::ApiError;
-use crate::core::json::{self, object};
+use crate::core::access::auth::{Caller, Claims};
+use crate::core::wire::error::ApiError;
+use crate::core::wire::json::{self, object};
 use serde_json::Value;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -33,7 +33,7 @@ pub struct Command {
     pub connection_id: Option<String>,
     /// The `X-Stream-Client` the SDK sent (its platform, for rate limits).
     pub client: Option<String>,
-    /// `POST`/`PATCH /users`: the `If-Match` header (`core::precondition`).
+    /// `POST`/`PATCH /users`: the `If-Match` header (`core::query::precondition`).
     pub if_match: Option<String>,
 }
 
@@ -58,8 +58,8 @@ impl Command {
 
     /// The command line followed by the body: what the Worker posts to the Writer.
     /// The platform the request counts against (rate limits).
-    pub fn platform(&self) -> crate::core::rate_limits::Platform {
-        crate::core::rate_limits::Platform::of(self.claims.caller == Caller::Server, self.client.as_deref())
+    pub fn platform(&self) -> crate::core::access::rate_limits::Platform {
+        crate::core::access::rate_limits::Platform::of(self.claims.caller == Caller::Server, self.client.as_deref())
     }
 
     pub fn encode(&self, body: &[u8]) -> Vec<u8> {

@@ -7,10 +7,10 @@
 use super::command::Command;
 use super::params::Params;
 use super::{authenticate, now, Credentials, Route};
-use crate::core::error::{ApiError, Operation};
-use crate::core::hubs;
-use crate::core::json::{self, object};
-use crate::core::time::Timestamp;
+use crate::core::engine::hubs;
+use crate::core::wire::error::{ApiError, Operation};
+use crate::core::wire::json::{self, object};
+use crate::core::wire::time::Timestamp;
 use serde_json::Value;
 use worker::{Env, Request, Response, WebSocket, WebSocketPair};
 
@@ -102,7 +102,7 @@ pub fn send_refusal(server: &WebSocket, frame: &str, reason: &str) -> worker::Re
     server.close(Some(1000), Some(reason))
 }
 
-/// `GET /connect`: the edge checks, then the user's hub takes the upgrade (`core::hubs::index`
+/// `GET /connect`: the edge checks, then the user's hub takes the upgrade (`core::engine::hubs::index`
 /// of the user id over `ROSTER_HUBS` hubs).
 pub async fn handle(req: &Request, env: &Env, params: &Params) -> worker::Result<Response> {
     let upgrade = req.headers().get("upgrade")?.unwrap_or_default();

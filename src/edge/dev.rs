@@ -7,8 +7,8 @@
 //! same origin, can read it). It hands out the API key and a server token, never the secret.
 
 use super::Credentials;
-use crate::core::auth;
-use crate::core::json::{self, object};
+use crate::core::access::auth;
+use crate::core::wire::json::{self, object};
 use serde_json::Value;
 use worker::{Env, Headers, Method, Request, Response};
 

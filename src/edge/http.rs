@@ -1,15 +1,15 @@
 //! Stream's transport rules: the success and error envelopes, `duration`, rate-limit and CORS
 //! headers. The one place that turns results into HTTP responses.
 
-use crate::core::error::{ApiError, Operation};
-use crate::core::json;
+use crate::core::wire::error::{ApiError, Operation};
+use crate::core::wire::json;
 use serde_json::Value;
 use worker::{Headers, Response};
 
 pub const CORS_ALLOW_HEADERS: &str =
     "Authorization, stream-auth-type, X-Stream-Client, x-client-request-id, Content-Type, Accept, If-Match";
 pub const CORS_ALLOW_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
-use crate::core::rate_limits::{Usage, DEFAULT_LIMIT};
+use crate::core::access::rate_limits::{Usage, DEFAULT_LIMIT};
 
 /// Stream's `"<n.nn>ms"`. The clock has millisecond resolution (and stands still during
 /// synchronous work in workerd), so this formats whole milliseconds without float formatting.
@@ -71,11 +71,11 @@ pub fn failure(e: &ApiError, op: Operation, t: &Timing) -> worker::Result<Respon
     Ok(Response::from_bytes(body.into_bytes())?.with_status(e.status).with_headers(headers(now_secs, t)?))
 }
 
-/// Applies `ROSTER_CORS_ORIGINS` (`core::cors`) to an answer: with no list it keeps `*`; with
+/// Applies `ROSTER_CORS_ORIGINS` (`core::wire::cors`) to an answer: with no list it keeps `*`; with
 /// one it echoes an allowed origin (and says the answer varies by `Origin`) or drops the header.
 /// A WebSocket upgrade is left as it is (browsers do not apply CORS to WebSockets).
-pub fn restrict_cors(response: Response, allow: crate::core::cors::Allow) -> worker::Result<Response> {
-    use crate::core::cors::Allow;
+pub fn restrict_cors(response: Response, allow: crate::core::wire::cors::Allow) -> worker::Result<Response> {
+    use crate::core::wire::cors::Allow;
     if allow == Allow::Any || response.status_code() == 101 {
         return Ok(response);
     }

@@ -7,8 +7,8 @@
 //! calls `get`, `put`, `delete` and `list` directly and crosses the boundary as strings, as the
 //! npm package does.
 
-use crate::core::error::ApiError;
-use crate::core::json;
+use crate::core::wire::error::ApiError;
+use crate::core::wire::json;
 use js_sys::{Array, Object, Promise, Reflect, JSON};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;

@@ -17,12 +17,12 @@ mod sql;
 mod store;
 mod writer;
 
-use crate::core::auth::{self, AuthPolicy, Claims};
-use crate::core::error::OpError;
-use crate::core::error::{code, ApiError};
-use crate::core::settings::AppSettings;
-use crate::core::time::Timestamp;
-use crate::core::user;
+use crate::core::access::auth::{self, AuthPolicy, Claims};
+use crate::core::model::settings::AppSettings;
+use crate::core::model::user;
+use crate::core::wire::error::OpError;
+use crate::core::wire::error::{code, ApiError};
+use crate::core::wire::time::Timestamp;
 use command::Command;
 use http::Timing;
 use js_sys::Reflect;
@@ -41,7 +41,7 @@ const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// core reads floats with JavaScript's `parseFloat`.
 #[event(start)]
 fn start() {
-    crate::core::json::set_float_reader(|token| Some(js_sys::Number::parse_float(token)).filter(|f| !f.is_nan()));
+    crate::core::wire::json::set_float_reader(|token| Some(js_sys::Number::parse_float(token)).filter(|f| !f.is_nan()));
 }
 
 /// Whether the test-only hooks are on: compiled in (feature `test-hooks`, the build the tests
@@ -178,7 +178,7 @@ async fn authenticate(
 pub async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     let origin = req.headers().get("origin").ok().flatten();
     let allowed = env.var("ROSTER_CORS_ORIGINS").map(|v| v.to_string()).ok();
-    let allow = crate::core::cors::allow(allowed.as_deref(), origin.as_deref());
+    let allow = crate::core::wire::cors::allow(allowed.as_deref(), origin.as_deref());
     let response = answer(req, env).await?;
     http::restrict_cors(response, allow)
 }
@@ -244,7 +244,7 @@ async fn command_for(
     creds.check_key(params).map_err(fail)?;
     if route == Route::NotFound {
         let path = req.path();
-        return Err(fail(crate::core::not_served::route_not_found(&path)));
+        return Err(fail(crate::core::wire::not_served::route_not_found(&path)));
     }
     let token = req.headers().get("authorization").ok().flatten();
     let auth_type = req.headers().get("stream-auth-type").ok().flatten();
@@ -269,7 +269,7 @@ async fn command_for(
     }
     if cmd.route == Route::Changes {
         let param = |name: &str| params.get(name).map_or(Value::Null, |v| Value::from(v.as_str()));
-        cmd.payload = Some(crate::core::json::text(&crate::core::json::object([
+        cmd.payload = Some(crate::core::wire::json::text(&crate::core::wire::json::object([
             ("since", param("since")),
             ("limit", param("limit")),
         ])));
@@ -300,7 +300,7 @@ async fn test_kv_dump(env: &Env, params: &Params) -> worker::Result<Response> {
             values.extend(kv::texts_of(&map, chunk));
         }
         for ((key, metadata), value) in page.keys.into_iter().zip(values) {
-            let entry = crate::core::json::object([
+            let entry = crate::core::wire::json::object([
                 ("value", value.map_or(serde_json::Value::Null, serde_json::Value::String)),
                 ("metadata", metadata.unwrap_or(serde_json::Value::Null)),
             ]);
@@ -311,7 +311,7 @@ async fn test_kv_dump(env: &Env, params: &Params) -> worker::Result<Response> {
             None => break,
         }
     }
-    Response::from_bytes(crate::core::json::text(&serde_json::Value::Object(out)).into_bytes())
+    Response::from_bytes(crate::core::wire::json::text(&serde_json::Value::Object(out)).into_bytes())
 }
 
 /// The request body, at most [`MAX_BODY_BYTES`] (else 413 code 22).
@@ -361,7 +361,7 @@ fn flag(params: &Params, name: &str) -> Result<bool, ApiError> {
 /// `GET /rate_limits`' parameters as a JSON object for the Writer: the platforms asked
 /// (`server_side`, `android`, `ios`, `web`: `true` to include) and `endpoints` (comma-separated).
 fn rate_limits_query(params: &Params) -> String {
-    use crate::core::rate_limits::Platform;
+    use crate::core::access::rate_limits::Platform;
     let platforms: Vec<Value> = Platform::ALL
         .iter()
         .filter(|p| params.get(p.name()).is_some_and(|v| v == "true" || v == "1"))
@@ -371,7 +371,7 @@ fn rate_limits_query(params: &Params) -> String {
         .get("endpoints")
         .filter(|e| !e.is_empty())
         .map_or(Value::Null, |e| Value::Array(e.split(',').map(|n| Value::from(n.trim())).collect()));
-    crate::core::json::text(&crate::core::json::object([
+    crate::core::wire::json::text(&crate::core::wire::json::object([
         ("platforms", Value::Array(platforms)),
         ("endpoints", endpoints),
     ]))

@@ -1,9 +1,9 @@
 //! Calls into the app's Durable Objects: the Writer (one, named `app`) and its connection hubs
-//! (`hub-0` … `hub-{H-1}`, `core::hubs`). A request goes as a plain runtime `Request` through
+//! (`hub-0` … `hub-{H-1}`, `core::engine::hubs`). A request goes as a plain runtime `Request` through
 //! the stub's `fetch` (workers-rs' `RequestInit` would link its serializers).
 
 use super::command::Command;
-use crate::core::error::ApiError;
+use crate::core::wire::error::ApiError;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use worker::{web_sys, Env, Response};

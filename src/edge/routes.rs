@@ -9,7 +9,7 @@
 //! hooks (`super::test_hooks`).
 
 use super::params::percent_decode;
-use crate::core::error::Operation;
+use crate::core::wire::error::Operation;
 use worker::Method;
 
 /// `String`, for a row whose path captures a segment.
@@ -102,7 +102,7 @@ routes! {
     DeleteUsers = Post ["users", "delete"] "delete_users" DeleteUsers true both always;
     DeactivateUsers = Post ["users", "deactivate"] "deactivate_users" DeactivateUsers true both always;
     ReactivateUsers = Post ["users", "reactivate"] "reactivate_users" ReactivateUsers true both always;
-    /// `GET /users/changes`: Roster's change feed (`core::feed`).
+    /// `GET /users/changes`: Roster's change feed (`core::query::feed`).
     Changes = Get ["users", "changes"] "changes" GetUserChanges false both always;
     Deactivate(id) = Post ["users", id, "deactivate"] "deactivate" DeactivateUser true both always;
     Reactivate(id) = Post ["users", id, "reactivate"] "reactivate" ReactivateUser true both always;

@@ -7,7 +7,7 @@
 //! workers-rs' `SqlStorage` converts each row with serde-wasm-bindgen; Roster reads a handful
 //! of text and number columns, so it binds the methods directly, as `kv.rs` does for KV.
 
-use crate::core::error::ApiError;
+use crate::core::wire::error::ApiError;
 use js_sys::{Array, Function};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;

@@ -1,11 +1,11 @@
-//! The batch exports: text in, text out, one call per batch ([`crate::core::batch`]).
+//! The batch exports: text in, text out, one call per batch ([`crate::core::engine::batch`]).
 //!
 //! The request body and the stored users arrive as the JSON text a server or a Worker already
 //! holds; the response body and each user's new record leave as text, ready to send and store.
 
 use super::convert::{self, throw};
 use super::error::type_error;
-use crate::core::batch::{self, Written};
+use crate::core::engine::batch::{self, Written};
 use crate::core::{ApiError, Operation};
 use js_sys::{Function, JsString, Map, Object, Reflect};
 use wasm_bindgen::prelude::*;

@@ -6,9 +6,9 @@
 //! boundary measured faster and smaller than serde-wasm-bindgen (see `bench/boundary`).
 
 use super::error::{roster_error, type_error};
-use crate::core::auth::{Caller, Claims};
-use crate::core::json;
-use crate::core::time::Timestamp;
+use crate::core::access::auth::{Caller, Claims};
+use crate::core::wire::json;
+use crate::core::wire::time::Timestamp;
 use crate::core::{ApiError, Operation};
 use serde_json::{Map, Value};
 use wasm_bindgen::{JsCast, JsValue};

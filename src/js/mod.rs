@@ -10,9 +10,11 @@ mod convert;
 mod error;
 mod store;
 
-use crate::core::settings::AppSettings;
-use crate::core::user::User;
-use crate::core::{auth, ops, username, Operation};
+use crate::core::access::auth;
+use crate::core::model::settings::AppSettings;
+use crate::core::model::user::User;
+use crate::core::model::username;
+use crate::core::{ops, Operation};
 use convert::throw;
 use error::type_error;
 use serde_json::Value;
@@ -21,7 +23,7 @@ use wasm_bindgen::prelude::*;
 /// Runs when the module is instantiated: the core reads floats with JavaScript's `parseFloat`.
 #[wasm_bindgen(start)]
 pub fn start() {
-    crate::core::json::set_float_reader(|token| Some(js_sys::Number::parse_float(token)).filter(|f| !f.is_nan()));
+    crate::core::wire::json::set_float_reader(|token| Some(js_sys::Number::parse_float(token)).filter(|f| !f.is_nan()));
 }
 
 /// `normalizeUsername(name)`: the form unique usernames are compared in.

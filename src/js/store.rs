@@ -6,9 +6,9 @@
 
 use super::convert::{self, throw};
 use super::error::{roster_error, type_error};
-use crate::core::error::OpError;
-use crate::core::json::object;
-use crate::core::memory::MemoryStore;
+use crate::core::engine::memory::MemoryStore;
+use crate::core::wire::error::OpError;
+use crate::core::wire::json::object;
 use crate::core::Operation;
 use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;

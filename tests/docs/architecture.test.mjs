@@ -1,7 +1,8 @@
-// The core's module graph (issue 23): no import cycles between the core's modules, so each can be
-// read, tested and moved on its own. Reads every file under src/core, takes the modules its code
-// names (`crate::core::x`, or `super::x` resolved from where the file sits; comments skipped) and
-// fails naming a cycle if there is one.
+// The core's architecture (issue 23): six folders, each a layer that uses only the layers before
+// it, and no import cycle between the core's modules, so each can be read, tested and moved on
+// its own. Reads every file under src/core, takes the modules its code names
+// (`crate::core::folder::file`, or `super::x` resolved from where the file sits; comments
+// skipped) and fails naming the first import against the layer order, or a cycle.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -10,25 +11,53 @@ import { fileURLToPath } from 'node:url';
 
 const CORE = fileURLToPath(new URL('../../src/core', import.meta.url));
 
+/** The core's folders, lowest first: a module may use its own folder and the ones before it. */
+export const LAYERS = ['wire', 'access', 'model', 'query', 'ops', 'engine'];
+
+/** Folders that are one module (their files share `mod.rs`'s types): a node of the graph each. */
+const WHOLE = new Set(['ops']);
+
 function files(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
     e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.rs') ? [join(dir, e.name)] : []);
 }
 
-/** Module → the other core modules its code names. */
+/** The graph node of a core path (`['query', 'index']`, `['ops', 'upsert']`, `['wire']`). */
+function node(parts) {
+  if (WHOLE.has(parts[0]) || parts.length === 1) return parts[0];
+  return `${parts[0]}/${parts[1]}`;
+}
+
+/**
+ * Module → the other core modules its code names. A module is `folder/file` (`query/index`),
+ * or a whole folder for `ops`; `core/mod.rs` and the folders' `mod.rs` only declare modules.
+ */
 export function coreGraph(root = CORE) {
-  const graph = new Map();
+  const known = new Set();
+  const sources = [];
   for (const file of files(root)) {
     const parts = relative(root, file).replace(/\.rs$/, '').split('/');
-    if (parts.length === 1 && parts[0] === 'mod') continue; // core/mod.rs only declares modules
-    const module = parts[0];
-    // `super` is the core for core/x.rs and core/x/mod.rs; core/x/y.rs reaches it as super::super.
-    const nested = parts.length > 1 && parts[parts.length - 1] !== 'mod';
-    const code = readFileSync(file, 'utf8').split('\n').filter((l) => !l.trim().startsWith('//')).join('\n');
-    const pattern = nested ? /(?:crate::core::|super::super::)([a-z_0-9]+)/g : /(?:crate::core::|super::)([a-z_0-9]+)/g;
-    const deps = graph.get(module) ?? new Set();
-    for (const [, name] of code.matchAll(pattern)) if (name !== module && name !== 'super') deps.add(name);
-    graph.set(module, deps);
+    if (parts.at(-1) === 'mod' && !WHOLE.has(parts[0])) continue;
+    const here = node(parts.at(-1) === 'mod' ? parts.slice(0, -1) : parts);
+    known.add(here);
+    sources.push({ here, parts, code: readFileSync(file, 'utf8').split('\n').filter((l) => !l.trim().startsWith('//')).join('\n') });
+  }
+  const resolve = (path) => {
+    const n = node(path);
+    return known.has(n) ? n : path[0] === 'ApiError' || path[0] === 'Operation' ? 'wire/error' : path[0];
+  };
+  const graph = new Map();
+  for (const { here, parts, code } of sources) {
+    const deps = graph.get(here) ?? new Set();
+    for (const [, path] of code.matchAll(/crate::core::((?:[A-Za-z_0-9]+::)*[A-Za-z_0-9]+)/g)) deps.add(resolve(path.split('::')));
+    // `super` from core/f/x.rs is core/f; from core/f/mod.rs (a whole folder) it is the core.
+    const folder = parts.length === 2 && parts[1] !== 'mod' ? parts[0] : null;
+    for (const [, name] of code.matchAll(/(?<![:\w])super::([a-z_0-9]+)/g)) {
+      if (folder && !WHOLE.has(folder)) deps.add(resolve([folder, name]));
+    }
+    deps.delete(here);
+    for (const d of [...deps]) if (!known.has(d) && !LAYERS.includes(d)) deps.delete(d);
+    graph.set(here, deps);
   }
   return graph;
 }
@@ -61,14 +90,34 @@ export function findCycle(graph) {
   return null;
 }
 
-test('the check finds a cycle when there is one', () => {
+/** The imports that reach a later layer than their own, as `from → to`. */
+export function againstLayers(graph) {
+  const layer = (m) => LAYERS.indexOf(m.split('/')[0]);
+  const out = [];
+  for (const [m, deps] of graph) for (const d of deps) if (layer(d) > layer(m)) out.push(`${m} → ${d}`);
+  return out;
+}
+
+test('the checks find a cycle and an import against the layers when there is one', () => {
   assert.deepEqual(findCycle(new Map([['a', new Set(['b'])], ['b', new Set(['c'])], ['c', new Set(['a'])]])), ['a', 'b', 'c', 'a']);
   assert.equal(findCycle(new Map([['a', new Set(['b'])], ['b', new Set()]])), null);
+  assert.deepEqual(againstLayers(new Map([['wire/json', new Set(['model/user'])], ['model/user', new Set(['wire/json'])]])), ['wire/json → model/user']);
+});
+
+test('every folder of the core is a layer, and every module lives in one', () => {
+  const folders = readdirSync(CORE, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  assert.deepEqual(folders, [...LAYERS].sort());
+  const loose = readdirSync(CORE).filter((n) => n.endsWith('.rs') && n !== 'mod.rs');
+  assert.deepEqual(loose, [], 'core/mod.rs is the only file outside the folders');
+});
+
+test('each layer uses only itself and the layers before it', () => {
+  const graph = coreGraph();
+  assert.ok(graph.size > 30 && graph.get('ops')?.has('model/username'), 'the graph was read');
+  assert.deepEqual(againstLayers(graph), []);
 });
 
 test('the core has no import cycles', () => {
-  const graph = coreGraph();
-  assert.ok(graph.size > 20 && graph.get('ops')?.has('username'), 'the graph was read');
-  const cycle = findCycle(graph);
+  const cycle = findCycle(coreGraph());
   assert.equal(cycle, null, `import cycle in src/core: ${cycle?.join(' → ')}`);
 });

@@ -2,12 +2,12 @@
 
 use super::rules::{carry_server_state, teams_set, ts};
 use super::{finish, need_users, Snapshot, Step};
-use crate::core::auth::Caller;
-use crate::core::error::{ApiError, Result};
-use crate::core::json::parse_object;
-use crate::core::tenancy;
-use crate::core::time::Timestamp;
-use crate::core::user::{self, User};
+use crate::core::access::auth::Caller;
+use crate::core::model::user::{self, User};
+use crate::core::query::tenancy;
+use crate::core::wire::error::{ApiError, Result};
+use crate::core::wire::json::parse_object;
+use crate::core::wire::time::Timestamp;
 use serde_json::{Map, Value};
 
 /// Client-side connect: creates the user or merges `user_details` into it (sets, never removes).

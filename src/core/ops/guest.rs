@@ -5,13 +5,13 @@
 
 use super::upsert::upsert_users;
 use super::{need_users, Snapshot, Step};
-use crate::core::auth::Caller;
-use crate::core::error::{ApiError, Result};
-use crate::core::json::object;
-use crate::core::settings::AppSettings;
-use crate::core::time::Timestamp;
-use crate::core::user;
-use crate::core::v2;
+use crate::core::access::auth::Caller;
+use crate::core::model::settings::AppSettings;
+use crate::core::model::user;
+use crate::core::model::v2;
+use crate::core::wire::error::{ApiError, Result};
+use crate::core::wire::json::object;
+use crate::core::wire::time::Timestamp;
 use serde_json::{Map, Value};
 
 /// A guest request, read and allowed.

@@ -2,12 +2,12 @@
 
 use super::rules::{body_object, check_batch_len, check_opts, existing, load_one, opt_body, require_server, ts};
 use super::{finish, need_users, Snapshot, Step};
-use crate::core::auth::Caller;
-use crate::core::error::{ApiError, Result};
-use crate::core::json::object;
-use crate::core::set;
-use crate::core::time::Timestamp;
-use crate::core::user;
+use crate::core::access::auth::Caller;
+use crate::core::model::set;
+use crate::core::model::user;
+use crate::core::wire::error::{ApiError, Result};
+use crate::core::wire::json::object;
+use crate::core::wire::time::Timestamp;
 use serde_json::{Map, Value};
 
 /// `POST /users/{id}/deactivate`: sets `deactivated_at`, freeing the user's name.

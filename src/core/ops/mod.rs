@@ -25,13 +25,13 @@ pub use rules::require_server;
 pub use settings::{get_app, update_app};
 pub use upsert::{merge_upsert, merge_upsert_batch, upsert_parsed, upsert_users, validate_user, UpsertBatch};
 
-use super::auth::Caller;
-use super::error::Result;
-use super::set;
-use super::settings::AppSettings;
-use super::tenancy;
-use super::user::User;
-use super::username::{self, Change, Holders};
+use crate::core::access::auth::Caller;
+use crate::core::model::set;
+use crate::core::model::settings::AppSettings;
+use crate::core::model::user::User;
+use crate::core::model::username::{self, Change, Holders};
+use crate::core::query::tenancy;
+use crate::core::wire::error::Result;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 

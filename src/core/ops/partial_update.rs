@@ -2,15 +2,15 @@
 
 use super::rules::{body_object, carry_server_state, check_batch_len, gone, require_self};
 use super::{finish, need_users, users_response, Snapshot, Step};
-use crate::core::auth::Caller;
-use crate::core::error::{ApiError, Result};
-use crate::core::json::object;
-use crate::core::partial::PartialUpdate;
-use crate::core::set;
-use crate::core::settings::AppSettings;
-use crate::core::tenancy;
-use crate::core::time::Timestamp;
-use crate::core::user::{self, User};
+use crate::core::access::auth::Caller;
+use crate::core::model::partial::PartialUpdate;
+use crate::core::model::set;
+use crate::core::model::settings::AppSettings;
+use crate::core::model::user::{self, User};
+use crate::core::query::tenancy;
+use crate::core::wire::error::{ApiError, Result};
+use crate::core::wire::json::object;
+use crate::core::wire::time::Timestamp;
 use serde_json::Value;
 
 fn parse_partial(body: &Value, caller: &Caller, settings: &AppSettings) -> Result<Vec<PartialUpdate>> {
@@ -70,7 +70,7 @@ fn apply_partial_one(old: Option<&User>, upd: &PartialUpdate, caller: &Caller, n
 }
 
 /// `PATCH /users`'s body, parsed and checked once (everything that needs no stored data): a
-/// shell parses it before the load loop ([`crate::core::drive`]), whose rounds then re-run only
+/// shell parses it before the load loop ([`crate::core::engine::drive`]), whose rounds then re-run only
 /// what depends on the users loaded.
 pub struct PartialBatch(Vec<PartialUpdate>);
 
@@ -110,7 +110,7 @@ pub fn apply_partial_update(old: &User, entry: &Value, caller: &Caller, now: Tim
 
 /// `PATCH /users` over users the caller holds (default app settings, no unique usernames): the
 /// new state of each user of the batch, in order, all or nothing. `stored` loads a user by id.
-/// The tree-building path of [`crate::core::batch::partial_update`].
+/// The tree-building path of [`crate::core::engine::batch::partial_update`].
 pub fn partial_update_batch(
     body: &Value,
     stored: &mut dyn FnMut(&str) -> Result<Option<User>>,

@@ -1,11 +1,11 @@
 //! Client/server rules and small helpers shared by several operations.
 
 use super::{need_users, Snapshot, Step};
-use crate::core::auth::Caller;
-use crate::core::error::{ApiError, Result};
-use crate::core::set;
-use crate::core::time::Timestamp;
-use crate::core::user::{self, User, MAX_BATCH};
+use crate::core::access::auth::Caller;
+use crate::core::model::set;
+use crate::core::model::user::{self, User, MAX_BATCH};
+use crate::core::wire::error::{ApiError, Result};
+use crate::core::wire::time::Timestamp;
 use serde_json::{Map, Value};
 
 /// Server-side operations: a user token gets 403 code 17.

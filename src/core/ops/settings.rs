@@ -1,10 +1,10 @@
 //! `GET /app` and `PATCH /app`: app settings.
 
 use super::rules::require_server;
-use crate::core::auth::Caller;
-use crate::core::error::Result;
-use crate::core::json::object;
-use crate::core::settings::AppSettings;
+use crate::core::access::auth::Caller;
+use crate::core::model::settings::AppSettings;
+use crate::core::wire::error::Result;
+use crate::core::wire::json::object;
 use serde_json::Value;
 
 /// `PATCH /app`: server-side only; validates what Roster acts on, keeps the rest.

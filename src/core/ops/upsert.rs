@@ -2,14 +2,14 @@
 
 use super::rules::{body_object, carry_server_state, check_batch_len, gone, require_self, teams_set};
 use super::{finish, users_response, Need, Snapshot, Step};
-use crate::core::auth::Caller;
-use crate::core::error::{ApiError, Result};
-use crate::core::json::object;
-use crate::core::set;
-use crate::core::tenancy;
-use crate::core::time::Timestamp;
-use crate::core::user::{self, User};
-use crate::core::username;
+use crate::core::access::auth::Caller;
+use crate::core::model::set;
+use crate::core::model::user::{self, User};
+use crate::core::model::username;
+use crate::core::query::tenancy;
+use crate::core::wire::error::{ApiError, Result};
+use crate::core::wire::json::object;
+use crate::core::wire::time::Timestamp;
 use serde_json::Value;
 
 /// Parses `POST /users` `{users: {id: user}}` and checks everything that needs no stored data.
@@ -98,7 +98,7 @@ fn merge_upsert_one(old: Option<&User>, input: User, caller: &Caller, now: Times
 }
 
 /// `POST /users`'s body, parsed and checked once (everything that needs no stored data): a
-/// shell parses it before the load loop ([`crate::core::drive`]), whose rounds then re-run only
+/// shell parses it before the load loop ([`crate::core::engine::drive`]), whose rounds then re-run only
 /// what depends on the users loaded.
 pub struct UpsertBatch(Vec<(String, User)>);
 
@@ -153,7 +153,7 @@ pub fn validate_user(input: &Value) -> Result<()> {
 
 /// `POST /users` over users the caller holds, without unique usernames: the new state of each
 /// user of the batch, in the batch's order, all or nothing. `stored` loads a user by id. The
-/// tree-building path of [`crate::core::batch::upsert`].
+/// tree-building path of [`crate::core::engine::batch::upsert`].
 pub fn merge_upsert_batch(
     body: &Value,
     stored: &mut dyn FnMut(&str) -> Result<Option<User>>,

@@ -4,7 +4,7 @@
 //! so each connection sees each event once.
 
 use super::*;
-use crate::core::json::object;
+use crate::core::wire::json::object;
 use serde_json::Value;
 
 impl Hub {

@@ -3,7 +3,7 @@
 //! release them, read the hub's state, and crash or restart it.
 
 use super::*;
-use crate::core::json::object;
+use crate::core::wire::json::object;
 use serde_json::Value;
 
 impl Hub {

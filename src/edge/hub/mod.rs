@@ -1,4 +1,4 @@
-//! The `Hub` Durable Object: one of an app's `H` connection hubs (`core::hubs`). It holds the
+//! The `Hub` Durable Object: one of an app's `H` connection hubs (`core::engine::hubs`). It holds the
 //! WebSockets of the users whose ids hash to it, with the hibernation API, answers their pings
 //! and drops the ones that stop pinging. It decides nothing about users: the Writer merges each
 //! connect's `user_details` and keeps presence, from the hub's reports; the hub delivers the
@@ -15,9 +15,9 @@ mod hooks;
 mod report;
 
 use super::sql::Db;
-use crate::core::error::ApiError;
-use crate::core::hubs;
-use crate::core::json;
+use crate::core::engine::hubs;
+use crate::core::wire::error::ApiError;
+use crate::core::wire::json;
 use report::Queue;
 use std::cell::{Cell, RefCell};
 use wasm_bindgen::{JsCast, JsValue};
@@ -108,7 +108,7 @@ impl DurableObject for Hub {
             if text.contains("health.check") {
                 set_last_seen(&ws, now_ms());
                 let connection = self.socket_ids(&ws).1;
-                let at = crate::core::time::Timestamp::from_millis(now_ms());
+                let at = crate::core::wire::time::Timestamp::from_millis(now_ms());
                 let _ = ws.send_with_str(super::connect::health_check(&connection, at, None));
             }
         }

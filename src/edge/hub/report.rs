@@ -5,7 +5,7 @@
 //! or its `connection.error`.
 
 use super::*;
-use crate::core::json::object;
+use crate::core::wire::json::object;
 use crate::edge::objects::{self, WRITER};
 use serde_json::Value;
 use worker::WebSocketPair;

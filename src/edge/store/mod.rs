@@ -16,13 +16,13 @@
 //!   and the import marker.
 //! - `subscriptions(connection_id, user_id)`: who watches whom (presence queries);
 //!   `connections(connection_id, user_id, hub)`: every open connection and the hub holding it;
-//!   `hubs(hub, lease_until, reported_ms)`: each hub's lease (`core::hubs`);
+//!   `hubs(hub, lease_until, reported_ms)`: each hub's lease (`core::engine::hubs`);
 //!   `hub_events(seq, hub, sends, attempts, due_ms)`: frames queued for a hub, in commit order;
 //!   `webhooks(id, delivery_id, user_id, url, body, attempts, due_ms)`: event deliveries pending.
 //! - `tasks(id, kind, user_ids, options, outcomes, done, total, created_at, updated_at)`: batch
 //!   operations; each user's step commits with its outcome, so a task resumes where it stopped.
-//! - `user_changes(id, seq)`: the change feed (`core::feed`): each user's latest commit
-//!   sequence number — its version (`core::precondition`) — moved only when its record changes.
+//! - `user_changes(id, seq)`: the change feed (`core::query::feed`): each user's latest commit
+//!   sequence number — its version (`core::query::precondition`) — moved only when its record changes.
 
 mod connections;
 mod outbox;
@@ -40,17 +40,17 @@ pub use users::*;
 pub use webhooks::*;
 
 use super::sql::{Arg, Db};
-use crate::core::cursor::{Page, Seek, Walk};
-use crate::core::drive::{Loaded, Loader};
-use crate::core::error::ApiError;
-use crate::core::index::{self, Candidates, CustomValue, IndexRow, Plan};
-use crate::core::json;
+use crate::core::engine::drive::{Loaded, Loader};
+use crate::core::model::settings::AppSettings;
+use crate::core::model::skeleton;
+use crate::core::model::user::User;
+use crate::core::model::username;
 use crate::core::ops::{Commit, Need};
-use crate::core::query::{self, InOrder, UserQuery};
-use crate::core::settings::AppSettings;
-use crate::core::skeleton;
-use crate::core::user::User;
-use crate::core::username;
+use crate::core::query::cursor::{Page, Seek, Walk};
+use crate::core::query::filter::{self, InOrder, UserQuery};
+use crate::core::query::index::{self, Candidates, CustomValue, IndexRow, Plan};
+use crate::core::wire::error::ApiError;
+use crate::core::wire::json;
 use serde_json::Value;
 
 /// Workers KV key of a user record.

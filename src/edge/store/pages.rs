@@ -10,7 +10,7 @@ pub(super) enum Bind {
 }
 
 /// The SQL that reads a plan's candidates, with its bindings; past `seek` (a cursor's
-/// boundary, `core::cursor`) and in reverse order for a backward one.
+/// boundary, `core::query::cursor`) and in reverse order for a backward one.
 pub(super) fn plan_sql(plan: &Plan, seek: Option<&Seek>) -> (String, Vec<Bind>) {
     let mut sql = String::from("SELECT id, record FROM users u WHERE u.deleted = 0");
     if !plan.include_deactivated {
@@ -88,7 +88,7 @@ pub(super) fn plan_sql(plan: &Plan, seek: Option<&Seek>) -> (String, Vec<Bind>) 
     (sql, args)
 }
 
-/// The keyset condition of a walk (`core::cursor`): users strictly past the boundary `seek`
+/// The keyset condition of a walk (`core::query::cursor`): users strictly past the boundary `seek`
 /// in `order`, with absent values (nullable columns) last as `ORDER BY` puts them; strictly
 /// before it for a backward seek. `c0 past v0 OR (c0 = v0 AND (c1 past v1 OR (…)))`, led by
 /// `c0 >= v0` (or `<=`) so that an index on the first column serves the range.
@@ -154,7 +154,7 @@ pub(super) fn binds(args: &[Bind]) -> Vec<Arg<'_>> {
 }
 
 /// A page of `q` from SQL: the plan's candidates, then the filter in the core. A walk
-/// (`core::cursor`: an indexed sort) reads in the plan's order past its cursor, each read
+/// (`core::query::cursor`: an indexed sort) reads in the plan's order past its cursor, each read
 /// stopping once it has what it needs; otherwise every candidate is read and the core sorts
 /// and pages them.
 pub fn query_page(db: &Db, q: &UserQuery, walk: Option<&Walk>) -> Result<Page, ApiError> {
@@ -173,7 +173,7 @@ pub fn query_page(db: &Db, q: &UserQuery, walk: Option<&Walk>) -> Result<Page, A
                 users.push(u);
                 true
             })?;
-            Ok(Page { users: query::run(q, &users).into_iter().cloned().collect(), ..Page::default() })
+            Ok(Page { users: filter::run(q, &users).into_iter().cloned().collect(), ..Page::default() })
         }
     }
 }

@@ -6,7 +6,7 @@ use super::*;
 #[derive(Clone)]
 pub struct TaskRow {
     pub id: String,
-    pub kind: crate::core::tasks::TaskKind,
+    pub kind: crate::core::engine::tasks::TaskKind,
     pub user_ids: Vec<String>,
     pub options: Value,
     pub outcomes: Vec<(String, Result<Value, String>)>,
@@ -15,8 +15,8 @@ pub struct TaskRow {
 }
 
 impl TaskRow {
-    pub fn state(&self) -> crate::core::tasks::TaskState<'_> {
-        crate::core::tasks::TaskState {
+    pub fn state(&self) -> crate::core::engine::tasks::TaskState<'_> {
+        crate::core::engine::tasks::TaskState {
             id: &self.id,
             kind: self.kind,
             total: self.user_ids.len(),
@@ -35,7 +35,7 @@ pub(super) fn outcomes_text(outcomes: &[(String, Result<Value, String>)]) -> Str
                 Ok(v) => ("ok", v.clone()),
                 Err(e) => ("error", Value::from(e.as_str())),
             };
-            Value::Array(vec![Value::from(id.as_str()), crate::core::json::object([(k, v)])])
+            Value::Array(vec![Value::from(id.as_str()), crate::core::wire::json::object([(k, v)])])
         })
         .collect();
     json::text(&Value::Array(items))
@@ -57,7 +57,12 @@ pub(super) fn outcomes_of(text: &str) -> Vec<(String, Result<Value, String>)> {
         .collect()
 }
 
-pub fn insert_task(db: &Db, id: &str, req: &crate::core::tasks::TaskRequest, now: &str) -> Result<(), ApiError> {
+pub fn insert_task(
+    db: &Db,
+    id: &str,
+    req: &crate::core::engine::tasks::TaskRequest,
+    now: &str,
+) -> Result<(), ApiError> {
     db.run(
         "INSERT INTO tasks (id, kind, user_ids, options, outcomes, done, total, created_at, updated_at) \
          VALUES (?, ?, ?, ?, '[]', 0, ?, ?, ?)",
@@ -81,7 +86,7 @@ pub(super) fn task_of(row: &super::super::sql::Row) -> Option<TaskRow> {
     };
     Some(TaskRow {
         id: row.text(0)?,
-        kind: crate::core::tasks::TaskKind::parse(&row.text(1)?)?,
+        kind: crate::core::engine::tasks::TaskKind::parse(&row.text(1)?)?,
         user_ids: ids,
         options: json::parse(&row.text(3)?).unwrap_or(Value::Null),
         outcomes: outcomes_of(&row.text(4)?),

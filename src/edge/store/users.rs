@@ -117,7 +117,7 @@ pub fn commit(
     db: &Db,
     commit: &Commit,
     before: &std::collections::BTreeMap<String, Option<IndexRow>>,
-    at: crate::core::time::Timestamp,
+    at: crate::core::wire::time::Timestamp,
 ) -> Result<(), ApiError> {
     let prepared = prepare(commit, before);
     let now_ms = at.0 / 1000;
@@ -250,7 +250,11 @@ pub fn versions(db: &Db, ids: &[String]) -> Result<Vec<(String, i64)>, ApiError>
 
 /// A page of the change feed: users whose latest change comes after `since`, in change order
 /// (`(seq, id)`).
-pub fn changes(db: &Db, since: &crate::core::feed::Position, limit: usize) -> Result<Vec<(i64, User)>, ApiError> {
+pub fn changes(
+    db: &Db,
+    since: &crate::core::query::feed::Position,
+    limit: usize,
+) -> Result<Vec<(i64, User)>, ApiError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let sql = "SELECT c.seq, c.id, u.record FROM user_changes c JOIN users u ON u.id = c.id \
                WHERE (c.seq, c.id) > (?, ?) ORDER BY c.seq, c.id LIMIT ?";

@@ -67,10 +67,10 @@ impl Writer {
                     // Every hub of the current layout, and any other that holds connections
                     // (made under an earlier `ROSTER_HUBS`).
                     None => {
-                        let count = crate::core::hubs::count(
+                        let count = crate::core::engine::hubs::count(
                             self.env.var("ROSTER_HUBS").ok().map(|v| v.to_string()).as_deref(),
                         );
-                        let mut names: Vec<String> = (0..count).map(crate::core::hubs::name).collect();
+                        let mut names: Vec<String> = (0..count).map(crate::core::engine::hubs::name).collect();
                         for (hub, _, _) in
                             crate::edge::store::hub_counts(&db).map_err(|e| worker::Error::RustError(e.reason))?
                         {
@@ -117,9 +117,9 @@ impl Writer {
                 // The query answered by a full scan in the core, to compare with the indexed plan.
                 let payload = String::from_utf8_lossy(body);
                 let answer = store::all_users(&db).and_then(|rows| {
-                    let q = query::parse(&payload)?;
+                    let q = filter::parse(&payload)?;
                     let users = rows.iter().map(|(id, t)| store::parse_user(id, t)).collect::<Result<Vec<_>, _>>()?;
-                    let found = query::run(&q, &users).into_iter().map(|u| Value::Object(user::public_view(u)));
+                    let found = filter::run(&q, &users).into_iter().map(|u| Value::Object(user::public_view(u)));
                     Ok(object([("users", Value::Array(found.collect()))]))
                 });
                 reply(answer.map_err(|e| worker::Error::RustError(e.reason))?)

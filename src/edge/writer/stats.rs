@@ -2,7 +2,7 @@
 //! this instance started, its backlogs, and the connections each hub holds. The counters live in
 //! memory (an evicted or restarted Writer starts again from zero, and says when it started); the
 //! backlogs and socket counts are read when asked: a hub's count is as of its last report, which
-//! goes with every connect and close and at least every `core::hubs::renew_every` otherwise.
+//! goes with every connect and close and at least every `core::engine::hubs::renew_every` otherwise.
 
 use super::*;
 

@@ -3,14 +3,14 @@
 //! who receives them (the user's own connections, the connections watching the user through a
 //! `presence: true` query, the app's webhooks); this module builds them.
 
-use super::auth::Caller;
-use super::error::{ApiError, Result};
-use super::json::{object, text};
-use super::ops::own_user_view;
-use super::settings::{self, AppSettings};
-use super::tenancy;
-use super::time::Timestamp;
-use super::user::{self, User};
+use crate::core::access::auth::Caller;
+use crate::core::model::settings::{self, AppSettings};
+use crate::core::model::user::{self, User};
+use crate::core::ops::own_user_view;
+use crate::core::query::tenancy;
+use crate::core::wire::error::{ApiError, Result};
+use crate::core::wire::json::{object, text};
+use crate::core::wire::time::Timestamp;
 use serde_json::{Map, Value};
 
 /// Largest custom event, as JSON.
@@ -140,7 +140,7 @@ pub fn webhook_targets(settings: &AppSettings, event_type: &str) -> Vec<String> 
 /// The hex HMAC-SHA256 of a webhook body with the app secret: the `X-Signature` header that the
 /// SDKs' `verifyWebhook` checks.
 pub fn signature(body: &str, secret: &str) -> String {
-    super::auth::hmac_hex(secret, body.as_bytes())
+    crate::core::access::auth::hmac_hex(secret, body.as_bytes())
 }
 
 #[cfg(test)]

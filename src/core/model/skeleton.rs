@@ -15,7 +15,7 @@
 //! needs no rebuild.
 //!
 //! ```
-//! use roster::core::skeleton::key;
+//! use roster::core::model::skeleton::key;
 //! assert_eq!(key("аdmin"), key("admin")); // Cyrillic а
 //! assert_eq!(key("modern"), key("rnodern"));
 //! assert_ne!(key("alice"), key("alicia"));

@@ -23,13 +23,13 @@
 //! no secret and needs none: the filter is applied on every page, so a made-up position can
 //! only start a walk elsewhere among the users the caller may see.
 
-use super::error::ApiError;
-use super::fnv::Fnv;
+use super::filter::{self, Cond, Condition, Filter, UserQuery};
 use super::index::{self, Column};
-use super::json;
-use super::query::{self, Cond, Condition, Filter, UserQuery};
-use super::time::Timestamp;
-use super::user::User;
+use crate::core::model::user::User;
+use crate::core::wire::error::ApiError;
+use crate::core::wire::fnv::Fnv;
+use crate::core::wire::json;
+use crate::core::wire::time::Timestamp;
 use serde_json::Value;
 use std::cmp::Ordering;
 
@@ -119,7 +119,7 @@ impl Walk {
                 Some(seek)
             }
         };
-        let limit = query::page_end(q) - q.offset;
+        let limit = filter::page_end(q) - q.offset;
         Ok(Some(Walk { order, binding, seek, limit, offset: q.offset }))
     }
 
@@ -162,15 +162,15 @@ impl Walk {
         Ok(Page { users, next: cursor(last.filter(|_| next), false), prev: cursor(first.filter(|_| prev), true) })
     }
 
-    /// [`Walk::page`] over users held in memory, in [`query::run`]'s order: the npm package's
+    /// [`Walk::page`] over users held in memory, in [`filter::run`]'s order: the npm package's
     /// `UserStore` pages this way, and the tests walk it as the reference.
     pub fn page_in<'a, I>(&self, q: &UserQuery, users: I) -> Page
     where
         I: IntoIterator<Item = &'a User> + Clone,
     {
         let read = |seek: Option<&Seek>, skip: usize, take: usize| {
-            // Sorted, then cut at the boundary: the one `query::sorted` the store's users need.
-            let mut hits = query::sorted(q, users.clone());
+            // Sorted, then cut at the boundary: the one `filter::sorted` the store's users need.
+            let mut hits = filter::sorted(q, users.clone());
             hits.retain(|u| seek.is_none_or(|s| s.admits(&self.order, &key_of(&self.order, u))));
             if seek.is_some_and(|s| s.backward) {
                 hits.reverse();
@@ -212,7 +212,7 @@ pub fn key_of(order: &[(Column, bool)], u: &User) -> Vec<Option<String>> {
 /// last whatever the direction.
 pub fn compare(order: &[(Column, bool)], a: &[Option<String>], b: &[Option<String>]) -> Ordering {
     for ((_, desc), (x, y)) in order.iter().zip(a.iter().zip(b)) {
-        let o = query::sort_cmp(x.as_deref(), y.as_deref(), *desc, |x, y| x.cmp(y));
+        let o = filter::sort_cmp(x.as_deref(), y.as_deref(), *desc, |x, y| x.cmp(y));
         if o != Ordering::Equal {
             return o;
         }
@@ -226,7 +226,7 @@ fn encode(binding: u64, s: &Seek) -> String {
     for v in &s.key {
         out.push('.');
         match v {
-            Some(v) => super::auth::encode_into(v.as_bytes(), &mut out),
+            Some(v) => crate::core::access::auth::encode_into(v.as_bytes(), &mut out),
             None => out.push('~'),
         }
     }
@@ -251,7 +251,7 @@ fn decode(cursor: &str) -> Option<(u64, Seek)> {
     for p in parts {
         key.push(match p {
             "~" => None,
-            p => Some(String::from_utf8(super::auth::decode(p)?).ok()?),
+            p => Some(String::from_utf8(crate::core::access::auth::decode(p)?).ok()?),
         });
     }
     Some((binding, Seek { key, backward }))
@@ -274,7 +274,7 @@ fn binding(q: &UserQuery) -> u64 {
     let mut h = Fnv::default();
     h.text("roster-query-cursor");
     h.bytes(&[u8::from(q.include_deactivated_users)]);
-    let sort = query::sort_of(q);
+    let sort = filter::sort_of(q);
     h.count(sort.len());
     for (field, dir) in sort {
         h.text(field);
@@ -346,9 +346,9 @@ impl Fnv {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::auth::Caller;
-    use crate::core::settings::AppSettings;
-    use crate::core::tenancy;
+    use crate::core::access::auth::Caller;
+    use crate::core::model::settings::AppSettings;
+    use crate::core::query::tenancy;
     use proptest::prelude::*;
     use serde_json::json;
     use std::collections::{BTreeMap, BTreeSet};
@@ -365,7 +365,7 @@ mod tests {
     }
 
     fn parse(payload: Value) -> UserQuery {
-        query::parse_value(&payload).unwrap()
+        filter::parse_value(&payload).unwrap()
     }
 
     fn with(q: &UserQuery, next: Option<&str>, prev: Option<&str>) -> UserQuery {
@@ -384,7 +384,7 @@ mod tests {
     /// Everything `q` selects, in its order (a full scan).
     fn everything(q: &UserQuery, users: &BTreeMap<String, User>) -> Vec<String> {
         let all = UserQuery { offset: 0, limit: usize::MAX, ..q.clone() };
-        query::run(&all, users.values()).into_iter().map(|u| u["id"].as_str().unwrap().to_string()).collect()
+        filter::run(&all, users.values()).into_iter().map(|u| u["id"].as_str().unwrap().to_string()).collect()
     }
 
     /// Walks `q` forward from its first page, then back from its last page: both pages' users,
@@ -476,7 +476,7 @@ mod tests {
         fn decode_never_panics(s in any::<String>(), bytes in prop::collection::vec(any::<u8>(), 0..80)) {
             let _ = decode(&s);
             let mut b64 = String::new();
-            crate::core::auth::encode_into(&bytes, &mut b64);
+            crate::core::access::auth::encode_into(&bytes, &mut b64);
             let _ = decode(&b64);
         }
 
@@ -504,7 +504,7 @@ mod tests {
             prop_assert_eq!(&backward, &all);
             // The first page is Stream's own page (offset 0), and the cursors do not depend on limit.
             let first = page(&q, &users).unwrap();
-            prop_assert_eq!(ids(&first.users), ids(&query::run(&q, users.values()).into_iter().cloned().collect::<Vec<_>>()));
+            prop_assert_eq!(ids(&first.users), ids(&filter::run(&q, users.values()).into_iter().cloned().collect::<Vec<_>>()));
             if let Some(next) = first.next {
                 let wider = UserQuery { limit: q.limit + 3, ..with(&q, Some(&next), None) };
                 let p = page(&wider, &users).unwrap();
@@ -608,10 +608,10 @@ mod tests {
             assert_eq!((e.status, e.code), (400, 4), "{}", e.reason);
             e.reason
         };
-        let feed = crate::core::feed::encode(&crate::core::feed::Position { seq: 3, id: "u1".into() });
+        let feed = crate::core::query::feed::encode(&crate::core::query::feed::Position { seq: 3, id: "u1".into() });
         let foreign = {
             let mut b = String::from("1n.0123456789abcdef.~.");
-            crate::core::auth::encode_into(b"u1", &mut b);
+            crate::core::access::auth::encode_into(b"u1", &mut b);
             b
         };
         for bad in ["x", "eyJhbGciOiJIUzI1NiJ9", "====", &feed, &"A".repeat(5000), &prev] {
@@ -638,7 +638,7 @@ mod tests {
             "sort": [{"field": "created_at", "direction": -1}, {"field": "id", "direction": -1}]}));
         assert!(Walk::of(&with(&explicit, Some(&next), None)).is_ok());
         // `next` must be a string; empty or null is none.
-        assert_eq!(query::parse_value(&json!({"next": 3})).unwrap_err().code, 4);
+        assert_eq!(filter::parse_value(&json!({"next": 3})).unwrap_err().code, 4);
         assert_eq!(parse(json!({"next": "", "prev": null})), UserQuery::default());
     }
 

@@ -1,4 +1,4 @@
-//! A user as the batch operations ([`super::batch`]) hold it: its top-level fields in order,
+//! A user as the batch operations ([`crate::core::engine::batch`]) hold it: its top-level fields in order,
 //! each classified once by a typed [`Kind`] (the built-in fields, the server's, custom data),
 //! each value kept as JSON text — the text it arrived in, unless an operation rewrote it.
 //! Custom data is never built into a tree: it is copied as text, measured while it is read
@@ -9,8 +9,8 @@
 //! the tree-building path.
 
 use super::scan::{Measure, Scan};
-use super::time::Timestamp;
 use super::user::{MAX_CUSTOM_BYTES, MAX_NESTING, MAX_TEAMS, MAX_TEAM_NAME_BYTES};
+use crate::core::wire::time::Timestamp;
 use std::borrow::Cow;
 
 /// What a top-level field is, decided once from its key.
@@ -154,7 +154,7 @@ pub fn plain_string(text: &str) -> Option<&str> {
 
 /// The value of an escaped key, when it can be written back without escapes.
 fn unescape(raw: &str) -> Option<String> {
-    match super::json::parse(&format!("\"{raw}\"")).ok()? {
+    match crate::core::wire::json::parse(&format!("\"{raw}\"")).ok()? {
         serde_json::Value::String(key) if !key.contains(|c: char| c == '"' || c == '\\' || c < ' ') => Some(key),
         _ => None,
     }
@@ -357,8 +357,8 @@ fn check_privacy(text: &str) -> Option<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::json;
-    use crate::core::user;
+    use crate::core::model::user;
+    use crate::core::wire::json;
 
     #[test]
     fn check_agrees_with_validate_fields() {

@@ -8,9 +8,9 @@
 //! endpoint's limit is refused with 429 code 9 before any work is done. Without it nothing is
 //! refused and the headers count against [`DEFAULT_LIMIT`].
 
-use super::error::{ApiError, Operation, Result};
-use super::json::object;
-use super::time::Timestamp;
+use crate::core::wire::error::{ApiError, Operation, Result};
+use crate::core::wire::json::object;
+use crate::core::wire::time::Timestamp;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -167,7 +167,7 @@ impl Counter {
         let before = self.usage_of(platform, endpoint.name(), settings);
         if configured(settings, endpoint.name()).is_some() && before.remaining == 0 {
             let e = ApiError::new(
-                super::error::code::RATE_LIMIT,
+                crate::core::wire::error::code::RATE_LIMIT,
                 429,
                 format!("Too many requests, check response headers for more information ({} per minute)", before.limit),
             );

@@ -12,17 +12,17 @@
 //! error exactly as `POST /users` and `PATCH /users` do. Both paths give equal JSON for the
 //! same input (`tests/core_batch.rs` compares them on a seeded corpus).
 
-use super::auth::Caller;
-use super::edit::FieldEdit;
-use super::error::{ApiError, Result};
-use super::json;
-use super::ops;
-use super::partial::{self, FieldPath};
-use super::record::{team_names, Field, Kind, Record, FIELD_DEPTH};
-use super::scan::{Measure, Scan};
-use super::time::Timestamp;
-use super::user::{self, User, MAX_BATCH, MAX_NESTING};
-use super::username::{Normalizer, Sink};
+use crate::core::access::auth::Caller;
+use crate::core::model::edit::FieldEdit;
+use crate::core::model::partial::{self, FieldPath};
+use crate::core::model::record::{team_names, Field, Kind, Record, FIELD_DEPTH};
+use crate::core::model::scan::{Measure, Scan};
+use crate::core::model::user::{self, User, MAX_BATCH, MAX_NESTING};
+use crate::core::model::username::{Normalizer, Sink};
+use crate::core::ops;
+use crate::core::wire::error::{ApiError, Result};
+use crate::core::wire::json;
+use crate::core::wire::time::Timestamp;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::ops::Range;

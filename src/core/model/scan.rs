@@ -1,11 +1,11 @@
-//! A JSON text scanner for the batch operations ([`super::batch`]): it walks a value's text
+//! A JSON text scanner for the batch operations ([`crate::core::engine::batch`]): it walks a value's text
 //! without building a tree of it, validates it, and measures in the same pass what the user
 //! rules need — how deeply it nests and an upper bound of its size as serde_json would write it
 //! (the 5 KiB custom-data limit counts that size).
 //!
 //! The scanner accepts a subset of JSON on purpose: whatever it does not accept, or cannot
 //! measure exactly enough, makes it return `None`, and the caller then runs the tree-building
-//! path ([`super::json::parse`]), which decides — and words every error — exactly as before.
+//! path ([`crate::core::wire::json::parse`]), which decides — and words every error — exactly as before.
 
 /// What a scanned value costs: its nesting (a scalar is 0, `[]` is 1) and an upper bound of its
 /// length in serde_json's compact output.
@@ -278,7 +278,7 @@ impl<'a> Scan<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::json;
+    use crate::core::wire::json;
 
     fn measure(text: &str) -> Option<Measure> {
         let mut s = Scan::new(text);

@@ -3,9 +3,9 @@
 //! until it returns a [`Commit`]. Each round loads strictly more, so the loop ends; the bound
 //! only guards against a core bug.
 
-use super::error::{ApiError, OpError, Operation};
-use super::ops::{Commit, Need, Snapshot, Step};
-use super::user::User;
+use crate::core::model::user::User;
+use crate::core::ops::{Commit, Need, Snapshot, Step};
+use crate::core::wire::error::{ApiError, OpError, Operation};
 
 /// What a shell loads for a [`Need`].
 pub struct Loaded {
@@ -25,7 +25,7 @@ pub trait Loader {
 const MAX_ROUNDS: usize = 8;
 
 /// An operation over a snapshot, as the core defines them: what the driver runs.
-pub type OpFn<'a> = dyn Fn(&Snapshot) -> crate::core::error::Result<Step> + 'a;
+pub type OpFn<'a> = dyn Fn(&Snapshot) -> crate::core::wire::error::Result<Step> + 'a;
 
 /// Runs `f` to its commit, loading into `snap` what it asks for.
 pub fn drive(

@@ -1,7 +1,7 @@
 //! The user object: a flat JSON map with built-in, custom and server-computed fields.
 //! This module classifies fields, validates input and shapes what callers see.
 
-use super::error::{ApiError, Result};
+use crate::core::wire::error::{ApiError, Result};
 use serde_json::{Map, Value};
 
 /// A stored or returned user: flat JSON (`id`, `role`, `teams`, timestamps, custom keys, …).
@@ -40,7 +40,7 @@ pub const SERVER_COMPUTED: &[&str] = &[
 pub const HARD_DELETED: &str = "__hard_deleted";
 /// Where a user keeps the custom keys named like built-in fields, which only `/api/v2` can
 /// write (its `custom` is a map of its own): an ordinary custom field to the core, shown in
-/// `custom` on `/api/v2` and not at all on `/api/v1` (`core::v2`).
+/// `custom` on `/api/v2` and not at all on `/api/v1` (`core::model::v2`).
 pub const SHADOWED: &str = "__custom";
 
 pub const MAX_ID_LEN: usize = 255;
@@ -68,7 +68,9 @@ pub fn is_reserved(field: &str) -> bool {
 pub fn refuses_reserved(field: &str, value: &Value) -> bool {
     match (field, value) {
         (_, Value::Null) => false,
-        ("created_at" | "updated_at" | "last_active", Value::String(s)) => super::time::Timestamp::parse(s).is_none(),
+        ("created_at" | "updated_at" | "last_active", Value::String(s)) => {
+            crate::core::wire::time::Timestamp::parse(s).is_none()
+        }
         ("online", Value::Bool(online)) => *online,
         _ => is_reserved(field),
     }
@@ -148,7 +150,7 @@ pub fn validate_fields(user: &User, label: &str) -> Result<()> {
             "privacy_settings" => validate_privacy(value, label)?,
             "revoke_tokens_issued_before" => match value {
                 Value::Null => {}
-                Value::String(s) if super::time::Timestamp::parse(s).is_some() => {}
+                Value::String(s) if crate::core::wire::time::Timestamp::parse(s).is_some() => {}
                 _ => return bad(key, "must be an RFC 3339 timestamp or null"),
             },
             _ => {}
@@ -263,8 +265,8 @@ pub fn is_hard_deleted(user: &User) -> bool {
 }
 /// Active: neither deactivated nor deleted. Only active users hold their name.
 /// The user's own `revoke_tokens_issued_before`: its tokens issued earlier are refused.
-pub fn revocation_cutoff(user: &User) -> Option<crate::core::time::Timestamp> {
-    user.get("revoke_tokens_issued_before").and_then(Value::as_str).and_then(crate::core::time::Timestamp::parse)
+pub fn revocation_cutoff(user: &User) -> Option<crate::core::wire::time::Timestamp> {
+    user.get("revoke_tokens_issued_before").and_then(Value::as_str).and_then(crate::core::wire::time::Timestamp::parse)
 }
 
 pub fn is_active(user: &User) -> bool {

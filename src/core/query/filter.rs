@@ -5,8 +5,8 @@
 //! [`run`] then filters, sorts and paginates. `run` never fails: a filter nested deeper than
 //! `parse` allows (only a hand-built one can be) matches nothing below that depth.
 
-use super::error::ApiError;
-use super::time::Timestamp;
+use crate::core::wire::error::ApiError;
+use crate::core::wire::time::Timestamp;
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
 
@@ -88,7 +88,7 @@ pub struct UserQuery {
     pub include_deactivated_users: bool,
     /// `presence: true`: the caller's connection watches the users returned (events, presence).
     pub presence: bool,
-    /// Roster's keyset cursors (`core::cursor`): the `next` or `prev` of an earlier page, as
+    /// Roster's keyset cursors (`core::query::cursor`): the `next` or `prev` of an earlier page, as
     /// sent (an empty string or `null` is none).
     pub next: Option<String>,
     pub prev: Option<String>,
@@ -113,7 +113,7 @@ impl Default for UserQuery {
 /// `{filter_conditions, sort: [{field, direction}], limit, offset, presence,
 /// include_deactivated_users, id_gt, id_gte, id_lt, id_lte, …}`. Unknown keys are ignored.
 pub fn parse(payload: &str) -> Result<UserQuery, ApiError> {
-    let value = super::json::parse(payload).map_err(|_| ApiError::input("payload is not valid JSON"))?;
+    let value = crate::core::wire::json::parse(payload).map_err(|_| ApiError::input("payload is not valid JSON"))?;
     parse_value(&value)
 }
 
@@ -221,7 +221,7 @@ impl<'q> InOrder<'q> {
         Self::window(q, q.offset, page_end(q) - q.offset)
     }
     /// The same over another window of the selected users: skip `skip`, keep `take` (a keyset
-    /// walk's page, `core::cursor`).
+    /// walk's page, `core::query::cursor`).
     pub fn window(q: &'q UserQuery, skip: usize, take: usize) -> Self {
         InOrder { q, skip, end: skip.saturating_add(take), selected: 0, page: Vec::new() }
     }

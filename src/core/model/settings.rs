@@ -2,10 +2,10 @@
 //! are validated and read through typed accessors. A key that names no setting
 //! ([`super::setting_keys`]) is ignored, as Stream ignores it.
 
-use super::error::{ApiError, Result};
-use super::json::parse_object;
 use super::partial::FieldPath;
-use super::time::Timestamp;
+use crate::core::wire::error::{ApiError, Result};
+use crate::core::wire::json::parse_object;
+use crate::core::wire::time::Timestamp;
 use serde_json::{Map, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -60,7 +60,7 @@ pub const APP_DEFAULTS: &str = r#"{
 const READ_ONLY: &[&str] = &["id", "name", "organization", "suspended", "suspended_explanation", "placement"];
 
 /// Settings that `null` clears (for every other one `null` means "not given").
-const NULL_CLEARS: &[&str] = &["revoke_tokens_issued_before", super::rate_limits::SETTING];
+const NULL_CLEARS: &[&str] = &["revoke_tokens_issued_before", crate::core::access::rate_limits::SETTING];
 
 /// A zero value as a typed SDK sends an unset field: `null`, `false`, `0`, `""`, `[]`, or an
 /// object whose members are all zero values.
@@ -93,7 +93,7 @@ impl AppSettings {
         &self.stored
     }
     pub fn to_json(&self) -> String {
-        super::json::object_text(&self.stored)
+        crate::core::wire::json::object_text(&self.stored)
     }
 
     pub fn unique_mode(&self) -> UniqueMode {
@@ -144,8 +144,8 @@ impl AppSettings {
     fn paths(&self, key: &str) -> Vec<FieldPath> {
         self.stored.get(key).and_then(|v| parse_paths(key, v).ok()).unwrap_or_default()
     }
-    pub fn auth_policy(&self) -> super::auth::AuthPolicy {
-        super::auth::AuthPolicy {
+    pub fn auth_policy(&self) -> crate::core::access::auth::AuthPolicy {
+        crate::core::access::auth::AuthPolicy {
             disable_auth_checks: self.disable_auth_checks(),
             revoke_tokens_issued_before: self.revoke_tokens_issued_before(),
         }
@@ -229,7 +229,7 @@ fn check_value(key: &str, value: &Value) -> Result<()> {
             return Err(ApiError::field(key, format!("{key} must be an array of role names")));
         }
         "webhook_url" | "event_hooks" => check_hook_settings(key, value)?,
-        super::rate_limits::SETTING => super::rate_limits::check_setting(value)?,
+        crate::core::access::rate_limits::SETTING => crate::core::access::rate_limits::check_setting(value)?,
         "roster_server_only_fields" | "roster_hidden_fields" => {
             parse_paths(key, value)?;
         }

@@ -1,12 +1,12 @@
 //! Conditional writes (Roster's own; not part of Stream's API). Every user has a version: the
-//! commit sequence number of its latest change (`core::feed`), 0 for a user that does not
+//! commit sequence number of its latest change (`core::query::feed`), 0 for a user that does not
 //! exist. `POST /users` and `PATCH /users` may say which versions they were computed from —
 //! `expected_versions: {id: version}` in the body for any batch, or an `If-Match: "<version>"`
 //! header when the batch holds one user — and then commit only if every named user is still at
 //! that version: otherwise the whole batch fails with 412, naming the users whose version moved,
 //! and nothing is written. Expecting 0 means "only if this user does not exist yet".
 
-use super::error::{ApiError, Result};
+use crate::core::wire::error::{ApiError, Result};
 use serde_json::Value;
 
 /// The body key that carries expected versions.

@@ -1,18 +1,18 @@
 //! Unique usernames: the normalization that decides when two names collide, and the check
 //! run by every write (upsert, partial update, connect, reactivate).
 
-use super::error::{ApiError, Result};
 use super::set;
 use super::settings::{AppSettings, UniqueMode};
 use super::skeleton;
 use super::user::{is_active, name_of, teams_of, User};
+use crate::core::wire::error::{ApiError, Result};
 
 /// Lowercases (Unicode-aware), then drops whitespace and every character that is not a letter
 /// or a digit: "John Doe", "john doe" and "john.doe" all become "johndoe".
 ///
 /// ```
-/// assert_eq!(roster::core::username::normalize("John.Doe"), "johndoe");
-/// assert_eq!(roster::core::username::normalize("Ünal Çelik"), "ünalçelik");
+/// assert_eq!(roster::core::model::username::normalize("John.Doe"), "johndoe");
+/// assert_eq!(roster::core::model::username::normalize("Ünal Çelik"), "ünalçelik");
 /// ```
 pub fn normalize(name: &str) -> String {
     let mut out = String::with_capacity(name.len());

@@ -2,15 +2,15 @@
 //! may see (tenancy), its keyset walk if the sort has one, and the page shown as the caller may
 //! see each user, with `online` from the shell's presence and `next`/`prev` beside `users`.
 
-use super::auth::Caller;
-use super::cursor::{self, Page, Walk};
-use super::error::Result;
 use super::events;
-use super::json::object;
-use super::query::UserQuery;
-use super::settings::AppSettings;
-use super::tenancy;
-use super::user::User;
+use crate::core::access::auth::Caller;
+use crate::core::model::settings::AppSettings;
+use crate::core::model::user::User;
+use crate::core::query::cursor::{self, Page, Walk};
+use crate::core::query::filter::UserQuery;
+use crate::core::query::tenancy;
+use crate::core::wire::error::Result;
+use crate::core::wire::json::object;
 use serde_json::Value;
 
 /// The query a caller may run (`me`: a user caller's stored record), and its walk.

@@ -6,8 +6,8 @@
 //! failure to a 401 [`ApiError`] with Stream's code (5 malformed, 40 expired or revoked,
 //! 41 not valid yet, 42 issued in the future, 43 bad signature).
 
-use super::error::{code, ApiError};
-use super::time::Timestamp;
+use crate::core::wire::error::{code, ApiError};
+use crate::core::wire::time::Timestamp;
 use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
 use sha2::Sha256;
@@ -218,7 +218,7 @@ fn mac(secret: &str, data: &[u8]) -> Option<HmacSha256> {
 }
 
 fn decode_object(segment: &str) -> Option<Map<String, Value>> {
-    match super::json::parse_slice(&decode(segment)?).ok()? {
+    match crate::core::wire::json::parse_slice(&decode(segment)?).ok()? {
         Value::Object(map) => Some(map),
         _ => None,
     }

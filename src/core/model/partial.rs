@@ -4,8 +4,8 @@
 //! creates missing parent objects; unsetting `a.b` leaves `a: {}`. Setting and unsetting the
 //! same path, or a path and its prefix, is refused. `privacy_settings` merges.
 
-use super::error::{ApiError, Result};
 use super::user::{is_reserved, User, MAX_NESTING};
+use crate::core::wire::error::{ApiError, Result};
 use serde_json::{Map, Value};
 
 /// A validated dotted path, split into segments.
@@ -251,7 +251,7 @@ mod tests {
         let deep: Value = serde_json::from_str(&format!("{}{}", "[".repeat(60), "]".repeat(60))).unwrap();
         let u = upd(json!({"id": "u", "set": {path(10): deep}})).unwrap();
         let out = u.apply(&user(json!({"id": "u"}))).unwrap();
-        let e = crate::core::user::validate_fields(&out, "users[u]").unwrap_err();
+        let e = crate::core::model::user::validate_fields(&out, "users[u]").unwrap_err();
         assert!(e.reason.contains("nested too deeply"), "{}", e.reason);
     }
 

@@ -1,5 +1,5 @@
 //! Set and unset at dotted paths on JSON text, for the batch partial update
-//! ([`super::batch`]): only the objects a path passes through are opened (into their members,
+//! ([`crate::core::engine::batch`]): only the objects a path passes through are opened (into their members,
 //! each kept as text), everything else is copied as it was read. The result equals, as parsed
 //! JSON, what [`super::partial::set_path`] and [`super::partial::unset_path`] make of the same
 //! value as a `serde_json` tree.
@@ -151,8 +151,8 @@ impl<'a> FieldEdit<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::json;
-    use crate::core::partial::{set_path, unset_path, FieldPath};
+    use crate::core::model::partial::{set_path, unset_path, FieldPath};
+    use crate::core::wire::json;
     use serde_json::{Map, Value};
 
     /// Applies the edits both ways; the text path must agree with the tree path, or decline

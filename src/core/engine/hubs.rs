@@ -3,7 +3,7 @@
 //! presence lease and the de-duplication of delivered events, decided here; the Worker and the
 //! objects only carry them out.
 
-use crate::core::fnv::Fnv;
+use crate::core::wire::fnv::Fnv;
 
 /// Hubs per app when `ROSTER_HUBS` is not set (wrangler.toml sets it): 64 hubs at a planned
 /// 16,384 sockets each (half of Cloudflare's 32,768 per object) hold 1,048,576 sockets.

@@ -11,12 +11,12 @@
 //! - `roster_hidden_fields`: dotted paths user tokens never see in responses and cannot filter
 //!   or sort on.
 
-use super::auth::Caller;
-use super::error::{ApiError, Result};
-use super::partial::{FieldPath, PartialUpdate};
-use super::query::{Cond, Condition, Filter, UserQuery};
-use super::settings::AppSettings;
-use super::user::{self, User};
+use super::filter::{Cond, Condition, Filter, UserQuery};
+use crate::core::access::auth::Caller;
+use crate::core::model::partial::{FieldPath, PartialUpdate};
+use crate::core::model::settings::AppSettings;
+use crate::core::model::user::{self, User};
+use crate::core::wire::error::{ApiError, Result};
 use serde_json::{Map, Value};
 
 fn not_allowed(msg: String) -> ApiError {

@@ -10,10 +10,10 @@
 //! commit may change many users, the id of the last user read at it — with a check so that a
 //! mistyped or made-up cursor is refused (400) rather than silently restarting the walk.
 
-use super::error::{ApiError, Result};
-use super::fnv::Fnv;
-use super::json::object;
-use super::user::{self, User};
+use crate::core::model::user::{self, User};
+use crate::core::wire::error::{ApiError, Result};
+use crate::core::wire::fnv::Fnv;
+use crate::core::wire::json::object;
 use serde_json::Value;
 
 /// Changes per page when `limit` is not given, and at most.

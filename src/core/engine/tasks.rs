@@ -4,13 +4,13 @@
 //! does and how a task reads back (`GET /tasks/{id}`); the shell stores tasks, runs them and
 //! commits each user's change together with the task's progress.
 
-use super::auth::Caller;
 use super::drive::OpFn;
-use super::error::{ApiError, Operation, Result};
-use super::json::object;
-use super::ops::{self, body_object, require_server};
-use super::time::Timestamp;
-use super::user::{self, MAX_BATCH};
+use crate::core::access::auth::Caller;
+use crate::core::model::user::{self, MAX_BATCH};
+use crate::core::ops::{self, body_object, require_server};
+use crate::core::wire::error::{ApiError, Operation, Result};
+use crate::core::wire::json::object;
+use crate::core::wire::time::Timestamp;
 use serde_json::{Map, Value};
 
 /// What a task does to each of its users.

@@ -1,6 +1,6 @@
 //! FNV-1a (64 bits), the one checksum the core puts in what it hands out: the query binding of
-//! `queryUsers` cursors (`core::cursor`) and the check digits of change-feed cursors
-//! (`core::feed`). Not a defence against forgery (nothing secret goes in): it tells a cursor
+//! `queryUsers` cursors (`core::query::cursor`) and the check digits of change-feed cursors
+//! (`core::query::feed`). Not a defence against forgery (nothing secret goes in): it tells a cursor
 //! from a typo or from another query's. Fed through an unambiguous encoding: every text and
 //! list is length-prefixed.
 

@@ -10,9 +10,9 @@
 //! `custom`; a `/api/v1` read shows the built-in field, as Stream's flat shape does, and not
 //! the custom key of the same name ([`v1_response_out`]).
 
-use super::error::{ApiError, Result};
-use super::time::Timestamp;
 use super::user;
+use crate::core::wire::error::{ApiError, Result};
+use crate::core::wire::time::Timestamp;
 use serde_json::{Map, Value};
 
 const CUSTOM: &str = "custom";

@@ -4,7 +4,7 @@
 //! filter and picks one index lookup that yields a *superset* of the users the filter can
 //! match ([`Candidates`]), plus whether storage can also return them in the query's sort order
 //! ([`Plan::order`]). The filter itself stays the residual: the shell evaluates it over the
-//! candidates with [`query::run`] (candidates in id order) or [`query::InOrder`] (candidates
+//! candidates with [`filter::run`] (candidates in id order) or [`filter::InOrder`] (candidates
 //! already sorted, so reading stops once the page is full). Only conditions whose meaning an
 //! index reproduces exactly are used; anything else (a `$or`, a custom field) falls back to
 //! [`Candidates::All`], a scan of the stored rows.
@@ -12,10 +12,10 @@
 //! [`Candidates::admits`] is the reference meaning of each lookup; the Writer's SQL implements
 //! it and the tests compare both with a full scan.
 
-use super::query::{self, fold_case, Cond, Condition, Filter, UserQuery};
-use super::time::Timestamp;
-use super::user::{User, HARD_DELETED};
-use super::username::normalize;
+use super::filter::{self, fold_case, Cond, Condition, Filter, UserQuery};
+use crate::core::model::user::{User, HARD_DELETED};
+use crate::core::model::username::normalize;
+use crate::core::wire::time::Timestamp;
 use serde_json::Value;
 
 /// Words of a name indexed per user; a name with more word starts is marked `name_overflow`
@@ -77,7 +77,7 @@ pub fn index_row(u: &User) -> IndexRow {
     let mut name_overflow = false;
     if let Some(name) = name {
         let folded = fold_case(name);
-        for (n, i) in query::word_starts(&folded).enumerate() {
+        for (n, i) in filter::word_starts(&folded).enumerate() {
             if n == MAX_NAME_WORDS {
                 name_overflow = true;
                 break;
@@ -240,8 +240,8 @@ impl Candidates {
 pub struct Plan {
     pub candidates: Candidates,
     /// `Some`: storage returns candidates in this order (column, descending), which is the
-    /// query's own order with ties broken by id; read them through [`query::InOrder`].
-    /// `None`: storage returns candidates by id, ascending, and [`query::run`] sorts them.
+    /// query's own order with ties broken by id; read them through [`filter::InOrder`].
+    /// `None`: storage returns candidates by id, ascending, and [`filter::run`] sorts them.
     pub order: Option<Vec<(Column, bool)>>,
     /// Whether deactivated users can be returned (otherwise storage may skip them).
     pub include_deactivated: bool,
@@ -277,7 +277,7 @@ pub fn plan(q: &UserQuery) -> Plan {
 /// [`Column`] (each column once, then `id` ascending unless the sort has it).
 pub fn order_of(q: &UserQuery) -> Option<Vec<(Column, bool)>> {
     let mut order = Vec::new();
-    for (field, dir) in query::sort_of(q) {
+    for (field, dir) in filter::sort_of(q) {
         let c = Column::of_field(field)?;
         if !order.iter().any(|(o, _)| *o == c) {
             order.push((c, dir < 0));
@@ -346,7 +346,7 @@ fn lookup(field: &str, cond: &Cond) -> Option<Candidates> {
 
 /// A custom field whose name needs no quoting in a JSON path.
 fn is_plain_custom(field: &str) -> bool {
-    super::user::is_custom(field)
+    crate::core::model::user::is_custom(field)
         && !field.is_empty()
         && field.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
@@ -409,7 +409,7 @@ pub fn storage_order(plan: &Plan, a: (&str, &IndexRow), b: (&str, &IndexRow)) ->
     use std::cmp::Ordering;
     let Some(order) = &plan.order else { return a.0.cmp(b.0) };
     for (column, desc) in order {
-        let o = query::sort_cmp(column.value(a.0, a.1), column.value(b.0, b.1), *desc, |x, y| x.cmp(y));
+        let o = filter::sort_cmp(column.value(a.0, a.1), column.value(b.0, b.1), *desc, |x, y| x.cmp(y));
         if o != Ordering::Equal {
             return o;
         }

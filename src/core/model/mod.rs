@@ -1,0 +1,16 @@
+//! What a user and an app are: the user object and its field rules, usernames (normalization,
+//! confusable skeletons, uniqueness), `set`/`unset` on dotted paths, the user read and edited
+//! as JSON text (`record`, `scan`, `edit`), app settings, and the `/api/v2` shape.
+//! Depends on `wire` and `access`.
+
+pub mod edit;
+pub mod partial;
+pub mod record;
+pub mod scan;
+pub mod set;
+pub mod setting_keys;
+pub mod settings;
+pub mod skeleton;
+pub mod user;
+pub mod username;
+pub mod v2;

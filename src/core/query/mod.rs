@@ -1,0 +1,10 @@
+//! Reading users: `queryUsers`' filter, sort and paging (`filter`), the planner over indexes,
+//! keyset cursors, the change feed, conditional-write versions and what a user token may see
+//! and touch (`tenancy`). Depends on `wire`, `access` and `model`.
+
+pub mod cursor;
+pub mod feed;
+pub mod filter;
+pub mod index;
+pub mod precondition;
+pub mod tenancy;
