@@ -1,14 +1,15 @@
 #![cfg(test)]
 //! The query planner (`core::query::index`): reading only a plan's candidates, in the order storage
-//! returns them, gives exactly what a full scan gives (`filter::run` over every user in id
+//! returns them, gives exactly what a full scan gives (`order::run` over every user in id
 //! order). The Writer's SQL implements `Candidates::admits` and `index::storage_order`; the
 //! Worker tests compare its answers with a scan too.
 
 use proptest::prelude::*;
 use roster::core::model::user::User;
 use roster::core::query::cursor::{Page, Seek, Walk};
-use roster::core::query::filter::{self, InOrder, UserQuery};
 use roster::core::query::index::{self, Candidates, Column, CustomValue, Plan};
+use roster::core::query::order::{self, InOrder};
+use roster::core::query::payload::{self, UserQuery};
 use roster::core::wire::time::Timestamp;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -39,7 +40,7 @@ fn candidates<'a>(
     rows.into_iter().map(|(_, _, u)| u).collect()
 }
 
-/// Users offered in order to a page of `q` until it is full (`filter::InOrder`).
+/// Users offered in order to a page of `q` until it is full (`order::InOrder`).
 fn fill(mut page: InOrder<'_>, users: Vec<&User>) -> Vec<User> {
     for u in users {
         if !page.offer(u.clone()) {
@@ -57,12 +58,12 @@ fn planned(q: &UserQuery, users: &BTreeMap<String, User>) -> Vec<User> {
     if plan.order.is_some() {
         fill(InOrder::new(q), rows)
     } else {
-        filter::run(q, rows).into_iter().cloned().collect()
+        order::run(q, rows).into_iter().cloned().collect()
     }
 }
 
 fn scanned(q: &UserQuery, users: &BTreeMap<String, User>) -> Vec<User> {
-    filter::run(q, users.values()).into_iter().cloned().collect()
+    order::run(q, users.values()).into_iter().cloned().collect()
 }
 
 fn ts(secs: i64) -> String {
@@ -175,7 +176,7 @@ fn arb_query() -> impl Strategy<Value = UserQuery> {
         |(conds, sort, limit, offset, deact)| {
             let filter = if conds.len() == 1 { conds[0].clone() } else { json!({"$and": conds}) };
             let filter = if filter == json!({"$and": []}) { json!({}) } else { filter };
-            filter::parse_value(&json!({"filter_conditions": filter, "sort": sort, "limit": limit,
+            payload::parse_value(&json!({"filter_conditions": filter, "sort": sort, "limit": limit,
                 "offset": offset, "include_deactivated_users": deact}))
             .unwrap()
         },
@@ -268,7 +269,7 @@ proptest! {
 }
 
 fn parse(payload: Value) -> UserQuery {
-    filter::parse_value(&payload).unwrap()
+    payload::parse_value(&payload).unwrap()
 }
 
 #[test]

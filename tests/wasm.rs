@@ -16,6 +16,8 @@ mod core_helpers;
 mod core_index;
 #[path = "core_props.rs"]
 mod core_props;
+#[path = "core_query.rs"]
+mod core_query;
 #[path = "core_rounds.rs"]
 mod core_rounds;
 #[path = "core_rules.rs"]

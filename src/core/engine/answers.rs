@@ -7,7 +7,7 @@ use crate::core::access::auth::Caller;
 use crate::core::model::settings::AppSettings;
 use crate::core::model::user::User;
 use crate::core::query::cursor::{self, Page, Walk};
-use crate::core::query::filter::UserQuery;
+use crate::core::query::payload::UserQuery;
 use crate::core::query::tenancy;
 use crate::core::wire::error::Result;
 use crate::core::wire::json::object;

@@ -10,7 +10,7 @@ use crate::core::model::user::User;
 use crate::core::model::username;
 use crate::core::ops::{self, Commit, Need, Snapshot};
 use crate::core::query::cursor::Page;
-use crate::core::query::filter;
+use crate::core::query::{order, payload};
 use crate::core::wire::error::{OpError, Operation, Result};
 use crate::core::wire::json::object;
 use crate::core::wire::time::Timestamp;
@@ -155,7 +155,7 @@ impl MemoryStore {
     /// `GET /users`: as `caller` may see it (tenants, search permissions, hidden fields).
     pub fn query_users(&self, payload: &Value, caller: &Caller) -> std::result::Result<Value, OpError> {
         let fail = |error| OpError { op: Operation::QueryUsers, error };
-        let q = filter::parse_value(payload).map_err(fail)?;
+        let q = payload::parse_value(payload).map_err(fail)?;
         let me = match caller {
             Caller::User(id) => self.users.get(id),
             Caller::Server => None,
@@ -164,7 +164,7 @@ impl MemoryStore {
         let page = match walk {
             Some(walk) => walk.page_in(&q, self.users.values()),
             None => {
-                Page { users: filter::run(&q, self.users.values()).into_iter().cloned().collect(), ..Page::default() }
+                Page { users: order::run(&q, self.users.values()).into_iter().cloned().collect(), ..Page::default() }
             }
         };
         // A store in memory holds no connections: nobody is online.

@@ -23,8 +23,10 @@
 //! no secret and needs none: the filter is applied on every page, so a made-up position can
 //! only start a walk elsewhere among the users the caller may see.
 
-use super::filter::{self, Cond, Condition, Filter, UserQuery};
+use super::filter::{Cond, Condition, Filter};
 use super::index::{self, Column};
+use super::order;
+use super::payload::{self, UserQuery};
 use crate::core::model::user::User;
 use crate::core::wire::error::ApiError;
 use crate::core::wire::fnv::Fnv;
@@ -119,7 +121,7 @@ impl Walk {
                 Some(seek)
             }
         };
-        let limit = filter::page_end(q) - q.offset;
+        let limit = payload::page_end(q) - q.offset;
         Ok(Some(Walk { order, binding, seek, limit, offset: q.offset }))
     }
 
@@ -162,15 +164,15 @@ impl Walk {
         Ok(Page { users, next: cursor(last.filter(|_| next), false), prev: cursor(first.filter(|_| prev), true) })
     }
 
-    /// [`Walk::page`] over users held in memory, in [`filter::run`]'s order: the npm package's
+    /// [`Walk::page`] over users held in memory, in [`order::run`]'s order: the npm package's
     /// `UserStore` pages this way, and the tests walk it as the reference.
     pub fn page_in<'a, I>(&self, q: &UserQuery, users: I) -> Page
     where
         I: IntoIterator<Item = &'a User> + Clone,
     {
         let read = |seek: Option<&Seek>, skip: usize, take: usize| {
-            // Sorted, then cut at the boundary: the one `filter::sorted` the store's users need.
-            let mut hits = filter::sorted(q, users.clone());
+            // Sorted, then cut at the boundary: the one `order::sorted` the store's users need.
+            let mut hits = order::sorted(q, users.clone());
             hits.retain(|u| seek.is_none_or(|s| s.admits(&self.order, &key_of(&self.order, u))));
             if seek.is_some_and(|s| s.backward) {
                 hits.reverse();
@@ -212,7 +214,7 @@ pub fn key_of(order: &[(Column, bool)], u: &User) -> Vec<Option<String>> {
 /// last whatever the direction.
 pub fn compare(order: &[(Column, bool)], a: &[Option<String>], b: &[Option<String>]) -> Ordering {
     for ((_, desc), (x, y)) in order.iter().zip(a.iter().zip(b)) {
-        let o = filter::sort_cmp(x.as_deref(), y.as_deref(), *desc, |x, y| x.cmp(y));
+        let o = order::sort_cmp(x.as_deref(), y.as_deref(), *desc, |x, y| x.cmp(y));
         if o != Ordering::Equal {
             return o;
         }
@@ -274,7 +276,7 @@ fn binding(q: &UserQuery) -> u64 {
     let mut h = Fnv::default();
     h.text("roster-query-cursor");
     h.bytes(&[u8::from(q.include_deactivated_users)]);
-    let sort = filter::sort_of(q);
+    let sort = payload::sort_of(q);
     h.count(sort.len());
     for (field, dir) in sort {
         h.text(field);
@@ -365,7 +367,7 @@ mod tests {
     }
 
     fn parse(payload: Value) -> UserQuery {
-        filter::parse_value(&payload).unwrap()
+        payload::parse_value(&payload).unwrap()
     }
 
     fn with(q: &UserQuery, next: Option<&str>, prev: Option<&str>) -> UserQuery {
@@ -384,7 +386,7 @@ mod tests {
     /// Everything `q` selects, in its order (a full scan).
     fn everything(q: &UserQuery, users: &BTreeMap<String, User>) -> Vec<String> {
         let all = UserQuery { offset: 0, limit: usize::MAX, ..q.clone() };
-        filter::run(&all, users.values()).into_iter().map(|u| u["id"].as_str().unwrap().to_string()).collect()
+        order::run(&all, users.values()).into_iter().map(|u| u["id"].as_str().unwrap().to_string()).collect()
     }
 
     /// Walks `q` forward from its first page, then back from its last page: both pages' users,
@@ -504,7 +506,7 @@ mod tests {
             prop_assert_eq!(&backward, &all);
             // The first page is Stream's own page (offset 0), and the cursors do not depend on limit.
             let first = page(&q, &users).unwrap();
-            prop_assert_eq!(ids(&first.users), ids(&filter::run(&q, users.values()).into_iter().cloned().collect::<Vec<_>>()));
+            prop_assert_eq!(ids(&first.users), ids(&order::run(&q, users.values()).into_iter().cloned().collect::<Vec<_>>()));
             if let Some(next) = first.next {
                 let wider = UserQuery { limit: q.limit + 3, ..with(&q, Some(&next), None) };
                 let p = page(&wider, &users).unwrap();
@@ -638,7 +640,7 @@ mod tests {
             "sort": [{"field": "created_at", "direction": -1}, {"field": "id", "direction": -1}]}));
         assert!(Walk::of(&with(&explicit, Some(&next), None)).is_ok());
         // `next` must be a string; empty or null is none.
-        assert_eq!(filter::parse_value(&json!({"next": 3})).unwrap_err().code, 4);
+        assert_eq!(payload::parse_value(&json!({"next": 3})).unwrap_err().code, 4);
         assert_eq!(parse(json!({"next": "", "prev": null})), UserQuery::default());
     }
 

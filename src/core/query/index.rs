@@ -4,7 +4,7 @@
 //! filter and picks one index lookup that yields a *superset* of the users the filter can
 //! match ([`Candidates`]), plus whether storage can also return them in the query's sort order
 //! ([`Plan::order`]). The filter itself stays the residual: the shell evaluates it over the
-//! candidates with [`filter::run`] (candidates in id order) or [`filter::InOrder`] (candidates
+//! candidates with [`order::run`] (candidates in id order) or [`order::InOrder`] (candidates
 //! already sorted, so reading stops once the page is full). Only conditions whose meaning an
 //! index reproduces exactly are used; anything else (a `$or`, a custom field) falls back to
 //! [`Candidates::All`], a scan of the stored rows.
@@ -12,7 +12,9 @@
 //! [`Candidates::admits`] is the reference meaning of each lookup; the Writer's SQL implements
 //! it and the tests compare both with a full scan.
 
-use super::filter::{self, fold_case, Cond, Condition, Filter, UserQuery};
+use super::filter::{self, fold_case, Cond, Condition, Filter};
+use super::order;
+use super::payload::{self, UserQuery};
 use crate::core::model::user::{User, HARD_DELETED};
 use crate::core::model::username::normalize;
 use crate::core::wire::time::Timestamp;
@@ -240,8 +242,8 @@ impl Candidates {
 pub struct Plan {
     pub candidates: Candidates,
     /// `Some`: storage returns candidates in this order (column, descending), which is the
-    /// query's own order with ties broken by id; read them through [`filter::InOrder`].
-    /// `None`: storage returns candidates by id, ascending, and [`filter::run`] sorts them.
+    /// query's own order with ties broken by id; read them through [`order::InOrder`].
+    /// `None`: storage returns candidates by id, ascending, and [`order::run`] sorts them.
     pub order: Option<Vec<(Column, bool)>>,
     /// Whether deactivated users can be returned (otherwise storage may skip them).
     pub include_deactivated: bool,
@@ -277,7 +279,7 @@ pub fn plan(q: &UserQuery) -> Plan {
 /// [`Column`] (each column once, then `id` ascending unless the sort has it).
 pub fn order_of(q: &UserQuery) -> Option<Vec<(Column, bool)>> {
     let mut order = Vec::new();
-    for (field, dir) in filter::sort_of(q) {
+    for (field, dir) in payload::sort_of(q) {
         let c = Column::of_field(field)?;
         if !order.iter().any(|(o, _)| *o == c) {
             order.push((c, dir < 0));
@@ -409,7 +411,7 @@ pub fn storage_order(plan: &Plan, a: (&str, &IndexRow), b: (&str, &IndexRow)) ->
     use std::cmp::Ordering;
     let Some(order) = &plan.order else { return a.0.cmp(b.0) };
     for (column, desc) in order {
-        let o = filter::sort_cmp(column.value(a.0, a.1), column.value(b.0, b.1), *desc, |x, y| x.cmp(y));
+        let o = order::sort_cmp(column.value(a.0, a.1), column.value(b.0, b.1), *desc, |x, y| x.cmp(y));
         if o != Ordering::Equal {
             return o;
         }

@@ -1,10 +1,12 @@
-//! Reading users: `queryUsers`' filter, sort and paging (`filter`), the planner over indexes,
-//! keyset cursors, the change feed, conditional-write versions and what a user token may see
-//! and touch (`tenancy`). Depends on `wire`, `access` and `model`.
+//! Reading users: `queryUsers`' payload, filter and order (`payload`, `filter`, `order`), the
+//! planner over indexes, keyset cursors, the change feed, conditional-write versions and what a
+//! user token may see and touch (`tenancy`). Depends on `wire`, `access` and `model`.
 
 pub mod cursor;
 pub mod feed;
 pub mod filter;
 pub mod index;
+pub mod order;
+pub mod payload;
 pub mod precondition;
 pub mod tenancy;

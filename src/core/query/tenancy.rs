@@ -11,7 +11,8 @@
 //! - `roster_hidden_fields`: dotted paths user tokens never see in responses and cannot filter
 //!   or sort on.
 
-use super::filter::{Cond, Condition, Filter, UserQuery};
+use super::filter::{Cond, Condition, Filter};
+use super::payload::UserQuery;
 use crate::core::access::auth::Caller;
 use crate::core::model::partial::{FieldPath, PartialUpdate};
 use crate::core::model::settings::AppSettings;

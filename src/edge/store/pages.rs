@@ -173,7 +173,7 @@ pub fn query_page(db: &Db, q: &UserQuery, walk: Option<&Walk>) -> Result<Page, A
                 users.push(u);
                 true
             })?;
-            Ok(Page { users: filter::run(q, &users).into_iter().cloned().collect(), ..Page::default() })
+            Ok(Page { users: order::run(q, &users).into_iter().cloned().collect(), ..Page::default() })
         }
     }
 }

@@ -172,8 +172,8 @@ fn query_users(ctx: &Ctx<'_>, snap: &Snapshot, presence: &dyn Presence) -> Resul
     let (cmd, caller, settings) = (ctx.cmd, &ctx.cmd.claims.caller, ctx.settings);
     let payload = cmd.payload.as_deref().unwrap_or("{}");
     let q = match (cmd.v2, json::parse(payload)) {
-        (true, Ok(p)) => filter::parse_value(&v2::query_in(&p)),
-        _ => filter::parse(payload),
+        (true, Ok(p)) => payload::parse_value(&v2::query_in(&p)),
+        _ => payload::parse(payload),
     }?;
     let me = match caller {
         Caller::User(id) => snap.stored_user(id),

@@ -2,6 +2,7 @@
 //! replication and Writer state the tests assert on.
 
 use super::*;
+use crate::core::query::order;
 use crate::edge::sql::Arg;
 
 impl Writer {
@@ -117,9 +118,9 @@ impl Writer {
                 // The query answered by a full scan in the core, to compare with the indexed plan.
                 let payload = String::from_utf8_lossy(body);
                 let answer = store::all_users(&db).and_then(|rows| {
-                    let q = filter::parse(&payload)?;
+                    let q = payload::parse(&payload)?;
                     let users = rows.iter().map(|(id, t)| store::parse_user(id, t)).collect::<Result<Vec<_>, _>>()?;
-                    let found = filter::run(&q, &users).into_iter().map(|u| Value::Object(user::public_view(u)));
+                    let found = order::run(&q, &users).into_iter().map(|u| Value::Object(user::public_view(u)));
                     Ok(object([("users", Value::Array(found.collect()))]))
                 });
                 reply(answer.map_err(|e| worker::Error::RustError(e.reason))?)

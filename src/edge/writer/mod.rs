@@ -60,7 +60,7 @@ use crate::core::model::username;
 use crate::core::model::v2;
 use crate::core::ops::{self, Need, Snapshot};
 use crate::core::query::feed;
-use crate::core::query::filter;
+use crate::core::query::payload;
 use crate::core::query::precondition;
 use crate::core::wire::error::OpError;
 use crate::core::wire::error::{code, ApiError};
