@@ -30,14 +30,15 @@ function node(parts) {
 
 /**
  * Module → the other core modules its code names. A module is `folder/file` (`query/index`),
- * or a whole folder for `ops`; `core/mod.rs` and the folders' `mod.rs` only declare modules.
+ * `folder/sub` for a module with files of its own (`engine/batch/`), or a whole folder for
+ * `ops`; `core/mod.rs` and the layer folders' `mod.rs` only declare modules.
  */
 export function coreGraph(root = CORE) {
   const known = new Set();
   const sources = [];
   for (const file of files(root)) {
     const parts = relative(root, file).replace(/\.rs$/, '').split('/');
-    if (parts.at(-1) === 'mod' && !WHOLE.has(parts[0])) continue;
+    if (parts.length === 2 && parts[1] === 'mod' && !WHOLE.has(parts[0])) continue; // declarations only
     const here = node(parts.at(-1) === 'mod' ? parts.slice(0, -1) : parts);
     known.add(here);
     sources.push({ here, parts, code: readFileSync(file, 'utf8').split('\n').filter((l) => !l.trim().startsWith('//')).join('\n') });

@@ -1,0 +1,279 @@
+//! Batch operations over JSON text, one call per batch: what a server or a Worker holds (the
+//! request body, the stored users as text) in, the response body and the new stored records as
+//! text out. The npm package's `upsertUsers`, `partialUpdateUsers` and `normalizeUsernames`.
+//!
+//! Each operation first runs over [`Record`]s: typed top-level fields over the JSON text, custom
+//! data copied as text and never built into a tree (a partial update parses only the fields its
+//! dotted paths reach into), the body read once, validation done while reading. That path
+//! accepts only what it can decide exactly; anything else — every error, and the rare inputs it
+//! cannot measure exactly (escaped keys, custom data within a few bytes of the limit, numbers
+//! that may not fit a float, …) — runs the same operation over `serde_json` trees
+//! ([`ops::merge_upsert_batch`], [`ops::partial_update_batch`]), which decides and words every
+//! error exactly as `POST /users` and `PATCH /users` do. Both paths give equal JSON for the
+//! same input (`tests/core_batch.rs` compares them on a seeded corpus).
+
+use crate::core::access::auth::Caller;
+use crate::core::model::edit::FieldEdit;
+use crate::core::model::partial::{self, FieldPath};
+use crate::core::model::record::{team_names, Field, Kind, Record, FIELD_DEPTH};
+use crate::core::model::scan::{Measure, Scan};
+use crate::core::model::user::{self, User, MAX_BATCH, MAX_NESTING};
+use crate::core::model::username::{Normalizer, Sink};
+use crate::core::ops;
+use crate::core::wire::error::{ApiError, Result};
+use crate::core::wire::json;
+use crate::core::wire::time::Timestamp;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::ops::Range;
+
+mod merge;
+mod patch;
+pub use merge::upsert_records;
+pub use patch::partial_records;
+
+/// What a batch write returns: the response body, and where each user's new record is in it
+/// (`body[range]` is the record to store; it is also the user as the response shows it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Written {
+    pub body: String,
+    pub users: Vec<(String, Range<usize>)>,
+}
+
+impl Written {
+    /// Each user's id and record text.
+    pub fn records(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.users.iter().map(|(id, r)| (id.as_str(), self.body.get(r.clone()).unwrap_or_default()))
+    }
+}
+
+/// Loads a stored user's record text by id (`None`: not stored).
+pub type Load<'l> = dyn FnMut(&str) -> Result<Option<String>> + 'l;
+
+/// `POST /users` `{users: {id: user}}` over users the caller holds: creates missing users,
+/// replaces existing ones' data (role and teams kept when omitted). All or nothing; unique
+/// usernames are not checked (they need the index: `UserStore` and the Worker check them).
+pub fn upsert(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Timestamp) -> Result<Written> {
+    match upsert_records(body, stored, caller, now)? {
+        Some(written) => Ok(written),
+        None => upsert_trees(body, stored, caller, now),
+    }
+}
+
+/// [`upsert`] over `serde_json` trees alone: the reference the record path must agree with.
+pub fn upsert_trees(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Timestamp) -> Result<Written> {
+    let tree = parse_body(body)?;
+    let users = ops::merge_upsert_batch(&tree, &mut |id| load_tree(stored, id), caller, now)?;
+    Ok(write_trees(&users, true))
+}
+
+/// `PATCH /users` `{users: [{id, set, unset}]}` over users the caller holds. All or nothing;
+/// default app settings; unique usernames are not checked.
+pub fn partial_update(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Timestamp) -> Result<Written> {
+    match partial_records(body, stored, caller, now)? {
+        Some(written) => Ok(written),
+        None => partial_trees(body, stored, caller, now),
+    }
+}
+
+/// [`partial_update`] over `serde_json` trees alone: the reference the record path must agree with.
+pub fn partial_trees(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Timestamp) -> Result<Written> {
+    let tree = parse_body(body)?;
+    let users = ops::partial_update_batch(&tree, &mut |id| load_tree(stored, id), caller, now)?;
+    Ok(write_trees(&users, false))
+}
+
+/// Normalizes a JSON array of names (`["John Doe", …]`) into the JSON array of their
+/// normalized forms ([`username::normalize`]).
+pub fn normalize_names(names: &str) -> Result<String> {
+    normalize_list(names)
+}
+
+/// [`normalize_names`], written as UTF-16 code units.
+pub fn normalize_names_utf16(names: &str) -> Result<Vec<u16>> {
+    normalize_list(names)
+}
+
+fn normalize_list<S: Sink>(names: &str) -> Result<S> {
+    if let Some(out) = normalize_text(names) {
+        return Ok(out);
+    }
+    // What the scanner cannot read (it reads every valid array of strings but those with
+    // escaped surrogates), and every error, as serde_json reads it.
+    let bad = || ApiError::input("names must be a JSON array of strings");
+    let Value::Array(list) = json::parse(names).map_err(|e| ApiError::input(format!("invalid JSON names: {e}")))?
+    else {
+        return Err(bad());
+    };
+    let mut out = S::with_capacity(names.len());
+    out.ascii(b'[');
+    let mut normalizer = Normalizer::default();
+    for (i, name) in list.iter().enumerate() {
+        let name = name.as_str().ok_or_else(bad)?;
+        push_name(&mut out, i, |out| normalizer.push(name, out));
+    }
+    out.ascii(b']');
+    Ok(out)
+}
+
+fn normalize_text<S: Sink>(names: &str) -> Option<S> {
+    let mut scan = Scan::new(names);
+    let mut out = S::with_capacity(names.len());
+    out.ascii(b'[');
+    let mut more = scan.open(b'[', b']')?;
+    let mut i = 0;
+    let mut normalizer = Normalizer::default();
+    while more {
+        let token = scan.string()?;
+        push_name(&mut out, i, |out| normalizer.push_json(token.raw, out))?;
+        i += 1;
+        more = scan.more(b']')?;
+    }
+    out.ascii(b']');
+    scan.at_end().then_some(out)
+}
+
+/// Appends `,"<normalized name>"` (a normalized name is letters and digits, never escaped),
+/// the name written by `name`; returns what `name` does.
+fn push_name<S: Sink, T>(out: &mut S, i: usize, name: impl FnOnce(&mut S) -> T) -> T {
+    if i > 0 {
+        out.ascii(b',');
+    }
+    out.ascii(b'"');
+    let done = name(out);
+    out.ascii(b'"');
+    done
+}
+
+fn parse_body(body: &str) -> Result<Value> {
+    json::parse(body).map_err(|e| ApiError::input(format!("invalid JSON body: {e}")))
+}
+
+fn load_tree(stored: &mut Load<'_>, id: &str) -> Result<Option<User>> {
+    let Some(text) = stored(id)? else { return Ok(None) };
+    match json::parse(&text) {
+        Ok(Value::Object(user)) => Ok(Some(user)),
+        _ => Err(ApiError::input(format!("stored user '{id}' is not a JSON object"))),
+    }
+}
+
+/// The response of the tree path, in the same layout as the record path's.
+fn write_trees(users: &[User], upsert: bool) -> Written {
+    let mut w = Writer::new(upsert, 0);
+    for u in users {
+        let id = u.get("id").and_then(Value::as_str).unwrap_or_default();
+        w.user(id, |out| out.push_str(&json::text(&Value::Object(user::public_view(u)))));
+    }
+    w.finish()
+}
+
+/// Writes `{"users":{"<id>":<record>,…}` and the tail of the response.
+struct Writer {
+    w: Written,
+    upsert: bool,
+}
+
+impl Writer {
+    /// A writer whose body has room for about `capacity` bytes.
+    fn new(upsert: bool, capacity: usize) -> Self {
+        let mut body = String::with_capacity(capacity);
+        body.push_str("{\"users\":{");
+        Writer { w: Written { body, users: Vec::new() }, upsert }
+    }
+    fn user(&mut self, id: &str, write: impl FnOnce(&mut String)) {
+        let body = &mut self.w.body;
+        if !self.w.users.is_empty() {
+            body.push(',');
+        }
+        // Ids are `[A-Za-z0-9@_-]`: nothing to escape.
+        body.push('"');
+        body.push_str(id);
+        body.push_str("\":");
+        let start = body.len();
+        write(body);
+        self.w.users.push((id.to_string(), start..body.len()));
+    }
+    fn finish(mut self) -> Written {
+        self.w.body.push_str(if self.upsert { "},\"membership_deletion_task_id\":\"\"}" } else { "}}" });
+        self.w
+    }
+}
+
+/// The stored records of the batch's ids, as text (loaded once, in the batch's order).
+fn load_texts<'i>(ids: impl Iterator<Item = &'i str>, stored: &mut Load<'_>) -> Result<Vec<Option<String>>> {
+    ids.map(stored).collect()
+}
+
+/// Reads the members of the object at the cursor, calling `member` with each key; keys must be
+/// plain and distinct.
+fn members<'a>(scan: &mut Scan<'a>, mut member: impl FnMut(&mut Scan<'a>, &'a str) -> Option<()>) -> Option<()> {
+    let mut seen: Vec<&'a str> = Vec::new();
+    let mut more = scan.open(b'{', b'}')?;
+    while more {
+        let key = scan.string()?.plain()?;
+        if seen.contains(&key) {
+            return None;
+        }
+        seen.push(key);
+        scan.eat(b':')?;
+        member(scan, key)?;
+        more = scan.more(b'}')?;
+    }
+    Some(())
+}
+
+/// A request body `{users: …}`: `users` read by `read`, any other member skipped.
+fn read_users<'a, T>(body: &'a str, mut read: impl FnMut(&mut Scan<'a>) -> Option<T>) -> Option<T> {
+    let mut scan = Scan::new(body);
+    let mut users = None;
+    members(&mut scan, |scan, key| {
+        if key == "users" {
+            users = Some(read(scan)?);
+        } else {
+            scan.value(FIELD_DEPTH)?;
+        }
+        Some(())
+    })?;
+    if !scan.at_end() {
+        return None;
+    }
+    users
+}
+
+/// Server-computed state copied from the stored user, defaults and timestamps: what
+/// `ops::rules::carry_server_state` does to a tree, with `updated_at` always bumped.
+fn carry_server_state<'a>(old: Option<&Record<'a>>, new: &mut Record<'a>, now: &'a str) {
+    if let Some(old) = old {
+        new.fields.retain(|f| !f.kind.is_carried());
+        new.fields.extend(old.fields.iter().filter(|f| f.kind.is_carried()).cloned());
+    }
+    // One pass for what is present; `online` and `updated_at` are set in place or added.
+    let (mut created, mut role, mut teams, mut banned) = (false, false, false, false);
+    for f in &mut new.fields {
+        match f.kind {
+            Kind::CreatedAt => created = true,
+            Kind::Role => role = true,
+            Kind::Teams => teams = true,
+            Kind::Server if f.key == "banned" => banned = true,
+            Kind::Online => *f = Field::fixed("online", Kind::Online, Cow::Borrowed("false")),
+            Kind::UpdatedAt => *f = Field::fixed("updated_at", Kind::UpdatedAt, Cow::Borrowed(now)),
+            _ => {}
+        }
+    }
+    for (present, key, kind, default) in [
+        (created, "created_at", Kind::CreatedAt, now),
+        (role, "role", Kind::Role, "\"user\""),
+        (teams, "teams", Kind::Teams, "[]"),
+        (banned, "banned", Kind::Server, "false"),
+    ] {
+        if !present {
+            new.fields.push(Field::fixed(key, kind, Cow::Borrowed(default)));
+        }
+    }
+    if !new.fields.iter().any(|f| f.kind == Kind::Online) {
+        new.fields.push(Field::fixed("online", Kind::Online, Cow::Borrowed("false")));
+    }
+    if !new.fields.iter().any(|f| f.kind == Kind::UpdatedAt) {
+        new.fields.push(Field::fixed("updated_at", Kind::UpdatedAt, Cow::Borrowed(now)));
+    }
+}

@@ -1,0 +1,242 @@
+//! `partialUpdateUsers` over records (see `mod.rs`): each entry's `set`/`unset` read and
+//! checked while the body is read, applied as text edits of the stored record, parsing only the
+//! custom fields its dotted paths reach into.
+
+use super::*;
+
+/// One `{id, set, unset}` entry, checked; `set` sorted by path as `ops` applies it.
+struct Entry<'a> {
+    id: &'a str,
+    set: Vec<(Path<'a>, &'a str, Measure)>,
+    unset: Vec<Path<'a>>,
+    /// The top-level fields edited as a whole: reached by a dotted path, or `privacy_settings`
+    /// (which merges).
+    edited: Vec<&'a str>,
+}
+
+/// A dotted path and its first segment.
+#[derive(Clone, Copy)]
+struct Path<'a> {
+    raw: &'a str,
+    top: &'a str,
+}
+
+impl<'a> Path<'a> {
+    fn new(raw: &'a str) -> Self {
+        let end = raw.bytes().position(|b| b == b'.').unwrap_or(raw.len());
+        Path { raw, top: raw.get(..end).unwrap_or(raw) }
+    }
+    fn is_dotted(self) -> bool {
+        self.top.len() < self.raw.len()
+    }
+}
+
+/// [`partial_update`] over records alone: `Ok(None)` when it leaves the batch to the tree path.
+pub fn partial_records(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Timestamp) -> Result<Option<Written>> {
+    let now = &format!("\"{now}\"");
+    let Some(entries) = read_users(body, |scan| {
+        let mut entries = Vec::new();
+        let mut more = scan.open(b'[', b']')?;
+        while more {
+            entries.push(read_entry(scan, caller)?);
+            more = scan.more(b']')?;
+        }
+        Some(entries)
+    }) else {
+        return Ok(None);
+    };
+    if entries.is_empty() || entries.len() > MAX_BATCH {
+        return Ok(None);
+    }
+    for (i, e) in entries.iter().enumerate() {
+        if entries.iter().take(i).any(|other| other.id == e.id) {
+            return Ok(None);
+        }
+    }
+    let texts = load_texts(entries.iter().map(|e| e.id), stored)?;
+    // The new records are about the stored ones plus what the entries set.
+    let mut w = Writer::new(false, body.len() + texts.iter().flatten().map(String::len).sum::<usize>());
+    for (entry, text) in entries.iter().zip(&texts) {
+        let Some(old) = text.as_deref().and_then(Record::parse) else { return Ok(None) };
+        if matches!(caller, Caller::User(_)) && old.is_deactivated() {
+            return Ok(None); // refused: the tree path words the error
+        }
+        let Some(new) = apply_entry(&old, entry, now) else { return Ok(None) };
+        w.user(entry.id, |out| new.write(out));
+    }
+    Ok(Some(w.finish()))
+}
+
+fn read_entry<'a>(scan: &mut Scan<'a>, caller: &Caller) -> Option<Entry<'a>> {
+    let mut entry = Entry { id: "", set: Vec::new(), unset: Vec::new(), edited: Vec::new() };
+    members(scan, |scan, key| {
+        match key {
+            "id" => entry.id = scan.string()?.plain()?,
+            "set" if scan.peek()? == b'{' => {
+                let mut more = scan.open(b'{', b'}')?;
+                while more {
+                    let path = Path::new(scan.string()?.plain()?);
+                    scan.eat(b':')?;
+                    let (value, m) = scan.value(FIELD_DEPTH)?;
+                    // A repeated path: the last one wins, as in serde_json's maps.
+                    entry.set.retain(|(p, _, _)| p.raw != path.raw);
+                    entry.set.push((path, value, m));
+                    more = scan.more(b'}')?;
+                }
+            }
+            "unset" if scan.peek()? == b'[' => {
+                let mut more = scan.open(b'[', b']')?;
+                while more {
+                    entry.unset.push(Path::new(scan.string()?.plain()?));
+                    more = scan.more(b']')?;
+                }
+            }
+            "set" | "unset" => {
+                if scan.value(0)?.0 != "null" {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+        Some(())
+    })?;
+    user::validate_id(entry.id).ok()?;
+    if matches!(caller, Caller::User(me) if me != entry.id) {
+        return None;
+    }
+    let paths = entry.set.iter().map(|(p, _, _)| *p).chain(entry.unset.iter().copied());
+    for path in paths {
+        let top = path.top;
+        if !path_is_valid(path.raw)
+            || Kind::of(top).is_reserved()
+            || matches!(top, "id" | "deactivated_at" | "deleted_at" | user::HARD_DELETED)
+        {
+            return None;
+        }
+        if matches!(caller, Caller::User(_)) && matches!(top, "role" | "teams" | "teams_role") {
+            return None;
+        }
+        if (path.is_dotted() || top == "privacy_settings") && !entry.edited.contains(&top) {
+            entry.edited.push(top);
+        }
+    }
+    let overlaps = |a: Path, b: Path| a.top == b.top && a.raw.split('.').zip(b.raw.split('.')).all(|(x, y)| x == y);
+    if entry.set.iter().any(|(s, _, _)| entry.unset.iter().any(|u| overlaps(*s, *u))) {
+        return None;
+    }
+    entry.set.sort_unstable_by(|a, b| a.0.raw.cmp(b.0.raw));
+    Some(entry)
+}
+
+/// [`FieldPath::parse`]'s rules: 1 to [`MAX_NESTING`] segments, none empty or with whitespace.
+fn path_is_valid(path: &str) -> bool {
+    let (mut segments, mut len) = (1, 0);
+    for c in path.chars() {
+        if c == '.' {
+            if len == 0 {
+                return false;
+            }
+            segments += 1;
+            len = 0;
+        } else if c.is_whitespace() {
+            return false;
+        } else {
+            len += 1;
+        }
+    }
+    len > 0 && segments <= MAX_NESTING
+}
+
+/// `ops`' partial update of one stored user, over records. Each path touches only its
+/// top-level field, so the fields are edited one at a time: as text when every path on the
+/// field is the field itself or a dotted path into it ([`FieldEdit`]: only the objects on the
+/// path are opened), as a tree when `privacy_settings` (which merges) is written.
+fn apply_entry<'a>(old: &Record<'a>, entry: &Entry<'a>, now: &'a str) -> Option<Record<'a>> {
+    if old.is_deleted() {
+        return None;
+    }
+    let edited = &entry.edited;
+    let mut new = old.clone();
+    for &t in edited {
+        if t == "privacy_settings" {
+            edit_tree(&mut new, t, |tree| {
+                for path in entry.unset.iter().filter(|p| p.top == t) {
+                    let segments: Vec<String> = path.raw.split('.').map(str::to_string).collect();
+                    partial::unset_path(tree, &segments);
+                }
+                for (path, value, _) in entry.set.iter().filter(|(p, _, _)| p.top == t) {
+                    let path = FieldPath::parse(path.raw).ok()?;
+                    partial::set_path(tree, &path, json::parse(value).ok()?).ok()?;
+                }
+                Some(())
+            })?;
+        } else {
+            edit_text(&mut new, old, entry, t)?;
+        }
+    }
+    for path in entry.unset.iter().filter(|p| !edited.contains(&p.top)) {
+        new.remove(path.raw);
+        match path.raw {
+            "role" => new.put(Field::fixed("role", Kind::Role, Cow::Borrowed("\"user\""))),
+            "teams" => new.put(Field::fixed("teams", Kind::Teams, Cow::Borrowed("[]"))),
+            _ => {}
+        }
+    }
+    for &(path, value, measure) in entry.set.iter().filter(|(p, _, _)| !edited.contains(&p.top)) {
+        let key = path.raw;
+        new.put(Field { key: Cow::Borrowed(key), kind: Kind::of(key), value: Cow::Borrowed(value), measure });
+    }
+    let revoke = new.remove("revoke_tokens_issued_before");
+    carry_server_state(Some(old), &mut new, now);
+    match revoke {
+        Some(f) if !f.is_null() => new.put(f),
+        _ => {
+            new.remove("revoke_tokens_issued_before");
+        }
+    }
+    new.check()?;
+    Some(new)
+}
+
+/// Edits top-level field `top` (reached by dotted paths) as text.
+fn edit_text<'a>(record: &mut Record<'a>, old: &Record<'a>, entry: &Entry<'a>, top: &'a str) -> Option<()> {
+    let mut edit = FieldEdit::new(top, old.get(top).map(|f| f.value.as_ref()));
+    for path in entry.unset.iter().filter(|p| p.top == top) {
+        edit.unset(path.raw)?;
+    }
+    for (path, value, _) in entry.set.iter().filter(|(p, _, _)| p.top == top) {
+        edit.set(path.raw, value)?;
+    }
+    let Some(text) = edit.finish() else {
+        record.remove(top);
+        return Some(());
+    };
+    let (_, measure) = Scan::new(&text).value(FIELD_DEPTH)?;
+    record.put(Field { key: Cow::Borrowed(top), kind: Kind::of(top), value: Cow::Owned(text), measure });
+    Some(())
+}
+
+/// Edits `privacy_settings` as a tree: the one place a partial update parses a field.
+fn edit_tree<'a>(
+    record: &mut Record<'a>,
+    top: &'a str,
+    edit: impl FnOnce(&mut Map<String, Value>) -> Option<()>,
+) -> Option<()> {
+    let mut tree = Map::new();
+    if let Some(field) = record.get(top) {
+        tree.insert(top.to_string(), json::parse(&field.value).ok()?);
+    }
+    edit(&mut tree)?;
+    match tree.get(top) {
+        Some(value) => {
+            let text = json::text(value);
+            let (_, measure) = Scan::new(&text).value(FIELD_DEPTH)?;
+            let kind = Kind::of(top);
+            record.put(Field { key: Cow::Borrowed(top), kind, value: Cow::Owned(text), measure });
+        }
+        None => {
+            record.remove(top);
+        }
+    }
+    Some(())
+}
