@@ -8,8 +8,12 @@
 //! `core_rules.rs`' lookalike cases.
 #![cfg(target_arch = "wasm32")]
 
+#[path = "core_auth.rs"]
+mod core_auth;
 #[path = "core_batch.rs"]
 mod core_batch;
+#[path = "core_cursor.rs"]
+mod core_cursor;
 #[path = "core_helpers.rs"]
 mod core_helpers;
 #[path = "core_index.rs"]
@@ -18,6 +22,8 @@ mod core_index;
 mod core_props;
 #[path = "core_query.rs"]
 mod core_query;
+#[path = "core_record.rs"]
+mod core_record;
 #[path = "core_rounds.rs"]
 mod core_rounds;
 #[path = "core_rules.rs"]
