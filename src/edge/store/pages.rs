@@ -17,7 +17,17 @@ pub(super) fn plan_sql(plan: &Plan, seek: Option<&Seek>) -> (String, Vec<Bind>) 
         sql.push_str(" AND u.deactivated = 0");
     }
     let mut args = Vec::new();
-    match &plan.candidates {
+    candidates_sql(&plan.candidates, &mut sql, &mut args);
+    if let (Some(order), Some(seek)) = (&plan.order, seek) {
+        keyset_sql(order, seek, &mut sql, &mut args);
+    }
+    sql.push_str(&order_sql(plan.order.as_deref(), seek.is_some_and(|s| s.backward)));
+    (sql, args)
+}
+
+/// The condition that narrows the rows to a plan's candidates (`Candidates::All`: none).
+fn candidates_sql(candidates: &Candidates, sql: &mut String, args: &mut Vec<Bind>) {
+    match candidates {
         Candidates::All => {}
         Candidates::Ids(ids) => {
             sql.push_str(" AND u.id IN (SELECT value FROM json_each(?))");
@@ -64,12 +74,12 @@ pub(super) fn plan_sql(plan: &Plan, seek: Option<&Seek>) -> (String, Vec<Bind>) 
             }
         }
     }
-    if let (Some(order), Some(seek)) = (&plan.order, seek) {
-        keyset_sql(order, seek, &mut sql, &mut args);
-    }
-    let backward = seek.is_some_and(|s| s.backward);
-    match &plan.order {
-        None => sql.push_str(" ORDER BY u.id"),
+}
+
+/// `ORDER BY` for a plan's order (by id when it has none), reversed when reading backward.
+fn order_sql(order: Option<&[(index::Column, bool)]>, backward: bool) -> String {
+    match order {
+        None => " ORDER BY u.id".to_string(),
         Some(order) => {
             let terms: Vec<String> = order
                 .iter()
@@ -82,10 +92,9 @@ pub(super) fn plan_sql(plan: &Plan, seek: Option<&Seek>) -> (String, Vec<Bind>) 
                     format!("{nulls}u.{} {dir}", c.name())
                 })
                 .collect();
-            sql.push_str(&format!(" ORDER BY {}", terms.join(", ")));
+            format!(" ORDER BY {}", terms.join(", "))
         }
     }
-    (sql, args)
 }
 
 /// The keyset condition of a walk (`core::query::cursor`): users strictly past the boundary `seek`
