@@ -160,6 +160,27 @@ describe('hubs', () => {
     watcher.ws.close();
   });
 
+  test('a renewal that carries connects keeps them: its list of open connections was taken before they were accepted', LONG, async () => {
+    const ids = ['hub-r-0', 'hub-r-1', 'hub-r-2'];
+    await upsertAll(ids);
+    // Every hub held, its next report a renewal; the connects queue behind them.
+    await hubs('hold');
+    await hubs('renew');
+    const conns = ids.map((id) => open(id, { id, name: `Name ${id}` }));
+    await until(hubs, (hs) => hs.reduce((n, h) => n + h.queued_connects, 0) === ids.length, 'the connects queued');
+    await hubs('release');
+    const hellos = await Promise.all(conns.map((c) => c.hello));
+    assert.ok(hellos.every((f) => f.type === 'health.check'));
+    const { users } = await server.queryUsers({ id: { $in: ids } }, {}, { presence: true });
+    assert.equal(users.length, ids.length);
+    assert.ok(users.every((u) => u.online), `online after a renewal carried their connects: ${JSON.stringify(users.map((u) => [u.id, u.online]))}`);
+    for (const c of conns) c.ws.close();
+    await until(
+      async () => (await server.queryUsers({ id: { $in: ids } }, {}, { presence: true })).users,
+      (us) => us.every((u) => !u.online), 'offline after closing',
+    );
+  });
+
   test('a reconnect storm of 500 unchanged users costs the Writer at most 50 commands', LONG, async () => {
     const ids = Array.from({ length: 500 }, (_, i) => `hub-s-${i}`);
     await upsertAll(ids);

@@ -1,6 +1,6 @@
 //! Test-only switches of a hub (`ROSTER_TEST_HOOKS = "1"`, reached through the Writer's `hubs`
 //! hook): hold reports (so that a test can queue connects and closes and see them go as one),
-//! release them, read the hub's state, and crash or restart it.
+//! release them, make the next one a renewal, read the hub's state, and crash or restart it.
 
 use super::*;
 use crate::core::wire::json::object;
@@ -25,6 +25,8 @@ impl Hub {
                     let _ = ws.close(Some(1012), Some("hub restart"));
                 }
             }
+            // The next report is a renewal: it lists every open connection, as the alarm's does.
+            "renew" => self.queue.borrow_mut().sync = true,
             // Back after a crash: the first report lists what is open (nothing).
             "restart" => {
                 self.muted.set(false);

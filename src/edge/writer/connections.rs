@@ -125,7 +125,10 @@ impl Writer {
         if let Some(open) = report.get("open").and_then(Value::as_array) {
             let open: BTreeSet<&str> = open.iter().filter_map(Value::as_str).collect();
             let known: BTreeSet<String> = store::hub_connections(db, hub)?.into_iter().collect();
-            gone.extend(known.iter().filter(|c| !open.contains(c.as_str())).cloned());
+            // The list was taken before this report's own connects were accepted: they are
+            // open though not in it.
+            let joining: BTreeSet<&str> = connects.iter().map(|c| c.connection_id).collect();
+            gone.extend(known.iter().filter(|c| !open.contains(c.as_str()) && !joining.contains(c.as_str())).cloned());
             unknown.extend(open.iter().filter(|c| !known.contains(**c)).map(|c| Value::from(*c)));
         }
         self.connections_gone(db, &gone, at)?;
