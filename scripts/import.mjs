@@ -29,7 +29,7 @@ const DEV_BASE = 'http://127.0.0.1:8787';
 const MAX_BATCH = 100;
 const CHECKPOINT_VERSION = 1;
 
-// Server-computed fields, mirroring Roster's `src/core/model/user.rs` (RESERVED and SERVER_COMPUTED)
+// Server-computed fields, mirroring Roster's field table `src/core/model/fields.rs` (reserved and server-computed kinds)
 // plus what Stream's user responses carry besides: never written, never compared.
 const SERVER_FIELDS = new Set([
   'created_at', 'updated_at', 'last_active', 'online',

@@ -4,6 +4,7 @@
 //! limit is never passed wrongly, and what it cannot hold exactly is refused (the tree path
 //! decides those).
 
+use roster::core::model::fields::{self, Kind};
 use roster::core::model::record::*;
 use roster::core::model::user;
 use roster::core::wire::json;
@@ -48,30 +49,56 @@ fn size_limit_is_never_passed_wrongly() {
 }
 
 #[test]
-fn kinds_agree_with_the_field_lists() {
-    // Custom keys of the same length and first byte as a built-in one, too.
+fn the_field_table_is_streams() {
+    // Stream's user fields (../shared/stream-users-api.md), written out here as the spec the one
+    // table (`core::model::fields`) must match.
+    let settable = ["id", "role", "name", "image", "teams", "teams_role", "language", "invisible", "privacy_settings"];
+    let reserved = ["created_at", "updated_at", "last_active", "online"];
+    let server = [
+        "banned",
+        "shadow_banned",
+        "ban_expires",
+        "devices",
+        "mutes",
+        "channel_mutes",
+        "blocked_user_ids",
+        "unread_count",
+        "total_unread_count",
+        "unread_channels",
+        "unread_threads",
+        "total_unread_count_by_team",
+        "latest_hidden_channels",
+        "avg_response_time",
+        "push_preferences",
+        "deactivated_at",
+        "deleted_at",
+        "last_engaged_at",
+        "revoke_tokens_issued_before",
+        "bypass_moderation",
+        "created_by_id",
+    ];
+    for key in settable {
+        assert!(Kind::of(key).is_settable() && !user::is_custom(key), "{key}");
+    }
+    for key in reserved {
+        assert!(Kind::of(key).is_reserved() && user::is_reserved(key), "{key}");
+    }
+    for key in server {
+        assert!(Kind::of(key).is_server_computed() && user::is_server_computed(key), "{key}");
+    }
+    assert!(user::is_server_computed(user::HARD_DELETED));
+    assert_eq!(fields::FIELDS.len(), settable.len() + reserved.len() + server.len() + 1);
+    // Carried over on every write: the server's state and the timestamps, not `online`.
+    let carried: Vec<&str> = fields::keys(Kind::is_carried).collect();
+    assert_eq!(carried.len(), server.len() + 3);
+    assert!(!carried.contains(&"online") && carried.contains(&"created_at"));
+    // Custom keys near a built-in one (same length, same first byte, another case) are custom.
     let near = ["x", "Name", "ix", "rose", "nama", "imagE", "teamz", "mutex", "onlinE", "bannex", "created_by_iX"];
     let near2 =
         ["channel_muteX", "privacy_settingX", "push_preferenceX", "__hard_deleteX", "revoke_tokens_issued_afterX"];
-    for key in user::SETTABLE
-        .iter()
-        .chain(user::RESERVED)
-        .chain(user::SERVER_COMPUTED)
-        .chain(&[user::HARD_DELETED])
-        .chain(near.iter())
-        .chain(near2.iter())
-    {
-        let kind = Kind::of(key);
-        assert_eq!(kind.is_reserved(), user::is_reserved(key), "{key}");
-        assert_eq!(kind.is_server_computed(), user::is_server_computed(key), "{key}");
-        assert_eq!(kind == Kind::Custom, user::is_custom(key), "{key}");
+    for key in near.iter().chain(near2.iter()) {
+        assert!(Kind::of(key) == Kind::Custom && user::is_custom(key), "{key}");
     }
-    assert!(Kind::of(user::HARD_DELETED).is_server_computed());
-    use Kind::*;
-    let kinds: Vec<Kind> = user::SETTABLE.iter().chain(user::RESERVED).map(|k| Kind::of(k)).collect();
-    let expected = [Id, Role, Name, Image, Teams, TeamsRole, Language, Invisible, Privacy];
-    assert_eq!(kinds, [&expected[..], &[CreatedAt, UpdatedAt, LastActive, Online]].concat());
-    assert_eq!(Kind::of("revoke_tokens_issued_before"), Revoke);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! Depends on `wire` and `access`.
 
 pub mod edit;
+pub mod fields;
 pub mod partial;
 pub mod record;
 pub mod scan;

@@ -8,118 +8,11 @@
 //! escaped top-level keys, nesting within the limit); otherwise `None` sends the operation to
 //! the tree-building path.
 
+use super::fields::Kind;
 use super::scan::{Measure, Scan};
 use super::user::{MAX_CUSTOM_BYTES, MAX_NESTING, MAX_TEAMS, MAX_TEAM_NAME_BYTES};
 use crate::core::wire::time::Timestamp;
 use std::borrow::Cow;
-
-/// What a top-level field is, decided once from its key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Id,
-    Role,
-    Name,
-    Image,
-    Teams,
-    TeamsRole,
-    Language,
-    Invisible,
-    Privacy,
-    CreatedAt,
-    UpdatedAt,
-    LastActive,
-    Online,
-    /// `revoke_tokens_issued_before`: server-computed, but a partial update may set it.
-    Revoke,
-    /// The other server-computed fields ([`super::user::SERVER_COMPUTED`]).
-    Server,
-    /// The internal tombstone marker ([`super::user::HARD_DELETED`]).
-    HardDeleted,
-    Custom,
-}
-
-impl Kind {
-    pub fn of(key: &str) -> Kind {
-        // By length first: most keys of a user are compared with a handful of names, not 35.
-        match key.len() {
-            2 if key == "id" => Kind::Id,
-            4 => match key {
-                "role" => Kind::Role,
-                "name" => Kind::Name,
-                _ => Kind::Custom,
-            },
-            5 => match key {
-                "image" => Kind::Image,
-                "teams" => Kind::Teams,
-                "mutes" => Kind::Server,
-                _ => Kind::Custom,
-            },
-            6 => match key {
-                "online" => Kind::Online,
-                "banned" => Kind::Server,
-                _ => Kind::Custom,
-            },
-            7 if key == "devices" => Kind::Server,
-            8 if key == "language" => Kind::Language,
-            9 if key == "invisible" => Kind::Invisible,
-            10 => match key {
-                "teams_role" => Kind::TeamsRole,
-                "created_at" => Kind::CreatedAt,
-                "updated_at" => Kind::UpdatedAt,
-                "deleted_at" => Kind::Server,
-                _ => Kind::Custom,
-            },
-            11 => match key {
-                "last_active" => Kind::LastActive,
-                "ban_expires" => Kind::Server,
-                _ => Kind::Custom,
-            },
-            12 if key == "unread_count" => Kind::Server,
-            13 => match key {
-                "shadow_banned" => Kind::Server,
-                "channel_mutes" => Kind::Server,
-                "created_by_id" => Kind::Server,
-                _ => Kind::Custom,
-            },
-            14 => match key {
-                "deactivated_at" => Kind::Server,
-                "unread_threads" => Kind::Server,
-                "__hard_deleted" => Kind::HardDeleted,
-                _ => Kind::Custom,
-            },
-            15 if key == "unread_channels" => Kind::Server,
-            16 => match key {
-                "blocked_user_ids" => Kind::Server,
-                "privacy_settings" => Kind::Privacy,
-                "push_preferences" => Kind::Server,
-                _ => Kind::Custom,
-            },
-            15..=26 => match key {
-                "total_unread_count" | "avg_response_time" | "last_engaged_at" | "bypass_moderation" => Kind::Server,
-                "latest_hidden_channels" | "total_unread_count_by_team" => Kind::Server,
-                _ => Kind::Custom,
-            },
-            27 if key == "revoke_tokens_issued_before" => Kind::Revoke,
-            _ => Kind::Custom,
-        }
-    }
-    /// Whether a field of this kind has one possible key (every kind but `Server` and `Custom`).
-    fn is_one_key(self) -> bool {
-        !matches!(self, Kind::Server | Kind::Custom)
-    }
-    /// The fields a write may not carry ([`super::user::RESERVED`]).
-    pub fn is_reserved(self) -> bool {
-        matches!(self, Kind::CreatedAt | Kind::UpdatedAt | Kind::LastActive | Kind::Online)
-    }
-    /// Server-computed fields that writes may carry and that are ignored.
-    pub fn is_server_computed(self) -> bool {
-        matches!(self, Kind::Revoke | Kind::Server | Kind::HardDeleted)
-    }
-    /// The fields every write copies from the stored user.
-    pub fn is_carried(self) -> bool {
-        matches!(self, Kind::Revoke | Kind::Server | Kind::CreatedAt | Kind::UpdatedAt | Kind::LastActive)
-    }
-}
 
 /// One top-level field.
 #[derive(Clone, Debug)]

@@ -1,41 +1,13 @@
 //! The user object: a flat JSON map with built-in, custom and server-computed fields.
 //! This module classifies fields, validates input and shapes what callers see.
 
+use super::fields::Kind;
 use crate::core::wire::error::{ApiError, Result};
 use serde_json::{Map, Value};
 
 /// A stored or returned user: flat JSON (`id`, `role`, `teams`, timestamps, custom keys, …).
 pub type User = Map<String, Value>;
 
-/// Built-in fields a writer may set.
-pub const SETTABLE: &[&str] =
-    &["id", "role", "name", "image", "teams", "teams_role", "language", "invisible", "privacy_settings"];
-/// Server-computed fields that a write may not carry: an error names them.
-pub const RESERVED: &[&str] = &["created_at", "updated_at", "last_active", "online"];
-/// Server-computed fields that writes may carry (SDKs echo them back) and that are ignored.
-pub const SERVER_COMPUTED: &[&str] = &[
-    "banned",
-    "shadow_banned",
-    "ban_expires",
-    "devices",
-    "mutes",
-    "channel_mutes",
-    "blocked_user_ids",
-    "unread_count",
-    "total_unread_count",
-    "unread_channels",
-    "unread_threads",
-    "total_unread_count_by_team",
-    "latest_hidden_channels",
-    "avg_response_time",
-    "push_preferences",
-    "deactivated_at",
-    "deleted_at",
-    "last_engaged_at",
-    "revoke_tokens_issued_before",
-    "bypass_moderation",
-    "created_by_id",
-];
 /// Internal marker of a hard-deleted id (never returned).
 pub const HARD_DELETED: &str = "__hard_deleted";
 /// Where a user keeps the custom keys named like built-in fields, which only `/api/v2` can
@@ -54,8 +26,9 @@ pub const MAX_BATCH: usize = 100;
 pub const MAX_NESTING: usize = 64;
 const PRIVACY_KEYS: &[&str] = &["typing_indicators", "read_receipts", "delivery_receipts"];
 
+/// Server-computed fields a write may not carry (`fields.rs`).
 pub fn is_reserved(field: &str) -> bool {
-    RESERVED.contains(&field)
+    Kind::of(field).is_reserved()
 }
 
 /// Whether a whole-user write (upsert, connect's `user_details`) that carries the reserved
@@ -75,12 +48,13 @@ pub fn refuses_reserved(field: &str, value: &Value) -> bool {
         _ => is_reserved(field),
     }
 }
+/// Server-computed fields that writes may carry and that are ignored (`fields.rs`).
 pub fn is_server_computed(field: &str) -> bool {
-    SERVER_COMPUTED.contains(&field) || field == HARD_DELETED
+    Kind::of(field).is_server_computed()
 }
 /// Custom data: every key that is neither built-in nor server-computed.
 pub fn is_custom(field: &str) -> bool {
-    !SETTABLE.contains(&field) && !is_reserved(field) && !is_server_computed(field)
+    Kind::of(field) == Kind::Custom
 }
 
 /// Ids are 1–255 characters of `[A-Za-z0-9@_-]`.

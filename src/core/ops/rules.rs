@@ -2,6 +2,7 @@
 
 use super::{need_users, Snapshot, Step};
 use crate::core::access::auth::Caller;
+use crate::core::model::fields::{self, Kind};
 use crate::core::model::set;
 use crate::core::model::user::{self, User, MAX_BATCH};
 use crate::core::wire::error::{ApiError, Result};
@@ -63,10 +64,10 @@ pub(super) fn ts(now: Timestamp) -> Value {
 /// Copies server-computed state from the stored user and sets timestamps.
 pub(super) fn carry_server_state(old: Option<&User>, new: &mut User, now: Timestamp, bump: bool) {
     if let Some(old) = old {
-        for f in user::SERVER_COMPUTED.iter().chain(["created_at", "last_active", "updated_at"].iter()) {
-            match old.get(*f) {
-                Some(v) => new.insert((*f).to_string(), v.clone()),
-                None => new.remove(*f),
+        for f in fields::keys(Kind::is_carried) {
+            match old.get(f) {
+                Some(v) => new.insert(f.to_string(), v.clone()),
+                None => new.remove(f),
             };
         }
     }

@@ -14,8 +14,9 @@
 
 use crate::core::access::auth::Caller;
 use crate::core::model::edit::FieldEdit;
+use crate::core::model::fields::Kind;
 use crate::core::model::partial::{self, FieldPath};
-use crate::core::model::record::{team_names, Field, Kind, Record, FIELD_DEPTH};
+use crate::core::model::record::{team_names, Field, Record, FIELD_DEPTH};
 use crate::core::model::scan::{Measure, Scan};
 use crate::core::model::user::{self, User, MAX_BATCH, MAX_NESTING};
 use crate::core::model::username::{Normalizer, Sink};

@@ -1,0 +1,153 @@
+//! The one field table of a user: every built-in and server-computed top-level key with its
+//! [`Kind`], from which every rule about keys is derived — which a writer may set, which a write
+//! may not carry, which are server state carried over on every write, and custom data (every
+//! other key). The tree path (`user.rs`) and the record path (`record.rs`) both ask [`Kind::of`].
+
+/// What a top-level field is, decided once from its key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Id,
+    Role,
+    Name,
+    Image,
+    Teams,
+    TeamsRole,
+    Language,
+    Invisible,
+    Privacy,
+    CreatedAt,
+    UpdatedAt,
+    LastActive,
+    Online,
+    /// `revoke_tokens_issued_before`: server-computed, but a partial update may set it.
+    Revoke,
+    /// The other server-computed fields: writes may carry them (SDKs echo them back); ignored.
+    Server,
+    /// The internal tombstone marker of a hard-deleted id (`user::HARD_DELETED`).
+    HardDeleted,
+    Custom,
+}
+
+/// The table: each key once, with its kind. [`Kind::of`] and [`FIELDS`] are generated from it.
+macro_rules! field_table {
+    ($($key:literal => $kind:ident,)*) => {
+        /// Every key that is not custom data, with its kind.
+        pub const FIELDS: &[(&str, Kind)] = &[$(($key, Kind::$kind),)*];
+
+        impl Kind {
+            /// The kind of a top-level key (custom data when the table does not name it).
+            pub fn of(key: &str) -> Kind {
+                match key {
+                    $($key => Kind::$kind,)*
+                    _ => Kind::Custom,
+                }
+            }
+        }
+    };
+}
+
+field_table! {
+    "id" => Id,
+    "role" => Role,
+    "name" => Name,
+    "image" => Image,
+    "teams" => Teams,
+    "teams_role" => TeamsRole,
+    "language" => Language,
+    "invisible" => Invisible,
+    "privacy_settings" => Privacy,
+    "created_at" => CreatedAt,
+    "updated_at" => UpdatedAt,
+    "last_active" => LastActive,
+    "online" => Online,
+    "revoke_tokens_issued_before" => Revoke,
+    "banned" => Server,
+    "shadow_banned" => Server,
+    "ban_expires" => Server,
+    "devices" => Server,
+    "mutes" => Server,
+    "channel_mutes" => Server,
+    "blocked_user_ids" => Server,
+    "unread_count" => Server,
+    "total_unread_count" => Server,
+    "unread_channels" => Server,
+    "unread_threads" => Server,
+    "total_unread_count_by_team" => Server,
+    "latest_hidden_channels" => Server,
+    "avg_response_time" => Server,
+    "push_preferences" => Server,
+    "deactivated_at" => Server,
+    "deleted_at" => Server,
+    "last_engaged_at" => Server,
+    "bypass_moderation" => Server,
+    "created_by_id" => Server,
+    "__hard_deleted" => HardDeleted,
+}
+
+impl Kind {
+    /// Built-in fields a writer may set.
+    pub fn is_settable(self) -> bool {
+        matches!(
+            self,
+            Kind::Id
+                | Kind::Role
+                | Kind::Name
+                | Kind::Image
+                | Kind::Teams
+                | Kind::TeamsRole
+                | Kind::Language
+                | Kind::Invisible
+                | Kind::Privacy
+        )
+    }
+    /// Whether a field of this kind has one possible key (every kind but `Server` and `Custom`).
+    pub fn is_one_key(self) -> bool {
+        !matches!(self, Kind::Server | Kind::Custom)
+    }
+    /// Server-computed fields a write may not carry: an error names them (unless the value
+    /// only echoes what the server answers, `user::refuses_reserved`).
+    pub fn is_reserved(self) -> bool {
+        matches!(self, Kind::CreatedAt | Kind::UpdatedAt | Kind::LastActive | Kind::Online)
+    }
+    /// Server-computed fields that writes may carry and that are ignored.
+    pub fn is_server_computed(self) -> bool {
+        matches!(self, Kind::Revoke | Kind::Server | Kind::HardDeleted)
+    }
+    /// The fields every write copies from the stored user.
+    pub fn is_carried(self) -> bool {
+        matches!(self, Kind::Revoke | Kind::Server | Kind::CreatedAt | Kind::UpdatedAt | Kind::LastActive)
+    }
+}
+
+/// The keys of every field whose kind passes `keep`, in table order.
+pub fn keys(keep: fn(Kind) -> bool) -> impl Iterator<Item = &'static str> {
+    FIELDS.iter().filter(move |(_, k)| keep(*k)).map(|(key, _)| *key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_key_is_in_the_table_once_and_of_reads_it_back() {
+        for (i, (key, kind)) in FIELDS.iter().enumerate() {
+            assert_eq!(Kind::of(key), *kind, "{key}");
+            assert!(!FIELDS[..i].iter().any(|(k, _)| k == key), "{key} twice");
+        }
+        assert_eq!(Kind::of("__hard_deleted"), Kind::HardDeleted);
+        assert_eq!(super::super::user::HARD_DELETED, "__hard_deleted");
+        for custom in ["nickname", "ID", "name ", "", "__custom", "privacy"] {
+            assert_eq!(Kind::of(custom), Kind::Custom, "{custom}");
+        }
+    }
+
+    #[test]
+    fn every_kind_has_one_class() {
+        for (key, kind) in FIELDS {
+            let classes = [kind.is_settable(), kind.is_reserved(), kind.is_server_computed()];
+            assert_eq!(classes.iter().filter(|c| **c).count(), 1, "{key}");
+        }
+        assert_eq!(keys(Kind::is_settable).count(), 9);
+        assert_eq!(keys(Kind::is_reserved).collect::<Vec<_>>(), ["created_at", "updated_at", "last_active", "online"]);
+    }
+}
