@@ -121,20 +121,20 @@ export async function runHubsBench({ users = 1000, rounds = 3, writes = 10, base
         log(`hubs: connect storm ${r}/${rounds}, ${c.name}: ${Math.round(c.connects.at(-1).perSecond)}/s`);
       }
     }
-    const open = [];
-    for (const c of configs) open.push(await watchers(c, ids));
+    const watching = [];
+    for (const c of configs) watching.push(await watchers(c, ids));
     // One write each to warm up (not counted): the first reaches hubs and paths not yet used.
-    for (const [i, c] of configs.entries()) await write(c, open[i], 0);
+    for (const [i, c] of configs.entries()) await write(c, watching[i], 0);
     for (const c of configs) c.latencies = [];
     for (const c of configs) c.lasts = [];
     for (let k = 1; k <= writes; k++) {
       for (const [i, c] of configs.entries()) {
-        const ms = await write(c, open[i], k);
+        const ms = await write(c, watching[i], k);
         c.latencies.push(...ms);
         c.lasts.push(Math.max(...ms));
       }
     }
-    for (const [i, c] of configs.entries()) await closeAll(c, open[i], ids);
+    for (const [i, c] of configs.entries()) await closeAll(c, watching[i], ids);
     return {
       users, rounds, writes,
       configs: configs.map((c) => {
