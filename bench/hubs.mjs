@@ -1,5 +1,5 @@
-// Part 3 of `npm run bench` (issue 26): connects per second and event fan-out latency, before
-// and after connection hubs, in one run. "Before" is an earlier commit's production Worker (by
+// The connection hubs table of `npm run bench` (issue 26; part 2, the Worker): connects per
+// second and event fan-out latency, before and after connection hubs, in one run. "Before" is an earlier commit's production Worker (by
 // default cb82ac4, where the Writer held every socket), built by bench/baseline.sh; "after" is
 // this checkout's build/ at the default hub count (wrangler.toml) and at 8 hubs. All servers run
 // at once under local workerd (test hooks off) and every workload is interleaved over them,

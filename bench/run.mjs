@@ -4,7 +4,7 @@
 //
 // Options: --quick (1k stored users only, shorter runs: a smoke test of the bench itself;
 // the full run seeds 1k → 10k → 100k users),
-// --skip-worker, --skip-core, --skip-hubs (part 3 builds an earlier commit with
+// --skip-worker, --skip-core, --skip-hubs (the hubs part builds an earlier commit with
 // bench/baseline.sh for its "before", once).
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
