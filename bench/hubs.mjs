@@ -1,9 +1,9 @@
-// The connection hubs table of `npm run bench` (issue 26; part 2, the Worker): connects per
-// second and event fan-out latency, before and after connection hubs, in one run. "Before" is an earlier commit's production Worker (by
-// default cb82ac4, where the Writer held every socket), built by bench/baseline.sh; "after" is
-// this checkout's build/ at the default hub count (wrangler.toml) and at 8 hubs. All servers run
-// at once under local workerd (test hooks off) and every workload is interleaved over them,
-// round by round, so a busy moment of the machine falls on each alike.
+// The connection hubs table of `npm run bench` (issue 26; part 2, the Worker): connects per second
+// and event fan-out latency, before and after connection hubs, in one run. "Before" is an earlier
+// commit's production Worker (by default cb82ac4, where the Writer held every socket), built by
+// bench/baseline.sh; "after" is this checkout's build/ at the default hub count (wrangler.toml) and
+// at 8 hubs. All servers run at once under local workerd (test hooks off) and every workload is
+// interleaved over them, round by round, so a busy moment of the machine falls on each alike.
 //
 //   connects   N users (stored, their details unchanged) open a socket each, all at once; the
 //              time from the first open to the last `health.check` → connects/s. Then all
