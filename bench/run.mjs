@@ -66,9 +66,10 @@ const out = [
 ];
 const result = { machine: m, started: new Date().toISOString() };
 
-// The budgets scripts/size.sh enforces (BENCHMARKS.md, "Sizes", says why they are what they are).
+// The budgets scripts/size.sh enforces (BENCHMARKS.md, "Sizes", says why they are what they are;
+// keep the two in step).
 const sizes = [
-  { ...size("pkg/roster_bg.wasm"), budget: 90 * 1024 },
+  { ...size("pkg/roster_bg.wasm"), budget: 148 * 1024 },
   { ...size("build/index_bg.wasm"), budget: 264 * 1024 },
 ];
 result.sizes = sizes;
