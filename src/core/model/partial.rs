@@ -15,26 +15,55 @@ pub struct FieldPath {
     pub segments: Vec<String>,
 }
 
+/// What is wrong with a dotted path, if anything: the one copy of the rule, for the tree path
+/// ([`FieldPath::parse`], which words the error) and the record path (`engine::batch`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathFault {
+    /// More segments than a user may nest: it could never be written (and refusing it keeps a
+    /// hostile path from building a structure too deep to serialize or drop).
+    TooDeep,
+    /// Empty, or an empty segment, or whitespace.
+    Invalid,
+}
+
+/// Checks a dotted path in one pass; a path too deep is reported before any other fault.
+pub fn path_fault(raw: &str) -> Option<PathFault> {
+    let (mut segments, mut len, mut invalid) = (1, 0, false);
+    for c in raw.chars() {
+        if c == '.' {
+            invalid |= len == 0;
+            segments += 1;
+            len = 0;
+        } else {
+            invalid |= c.is_whitespace();
+            len += 1;
+        }
+    }
+    if segments > MAX_NESTING {
+        Some(PathFault::TooDeep)
+    } else if invalid || len == 0 {
+        Some(PathFault::Invalid)
+    } else {
+        None
+    }
+}
+
 impl FieldPath {
     pub fn parse(raw: &str) -> Result<Self> {
-        // A path deeper than a user may nest can never be written; refusing it here also keeps
-        // a hostile path from building a structure too deep to serialize or drop.
-        if raw.split('.').nth(MAX_NESTING).is_some() {
-            let shown: String = raw.chars().take(64).collect();
-            return Err(ApiError::field(
-                shown.clone(),
-                format!("field name '{shown}…' has more than {MAX_NESTING} segments"),
-            ));
-        }
-        let segments: Vec<String> = raw.split('.').map(str::to_string).collect();
-        let bad = segments.iter().any(|s| s.is_empty() || s.chars().any(char::is_whitespace));
-        if raw.is_empty() || bad {
-            return Err(ApiError::field(
+        match path_fault(raw) {
+            Some(PathFault::TooDeep) => {
+                let shown: String = raw.chars().take(64).collect();
+                Err(ApiError::field(
+                    shown.clone(),
+                    format!("field name '{shown}…' has more than {MAX_NESTING} segments"),
+                ))
+            }
+            Some(PathFault::Invalid) => Err(ApiError::field(
                 raw.to_string(),
                 format!("field name '{raw}' is invalid: it should not contain spaces or empty segments, as dot is used as path separator"),
-            ));
+            )),
+            None => Ok(FieldPath { raw: raw.to_string(), segments: raw.split('.').map(str::to_string).collect() }),
         }
-        Ok(FieldPath { raw: raw.to_string(), segments })
     }
     pub fn top(&self) -> &str {
         self.segments.first().map_or("", String::as_str)
@@ -211,6 +240,25 @@ pub(crate) fn unset_path(obj: &mut Map<String, Value>, segments: &[String]) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn path_rules_and_their_errors() {
+        let deep = |n: usize, seg: &str| vec![seg; n].join(".");
+        for ok in ["a", "a.b", "é.ü", &deep(MAX_NESTING, "x")] {
+            assert_eq!(path_fault(ok), None, "{ok}");
+            assert_eq!(FieldPath::parse(ok).map(|p| p.segments.len()).ok(), Some(ok.split('.').count()));
+        }
+        for bad in ["", ".", "a.", ".a", "a..b", "a b", "a.\tb", "a.\u{a0}"] {
+            assert_eq!(path_fault(bad), Some(PathFault::Invalid), "{bad:?}");
+            assert!(FieldPath::parse(bad).unwrap_err().reason.contains("should not contain spaces or empty segments"));
+        }
+        // Too deep is reported first, even when a segment is also empty.
+        for too_deep in [deep(MAX_NESTING + 1, "x"), format!("{}..", deep(MAX_NESTING, "x"))] {
+            assert_eq!(path_fault(&too_deep), Some(PathFault::TooDeep));
+            let e = FieldPath::parse(&too_deep).unwrap_err();
+            assert!(e.reason.ends_with(&format!("has more than {MAX_NESTING} segments")), "{}", e.reason);
+        }
+    }
 
     fn upd(v: Value) -> Result<PartialUpdate> {
         PartialUpdate::parse(&v)

@@ -18,7 +18,7 @@ use crate::core::model::fields::Kind;
 use crate::core::model::partial::{self, FieldPath};
 use crate::core::model::record::{team_names, Field, Record, FIELD_DEPTH};
 use crate::core::model::scan::{Measure, Scan};
-use crate::core::model::user::{self, User, MAX_BATCH, MAX_NESTING};
+use crate::core::model::user::{self, User, MAX_BATCH};
 use crate::core::model::username::{Normalizer, Sink};
 use crate::core::ops;
 use crate::core::wire::error::{ApiError, Result};

@@ -107,7 +107,7 @@ fn read_entry<'a>(scan: &mut Scan<'a>, caller: &Caller) -> Option<Entry<'a>> {
     let paths = entry.set.iter().map(|(p, _, _)| *p).chain(entry.unset.iter().copied());
     for path in paths {
         let top = path.top;
-        if !path_is_valid(path.raw)
+        if partial::path_fault(path.raw).is_some()
             || Kind::of(top).is_reserved()
             || matches!(top, "id" | "deactivated_at" | "deleted_at" | user::HARD_DELETED)
         {
@@ -126,25 +126,6 @@ fn read_entry<'a>(scan: &mut Scan<'a>, caller: &Caller) -> Option<Entry<'a>> {
     }
     entry.set.sort_unstable_by(|a, b| a.0.raw.cmp(b.0.raw));
     Some(entry)
-}
-
-/// [`FieldPath::parse`]'s rules: 1 to [`MAX_NESTING`] segments, none empty or with whitespace.
-fn path_is_valid(path: &str) -> bool {
-    let (mut segments, mut len) = (1, 0);
-    for c in path.chars() {
-        if c == '.' {
-            if len == 0 {
-                return false;
-            }
-            segments += 1;
-            len = 0;
-        } else if c.is_whitespace() {
-            return false;
-        } else {
-            len += 1;
-        }
-    }
-    len > 0 && segments <= MAX_NESTING
 }
 
 /// `ops`' partial update of one stored user, over records. Each path touches only its
