@@ -100,6 +100,11 @@ impl Kind {
                 | Kind::Privacy
         )
     }
+    /// Who the user is in the app (`role`, `teams`, `teams_role`): kept when an upsert omits
+    /// them, and only the server may change them.
+    pub fn is_membership(self) -> bool {
+        matches!(self, Kind::Role | Kind::Teams | Kind::TeamsRole)
+    }
     /// Whether a field of this kind has one possible key (every kind but `Server` and `Custom`).
     pub fn is_one_key(self) -> bool {
         !matches!(self, Kind::Server | Kind::Custom)
@@ -148,6 +153,7 @@ mod tests {
             assert_eq!(classes.iter().filter(|c| **c).count(), 1, "{key}");
         }
         assert_eq!(keys(Kind::is_settable).count(), 9);
+        assert_eq!(keys(Kind::is_membership).collect::<Vec<_>>(), ["role", "teams", "teams_role"]);
         assert_eq!(keys(Kind::is_reserved).collect::<Vec<_>>(), ["created_at", "updated_at", "last_active", "online"]);
     }
 }

@@ -168,6 +168,11 @@ impl PartialUpdate {
     }
 }
 
+/// Fields only deactivating, deleting or restoring a user changes: a partial update may not.
+pub fn is_lifecycle_field(top: &str) -> bool {
+    matches!(top, "deactivated_at" | "deleted_at" | super::user::HARD_DELETED)
+}
+
 /// Paths that a partial update may not write: `id` and the reserved server timestamps.
 fn check_writable(path: &FieldPath, label: &str) -> Result<()> {
     let top = path.top();
@@ -178,7 +183,7 @@ fn check_writable(path: &FieldPath, label: &str) -> Result<()> {
     if top == "id" {
         return Err(ApiError::field(format!("{label}.id"), "user id cannot be changed"));
     }
-    if matches!(top, "deactivated_at" | "deleted_at" | super::user::HARD_DELETED) {
+    if is_lifecycle_field(top) {
         let name = format!("{label}.{top}");
         return Err(ApiError::field(
             name.clone(),

@@ -3,6 +3,7 @@
 use super::rules::{carry_server_state, teams_set, ts};
 use super::{finish, need_users, Snapshot, Step};
 use crate::core::access::auth::Caller;
+use crate::core::model::fields::Kind;
 use crate::core::model::user::{self, User};
 use crate::core::query::tenancy;
 use crate::core::wire::error::{ApiError, Result};
@@ -57,7 +58,8 @@ pub fn connect_merge(
     });
     for (k, v) in &details {
         if v.is_null()
-            || matches!(k.as_str(), "id" | "role" | "teams" | "teams_role")
+            || k == "id"
+            || Kind::of(k).is_membership()
             || user::is_server_computed(k)
             || user::is_reserved(k)
             || (fill_only && old.is_some_and(|o| o.get(k).is_some_and(|stored| !stored.is_null())))

@@ -3,6 +3,7 @@
 use super::rules::{body_object, carry_server_state, check_batch_len, gone, require_self, teams_set};
 use super::{finish, users_response, Need, Snapshot, Step};
 use crate::core::access::auth::Caller;
+use crate::core::model::fields::{self, Kind};
 use crate::core::model::set;
 use crate::core::model::user::{self, User};
 use crate::core::model::username;
@@ -85,7 +86,7 @@ fn merge_upsert_one(old: Option<&User>, input: User, caller: &Caller, now: Times
     }
     if let Some(old) = old {
         // Replace wholesale, except that role and teams are kept when omitted.
-        for keep in ["role", "teams", "teams_role"] {
+        for keep in fields::keys(Kind::is_membership) {
             if !new.contains_key(keep) {
                 if let Some(v) = old.get(keep) {
                     new.insert(keep.to_string(), v.clone());

@@ -90,7 +90,7 @@ fn merge_records<'a>(old: Option<&Record<'a>>, input: Record<'a>, caller: &Calle
         new.remove("teams"); // client-side `teams: []` means "not changing teams"
     }
     if let Some(old) = old {
-        for keep in ["role", "teams", "teams_role"] {
+        for keep in crate::core::model::fields::keys(Kind::is_membership) {
             if !new.has(keep) {
                 if let Some(f) = old.get(keep) {
                     new.fields.push(f.clone());

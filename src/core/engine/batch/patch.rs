@@ -109,11 +109,12 @@ fn read_entry<'a>(scan: &mut Scan<'a>, caller: &Caller) -> Option<Entry<'a>> {
         let top = path.top;
         if partial::path_fault(path.raw).is_some()
             || Kind::of(top).is_reserved()
-            || matches!(top, "id" | "deactivated_at" | "deleted_at" | user::HARD_DELETED)
+            || top == "id"
+            || partial::is_lifecycle_field(top)
         {
             return None;
         }
-        if matches!(caller, Caller::User(_)) && matches!(top, "role" | "teams" | "teams_role") {
+        if matches!(caller, Caller::User(_)) && Kind::of(top).is_membership() {
             return None;
         }
         if (path.is_dotted() || top == "privacy_settings") && !entry.edited.contains(&top) {
