@@ -124,6 +124,10 @@ impl Kind {
     }
 }
 
+/// What every stored user has when its writes never set it, as JSON text (`created_at` and
+/// `updated_at` are the write's time; `online` is always `false` in storage).
+pub const DEFAULTS: &[(&str, &str)] = &[("role", "\"user\""), ("teams", "[]"), ("banned", "false")];
+
 /// The keys of every field whose kind passes `keep`, in table order.
 pub fn keys(keep: fn(Kind) -> bool) -> impl Iterator<Item = &'static str> {
     FIELDS.iter().filter(move |(_, k)| keep(*k)).map(|(key, _)| *key)

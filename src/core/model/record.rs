@@ -10,7 +10,7 @@
 
 use super::fields::Kind;
 use super::scan::{Measure, Scan};
-use super::user::{MAX_CUSTOM_BYTES, MAX_NESTING, MAX_TEAMS, MAX_TEAM_NAME_BYTES};
+use super::user::{MAX_CUSTOM_BYTES, MAX_NESTING, MAX_ROLE_LEN, MAX_TEAMS, MAX_TEAM_NAME_BYTES};
 use crate::core::wire::time::Timestamp;
 use std::borrow::Cow;
 
@@ -148,7 +148,7 @@ impl<'a> Record<'a> {
             }
             let v = f.value.as_ref();
             let ok = match f.kind {
-                Kind::Role => plain_string(v).is_some_and(|r| !r.is_empty() && r.len() <= 64),
+                Kind::Role => plain_string(v).is_some_and(|r| !r.is_empty() && r.len() <= MAX_ROLE_LEN),
                 Kind::Name | Kind::Image | Kind::Language => v.starts_with('"'),
                 Kind::Invisible => v == "true" || v == "false",
                 Kind::Teams => check_teams(v).is_some(),

@@ -17,6 +17,8 @@ pub const SHADOWED: &str = "__custom";
 
 pub const MAX_ID_LEN: usize = 255;
 pub const MAX_CUSTOM_BYTES: usize = 5 * 1024;
+/// Longest role name, in bytes.
+pub const MAX_ROLE_LEN: usize = 64;
 pub const MAX_TEAMS: usize = 250;
 pub const MAX_TEAM_NAME_BYTES: usize = 100;
 pub const MAX_BATCH: usize = 100;
@@ -107,7 +109,7 @@ pub fn validate_fields(user: &User, label: &str) -> Result<()> {
         }
         match key.as_str() {
             "role" => match value {
-                Value::String(s) if !s.is_empty() && s.len() <= 64 => {}
+                Value::String(s) if !s.is_empty() && s.len() <= MAX_ROLE_LEN => {}
                 _ => return bad(key, "must be a non-empty string"),
             },
             "name" | "image" | "language" if !value.is_string() => {

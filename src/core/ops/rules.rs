@@ -72,9 +72,11 @@ pub(super) fn carry_server_state(old: Option<&User>, new: &mut User, now: Timest
         }
     }
     new.entry("created_at").or_insert_with(|| ts(now));
-    new.entry("role").or_insert_with(|| Value::from("user"));
-    new.entry("teams").or_insert_with(|| Value::Array(Vec::new()));
-    new.entry("banned").or_insert(Value::Bool(false));
+    for (key, text) in fields::DEFAULTS {
+        if !new.contains_key(*key) {
+            new.insert((*key).to_string(), crate::core::wire::json::parse(text).unwrap_or(Value::Null));
+        }
+    }
     new.insert("online".into(), Value::Bool(false));
     if bump || !new.contains_key("updated_at") {
         new.insert("updated_at".into(), ts(now));

@@ -248,27 +248,22 @@ fn carry_server_state<'a>(old: Option<&Record<'a>>, new: &mut Record<'a>, now: &
         new.fields.retain(|f| !f.kind.is_carried());
         new.fields.extend(old.fields.iter().filter(|f| f.kind.is_carried()).cloned());
     }
-    // One pass for what is present; `online` and `updated_at` are set in place or added.
-    let (mut created, mut role, mut teams, mut banned) = (false, false, false, false);
+    // `online` and `updated_at` are set in place or added below; the defaults fill what is missing.
+    let mut created = false;
     for f in &mut new.fields {
         match f.kind {
             Kind::CreatedAt => created = true,
-            Kind::Role => role = true,
-            Kind::Teams => teams = true,
-            Kind::Server if f.key == "banned" => banned = true,
             Kind::Online => *f = Field::fixed("online", Kind::Online, Cow::Borrowed("false")),
             Kind::UpdatedAt => *f = Field::fixed("updated_at", Kind::UpdatedAt, Cow::Borrowed(now)),
             _ => {}
         }
     }
-    for (present, key, kind, default) in [
-        (created, "created_at", Kind::CreatedAt, now),
-        (role, "role", Kind::Role, "\"user\""),
-        (teams, "teams", Kind::Teams, "[]"),
-        (banned, "banned", Kind::Server, "false"),
-    ] {
-        if !present {
-            new.fields.push(Field::fixed(key, kind, Cow::Borrowed(default)));
+    if !created {
+        new.fields.push(Field::fixed("created_at", Kind::CreatedAt, Cow::Borrowed(now)));
+    }
+    for (key, text) in crate::core::model::fields::DEFAULTS {
+        if !new.fields.iter().any(|f| f.key == *key) {
+            new.fields.push(Field::fixed(key, Kind::of(key), Cow::Borrowed(text)));
         }
     }
     if !new.fields.iter().any(|f| f.kind == Kind::Online) {
