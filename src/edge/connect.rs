@@ -113,7 +113,7 @@ pub async fn handle(req: &Request, env: &Env, params: &Params) -> worker::Result
     match command(req, env, params).await {
         Ok((cmd, raw, user_id)) => {
             let line = String::from_utf8_lossy(&cmd.encode(b"")).trim_end().to_string();
-            let mut count = hubs::count(env.var("ROSTER_HUBS").ok().map(|v| v.to_string()).as_deref());
+            let mut count = super::objects::hub_count(env);
             // Test builds: a connect may ask for another layout (`x-roster-test-hubs`), so that
             // one test can hold connections made under two `ROSTER_HUBS` at once, as during a
             // gradual deployment that changes it.

@@ -135,8 +135,14 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn now() -> Timestamp {
-    Timestamp::from_millis(i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX))
+/// The runtime's clock, in milliseconds since the epoch.
+pub(crate) fn now_ms() -> i64 {
+    i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The runtime's clock as a timestamp.
+pub(crate) fn now() -> Timestamp {
+    Timestamp::from_millis(now_ms())
 }
 
 /// Verifies the token as far as no state is needed: structure, signature, expiry. A token

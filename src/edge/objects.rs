@@ -22,6 +22,11 @@ pub(crate) const WRITER: (&str, &str) = ("WRITER", "app");
 /// The binding of the connection hubs.
 pub(crate) const HUB: &str = "HUB";
 
+/// The app's hub count: `ROSTER_HUBS` as `core::engine::hubs::count` reads it.
+pub(crate) fn hub_count(env: &Env) -> u32 {
+    crate::core::engine::hubs::count(env.var("ROSTER_HUBS").ok().map(|v| v.to_string()).as_deref())
+}
+
 /// Forwards a request to an object as it is; its answer is the response.
 pub(crate) async fn forward(env: &Env, binding: &str, name: &str, req: &web_sys::Request) -> worker::Result<Response> {
     let stub: Fetchable = env.durable_object(binding)?.get_by_name(name)?.into_rpc();

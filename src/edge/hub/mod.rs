@@ -14,6 +14,7 @@ mod deliver;
 mod hooks;
 mod report;
 
+use super::now_ms;
 use super::sql::Db;
 use crate::core::engine::hubs;
 use crate::core::wire::error::ApiError;
@@ -22,7 +23,7 @@ use report::Queue;
 use std::cell::{Cell, RefCell};
 use wasm_bindgen::{JsCast, JsValue};
 use worker::{
-    durable_object, js_sys, Date, DurableObject, Env, Request, Response, State, WebSocket, WebSocketIncomingMessage,
+    durable_object, js_sys, DurableObject, Env, Request, Response, State, WebSocket, WebSocketIncomingMessage,
 };
 
 /// A connection that has not pinged for this long is dropped (three missed 25 s pings).
@@ -30,10 +31,6 @@ const PING_TIMEOUT_MS: i64 = 75_000;
 
 /// How often the alarm looks for such connections while any are open.
 const SWEEP_MS: i64 = 30_000;
-
-fn now_ms() -> i64 {
-    i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX)
-}
 
 #[durable_object]
 pub struct Hub {
@@ -50,6 +47,8 @@ pub struct Hub {
     wakers: RefCell<Vec<js_sys::Function>>,
     alarm_set: Cell<bool>,
     ready: Cell<bool>,
+    /// The hub's name, once read or told (it is kept in `hub_meta` for the alarm).
+    name: RefCell<Option<String>>,
     /// Test hooks: reports wait while held; a muted hub reports nothing (a crashed one).
     held: Cell<bool>,
     muted: Cell<bool>,
@@ -67,6 +66,7 @@ impl DurableObject for Hub {
             wakers: RefCell::default(),
             alarm_set: Cell::new(false),
             ready: Cell::new(false),
+            name: RefCell::default(),
             held: Cell::new(false),
             muted: Cell::new(false),
         }
@@ -148,13 +148,19 @@ impl Hub {
     /// The hub's name (`hub-3`), as the Worker and the Writer address it; kept, so that an
     /// alarm knows it too.
     fn remember_name(&self, name: &str) {
-        if self.meta("name").as_deref() != Some(name) {
+        if self.name().as_str() != name {
             self.set_meta("name", name);
+            *self.name.borrow_mut() = Some(name.to_string());
         }
     }
 
     fn name(&self) -> String {
-        self.meta("name").unwrap_or_default()
+        if let Some(name) = self.name.borrow().as_ref() {
+            return name.clone();
+        }
+        let name = self.meta("name").unwrap_or_default();
+        *self.name.borrow_mut() = Some(name.clone());
+        name
     }
 
     /// A number the Writer last told the hub (`lease_ms`, `ping_timeout_ms`), or the default.

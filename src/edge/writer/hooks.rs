@@ -72,8 +72,7 @@ impl Writer {
     /// Every hub of the current layout, and any other that holds connections (made under an
     /// earlier `ROSTER_HUBS`).
     fn every_hub(&self, db: &Db) -> Result<Vec<String>, ApiError> {
-        let setting = self.env.var("ROSTER_HUBS").ok().map(|v| v.to_string());
-        let count = crate::core::engine::hubs::count(setting.as_deref());
+        let count = crate::edge::objects::hub_count(&self.env);
         let mut names: Vec<String> = (0..count).map(crate::core::engine::hubs::name).collect();
         for (hub, _, _) in store::hub_counts(db)? {
             if !names.contains(&hub) {

@@ -45,7 +45,7 @@ use super::http::{self, Timing};
 use super::kv::{self, KvNamespace};
 use super::sql::Db;
 use super::store::{self, SqlLoader, SETTINGS_KEY};
-use super::Route;
+use super::{now, now_ms, Route};
 use crate::core::access::auth::{self, Caller};
 use crate::core::access::rate_limits;
 use crate::core::engine::activity::{Activity, Ran};
@@ -71,11 +71,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use wasm_bindgen::{JsCast, JsValue};
-use worker::{durable_object, js_sys, Date, DurableObject, Env, Request, Response, State, Storage};
-
-fn now_ms() -> i64 {
-    i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX)
-}
+use worker::{durable_object, js_sys, DurableObject, Env, Request, Response, State, Storage};
 
 /// What the test hooks report about replication: KV writes made, failed, and refused because a
 /// key was written again within a second (the deployed limit, simulated under test hooks).
@@ -327,8 +323,4 @@ impl Writer {
             }
         }
     }
-}
-
-fn now() -> Timestamp {
-    Timestamp::from_millis(now_ms())
 }
