@@ -19,8 +19,8 @@
 import assert from "node:assert/strict";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { raw, serverClient, signJwt, startWorker, stats } from "../tests/worker/harness.mjs";
-import { open } from "../tests/worker/sockets.mjs";
+import { serverClient, startWorker, stats } from "../tests/worker/harness.mjs";
+import { open, storeNamed, watch } from "../tests/worker/sockets.mjs";
 
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -31,9 +31,7 @@ async function setup(configs, users) {
   for (const c of configs) {
     c.w = await startWorker({ hooks: false, root: c.root, vars: c.vars ?? {} });
     c.server = serverClient(c.w);
-    for (let i = 0; i < ids.length; i += 100) {
-      await c.server.upsertUsers(ids.slice(i, i + 100).map((id) => ({ id, name: `Name ${id}` })));
-    }
+    await storeNamed(c.server, ids);
     await c.server.upsertUsers([{ id: "bh-target", name: "Target" }]);
   }
   return ids;
@@ -77,17 +75,10 @@ async function storm(c, ids) {
 /** Opens the watchers: each user's connection watches bh-target (8 queries in flight). */
 async function watchers(c, ids) {
   const conns = ids.map((id) => open(c.w, id, { id, name: `Name ${id}` }));
-  const hellos = await Promise.all(conns.map((x) => x.hello));
+  await Promise.all(conns.map((x) => x.hello));
   let next = 0;
   const worker = async () => {
-    while (next < conns.length) {
-      const i = next++;
-      const q = await raw(c.w, "GET", "/users", {
-        token: signJwt({ user_id: ids[i] }, c.w.secret),
-        query: { payload: { filter_conditions: { id: "bh-target" }, presence: true }, connection_id: hellos[i].connection_id },
-      });
-      assert.equal(q.status, 200, q.text);
-    }
+    while (next < conns.length) await watch(c.w, conns[next++], ["bh-target"]);
   };
   await Promise.all(Array.from({ length: 8 }, worker));
   return conns;

@@ -5,8 +5,8 @@
 // hub's reports (so that "arrived together" is made to happen, not hoped for) and crash it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hook, raw, serverClient, signJwt, startWorker, stats as readStats } from './harness.mjs';
-import { hubStates, hubsOf, isPresence, open as open_, sockets, until } from './sockets.mjs';
+import { hook, serverClient, startWorker, stats as readStats } from './harness.mjs';
+import { hubStates, hubsOf, isPresence, open as open_, sockets, storeNamed, until, watch } from './sockets.mjs';
 
 const HUBS = 8;
 const LONG = { timeout: 240_000 };
@@ -32,11 +32,7 @@ async function hubOf(id) {
   return found[0];
 }
 
-async function upsertAll(ids) {
-  for (let i = 0; i < ids.length; i += 100) {
-    await server.upsertUsers(ids.slice(i, i + 100).map((id) => ({ id, name: `Name ${id}` })));
-  }
-}
+const upsertAll = (ids) => storeNamed(server, ids);
 
 describe('hubs', () => {
   test('1,000 concurrent sockets spread over every hub, none held by the Writer', LONG, async () => {
@@ -65,12 +61,7 @@ describe('hubs', () => {
     const targets = Array.from({ length: 24 }, (_, i) => `hub-t-${i}`);
     await upsertAll([...targets, 'hub-watcher']);
     const watcher = open('hub-watcher', { id: 'hub-watcher', name: 'Name hub-watcher' });
-    const hello = await watcher.hello;
-    const q = await raw(w, 'GET', '/users', {
-      token: signJwt({ user_id: 'hub-watcher' }, w.secret),
-      query: { payload: { filter_conditions: { id: { $in: targets } }, presence: true, limit: 30 }, connection_id: hello.connection_id },
-    });
-    assert.equal(q.status, 200, q.text);
+    await watch(w, watcher, targets);
     const conns = targets.map((id) => open(id, { id, name: `Name ${id}` }));
     await Promise.all(conns.map((c) => c.hello));
     const home = await hubOf('hub-watcher');
@@ -112,7 +103,7 @@ describe('hubs', () => {
     const ids = Array.from({ length: 40 }, (_, i) => `hub-c-${i}`);
     await upsertAll([...ids, 'hub-cw']);
     const watcher = open('hub-cw', { id: 'hub-cw', name: 'Name hub-cw' });
-    const hello = await watcher.hello;
+    await watcher.hello;
     const home = await hubOf('hub-cw');
     const conns = ids.map((id) => open(id, { id, name: `Name ${id}` }));
     await Promise.all(conns.map((c) => c.hello));
@@ -123,12 +114,8 @@ describe('hubs', () => {
     const [lapsing, restarting] = others;
     const on = (hub) => ids.filter((id) => where[id] === hub);
     const watched = [...on(lapsing), ...on(restarting)];
-    const q = await raw(w, 'GET', '/users', {
-      token: signJwt({ user_id: 'hub-cw' }, w.secret),
-      query: { payload: { filter_conditions: { id: { $in: watched } }, presence: true, limit: 100 }, connection_id: hello.connection_id },
-    });
-    assert.equal(q.status, 200, q.text);
-    assert.ok(q.json.users.every((u) => u.online), 'all online');
+    const found = await watch(w, watcher, watched);
+    assert.ok(found.every((u) => u.online), 'all online');
     const offline = (id) => watcher.frames.filter((f) => isPresence(f) && f.user.id === id && !f.user.online).length;
 
     // A crash: the hub's sockets close and it reports nothing; the Writer still counts them.

@@ -7,26 +7,10 @@
 //   are gone, the Writer still lists them, and nothing may stay online forever.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { raw, serverClient, signJwt, startWorker, stats } from './harness.mjs';
-import { hubStates, hubsOf, isPresence, open, sockets, until } from './sockets.mjs';
+import { serverClient, startWorker, stats } from './harness.mjs';
+import { hubStates, hubsOf, isPresence, open, sockets, storeNamed, until, watch } from './sockets.mjs';
 
 const LONG = { timeout: 300_000 };
-
-/** Stores each user with a name (so that a connect with `{id, name}` changes nothing). */
-async function upsertAll(server, ids) {
-  await server.upsertUsers(ids.map((id) => ({ id, name: `Name ${id}` })));
-}
-
-/** `watcher` watches `ids` (a `presence: true` query on its connection). */
-async function watch(w, watcher, ids) {
-  const hello = await watcher.hello;
-  const q = await raw(w, 'GET', '/users', {
-    token: signJwt({ user_id: watcher.id }, w.secret),
-    query: { payload: { filter_conditions: { id: { $in: ids } }, presence: true, limit: 100 }, connection_id: hello.connection_id },
-  });
-  assert.equal(q.status, 200, q.text);
-  return q.json.users;
-}
 
 /** What `watcher` saw of `id`: presence as online/offline, updates as `user.updated:<round>`. */
 const seen = (watcher, id) => watcher.frames
@@ -39,7 +23,7 @@ describe('changing the number of hubs', () => {
     try {
       const server = serverClient(w);
       const ids = Array.from({ length: 12 }, (_, i) => `lay-${i}`);
-      await upsertAll(server, [...ids, 'lay-watcher']);
+      await storeNamed(server, [...ids, 'lay-watcher']);
       const NEW = { 'x-roster-test-hubs': '3' };
       const watcher = open(w, 'lay-watcher', { id: 'lay-watcher', name: 'Name lay-watcher' }, NEW);
       await watch(w, watcher, ids);
@@ -89,7 +73,7 @@ describe('changing the number of hubs', () => {
     const ids = Array.from({ length: 16 }, (_, i) => `lay-r-${i}`);
     let oldHubs;
     try {
-      await upsertAll(serverClient(first), ids);
+      await storeNamed(serverClient(first), ids);
       const conns = ids.map((id) => open(first, id, { id, name: `Name ${id}` }));
       await Promise.all(conns.map((c) => c.hello));
       oldHubs = new Set((await stats(first)).hubs.filter((h) => h.sockets > 0).map((h) => h.hub));

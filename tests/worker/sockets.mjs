@@ -1,11 +1,11 @@
 // Raw WebSocket connections to a Worker started by the harness, speaking the JS SDK's protocol,
-// and the hubs' test switches: what tests/worker/hubs.test.mjs and layout.test.mjs share. Raw
-// `ws` connections, not the SDK's: the SDK reconnects on its own after a close, which would blur
-// what a hub crash or a restart does.
+// watching users through them, and the hubs' test switches: what tests/worker/hubs.test.mjs,
+// layout.test.mjs and bench/hubs.mjs share. Raw `ws` connections, not the SDK's: the SDK
+// reconnects on its own after a close, which would blur what a hub crash or a restart does.
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { hook, signJwt } from './harness.mjs';
+import { hook, raw, signJwt } from './harness.mjs';
 
 /** Polls `read()` until `ok(value)` (bounded: `ms`, 60 s unless told); the value. */
 export async function until(read, ok, what, ms = 60_000) {
@@ -55,6 +55,27 @@ export function open(w, id, details = { id }, headers = {}) {
   const closed = new Promise((resolve) => ws.once('close', (code) => resolve(code)));
   const hello = next(() => true);
   return { id, ws, frames, next, hello, closed };
+}
+
+/**
+ * Stores each user with the name `Name <id>` (100 per upsert), so that a connect with
+ * `{id, name: 'Name <id>'}` changes nothing stored.
+ */
+export async function storeNamed(server, ids) {
+  for (let i = 0; i < ids.length; i += 100) {
+    await server.upsertUsers(ids.slice(i, i + 100).map((id) => ({ id, name: `Name ${id}` })));
+  }
+}
+
+/** `conn` (from `open`) watches `ids` through a `presence: true` query on its connection; the users found. */
+export async function watch(w, conn, ids) {
+  const hello = await conn.hello;
+  const q = await raw(w, 'GET', '/users', {
+    token: signJwt({ user_id: conn.id }, w.secret),
+    query: { payload: { filter_conditions: { id: { $in: ids } }, presence: true, limit: 100 }, connection_id: hello.connection_id },
+  });
+  assert.equal(q.status, 200, q.text);
+  return q.json.users;
 }
 
 /** Every hub's state (test hook), or one hub's after a switch (`what`: hold, release, crash, restart). */
