@@ -1,12 +1,13 @@
 #![cfg(test)]
 //! The user read as a record over its JSON text (`core::model::record`): its field kinds agree
-//! with the user's field lists, its checks agree with `validate_fields`, the custom-data size
+//! with the user's field lists, `validate` answers alike for a record and a tree, the custom-data size
 //! limit is never passed wrongly, and what it cannot hold exactly is refused (the tree path
 //! decides those).
 
 use roster::core::model::fields::{self, Kind};
 use roster::core::model::record::*;
 use roster::core::model::user;
+use roster::core::model::validate;
 use roster::core::wire::json;
 
 // tests/wasm.rs runs these same cases compiled to wasm (headless Chromium and Firefox, and Node).
@@ -14,7 +15,7 @@ use roster::core::wire::json;
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
 #[test]
-fn check_agrees_with_validate_fields() {
+fn validate_answers_alike_in_both_forms() {
     for text in [
         r#"{"id":"u","role":"admin","teams":["a","b"],"name":"N","x":{"y":[1,2]}}"#,
         r#"{"id":"u","role":""}"#,
@@ -33,8 +34,8 @@ fn check_agrees_with_validate_fields() {
     ] {
         let record = Record::parse(text).unwrap();
         let tree = json::parse(text).unwrap();
-        let expected = user::validate_fields(tree.as_object().unwrap(), "u").is_ok();
-        assert_eq!(record.check().is_some(), expected, "{text}");
+        let expected = validate::validate(tree.as_object().unwrap(), "u");
+        assert_eq!(validate::validate(&record, "u"), expected, "{text}");
     }
 }
 
@@ -42,10 +43,10 @@ fn check_agrees_with_validate_fields() {
 fn size_limit_is_never_passed_wrongly() {
     let at = |n: usize| format!(r#"{{"id":"u","k":"{}"}}"#, "x".repeat(n));
     // {"k":"…"} with a 5112-byte string is exactly 5120 bytes.
-    assert!(Record::parse(&at(5112)).unwrap().check().is_some());
-    assert!(Record::parse(&at(5113)).unwrap().check().is_none());
+    assert!(validate::validate(&Record::parse(&at(5112)).unwrap(), "u").is_ok());
+    assert_eq!(validate::validate(&Record::parse(&at(5113)).unwrap(), "u"), Err(validate::unreadable()));
     // An escape shrinks in serde_json's output: the bound is not exact, so it is left.
-    assert!(Record::parse(r#"{"id":"u","k":"\u00e9"}"#).unwrap().check().is_some());
+    assert!(validate::validate(&Record::parse(r#"{"id":"u","k":"\u00e9"}"#).unwrap(), "u").is_ok());
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! `presence: true` query, the app's webhooks); this module builds them.
 
 use crate::core::access::auth::Caller;
+use crate::core::model::form::UserForm;
 use crate::core::model::settings::{self, AppSettings};
 use crate::core::model::user::{self, User};
 use crate::core::ops::own_user_view;
@@ -73,14 +74,14 @@ pub fn presence_event(u: &User, online: bool, settings: &AppSettings, at: Timest
 
 /// Whether a user shows as online while it has a connection: not when `invisible`.
 pub fn visible(u: &User) -> bool {
-    u.get("invisible").and_then(Value::as_bool) != Some(true) && user::is_active(u)
+    u.get("invisible").and_then(Value::as_bool) != Some(true) && u.is_active()
 }
 
 /// A custom event's target must be a stored user that is active (neither deactivated nor
 /// deleted): otherwise 404, as Stream answers.
 pub fn check_target(id: &str, stored: Option<&User>) -> Result<()> {
     match stored {
-        Some(u) if user::is_active(u) => Ok(()),
+        Some(u) if u.is_active() => Ok(()),
         _ => Err(ApiError::not_found(format!("user '{id}' does not exist"))),
     }
 }

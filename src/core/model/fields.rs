@@ -110,7 +110,7 @@ impl Kind {
         !matches!(self, Kind::Server | Kind::Custom)
     }
     /// Server-computed fields a write may not carry: an error names them (unless the value
-    /// only echoes what the server answers, `user::refuses_reserved`).
+    /// only echoes what the server answers, `validate::refuses_reserved`).
     pub fn is_reserved(self) -> bool {
         matches!(self, Kind::CreatedAt | Kind::UpdatedAt | Kind::LastActive | Kind::Online)
     }
@@ -124,9 +124,40 @@ impl Kind {
     }
 }
 
+/// A top-level key with its kind: how the write rules name a built-in field, so that a record
+/// finds it by kind without reading the key again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Key {
+    pub name: &'static str,
+    pub kind: Kind,
+}
+
+const fn key(name: &'static str, kind: Kind) -> Key {
+    Key { name, kind }
+}
+
+pub const ID: Key = key("id", Kind::Id);
+pub const ROLE: Key = key("role", Kind::Role);
+pub const TEAMS: Key = key("teams", Kind::Teams);
+pub const TEAMS_ROLE: Key = key("teams_role", Kind::TeamsRole);
+pub const CREATED_AT: Key = key("created_at", Kind::CreatedAt);
+pub const UPDATED_AT: Key = key("updated_at", Kind::UpdatedAt);
+pub const ONLINE: Key = key("online", Kind::Online);
+pub const REVOKE: Key = key("revoke_tokens_issued_before", Kind::Revoke);
+pub const DEACTIVATED_AT: Key = key("deactivated_at", Kind::Server);
+pub const DELETED_AT: Key = key("deleted_at", Kind::Server);
+pub const HARD_DELETED: Key = key("__hard_deleted", Kind::HardDeleted);
+/// Who the user is in the app ([`Kind::is_membership`]).
+pub const MEMBERSHIP: [Key; 3] = [ROLE, TEAMS, TEAMS_ROLE];
+
 /// What every stored user has when its writes never set it, as JSON text (`created_at` and
 /// `updated_at` are the write's time; `online` is always `false` in storage).
-pub const DEFAULTS: &[(&str, &str)] = &[("role", "\"user\""), ("teams", "[]"), ("banned", "false")];
+pub const DEFAULTS: &[(Key, &str)] = &[(ROLE, "\"user\""), (TEAMS, "[]"), (key("banned", Kind::Server), "false")];
+
+/// The default of top-level field `key`, as JSON text (`None`: it has none).
+pub fn default_of(key: &str) -> Option<&'static str> {
+    DEFAULTS.iter().find(|(k, _)| k.name == key).map(|(_, text)| *text)
+}
 
 /// The keys of every field whose kind passes `keep`, in table order.
 pub fn keys(keep: fn(Kind) -> bool) -> impl Iterator<Item = &'static str> {
@@ -158,6 +189,11 @@ mod tests {
         }
         assert_eq!(keys(Kind::is_settable).count(), 9);
         assert_eq!(keys(Kind::is_membership).collect::<Vec<_>>(), ["role", "teams", "teams_role"]);
+        let named = [ROLE, TEAMS, TEAMS_ROLE, CREATED_AT, UPDATED_AT, ONLINE, REVOKE, DEACTIVATED_AT, DELETED_AT];
+        for k in named.iter().chain(&[HARD_DELETED]).chain(DEFAULTS.iter().map(|(k, _)| k)) {
+            assert_eq!(Kind::of(k.name), k.kind, "{}", k.name);
+        }
+        assert!(MEMBERSHIP.iter().map(|k| k.name).eq(keys(Kind::is_membership)));
         assert_eq!(keys(Kind::is_reserved).collect::<Vec<_>>(), ["created_at", "updated_at", "last_active", "online"]);
     }
 }

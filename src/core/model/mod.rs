@@ -1,10 +1,14 @@
-//! What a user and an app are: the user object and its field rules, usernames (normalization,
-//! confusable skeletons, uniqueness), `set`/`unset` on dotted paths, the user read and edited
-//! as JSON text (`record`, `scan`, `edit`), app settings, and the `/api/v2` shape.
+//! What a user and an app are: the user object and its field rules, the two forms a write
+//! holds a user in behind one trait (`form`) with their validation (`validate`, `check`),
+//! usernames (normalization, confusable skeletons, uniqueness), `set`/`unset` on dotted paths,
+//! the user read and edited as JSON text (`record`, `scan`, `edit`), app settings, and the
+//! `/api/v2` shape.
 //! Depends on `wire` and `access`.
 
+pub mod check;
 pub mod edit;
 pub mod fields;
+pub mod form;
 pub mod partial;
 pub mod record;
 pub mod scan;
@@ -15,3 +19,4 @@ pub mod skeleton;
 pub mod user;
 pub mod username;
 pub mod v2;
+pub mod validate;

@@ -70,7 +70,7 @@ impl FieldPath {
     }
     /// True if one path is the other or a prefix of it, segment by segment.
     pub fn overlaps(&self, other: &FieldPath) -> bool {
-        self.segments.iter().zip(&other.segments).all(|(a, b)| a == b)
+        overlaps(&self.raw, &other.raw)
     }
 }
 
@@ -88,7 +88,7 @@ impl PartialUpdate {
         let Value::Object(obj) = entry else {
             return Err(ApiError::input("each partial update must be an object with id, set and unset"));
         };
-        let id = super::user::id_of(obj)?.to_string();
+        let id = super::validate::id_of(obj)?.to_string();
         for key in obj.keys() {
             if !matches!(key.as_str(), "id" | "set" | "unset") {
                 return Err(ApiError::field(
@@ -151,14 +151,8 @@ impl PartialUpdate {
         for path in &self.unset {
             unset_path(&mut out, &path.segments);
             // Built-ins with defaults fall back to them.
-            match path.raw.as_str() {
-                "role" => {
-                    out.insert("role".into(), Value::String("user".into()));
-                }
-                "teams" => {
-                    out.insert("teams".into(), Value::Array(Vec::new()));
-                }
-                _ => {}
+            if let Some(text) = super::fields::default_of(&path.raw) {
+                out.insert(path.raw.clone(), crate::core::wire::json::parse(text).unwrap_or(Value::Null));
             }
         }
         for (path, value) in &self.set {
@@ -168,29 +162,48 @@ impl PartialUpdate {
     }
 }
 
-/// Fields only deactivating, deleting or restoring a user changes: a partial update may not.
-pub fn is_lifecycle_field(top: &str) -> bool {
-    matches!(top, "deactivated_at" | "deleted_at" | super::user::HARD_DELETED)
+/// True if one dotted path is the other or a prefix of it, segment by segment.
+pub fn overlaps(a: &str, b: &str) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    long.strip_prefix(short).is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
 }
 
-/// Paths that a partial update may not write: `id` and the reserved server timestamps.
+/// Why a partial update may not write top-level field `top`, if it may not: the one copy of
+/// the rule, for both paths.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteFault {
+    /// A reserved server timestamp.
+    Reserved,
+    Id,
+    /// What only deactivating, deleting or restoring a user changes.
+    Lifecycle,
+}
+
+pub fn write_fault(top: &str) -> Option<WriteFault> {
+    if is_reserved(top) {
+        Some(WriteFault::Reserved)
+    } else if top == "id" {
+        Some(WriteFault::Id)
+    } else if matches!(top, "deactivated_at" | "deleted_at" | super::user::HARD_DELETED) {
+        Some(WriteFault::Lifecycle)
+    } else {
+        None
+    }
+}
+
+/// Paths that a partial update may not write ([`write_fault`]), worded.
 fn check_writable(path: &FieldPath, label: &str) -> Result<()> {
     let top = path.top();
-    if is_reserved(top) {
-        let name = format!("{label}.{top}");
-        return Err(ApiError::field(name.clone(), format!("{name} is a reserved field")));
-    }
-    if top == "id" {
-        return Err(ApiError::field(format!("{label}.id"), "user id cannot be changed"));
-    }
-    if is_lifecycle_field(top) {
-        let name = format!("{label}.{top}");
-        return Err(ApiError::field(
+    let name = format!("{label}.{top}");
+    match write_fault(top) {
+        None => Ok(()),
+        Some(WriteFault::Reserved) => Err(ApiError::field(name.clone(), format!("{name} is a reserved field"))),
+        Some(WriteFault::Id) => Err(ApiError::field(name, "user id cannot be changed")),
+        Some(WriteFault::Lifecycle) => Err(ApiError::field(
             name.clone(),
             format!("{name} can only be changed by deactivating, deleting or restoring the user"),
-        ));
+        )),
     }
-    Ok(())
 }
 
 pub(crate) fn set_path(obj: &mut Map<String, Value>, path: &FieldPath, value: Value) -> Result<()> {
@@ -304,8 +317,23 @@ mod tests {
         let deep: Value = serde_json::from_str(&format!("{}{}", "[".repeat(60), "]".repeat(60))).unwrap();
         let u = upd(json!({"id": "u", "set": {path(10): deep}})).unwrap();
         let out = u.apply(&user(json!({"id": "u"}))).unwrap();
-        let e = crate::core::model::user::validate_fields(&out, "users[u]").unwrap_err();
+        let e = crate::core::model::validate::validate(&out, "u").unwrap_err();
         assert!(e.reason.contains("nested too deeply"), "{}", e.reason);
+    }
+
+    #[test]
+    fn overlap_is_segment_by_segment() {
+        for (a, b, both) in [
+            ("a", "a", true),
+            ("a", "a.b", true),
+            ("a.b.c", "a.b", true),
+            ("a", "ab", false),
+            ("a.b", "a.c", false),
+            ("ab.c", "a", false),
+            ("a.bc", "a.b", false),
+        ] {
+            assert_eq!((overlaps(a, b), overlaps(b, a)), (both, both), "{a} {b}");
+        }
     }
 
     #[test]

@@ -8,10 +8,9 @@
 //! escaped top-level keys, nesting within the limit); otherwise `None` sends the operation to
 //! the tree-building path.
 
-use super::fields::Kind;
+use super::fields::{Key, Kind};
 use super::scan::{Measure, Scan};
-use super::user::{MAX_CUSTOM_BYTES, MAX_NESTING, MAX_ROLE_LEN, MAX_TEAMS, MAX_TEAM_NAME_BYTES};
-use crate::core::wire::time::Timestamp;
+use super::user::MAX_NESTING;
 use std::borrow::Cow;
 
 /// One top-level field.
@@ -105,6 +104,14 @@ impl<'a> Record<'a> {
     fn position(&self, kind: Kind, key: &str) -> Option<usize> {
         self.fields.iter().position(|f| f.kind == kind && (kind.is_one_key() || f.key == key))
     }
+    /// The field `key` names, found by its kind.
+    pub fn field(&self, key: Key) -> Option<&Field<'a>> {
+        self.fields.get(self.position(key.kind, key.name)?)
+    }
+    pub fn take_field(&mut self, key: Key) -> Option<Field<'a>> {
+        let at = self.position(key.kind, key.name)?;
+        Some(self.fields.remove(at))
+    }
     pub fn get(&self, key: &str) -> Option<&Field<'a>> {
         self.fields.get(self.position(Kind::of(key), key)?)
     }
@@ -122,54 +129,6 @@ impl<'a> Record<'a> {
         let at = self.position(Kind::of(key), key)?;
         Some(self.fields.remove(at))
     }
-    /// Whether `key` holds a value other than null.
-    fn set_non_null(&self, key: &str) -> bool {
-        self.get(key).is_some_and(|f| !f.is_null())
-    }
-    pub fn is_deactivated(&self) -> bool {
-        self.set_non_null("deactivated_at")
-    }
-    pub fn is_deleted(&self) -> bool {
-        self.set_non_null("deleted_at") || self.has(super::user::HARD_DELETED)
-    }
-    /// The role as stored (`user` when absent); `None` if it is not a plain string.
-    pub fn role(&self) -> Option<&str> {
-        self.get("role").map_or(Some("user"), Field::plain_str)
-    }
-
-    /// The checks of [`super::user::validate_fields`], on text: `Some` only if they all pass.
-    /// The custom-data size is an upper bound, so a record near the limit is left to the tree.
-    pub fn check(&self) -> Option<()> {
-        let mut custom = 0;
-        let mut members = 0;
-        for f in &self.fields {
-            if f.measure.depth > FIELD_DEPTH {
-                return None;
-            }
-            let v = f.value.as_ref();
-            let ok = match f.kind {
-                Kind::Role => plain_string(v).is_some_and(|r| !r.is_empty() && r.len() <= MAX_ROLE_LEN),
-                Kind::Name | Kind::Image | Kind::Language => v.starts_with('"'),
-                Kind::Invisible => v == "true" || v == "false",
-                Kind::Teams => check_teams(v).is_some(),
-                Kind::TeamsRole => check_teams_role(v).is_some(),
-                Kind::Privacy => check_privacy(v).is_some(),
-                Kind::Revoke => v == "null" || plain_string(v).is_some_and(|t| Timestamp::parse(t).is_some()),
-                Kind::Custom => {
-                    members += 1;
-                    custom += f.key.len() + 3 + f.measure.size;
-                    true
-                }
-                _ => true,
-            };
-            if !ok {
-                return None;
-            }
-        }
-        let size = if members == 0 { 2 } else { custom + members + 1 };
-        (size <= MAX_CUSTOM_BYTES).then_some(())
-    }
-
     /// Writes the record as a JSON object.
     pub fn write(&self, out: &mut String) {
         out.push('{');
@@ -196,53 +155,4 @@ pub fn team_names(text: &str) -> Option<Vec<&str>> {
         more = scan.more(b']')?;
     }
     scan.at_end().then_some(names)
-}
-
-fn check_teams(text: &str) -> Option<()> {
-    let names = team_names(text)?;
-    let ok = names.len() <= MAX_TEAMS && names.iter().all(|t| !t.is_empty() && t.len() <= MAX_TEAM_NAME_BYTES);
-    ok.then_some(())
-}
-
-fn check_teams_role(text: &str) -> Option<()> {
-    let mut scan = Scan::new(text);
-    let mut more = scan.open(b'{', b'}')?;
-    while more {
-        scan.string()?;
-        scan.eat(b':')?;
-        scan.string()?;
-        more = scan.more(b'}')?;
-    }
-    scan.at_end().then_some(())
-}
-
-fn check_privacy(text: &str) -> Option<()> {
-    let mut scan = Scan::new(text);
-    let mut more = scan.open(b'{', b'}')?;
-    while more {
-        let key = scan.string()?.plain()?;
-        if !matches!(key, "typing_indicators" | "read_receipts" | "delivery_receipts") {
-            return None;
-        }
-        scan.eat(b':')?;
-        if scan.peek()? == b'n' {
-            let (v, _) = scan.value(1)?;
-            if v != "null" {
-                return None;
-            }
-        } else {
-            let mut inner = scan.open(b'{', b'}')?;
-            while inner {
-                let k = scan.string()?.plain()?;
-                scan.eat(b':')?;
-                let (v, _) = scan.value(FIELD_DEPTH)?;
-                if k == "enabled" && v != "true" && v != "false" {
-                    return None;
-                }
-                inner = scan.more(b'}')?;
-            }
-        }
-        more = scan.more(b'}')?;
-    }
-    scan.at_end().then_some(())
 }

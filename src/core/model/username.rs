@@ -1,10 +1,11 @@
 //! Unique usernames: the normalization that decides when two names collide, and the check
 //! run by every write (upsert, partial update, connect, reactivate).
 
+use super::form::UserForm;
 use super::set;
 use super::settings::{AppSettings, UniqueMode};
 use super::skeleton;
-use super::user::{is_active, name_of, teams_of, User};
+use super::user::{name_of, teams_of, User};
 use crate::core::wire::error::{ApiError, Result};
 
 /// Lowercases (Unicode-aware), then drops whitespace and every character that is not a letter
@@ -145,7 +146,7 @@ impl Normalizer {
 
 /// The normalized name a user holds, if it holds one: active, with a non-empty normalized name.
 pub fn held_name(user: &User) -> Option<String> {
-    if !is_active(user) {
+    if !user.is_active() {
         return None;
     }
     let n = normalize(name_of(user)?);

@@ -1,10 +1,12 @@
 //! `GET /connect`: the client-side connect merge and the `me` view.
 
-use super::rules::{carry_server_state, teams_set, ts};
+use super::rules::{carry_server_state, teams_set, ts, ts_text};
 use super::{finish, need_users, Snapshot, Step};
 use crate::core::access::auth::Caller;
 use crate::core::model::fields::Kind;
+use crate::core::model::form::UserForm;
 use crate::core::model::user::{self, User};
+use crate::core::model::validate;
 use crate::core::query::tenancy;
 use crate::core::wire::error::{ApiError, Result};
 use crate::core::wire::json::parse_object;
@@ -35,15 +37,16 @@ pub fn connect_merge(
         }
     }
     let label = format!("users[{user_id}]");
-    let refused = |(k, v): &(&String, &Value)| user::refuses_reserved(k, v) || *k == user::SHADOWED;
+    let refused =
+        |(k, v): &(&String, &Value)| validate::refuses_reserved::<User>(Kind::of(k), v) || *k == user::SHADOWED;
     if let Some((f, _)) = details.iter().find(refused) {
         let name = format!("{label}.{f}");
         return Err(ApiError::field(name.clone(), format!("{name} is a reserved field")));
     }
-    if old.is_some_and(user::is_deleted) {
+    if old.is_some_and(|o| o.is_deleted()) {
         return Err(ApiError::not_found(format!("the user {user_id} was deleted")));
     }
-    if old.is_some_and(user::is_deactivated) {
+    if old.is_some_and(|o| o.is_deactivated()) {
         return Err(ApiError::not_found(format!("the user {user_id} was deactivated")));
     }
     let given_teams = teams_set(details.get("teams"));
@@ -68,9 +71,9 @@ pub fn connect_merge(
         }
         new.insert(k.clone(), v.clone());
     }
-    user::validate_fields(&new, &label)?;
+    validate::validate(&new, user_id)?;
     let changed = old.is_none_or(|o| *o != new);
-    carry_server_state(old, &mut new, now, changed);
+    carry_server_state(old, &mut new, &ts_text(now), changed);
     new.insert("last_active".into(), ts(now));
     Ok(new)
 }
@@ -86,7 +89,7 @@ pub fn went_offline(u: &User, now: Timestamp) -> User {
 /// The commit of a user's last connection closing: `last_active` written once, here; nothing
 /// for a user that is no longer active (deactivated or deleted meanwhile).
 pub fn offline_commit(stored: &User, now: Timestamp) -> Option<super::Commit> {
-    if !user::is_active(stored) {
+    if !stored.is_active() {
         return None;
     }
     Some(super::Commit {

@@ -31,7 +31,7 @@ impl GuestRequest {
         let Some(Value::Object(input)) = body.get("user") else {
             return Err(ApiError::field("user", "user is a required field and must be an object"));
         };
-        let id = user::id_of(input)?.to_string();
+        let id = crate::core::model::validate::id_of(input)?.to_string();
         let mut input = match v2 {
             true => match v2::user_in(&v2::body_in(&Value::Object(input.clone())), "user")? {
                 Value::Object(flat) => flat,

@@ -3,6 +3,7 @@
 use super::rules::{body_object, check_batch_len, check_opts, existing, load_one, opt_body, require_server, ts};
 use super::{finish, need_users, Snapshot, Step};
 use crate::core::access::auth::Caller;
+use crate::core::model::form::UserForm;
 use crate::core::model::set;
 use crate::core::model::user;
 use crate::core::wire::error::{ApiError, Result};
@@ -19,11 +20,11 @@ pub fn deactivate_user(id: &str, body: &Value, caller: &Caller, now: Timestamp, 
         Ok(u) => existing(u, id)?,
         Err(step) => return Ok(step),
     };
-    if user::is_deleted(&old) {
+    if old.is_deleted() {
         return Err(ApiError::not_found(format!("user '{id}' does not exist")));
     }
     let mut new = old.clone();
-    if !user::is_deactivated(&old) {
+    if !old.is_deactivated() {
         new.insert("deactivated_at".into(), ts(now));
         new.insert("updated_at".into(), ts(now));
     }
@@ -41,10 +42,10 @@ pub fn reactivate_user(id: &str, body: &Value, caller: &Caller, now: Timestamp, 
         Ok(u) => existing(u, id)?,
         Err(step) => return Ok(step),
     };
-    if user::is_deleted(&old) {
+    if old.is_deleted() {
         return Err(ApiError::not_found(format!("user '{id}' does not exist")));
     }
-    if !user::is_deactivated(&old) {
+    if !old.is_deactivated() {
         return Err(ApiError::input(format!("user '{id}' is not deactivated")));
     }
     let mut new = old.clone();
@@ -107,7 +108,7 @@ pub fn restore_users(body: &Value, caller: &Caller, now: Timestamp, snap: &Snaps
     let mut changes = Vec::new();
     for id in &ids {
         let old = existing(snap.stored(id), id)?;
-        if !user::is_deleted(old) {
+        if !old.is_deleted() {
             return Err(ApiError::input(format!("user \"{id}\" is not deleted, it can't be restored")));
         }
         let mut new = old.clone();

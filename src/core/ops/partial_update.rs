@@ -1,12 +1,16 @@
 //! `PATCH /users`: partial update (`set`/`unset`) of a batch of users.
 
-use super::rules::{body_object, carry_server_state, check_batch_len, gone, require_self};
+use super::rules::{body_object, carry_server_state, check_batch_len, deactivated, gone, require_self, ts_text};
+
 use super::{finish, need_users, users_response, Snapshot, Step};
 use crate::core::access::auth::Caller;
+use crate::core::model::fields::{self, Key};
+use crate::core::model::form::UserForm;
 use crate::core::model::partial::PartialUpdate;
 use crate::core::model::set;
 use crate::core::model::settings::AppSettings;
-use crate::core::model::user::{self, User};
+use crate::core::model::user::User;
+use crate::core::model::validate;
 use crate::core::query::tenancy;
 use crate::core::wire::error::{ApiError, Result};
 use crate::core::wire::json::object;
@@ -27,45 +31,70 @@ fn parse_partial(body: &Value, caller: &Caller, settings: &AppSettings) -> Resul
         if !set::insert(&mut seen, upd.id.clone()) {
             return Err(ApiError::field("users", format!("user '{}' appears more than once in the batch", upd.id)));
         }
-        check_partial_permissions(&upd, caller)?;
+        check_update_permissions(&upd, caller)?;
         tenancy::check_partial(&upd, caller, settings)?;
         out.push(upd);
     }
     Ok(out)
 }
 
-fn check_partial_permissions(upd: &PartialUpdate, caller: &Caller) -> Result<()> {
-    require_self(caller, &upd.id, "UpdateUserPartial")?;
+/// Who may write what in a `PATCH /users` entry, for both paths: a user token only its own
+/// user, and never its role or teams. `touches` tells whether the entry's paths reach a
+/// top-level field.
+pub fn check_partial_permissions(caller: &Caller, id: &str, touches: &dyn Fn(&str) -> bool) -> Result<()> {
+    require_self(caller, id, "UpdateUserPartial")?;
     if let Caller::User(_) = caller {
-        if upd.touches("role") {
+        if touches("role") {
             return Err(ApiError::not_allowed("user role can only be changed server-side"));
         }
-        if upd.touches("teams") || upd.touches("teams_role") {
+        if touches("teams") || touches("teams_role") {
             return Err(ApiError::not_allowed("user teams can only be updated server-side"));
         }
     }
     Ok(())
 }
 
-fn apply_partial_one(old: Option<&User>, upd: &PartialUpdate, caller: &Caller, now: Timestamp) -> Result<User> {
+/// [`check_partial_permissions`] of a parsed entry.
+fn check_update_permissions(upd: &PartialUpdate, caller: &Caller) -> Result<()> {
+    let touches = |top: &str| upd.set.iter().map(|(p, _)| p).chain(&upd.unset).any(|p| p.top() == top);
+    check_partial_permissions(caller, &upd.id, &touches)
+}
+
+/// The stored user a `PATCH /users` entry may change, in either form: there, not deleted, and
+/// not deactivated when its own token asks.
+pub fn partial_target<'u, 'a, U: UserForm<'a>>(old: Option<&'u U>, id: &str, caller: &Caller) -> Result<&'u U> {
     let Some(old) = old else {
-        return Err(ApiError::field(format!("users[{}]", upd.id), format!("user '{}' does not exist", upd.id)));
+        return Err(ApiError::field(format!("users[{id}]"), format!("user '{id}' does not exist")));
     };
-    gone(Some(old), &upd.id)?;
+    gone(Some(old), id)?;
     // A deactivated user changes only server-side (revoking its tokens, say): its own token is
     // refused here as on upsert and connect.
-    if matches!(caller, Caller::User(_)) && user::is_deactivated(old) {
-        return Err(ApiError::input(format!("user '{}' was deactivated", upd.id)));
+    if matches!(caller, Caller::User(_)) && old.is_deactivated() {
+        return Err(deactivated(id));
     }
-    let mut new = upd.apply(old)?;
-    // Server-computed fields stay as stored; revoke_tokens_issued_before is the one a partial may set.
-    let revoke = new.remove("revoke_tokens_issued_before");
-    carry_server_state(Some(old), &mut new, now, true);
+    Ok(old)
+}
+
+/// The server state of a partially updated user, in either form: as stored, except
+/// `revoke_tokens_issued_before`, the one server field a partial update may set (null removes
+/// it); `now` is the write's time as JSON text.
+pub fn carry_partial<'a, U: UserForm<'a>>(old: &U, new: &mut U, now: &'a str) {
+    const REVOKE: Key = fields::REVOKE;
+    let revoke = new.take(REVOKE);
+    carry_server_state(Some(old), new, now, true);
     match revoke {
-        Some(Value::Null) | None => new.remove("revoke_tokens_issued_before"),
-        Some(v) => new.insert("revoke_tokens_issued_before".into(), v),
-    };
-    user::validate_fields(&new, &format!("users[{}]", upd.id))?;
+        Some(v) if !U::is_null(&v) => new.put(REVOKE, v),
+        _ => {
+            new.take(REVOKE);
+        }
+    }
+}
+
+fn apply_partial_one(old: Option<&User>, upd: &PartialUpdate, caller: &Caller, now: Timestamp) -> Result<User> {
+    let old = partial_target(old, &upd.id, caller)?;
+    let mut new = upd.apply(old)?;
+    carry_partial(old, &mut new, &ts_text(now));
+    validate::validate(&new, &upd.id)?;
     Ok(new)
 }
 
@@ -104,7 +133,7 @@ pub fn partial_update_parsed(batch: &PartialBatch, caller: &Caller, now: Timesta
 /// Applies one `{id, set, unset}` entry to a user, with the same rules as `PATCH /users`.
 pub fn apply_partial_update(old: &User, entry: &Value, caller: &Caller, now: Timestamp) -> Result<User> {
     let upd = PartialUpdate::parse(entry)?;
-    check_partial_permissions(&upd, caller)?;
+    check_update_permissions(&upd, caller)?;
     apply_partial_one(Some(old), &upd, caller, now)
 }
 

@@ -3,6 +3,7 @@
 use super::{need_users, Snapshot, Step};
 use crate::core::access::auth::Caller;
 use crate::core::model::fields::{self, Kind};
+use crate::core::model::form::UserForm;
 use crate::core::model::set;
 use crate::core::model::user::{self, User, MAX_BATCH};
 use crate::core::wire::error::{ApiError, Result};
@@ -45,41 +46,57 @@ pub(crate) fn body_object(body: &Value) -> Result<&Map<String, Value>> {
     body.as_object().ok_or_else(|| ApiError::input("request body must be a JSON object"))
 }
 
-pub(super) fn gone(u: Option<&User>, id: &str) -> Result<()> {
+/// Refuses a write to a deleted user.
+pub fn gone<'a, U: UserForm<'a>>(u: Option<&U>, id: &str) -> Result<()> {
     match u {
-        Some(u) if user::is_hard_deleted(u) => {
+        Some(u) if u.is_hard_deleted() => {
             Err(ApiError::input(format!("user '{id}' was deleted and its id cannot be used again")))
         }
-        Some(u) if user::is_deleted(u) => {
+        Some(u) if u.is_deleted() => {
             Err(ApiError::input(format!("user '{id}' was deleted; restore it before changing it")))
         }
         _ => Ok(()),
     }
 }
 
+/// The error of a write a deactivated user may not make.
+pub(super) fn deactivated(id: &str) -> ApiError {
+    ApiError::input(format!("user '{id}' was deactivated"))
+}
+
+/// The error of a rule that could not read a record's value exactly (a string with escapes):
+/// only the record form answers it, and its path then leaves the user to the tree.
+pub(super) fn unreadable() -> ApiError {
+    ApiError::input("a field could not be read exactly")
+}
+
 pub(super) fn ts(now: Timestamp) -> Value {
     Value::String(now.to_string())
 }
 
-/// Copies server-computed state from the stored user and sets timestamps.
-pub(super) fn carry_server_state(old: Option<&User>, new: &mut User, now: Timestamp, bump: bool) {
+/// `now` as JSON text, as [`carry_server_state`] takes it.
+pub fn ts_text(now: Timestamp) -> String {
+    format!("\"{now}\"")
+}
+
+/// Copies server-computed state from the stored user and sets the defaults and timestamps, in
+/// either form; `now` is the write's time as JSON text ([`ts_text`]).
+pub fn carry_server_state<'a, U: UserForm<'a>>(old: Option<&U>, new: &mut U, now: &'a str, bump: bool) {
     if let Some(old) = old {
-        for f in fields::keys(Kind::is_carried) {
-            match old.get(f) {
-                Some(v) => new.insert(f.to_string(), v.clone()),
-                None => new.remove(f),
-            };
-        }
+        new.retain(|k, _| !k.is_carried());
+        new.copy(old, Kind::is_carried);
     }
-    new.entry("created_at").or_insert_with(|| ts(now));
+    if !new.has(fields::CREATED_AT) {
+        new.put_text(fields::CREATED_AT, now);
+    }
     for (key, text) in fields::DEFAULTS {
-        if !new.contains_key(*key) {
-            new.insert((*key).to_string(), crate::core::wire::json::parse(text).unwrap_or(Value::Null));
+        if !new.has(*key) {
+            new.put_text(*key, text);
         }
     }
-    new.insert("online".into(), Value::Bool(false));
-    if bump || !new.contains_key("updated_at") {
-        new.insert("updated_at".into(), ts(now));
+    new.put_text(fields::ONLINE, "false");
+    if bump || !new.has(fields::UPDATED_AT) {
+        new.put_text(fields::UPDATED_AT, now);
     }
 }
 
@@ -102,7 +119,7 @@ pub(super) fn load_one(snap: &Snapshot, id: &str) -> Result<std::result::Result<
 /// A stored user (owned or borrowed) that is there and not hard-deleted.
 pub(super) fn existing<U: std::borrow::Borrow<User>>(u: Option<U>, id: &str) -> Result<U> {
     match u {
-        Some(u) if !user::is_hard_deleted(u.borrow()) => Ok(u),
+        Some(u) if !u.borrow().is_hard_deleted() => Ok(u),
         _ => Err(ApiError::not_found(format!("user '{id}' does not exist"))),
     }
 }

@@ -1,12 +1,16 @@
 //! `POST /users`: upsert a batch of users.
 
-use super::rules::{body_object, carry_server_state, check_batch_len, gone, require_self, teams_set};
+use super::rules::{
+    body_object, carry_server_state, check_batch_len, deactivated, gone, require_self, ts_text, unreadable,
+};
 use super::{finish, users_response, Need, Snapshot, Step};
 use crate::core::access::auth::Caller;
-use crate::core::model::fields::{self, Kind};
+use crate::core::model::fields;
+use crate::core::model::form::UserForm;
 use crate::core::model::set;
-use crate::core::model::user::{self, User};
+use crate::core::model::user::User;
 use crate::core::model::username;
+use crate::core::model::validate;
 use crate::core::query::tenancy;
 use crate::core::wire::error::{ApiError, Result};
 use crate::core::wire::json::object;
@@ -35,67 +39,83 @@ fn parse_upsert_user(key: &str, value: &Value, caller: &Caller) -> Result<User> 
     let Value::Object(input) = value else {
         return Err(ApiError::field(format!("users[{key}]"), format!("users[{key}] must be an object")));
     };
-    let id = user::id_of(input)?;
+    clean_input(key, input.clone(), caller)
+}
+
+/// One input user of `POST /users` keyed `key`, in either form: its id, no reserved fields
+/// (echoes of what the server answers are ignored), built-in fields of the right types, custom
+/// data within the limit, and a user token writing only its own user. Returns it without
+/// nulls, server-computed fields and echoes.
+pub fn clean_input<'a, U: UserForm<'a>>(key: &str, mut input: U, caller: &Caller) -> Result<U> {
+    let id = validate::id_of(&input)?;
     if id != key {
         return Err(ApiError::field(
             format!("users[{key}].id"),
             format!("users[{key}].id must match its key, got '{id}'"),
         ));
     }
-    let label = format!("users[{id}]");
-    if let Some((f, _)) = input.iter().find(|(k, v)| user::refuses_reserved(k, v)) {
-        let name = format!("{label}.{f}");
-        return Err(ApiError::field(name.clone(), format!("{name} is a reserved field")));
-    }
+    input.try_each(|f, kind, v| match validate::refuses_reserved::<U>(kind, v) {
+        true => Err(ApiError::field(format!("users[{key}].{f}"), format!("users[{key}].{f} is a reserved field"))),
+        false => Ok(()),
+    })?;
     // Null means "not given"; server-computed fields and echoed reserved ones are ignored.
-    let mut cleaned = User::new();
-    for (k, v) in input {
-        if !v.is_null() && !user::is_server_computed(k) && !user::is_reserved(k) {
-            cleaned.insert(k.clone(), v.clone());
-        }
-    }
-    user::validate_fields(&cleaned, &label)?;
-    require_self(caller, id, "UpdateUser")?;
-    Ok(cleaned)
+    input.retain(|kind, v| !U::is_null(v) && !kind.is_server_computed() && !kind.is_reserved());
+    validate::validate(&input, key)?;
+    require_self(caller, key, "UpdateUser")?;
+    Ok(input)
 }
 
-/// Merges a parsed input (`parse_upsert_user`) into the stored user; takes the input to
-/// become the new state without a copy.
-fn merge_upsert_one(old: Option<&User>, input: User, caller: &Caller, now: Timestamp) -> Result<User> {
-    let id = input.get("id").and_then(Value::as_str).unwrap_or_default();
+/// The merge of `POST /users` for one user, in either form: a parsed input (checked, without
+/// nulls and server-computed fields) over the stored user, taken to become the new state
+/// without a copy; `now` is the write's time as JSON text ([`ts_text`]).
+pub fn merge_user<'a, U: UserForm<'a>>(
+    old: Option<&U>,
+    input: U,
+    id: &str,
+    caller: &Caller,
+    now: &'a str,
+) -> Result<U> {
     gone(old, id)?;
-    if old.is_some_and(user::is_deactivated) {
-        return Err(ApiError::input(format!("user '{id}' was deactivated")));
+    if old.is_some_and(|o| o.is_deactivated()) {
+        return Err(deactivated(id));
     }
-    if let Caller::User(_) = caller {
-        let old_role = old.map_or("user", user::role_of);
-        if input.get("role").and_then(Value::as_str).is_some_and(|r| r != old_role) {
+    let client = matches!(caller, Caller::User(_));
+    if client {
+        let old_role = old.map_or(Some("user"), |o| o.role()).ok_or_else(unreadable)?;
+        if input.has(fields::ROLE) && input.role().ok_or_else(unreadable)? != old_role {
             return Err(ApiError::not_allowed("user role can only be changed server-side"));
         }
-        let given = teams_set(input.get("teams"));
-        if !given.is_empty() && given != teams_set(old.and_then(|o| o.get("teams"))) {
+        let given = input.teams().ok_or_else(unreadable)?;
+        let stored = old.map_or(Some(Vec::new()), |o| o.teams()).ok_or_else(unreadable)?;
+        if !given.is_empty() && given != stored {
             return Err(ApiError::not_allowed("user teams can only be updated server-side"));
         }
-        if input.contains_key("teams_role") && input.get("teams_role") != old.and_then(|o| o.get("teams_role")) {
+        if input.has(fields::TEAMS_ROLE) && !old.is_some_and(|o| input.same(o, fields::TEAMS_ROLE)) {
             return Err(ApiError::not_allowed("user teams can only be updated server-side"));
         }
     }
     let mut new = input;
-    if matches!(caller, Caller::User(_)) && teams_set(new.get("teams")).is_empty() {
-        new.remove("teams"); // client-side `teams: []` means "not changing teams"
+    if client && new.teams().ok_or_else(unreadable)?.is_empty() {
+        new.take(fields::TEAMS); // client-side `teams: []` means "not changing teams"
     }
     if let Some(old) = old {
         // Replace wholesale, except that role and teams are kept when omitted.
-        for keep in fields::keys(Kind::is_membership) {
-            if !new.contains_key(keep) {
-                if let Some(v) = old.get(keep) {
-                    new.insert(keep.to_string(), v.clone());
+        for keep in fields::MEMBERSHIP {
+            if !new.has(keep) {
+                if let Some(v) = old.value(keep) {
+                    new.put(keep, v.clone());
                 }
             }
         }
     }
     carry_server_state(old, &mut new, now, true);
     Ok(new)
+}
+
+/// [`merge_user`] of a tree.
+fn merge_upsert_one(old: Option<&User>, input: User, caller: &Caller, now: Timestamp) -> Result<User> {
+    let id = input.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+    merge_user(old, input, &id, caller, &ts_text(now))
 }
 
 /// `POST /users`'s body, parsed and checked once (everything that needs no stored data): a

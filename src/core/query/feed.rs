@@ -10,6 +10,7 @@
 //! commit may change many users, the id of the last user read at it — with a check so that a
 //! mistyped or made-up cursor is refused (400) rather than silently restarting the walk.
 
+use crate::core::model::form::UserForm;
 use crate::core::model::user::{self, User};
 use crate::core::wire::error::{ApiError, Result};
 use crate::core::wire::fnv::Fnv;
@@ -88,7 +89,7 @@ fn check(at: &Position) -> u32 {
 
 /// One entry of a page: `{seq, version, user}`.
 pub fn change(seq: i64, u: &User) -> Value {
-    let shown = if user::is_hard_deleted(u) {
+    let shown = if u.is_hard_deleted() {
         object([("id", u.get("id").cloned().unwrap_or(Value::Null)), ("deleted", Value::Bool(true))])
     } else {
         Value::Object(user::public_view(u))

@@ -2,6 +2,7 @@
 //! /users/{id}/export`.
 
 use super::*;
+use crate::core::model::form::UserForm;
 
 /// `POST /guest` `{user}` (`core::ops::guest` decides): the guest user committed, answered with
 /// a user token signed with the app secret.
@@ -26,7 +27,7 @@ pub(super) fn guest(db: &Db, env: &Env, body: &[u8], v2: bool, at: Timestamp) ->
 /// an unknown or hard-deleted id.
 pub(super) fn export(db: &Db, id: &str) -> Result<Value, ApiError> {
     match store::load_user(db, id)? {
-        Some(u) if !user::is_hard_deleted(&u) => Ok(tasks::export_of(&u)),
+        Some(u) if !u.is_hard_deleted() => Ok(tasks::export_of(&u)),
         _ => Err(ApiError::not_found(format!("user '{id}' does not exist"))),
     }
 }

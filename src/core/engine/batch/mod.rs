@@ -16,10 +16,11 @@ use crate::core::access::auth::Caller;
 use crate::core::model::edit::FieldEdit;
 use crate::core::model::fields::Kind;
 use crate::core::model::partial::{self, FieldPath};
-use crate::core::model::record::{team_names, Field, Record, FIELD_DEPTH};
+use crate::core::model::record::{Field, Record, FIELD_DEPTH};
 use crate::core::model::scan::{Measure, Scan};
 use crate::core::model::user::{self, User, MAX_BATCH};
 use crate::core::model::username::{Normalizer, Sink};
+use crate::core::model::validate;
 use crate::core::ops;
 use crate::core::wire::error::{ApiError, Result};
 use crate::core::wire::json;
@@ -239,37 +240,4 @@ fn read_users<'a, T>(body: &'a str, mut read: impl FnMut(&mut Scan<'a>) -> Optio
         return None;
     }
     users
-}
-
-/// Server-computed state copied from the stored user, defaults and timestamps: what
-/// `ops::rules::carry_server_state` does to a tree, with `updated_at` always bumped.
-fn carry_server_state<'a>(old: Option<&Record<'a>>, new: &mut Record<'a>, now: &'a str) {
-    if let Some(old) = old {
-        new.fields.retain(|f| !f.kind.is_carried());
-        new.fields.extend(old.fields.iter().filter(|f| f.kind.is_carried()).cloned());
-    }
-    // `online` and `updated_at` are set in place or added below; the defaults fill what is missing.
-    let mut created = false;
-    for f in &mut new.fields {
-        match f.kind {
-            Kind::CreatedAt => created = true,
-            Kind::Online => *f = Field::fixed("online", Kind::Online, Cow::Borrowed("false")),
-            Kind::UpdatedAt => *f = Field::fixed("updated_at", Kind::UpdatedAt, Cow::Borrowed(now)),
-            _ => {}
-        }
-    }
-    if !created {
-        new.fields.push(Field::fixed("created_at", Kind::CreatedAt, Cow::Borrowed(now)));
-    }
-    for (key, text) in crate::core::model::fields::DEFAULTS {
-        if !new.fields.iter().any(|f| f.key == *key) {
-            new.fields.push(Field::fixed(key, Kind::of(key), Cow::Borrowed(text)));
-        }
-    }
-    if !new.fields.iter().any(|f| f.kind == Kind::Online) {
-        new.fields.push(Field::fixed("online", Kind::Online, Cow::Borrowed("false")));
-    }
-    if !new.fields.iter().any(|f| f.kind == Kind::UpdatedAt) {
-        new.fields.push(Field::fixed("updated_at", Kind::UpdatedAt, Cow::Borrowed(now)));
-    }
 }

@@ -33,7 +33,7 @@ impl<'a> Path<'a> {
 
 /// [`partial_update`] over records alone: `Ok(None)` when it leaves the batch to the tree path.
 pub fn partial_records(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Timestamp) -> Result<Option<Written>> {
-    let now = &format!("\"{now}\"");
+    let now = &ops::ts_text(now);
     let Some(entries) = read_users(body, |scan| {
         let mut entries = Vec::new();
         let mut more = scan.open(b'[', b']')?;
@@ -58,7 +58,7 @@ pub fn partial_records(body: &str, stored: &mut Load<'_>, caller: &Caller, now: 
     let mut w = Writer::new(false, body.len() + texts.iter().flatten().map(String::len).sum::<usize>());
     for (entry, text) in entries.iter().zip(&texts) {
         let Some(old) = text.as_deref().and_then(Record::parse) else { return Ok(None) };
-        if matches!(caller, Caller::User(_)) && old.is_deactivated() {
+        if ops::partial_target(Some(&old), entry.id, caller).is_err() {
             return Ok(None); // refused: the tree path words the error
         }
         let Some(new) = apply_entry(&old, entry, now) else { return Ok(None) };
@@ -101,28 +101,19 @@ fn read_entry<'a>(scan: &mut Scan<'a>, caller: &Caller) -> Option<Entry<'a>> {
         Some(())
     })?;
     user::validate_id(entry.id).ok()?;
-    if matches!(caller, Caller::User(me) if me != entry.id) {
-        return None;
-    }
     let paths = entry.set.iter().map(|(p, _, _)| *p).chain(entry.unset.iter().copied());
+    let touches = |top: &str| paths.clone().any(|p| p.top == top);
+    ops::check_partial_permissions(caller, entry.id, &touches).ok()?;
     for path in paths {
         let top = path.top;
-        if partial::path_fault(path.raw).is_some()
-            || Kind::of(top).is_reserved()
-            || top == "id"
-            || partial::is_lifecycle_field(top)
-        {
-            return None;
-        }
-        if matches!(caller, Caller::User(_)) && Kind::of(top).is_membership() {
+        if partial::path_fault(path.raw).is_some() || partial::write_fault(top).is_some() {
             return None;
         }
         if (path.is_dotted() || top == "privacy_settings") && !entry.edited.contains(&top) {
             entry.edited.push(top);
         }
     }
-    let overlaps = |a: Path, b: Path| a.top == b.top && a.raw.split('.').zip(b.raw.split('.')).all(|(x, y)| x == y);
-    if entry.set.iter().any(|(s, _, _)| entry.unset.iter().any(|u| overlaps(*s, *u))) {
+    if entry.set.iter().any(|(s, _, _)| entry.unset.iter().any(|u| partial::overlaps(s.raw, u.raw))) {
         return None;
     }
     entry.set.sort_unstable_by(|a, b| a.0.raw.cmp(b.0.raw));
@@ -134,9 +125,6 @@ fn read_entry<'a>(scan: &mut Scan<'a>, caller: &Caller) -> Option<Entry<'a>> {
 /// field is the field itself or a dotted path into it ([`FieldEdit`]: only the objects on the
 /// path are opened), as a tree when `privacy_settings` (which merges) is written.
 fn apply_entry<'a>(old: &Record<'a>, entry: &Entry<'a>, now: &'a str) -> Option<Record<'a>> {
-    if old.is_deleted() {
-        return None;
-    }
     let edited = &entry.edited;
     let mut new = old.clone();
     for &t in edited {
@@ -158,25 +146,16 @@ fn apply_entry<'a>(old: &Record<'a>, entry: &Entry<'a>, now: &'a str) -> Option<
     }
     for path in entry.unset.iter().filter(|p| !edited.contains(&p.top)) {
         new.remove(path.raw);
-        match path.raw {
-            "role" => new.put(Field::fixed("role", Kind::Role, Cow::Borrowed("\"user\""))),
-            "teams" => new.put(Field::fixed("teams", Kind::Teams, Cow::Borrowed("[]"))),
-            _ => {}
+        if let Some(text) = crate::core::model::fields::default_of(path.raw) {
+            new.put(Field::fixed(path.raw, Kind::of(path.raw), Cow::Borrowed(text)));
         }
     }
     for &(path, value, measure) in entry.set.iter().filter(|(p, _, _)| !edited.contains(&p.top)) {
         let key = path.raw;
         new.put(Field { key: Cow::Borrowed(key), kind: Kind::of(key), value: Cow::Borrowed(value), measure });
     }
-    let revoke = new.remove("revoke_tokens_issued_before");
-    carry_server_state(Some(old), &mut new, now);
-    match revoke {
-        Some(f) if !f.is_null() => new.put(f),
-        _ => {
-            new.remove("revoke_tokens_issued_before");
-        }
-    }
-    new.check()?;
+    ops::carry_partial(old, &mut new, now);
+    validate::validate(&new, entry.id).ok()?;
     Some(new)
 }
 

@@ -1,0 +1,211 @@
+//! The two forms a user is held in while a write decides on it — a `serde_json` tree
+//! ([`User`]: the Worker, `UserStore`, the per-object functions) and a [`Record`] over JSON
+//! text (the npm batch exports) — seen through one trait, so that each rule of a write (the
+//! upsert merge, the server state carried over, who may change what) is written once, in
+//! `ops`, and runs on either form.
+//!
+//! A record answers `None` where it cannot read a value exactly (a string with escapes); the
+//! rules then return an error, and the record path leaves the user to the tree.
+
+use super::check::{self, Fault, Text};
+use super::fields::{self, Key, Kind};
+use super::record::{team_names, Field, Record};
+use super::user::{self, User};
+use crate::core::wire::json;
+use serde_json::Value;
+use std::borrow::Cow;
+
+/// A user's top-level fields, whichever form holds them. `'a` is the life of the texts a
+/// record borrows (a tree owns its values).
+pub trait UserForm<'a>: Sized {
+    /// One field's value, as this form holds it.
+    type Value: Clone;
+    /// The value of field `key`.
+    fn value(&self, key: Key) -> Option<&Self::Value>;
+    fn has(&self, key: Key) -> bool {
+        self.value(key).is_some()
+    }
+    /// Removes field `key`, returning its value.
+    fn take(&mut self, key: Key) -> Option<Self::Value>;
+    /// Sets field `key` to `value`, in place if it is there.
+    fn put(&mut self, key: Key, value: Self::Value);
+    /// Sets field `key` to the JSON text `text`: a default, the write's time.
+    fn put_text(&mut self, key: Key, text: &'a str);
+    fn is_null(value: &Self::Value) -> bool;
+    /// A value that is a string; `None`: another type, or unreadable.
+    fn str_value(value: &Self::Value) -> Option<&str>;
+    /// A value that is a boolean.
+    fn bool_value(value: &Self::Value) -> Option<bool>;
+    /// Checks a value of a field of kind `kind` ([`check::check_field`]).
+    fn check(kind: Kind, value: &Self::Value) -> Result<(), Fault>;
+    /// How deeply a value nests (a scalar is 0, `[]` is 1).
+    fn depth(value: &Self::Value) -> usize;
+    /// The size of the custom data as a JSON object, and whether it is exact (a record knows an
+    /// upper bound).
+    fn custom_size(&self) -> (usize, bool);
+    /// Calls `visit` with each field's key, kind and value, until it fails.
+    fn try_each<E>(&self, visit: impl FnMut(&str, Kind, &Self::Value) -> Result<(), E>) -> Result<(), E>;
+    /// Keeps only the fields that pass `keep`.
+    fn retain(&mut self, keep: impl Fn(Kind, &Self::Value) -> bool);
+    /// Adds the fields of `from` whose kind passes `pick` (this form has none of them).
+    fn copy(&mut self, from: &Self, pick: fn(Kind) -> bool);
+    /// The value of `key` when it is a string (`None`: absent, not a string, or unreadable).
+    fn str_of(&self, key: Key) -> Option<&str>;
+    /// The sorted, distinct team names (none when `teams` is absent); `None`: unreadable.
+    fn teams(&self) -> Option<Vec<&str>>;
+    /// Whether field `key` holds the same value here and in `other` (`false` when unsure).
+    fn same(&self, other: &Self, key: Key) -> bool;
+
+    /// A value other than null is set at `key`.
+    fn set_non_null(&self, key: Key) -> bool {
+        self.value(key).is_some_and(|v| !Self::is_null(v))
+    }
+    fn is_deactivated(&self) -> bool {
+        self.set_non_null(fields::DEACTIVATED_AT)
+    }
+    fn is_hard_deleted(&self) -> bool {
+        self.has(fields::HARD_DELETED)
+    }
+    fn is_deleted(&self) -> bool {
+        self.set_non_null(fields::DELETED_AT) || self.is_hard_deleted()
+    }
+    /// Active: neither deactivated nor deleted. Only active users hold their name.
+    fn is_active(&self) -> bool {
+        !self.is_deactivated() && !self.is_deleted()
+    }
+    /// The role (`user` when absent); `None`: unreadable.
+    fn role(&self) -> Option<&str> {
+        if self.has(fields::ROLE) {
+            self.str_of(fields::ROLE)
+        } else {
+            Some("user")
+        }
+    }
+}
+
+impl<'a> UserForm<'a> for User {
+    type Value = Value;
+    fn value(&self, key: Key) -> Option<&Value> {
+        self.get(key.name)
+    }
+    fn take(&mut self, key: Key) -> Option<Value> {
+        self.remove(key.name)
+    }
+    fn put(&mut self, key: Key, value: Value) {
+        self.insert(key.name.to_string(), value);
+    }
+    fn put_text(&mut self, key: Key, text: &'a str) {
+        // The texts put are a timestamp, `false` and the defaults: most need no parser.
+        let value = match super::record::plain_string(text) {
+            Some(s) => Value::String(s.to_string()),
+            None if text == "false" => Value::Bool(false),
+            None => json::parse(text).unwrap_or(Value::Null),
+        };
+        self.put(key, value);
+    }
+    fn is_null(value: &Value) -> bool {
+        value.is_null()
+    }
+    fn str_value(value: &Value) -> Option<&str> {
+        value.as_str()
+    }
+    fn bool_value(value: &Value) -> Option<bool> {
+        value.as_bool()
+    }
+    fn check(kind: Kind, value: &Value) -> Result<(), Fault> {
+        check::check_field(kind, value)
+    }
+    fn depth(value: &Value) -> usize {
+        user::nesting_depth(value)
+    }
+    fn custom_size(&self) -> (usize, bool) {
+        (user::custom_data_size(self), true)
+    }
+    fn try_each<E>(&self, mut visit: impl FnMut(&str, Kind, &Value) -> Result<(), E>) -> Result<(), E> {
+        self.iter().try_for_each(|(k, v)| visit(k, Kind::of(k), v))
+    }
+    fn str_of(&self, key: Key) -> Option<&str> {
+        self.get(key.name).and_then(Value::as_str)
+    }
+    fn retain(&mut self, keep: impl Fn(Kind, &Value) -> bool) {
+        // Removed one by one: `Map::retain` links a second removal machinery for the map.
+        let gone: Vec<String> = self.iter().filter(|(k, v)| !keep(Kind::of(k), v)).map(|(k, _)| k.clone()).collect();
+        for k in gone {
+            self.remove(&k);
+        }
+    }
+    fn copy(&mut self, from: &Self, pick: fn(Kind) -> bool) {
+        for (k, v) in from.iter().filter(|(k, _)| pick(Kind::of(k))) {
+            self.insert(k.clone(), v.clone());
+        }
+    }
+    fn teams(&self) -> Option<Vec<&str>> {
+        Some(super::set::of(user::teams_of(self)))
+    }
+    fn same(&self, other: &Self, key: Key) -> bool {
+        self.get(key.name) == other.get(key.name)
+    }
+}
+
+impl<'a> UserForm<'a> for Record<'a> {
+    type Value = Field<'a>;
+    fn value(&self, key: Key) -> Option<&Field<'a>> {
+        self.field(key)
+    }
+    fn take(&mut self, key: Key) -> Option<Field<'a>> {
+        self.take_field(key)
+    }
+    fn put(&mut self, _key: Key, value: Field<'a>) {
+        Record::put(self, value);
+    }
+    fn put_text(&mut self, key: Key, text: &'a str) {
+        Record::put(self, Field::fixed(key.name, key.kind, Cow::Borrowed(text)));
+    }
+    fn is_null(value: &Field<'a>) -> bool {
+        value.is_null()
+    }
+    fn str_value<'v>(value: &'v Field<'a>) -> Option<&'v str> {
+        value.plain_str()
+    }
+    fn bool_value(value: &Field<'a>) -> Option<bool> {
+        match value.value.as_ref() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        }
+    }
+    fn check(kind: Kind, value: &Field<'a>) -> Result<(), Fault> {
+        check::check_field(kind, &Text(&value.value))
+    }
+    fn depth(value: &Field<'a>) -> usize {
+        value.measure.depth
+    }
+    fn custom_size(&self) -> (usize, bool) {
+        // `{` + `"key":value` joined by `,` + `}`; a value's measured size is an upper bound.
+        let (mut size, mut members) = (0, 0);
+        for f in self.fields.iter().filter(|f| f.kind == Kind::Custom) {
+            members += 1;
+            size += f.key.len() + 3 + f.measure.size;
+        }
+        (if members == 0 { 2 } else { size + members + 1 }, false)
+    }
+    fn try_each<E>(&self, mut visit: impl FnMut(&str, Kind, &Field<'a>) -> Result<(), E>) -> Result<(), E> {
+        self.fields.iter().try_for_each(|f| visit(&f.key, f.kind, f))
+    }
+    fn str_of(&self, key: Key) -> Option<&str> {
+        self.field(key)?.plain_str()
+    }
+    fn retain(&mut self, keep: impl Fn(Kind, &Field<'a>) -> bool) {
+        self.fields.retain(|f| keep(f.kind, f));
+    }
+    fn copy(&mut self, from: &Self, pick: fn(Kind) -> bool) {
+        self.fields.extend(from.fields.iter().filter(|f| pick(f.kind)).cloned());
+    }
+    fn teams(&self) -> Option<Vec<&str>> {
+        let Some(field) = self.field(fields::TEAMS) else { return Some(Vec::new()) };
+        Some(super::set::of(team_names(&field.value)?))
+    }
+    fn same(&self, other: &Self, key: Key) -> bool {
+        self.field(key).map(|f| &f.value) == other.field(key).map(|f| &f.value)
+    }
+}
