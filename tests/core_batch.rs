@@ -458,3 +458,54 @@ fn normalize_names_agrees_with_normalize() {
         assert_eq!(batch::normalize_names_utf16(bad).unwrap_err(), batch::normalize_names(bad).unwrap_err(), "{bad}");
     }
 }
+
+/// The record text of user `id` in a batch's result.
+fn record_of(w: &Written, id: &str) -> String {
+    w.records().find(|(i, _)| *i == id).map(|(_, text)| text.to_string()).unwrap_or_default()
+}
+
+#[test]
+fn a_user_a_record_cannot_hold_leaves_the_others_as_they_are() {
+    // `"a\"b"`: a key with an escaped quote, which a record does not hold; u1's text keeps its
+    // spacing and member order (verbatim), which the tree path would rewrite.
+    let u1 = r#""u1": {"id": "u1",  "name": "Ann", "x": {"b": 1, "a": [1, 2]}}"#;
+    let u2 = r#""u2": {"id": "u2", "a\"b": 1}"#;
+    let stored = BTreeMap::from([
+        ("u1".to_string(), r#"{"id":"u1","role":"user","x":{"b":1},"created_at":"2024-01-01T00:00:00Z"}"#.to_string()),
+        ("u2".to_string(), r#"{"id":"u2","a\"b":0,"created_at":"2024-01-01T00:00:00Z"}"#.to_string()),
+    ]);
+    let upsert = |body: &str| batch::upsert_records(body, &mut loader(&stored), &Caller::Server, NOW).unwrap();
+    let alone = upsert(&format!("{{\"users\": {{{u1}}}}}")).expect("decided on records");
+    let mixed_body = format!("{{\"users\": {{{u1}, {u2}}}}}");
+    let mixed = upsert(&mixed_body).expect("decided without leaving the batch");
+    assert_eq!(record_of(&mixed, "u1"), record_of(&alone, "u1"));
+    let trees = batch::upsert_trees(&mixed_body, &mut loader(&stored), &Caller::Server, NOW).unwrap();
+    assert_eq!(record_of(&mixed, "u2"), record_of(&trees, "u2"));
+    assert_ne!(record_of(&trees, "u1"), record_of(&alone, "u1"), "the tree path writes u1 otherwise");
+
+    let e1 = r#"{"id": "u1", "set": {"x.c": 2,  "name": "Bo"}}"#;
+    let e2 = r#"{"id": "u2", "set": {"a\"b": 2}}"#;
+    let partial = |body: &str| batch::partial_records(body, &mut loader(&stored), &Caller::Server, NOW).unwrap();
+    let alone = partial(&format!("{{\"users\": [{e1}]}}")).expect("decided on records");
+    let mixed_body = format!("{{\"users\": [{e1}, {e2}]}}");
+    let mixed = partial(&mixed_body).expect("decided without leaving the batch");
+    assert_eq!(record_of(&mixed, "u1"), record_of(&alone, "u1"));
+    let trees = batch::partial_trees(&mixed_body, &mut loader(&stored), &Caller::Server, NOW).unwrap();
+    assert_eq!(record_of(&mixed, "u2"), record_of(&trees, "u2"));
+    assert_eq!(parsed(&mixed), parsed(&trees));
+}
+
+#[test]
+fn an_entry_with_many_paths_is_decided_alike() {
+    // More paths than the record path holds (64): the tree decides that entry, alone.
+    let stored = BTreeMap::from([("u1".to_string(), r#"{"id":"u1","role":"user"}"#.to_string())]);
+    for n in [63, 64, 65, 300] {
+        let set: Vec<String> = (0..n).rev().map(|i| format!("\"k{i}.v\": {i}")).collect();
+        let unset: Vec<String> = (0..n).map(|i| format!("\"g{i}\"")).collect();
+        let body =
+            format!(r#"{{"users": [{{"id": "u1", "set": {{{}}}, "unset": [{}]}}]}}"#, set.join(","), unset.join(","));
+        let fast = batch::partial_records(&body, &mut loader(&stored), &Caller::Server, NOW).unwrap().unwrap();
+        let slow = batch::partial_trees(&body, &mut loader(&stored), &Caller::Server, NOW).unwrap();
+        assert_eq!(parsed(&fast), parsed(&slow), "{n} paths");
+    }
+}

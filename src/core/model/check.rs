@@ -12,8 +12,6 @@ use crate::core::wire::time::Timestamp;
 use serde_json::Value;
 use std::borrow::Cow;
 
-const PRIVACY_KEYS: &[&str] = &["typing_indicators", "read_receipts", "delivery_receipts"];
-
 /// Why a field's value is refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -205,7 +203,7 @@ fn check_privacy(v: &dyn Json) -> Result<(), Fault> {
         if first.is_some() {
             return;
         }
-        if !PRIVACY_KEYS.contains(&key) {
+        if !matches!(key, "typing_indicators" | "read_receipts" | "delivery_receipts") {
             first = Some(Fault::PrivacyKey(key.to_string()));
         } else if !setting.is_null() {
             let mut fine = true;
@@ -258,6 +256,12 @@ mod tests {
         }
         let many = format!("[{}]", (0..251).map(|i| format!("\"t{i}\"")).collect::<Vec<_>>().join(","));
         assert_eq!(check_field(Kind::Teams, &Text(&many)), Err(Fault::TooManyTeams));
+        let words = |f: Fault| f.error("u", "teams").reason;
+        assert_eq!(words(Fault::TooManyTeams), format!("u.teams has more than {MAX_TEAMS} teams"));
+        assert_eq!(
+            words(Fault::TeamNameLength),
+            format!("u.teams names must be 1 to {MAX_TEAM_NAME_BYTES} bytes long")
+        );
         let e = Fault::PrivacyKey("nope".into()).error("users[u]", "privacy_settings");
         assert_eq!(e.reason, "users[u].privacy_settings.nope is not a privacy setting");
         // The tree form answers alike.

@@ -31,6 +31,8 @@ pub trait UserForm<'a>: Sized {
     fn put(&mut self, key: Key, value: Self::Value);
     /// Sets field `key` to the JSON text `text`: a default, the write's time.
     fn put_text(&mut self, key: Key, text: &'a str);
+    /// Sets field `key` to the JSON text `text` unless the field is there.
+    fn or_text(&mut self, key: Key, text: &'a str);
     fn is_null(value: &Self::Value) -> bool;
     /// A value that is a string; `None`: another type, or unreadable.
     fn str_value(value: &Self::Value) -> Option<&str>;
@@ -48,7 +50,7 @@ pub trait UserForm<'a>: Sized {
     /// Keeps only the fields that pass `keep`.
     fn retain(&mut self, keep: impl Fn(Kind, &Self::Value) -> bool);
     /// Adds the fields of `from` whose kind passes `pick` (this form has none of them).
-    fn copy(&mut self, from: &Self, pick: fn(Kind) -> bool);
+    fn copy(&mut self, from: &Self, pick: impl Fn(Kind) -> bool);
     /// The value of `key` when it is a string (`None`: absent, not a string, or unreadable).
     fn str_of(&self, key: Key) -> Option<&str>;
     /// The sorted, distinct team names (none when `teams` is absent); `None`: unreadable.
@@ -103,6 +105,11 @@ impl<'a> UserForm<'a> for User {
         };
         self.put(key, value);
     }
+    fn or_text(&mut self, key: Key, text: &'a str) {
+        if !self.contains_key(key.name) {
+            self.put_text(key, text);
+        }
+    }
     fn is_null(value: &Value) -> bool {
         value.is_null()
     }
@@ -134,7 +141,7 @@ impl<'a> UserForm<'a> for User {
             self.remove(&k);
         }
     }
-    fn copy(&mut self, from: &Self, pick: fn(Kind) -> bool) {
+    fn copy(&mut self, from: &Self, pick: impl Fn(Kind) -> bool) {
         for (k, v) in from.iter().filter(|(k, _)| pick(Kind::of(k))) {
             self.insert(k.clone(), v.clone());
         }
@@ -160,6 +167,11 @@ impl<'a> UserForm<'a> for Record<'a> {
     }
     fn put_text(&mut self, key: Key, text: &'a str) {
         Record::put(self, Field::fixed(key.name, key.kind, Cow::Borrowed(text)));
+    }
+    fn or_text(&mut self, key: Key, text: &'a str) {
+        if self.field(key).is_none() {
+            self.fields.push(Field::fixed(key.name, key.kind, Cow::Borrowed(text)));
+        }
     }
     fn is_null(value: &Field<'a>) -> bool {
         value.is_null()
@@ -198,7 +210,7 @@ impl<'a> UserForm<'a> for Record<'a> {
     fn retain(&mut self, keep: impl Fn(Kind, &Field<'a>) -> bool) {
         self.fields.retain(|f| keep(f.kind, f));
     }
-    fn copy(&mut self, from: &Self, pick: fn(Kind) -> bool) {
+    fn copy(&mut self, from: &Self, pick: impl Fn(Kind) -> bool) {
         self.fields.extend(from.fields.iter().filter(|f| pick(f.kind)).cloned());
     }
     fn teams(&self) -> Option<Vec<&str>> {

@@ -82,6 +82,19 @@ impl<'a> Scan<'a> {
         (self.peek()? == c).then(|| self.at += 1)
     }
 
+    /// Where the cursor is, to come back to ([`Scan::reset`]) or to slice from ([`Scan::since`]).
+    pub fn mark(&mut self) -> usize {
+        self.skip_ws();
+        self.at
+    }
+    pub fn reset(&mut self, mark: usize) {
+        self.at = mark;
+    }
+    /// The text from `mark` to the cursor.
+    pub fn since(&self, mark: usize) -> &'a str {
+        self.text.get(mark..self.at).unwrap_or_default()
+    }
+
     /// Whether only whitespace is left.
     pub fn at_end(&mut self) -> bool {
         self.peek().is_none()

@@ -18,8 +18,8 @@ pub use connect::{connect_merge, connect_user, offline_commit, own_user_view, we
 pub use guest::{create_guest, GuestRequest};
 pub use lifecycle::{deactivate_user, delete_user, reactivate_user, restore_users};
 pub use partial_update::{
-    apply_partial_update, carry_partial, check_partial_permissions, partial_target, partial_update_batch,
-    partial_update_parsed, partial_update_users, PartialBatch,
+    apply_partial, apply_partial_update, carry_partial, check_partial_permissions, partial_entry, partial_target,
+    partial_update_batch, partial_update_parsed, partial_update_users, PartialBatch,
 };
 pub(crate) use rules::body_object;
 pub use rules::{carry_server_state, require_server, ts_text};

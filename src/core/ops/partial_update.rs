@@ -90,12 +90,22 @@ pub fn carry_partial<'a, U: UserForm<'a>>(old: &U, new: &mut U, now: &'a str) {
     }
 }
 
-fn apply_partial_one(old: Option<&User>, upd: &PartialUpdate, caller: &Caller, now: Timestamp) -> Result<User> {
+/// One checked entry of `PATCH /users` applied to the stored user (a tree).
+pub fn apply_partial(old: Option<&User>, upd: &PartialUpdate, caller: &Caller, now: Timestamp) -> Result<User> {
     let old = partial_target(old, &upd.id, caller)?;
     let mut new = upd.apply(old)?;
     carry_partial(old, &mut new, &ts_text(now));
     validate::validate(&new, &upd.id)?;
     Ok(new)
+}
+
+/// One entry of `PATCH /users` as a tree, parsed and checked as the batch checks each (all but
+/// repeated ids), with default app settings.
+pub fn partial_entry(entry: &Value, caller: &Caller) -> Result<PartialUpdate> {
+    let upd = PartialUpdate::parse(entry)?;
+    check_update_permissions(&upd, caller)?;
+    tenancy::check_partial(&upd, caller, &AppSettings::default())?;
+    Ok(upd)
 }
 
 /// `PATCH /users`'s body, parsed and checked once (everything that needs no stored data): a
@@ -124,7 +134,7 @@ pub fn partial_update_parsed(batch: &PartialBatch, caller: &Caller, now: Timesta
     let mut changes = Vec::with_capacity(batch.len());
     for upd in batch {
         let old = snap.stored(&upd.id);
-        changes.push((old, apply_partial_one(old, upd, caller, now)?));
+        changes.push((old, apply_partial(old, upd, caller, now)?));
     }
     let resp = object([("users", users_response(&changes, caller, &snap.settings))]);
     finish(snap, changes, resp, 200)
@@ -134,7 +144,7 @@ pub fn partial_update_parsed(batch: &PartialBatch, caller: &Caller, now: Timesta
 pub fn apply_partial_update(old: &User, entry: &Value, caller: &Caller, now: Timestamp) -> Result<User> {
     let upd = PartialUpdate::parse(entry)?;
     check_update_permissions(&upd, caller)?;
-    apply_partial_one(Some(old), &upd, caller, now)
+    apply_partial(Some(old), &upd, caller, now)
 }
 
 /// `PATCH /users` over users the caller holds (default app settings, no unique usernames): the
@@ -149,7 +159,7 @@ pub fn partial_update_batch(
     let mut out = Vec::new();
     for upd in parse_partial(body, caller, &AppSettings::default())? {
         let old = stored(&upd.id)?;
-        out.push(apply_partial_one(old.as_ref(), &upd, caller, now)?);
+        out.push(apply_partial(old.as_ref(), &upd, caller, now)?);
     }
     Ok(out)
 }

@@ -86,13 +86,9 @@ pub fn carry_server_state<'a, U: UserForm<'a>>(old: Option<&U>, new: &mut U, now
         new.retain(|k, _| !k.is_carried());
         new.copy(old, Kind::is_carried);
     }
-    if !new.has(fields::CREATED_AT) {
-        new.put_text(fields::CREATED_AT, now);
-    }
+    new.or_text(fields::CREATED_AT, now);
     for (key, text) in fields::DEFAULTS {
-        if !new.has(*key) {
-            new.put_text(*key, text);
-        }
+        new.or_text(*key, text);
     }
     new.put_text(fields::ONLINE, "false");
     if bump || !new.has(fields::UPDATED_AT) {

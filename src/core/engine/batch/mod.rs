@@ -2,15 +2,17 @@
 //! request body, the stored users as text) in, the response body and the new stored records as
 //! text out. The npm package's `upsertUsers`, `partialUpdateUsers` and `normalizeUsernames`.
 //!
-//! Each operation first runs over [`Record`]s: typed top-level fields over the JSON text, custom
-//! data copied as text and never built into a tree (a partial update parses only the fields its
-//! dotted paths reach into), the body read once, validation done while reading. That path
-//! accepts only what it can decide exactly; anything else — every error, and the rare inputs it
-//! cannot measure exactly (escaped keys, custom data within a few bytes of the limit, numbers
-//! that may not fit a float, …) — runs the same operation over `serde_json` trees
-//! ([`ops::merge_upsert_batch`], [`ops::partial_update_batch`]), which decides and words every
-//! error exactly as `POST /users` and `PATCH /users` do. Both paths give equal JSON for the
-//! same input (`tests/core_batch.rs` compares them on a seeded corpus).
+//! Each operation runs over [`Record`]s: typed top-level fields over the JSON text, custom data
+//! copied as text and never built into a tree (a partial update parses only the fields its
+//! dotted paths reach into), the body read once, validation done while reading. The rules are
+//! `ops`' own, written once over both forms of a user ([`crate::core::model::form`]). A user a
+//! record cannot hold exactly (an escaped key, custom data within a few bytes of the limit, a
+//! path through an escaped member, …) goes through the same rules as a `serde_json` tree, alone,
+//! so the other users' records are written as they would be without it. Every error leaves the
+//! whole batch to the operation over trees ([`ops::merge_upsert_batch`],
+//! [`ops::partial_update_batch`]), which decides which error comes first and words it exactly as
+//! `POST /users` and `PATCH /users` do. Both give equal JSON for the same input
+//! (`tests/core_batch.rs` compares them on a seeded corpus).
 
 use crate::core::access::auth::Caller;
 use crate::core::model::edit::FieldEdit;
@@ -18,7 +20,7 @@ use crate::core::model::fields::Kind;
 use crate::core::model::partial::{self, FieldPath};
 use crate::core::model::record::{Field, Record, FIELD_DEPTH};
 use crate::core::model::scan::{Measure, Scan};
-use crate::core::model::user::{self, User, MAX_BATCH};
+use crate::core::model::user::{self, User, MAX_BATCH, MAX_NESTING};
 use crate::core::model::username::{Normalizer, Sink};
 use crate::core::model::validate;
 use crate::core::ops;
@@ -164,9 +166,22 @@ fn write_trees(users: &[User], upsert: bool) -> Written {
     let mut w = Writer::new(upsert, 0);
     for u in users {
         let id = u.get("id").and_then(Value::as_str).unwrap_or_default();
-        w.user(id, |out| out.push_str(&json::text(&Value::Object(user::public_view(u)))));
+        w.user(id, |out| write_tree(out, u));
     }
     w.finish()
+}
+
+/// A user held as a tree, as it is stored and answered.
+fn write_tree(out: &mut String, user: &User) {
+    out.push_str(&json::text(&Value::Object(user::public_view(user))));
+}
+
+/// The tree of a user's text (`None`: not a JSON object).
+fn tree_of(text: &str) -> Option<User> {
+    match json::parse(text).ok()? {
+        Value::Object(user) => Some(user),
+        _ => None,
+    }
 }
 
 /// Writes `{"users":{"<id>":<record>,…}` and the tail of the response.

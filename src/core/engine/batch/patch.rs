@@ -3,6 +3,12 @@
 //! custom fields its dotted paths reach into.
 
 use super::*;
+use crate::core::model::partial::PartialUpdate;
+
+/// How many `set` paths, and how many `unset` paths, an entry holds on the record path: its
+/// checks compare paths pairwise, so a larger entry goes to the tree, whose sorted map keeps the
+/// work at n log n.
+const MAX_PATHS: usize = 64;
 
 /// One `{id, set, unset}` entry, checked; `set` sorted by path as `ops` applies it.
 struct Entry<'a> {
@@ -31,14 +37,48 @@ impl<'a> Path<'a> {
     }
 }
 
-/// [`partial_update`] over records alone: `Ok(None)` when it leaves the batch to the tree path.
+/// An entry, checked, in the form that holds it: read as text, or, what the reader cannot hold
+/// exactly (an escaped key, say), parsed as a tree.
+enum Patch<'a> {
+    Text(Entry<'a>),
+    Tree(PartialUpdate),
+}
+
+impl Patch<'_> {
+    fn id(&self) -> &str {
+        match self {
+            Patch::Text(entry) => entry.id,
+            Patch::Tree(update) => &update.id,
+        }
+    }
+}
+
+/// The tree of an entry's text, checked (`None`: an error, which the tree path words).
+fn tree_entry(raw: &str, caller: &Caller) -> Option<PartialUpdate> {
+    ops::partial_entry(&json::parse(raw).ok()?, caller).ok()
+}
+
+/// [`partial_update`] over records: `Ok(None)` when it leaves the batch to the tree path (every
+/// error). A user a record cannot hold exactly goes through the same rules as a tree, alone:
+/// the other users' records are written as they would be without it.
 pub fn partial_records(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Timestamp) -> Result<Option<Written>> {
-    let now = &ops::ts_text(now);
+    let now_text = &ops::ts_text(now);
     let Some(entries) = read_users(body, |scan| {
         let mut entries = Vec::new();
         let mut more = scan.open(b'[', b']')?;
         while more {
-            entries.push(read_entry(scan, caller)?);
+            let start = scan.mark();
+            let entry = read_entry(scan, caller);
+            if entry.is_none() {
+                scan.reset(start);
+                scan.value(MAX_NESTING)?;
+            }
+            let raw = scan.since(start);
+            let patch = match entry {
+                Some(entry) => Patch::Text(entry),
+                None => Patch::Tree(tree_entry(raw, caller)?),
+            };
+            entries.push((raw, patch));
             more = scan.more(b']')?;
         }
         Some(entries)
@@ -48,21 +88,42 @@ pub fn partial_records(body: &str, stored: &mut Load<'_>, caller: &Caller, now: 
     if entries.is_empty() || entries.len() > MAX_BATCH {
         return Ok(None);
     }
-    for (i, e) in entries.iter().enumerate() {
-        if entries.iter().take(i).any(|other| other.id == e.id) {
+    for (i, (_, e)) in entries.iter().enumerate() {
+        if entries.iter().take(i).any(|(_, other)| other.id() == e.id()) {
             return Ok(None);
         }
     }
-    let texts = load_texts(entries.iter().map(|e| e.id), stored)?;
+    let texts = load_texts(entries.iter().map(|(_, e)| e.id()), stored)?;
     // The new records are about the stored ones plus what the entries set.
     let mut w = Writer::new(false, body.len() + texts.iter().flatten().map(String::len).sum::<usize>());
-    for (entry, text) in entries.iter().zip(&texts) {
-        let Some(old) = text.as_deref().and_then(Record::parse) else { return Ok(None) };
-        if ops::partial_target(Some(&old), entry.id, caller).is_err() {
-            return Ok(None); // refused: the tree path words the error
-        }
-        let Some(new) = apply_entry(&old, entry, now) else { return Ok(None) };
-        w.user(entry.id, |out| new.write(out));
+    for ((raw, patch), text) in entries.iter().zip(&texts) {
+        let owned;
+        let update = match patch {
+            Patch::Text(entry) => {
+                // Not stored, deleted, or its own deactivated user: the tree path words the error.
+                let Some(old) = text.as_deref().map(Record::parse) else { return Ok(None) };
+                if let Some(old) = old {
+                    if ops::partial_target(Some(&old), entry.id, caller).is_err() {
+                        return Ok(None);
+                    }
+                    if let Some(new) = apply_entry(&old, entry, now_text) {
+                        w.user(entry.id, |out| new.write(out));
+                        continue;
+                    }
+                }
+                // The tree, for this user alone (an error leaves the batch).
+                owned = tree_entry(raw, caller);
+                match &owned {
+                    Some(update) => update,
+                    None => return Ok(None),
+                }
+            }
+            Patch::Tree(update) => update,
+        };
+        let Some(old) = text.as_deref().map(tree_of) else { return Ok(None) };
+        let Some(old) = old else { return Ok(None) };
+        let Ok(new) = ops::apply_partial(Some(&old), update, caller, now) else { return Ok(None) };
+        w.user(&update.id, |out| write_tree(out, &new));
     }
     Ok(Some(w.finish()))
 }
@@ -80,6 +141,9 @@ fn read_entry<'a>(scan: &mut Scan<'a>, caller: &Caller) -> Option<Entry<'a>> {
                     let (value, m) = scan.value(FIELD_DEPTH)?;
                     // A repeated path: the last one wins, as in serde_json's maps.
                     entry.set.retain(|(p, _, _)| p.raw != path.raw);
+                    if entry.set.len() == MAX_PATHS {
+                        return None;
+                    }
                     entry.set.push((path, value, m));
                     more = scan.more(b'}')?;
                 }
@@ -87,6 +151,9 @@ fn read_entry<'a>(scan: &mut Scan<'a>, caller: &Caller) -> Option<Entry<'a>> {
             "unset" if scan.peek()? == b'[' => {
                 let mut more = scan.open(b'[', b']')?;
                 while more {
+                    if entry.unset.len() == MAX_PATHS {
+                        return None;
+                    }
                     entry.unset.push(Path::new(scan.string()?.plain()?));
                     more = scan.more(b']')?;
                 }
@@ -116,7 +183,13 @@ fn read_entry<'a>(scan: &mut Scan<'a>, caller: &Caller) -> Option<Entry<'a>> {
     if entry.set.iter().any(|(s, _, _)| entry.unset.iter().any(|u| partial::overlaps(s.raw, u.raw))) {
         return None;
     }
-    entry.set.sort_unstable_by(|a, b| a.0.raw.cmp(b.0.raw));
+    // By path, as `ops` applies them (inserted in order: at most MAX_PATHS).
+    let mut sorted: Vec<(Path<'a>, &'a str, Measure)> = Vec::with_capacity(entry.set.len());
+    for item in entry.set.drain(..) {
+        let at = sorted.partition_point(|(p, _, _)| p.raw < item.0.raw);
+        sorted.insert(at, item);
+    }
+    entry.set = sorted;
     Some(entry)
 }
 
