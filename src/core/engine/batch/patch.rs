@@ -183,13 +183,14 @@ fn read_entry<'a>(scan: &mut Scan<'a>, caller: &Caller) -> Option<Entry<'a>> {
     if entry.set.iter().any(|(s, _, _)| entry.unset.iter().any(|u| partial::overlaps(s.raw, u.raw))) {
         return None;
     }
-    // By path, as `ops` applies them (inserted in order: at most MAX_PATHS).
-    let mut sorted: Vec<(Path<'a>, &'a str, Measure)> = Vec::with_capacity(entry.set.len());
-    for item in entry.set.drain(..) {
+    // By path, as `ops` applies them: an insertion sort in place (at most MAX_PATHS).
+    for i in 1..entry.set.len() {
+        let (Some(sorted), Some(item)) = (entry.set.get(..i), entry.set.get(i)) else { break };
         let at = sorted.partition_point(|(p, _, _)| p.raw < item.0.raw);
-        sorted.insert(at, item);
+        if let Some(moved) = entry.set.get_mut(at..=i) {
+            moved.rotate_right(1);
+        }
     }
-    entry.set = sorted;
     Some(entry)
 }
 
