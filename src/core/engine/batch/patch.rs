@@ -63,28 +63,7 @@ fn tree_entry(raw: &str, caller: &Caller) -> Option<PartialUpdate> {
 /// the other users' records are written as they would be without it.
 pub fn partial_records(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Timestamp) -> Result<Option<Written>> {
     let now_text = &ops::ts_text(now);
-    let Some(entries) = read_users(body, |scan| {
-        let mut entries = Vec::new();
-        let mut more = scan.open(b'[', b']')?;
-        while more {
-            let start = scan.mark();
-            let entry = read_entry(scan, caller);
-            if entry.is_none() {
-                scan.reset(start);
-                scan.value(MAX_NESTING)?;
-            }
-            let raw = scan.since(start);
-            let patch = match entry {
-                Some(entry) => Patch::Text(entry),
-                None => Patch::Tree(tree_entry(raw, caller)?),
-            };
-            entries.push((raw, patch));
-            more = scan.more(b']')?;
-        }
-        Some(entries)
-    }) else {
-        return Ok(None);
-    };
+    let Some(entries) = read_users(body, |scan| read_patches(scan, caller)) else { return Ok(None) };
     if entries.is_empty() || entries.len() > MAX_BATCH {
         return Ok(None);
     }
@@ -120,12 +99,37 @@ pub fn partial_records(body: &str, stored: &mut Load<'_>, caller: &Caller, now: 
             }
             Patch::Tree(update) => update,
         };
-        let Some(old) = text.as_deref().map(tree_of) else { return Ok(None) };
-        let Some(old) = old else { return Ok(None) };
-        let Ok(new) = ops::apply_partial(Some(&old), update, caller, now) else { return Ok(None) };
+        let Some(new) =
+            text.as_deref().and_then(tree_of).and_then(|old| ops::apply_partial(Some(&old), update, caller, now).ok())
+        else {
+            return Ok(None);
+        };
         w.user(&update.id, |out| write_tree(out, &new));
     }
     Ok(Some(w.finish()))
+}
+
+/// The entries of the `users` array at the cursor, each with its text: read as text where an
+/// entry can be, as a tree where it cannot (`None`: an error, or text the scanner refuses).
+fn read_patches<'a>(scan: &mut Scan<'a>, caller: &Caller) -> Option<Vec<(&'a str, Patch<'a>)>> {
+    let mut entries = Vec::new();
+    let mut more = scan.open(b'[', b']')?;
+    while more {
+        let start = scan.mark();
+        let entry = read_entry(scan, caller);
+        if entry.is_none() {
+            scan.reset(start);
+            scan.value(MAX_NESTING)?;
+        }
+        let raw = scan.since(start);
+        let patch = match entry {
+            Some(entry) => Patch::Text(entry),
+            None => Patch::Tree(tree_entry(raw, caller)?),
+        };
+        entries.push((raw, patch));
+        more = scan.more(b']')?;
+    }
+    Some(entries)
 }
 
 fn read_entry<'a>(scan: &mut Scan<'a>, caller: &Caller) -> Option<Entry<'a>> {
@@ -133,31 +137,8 @@ fn read_entry<'a>(scan: &mut Scan<'a>, caller: &Caller) -> Option<Entry<'a>> {
     members(scan, |scan, key| {
         match key {
             "id" => entry.id = scan.string()?.plain()?,
-            "set" if scan.peek()? == b'{' => {
-                let mut more = scan.open(b'{', b'}')?;
-                while more {
-                    let path = Path::new(scan.string()?.plain()?);
-                    scan.eat(b':')?;
-                    let (value, m) = scan.value(FIELD_DEPTH)?;
-                    // A repeated path: the last one wins, as in serde_json's maps.
-                    entry.set.retain(|(p, _, _)| p.raw != path.raw);
-                    if entry.set.len() == MAX_PATHS {
-                        return None;
-                    }
-                    entry.set.push((path, value, m));
-                    more = scan.more(b'}')?;
-                }
-            }
-            "unset" if scan.peek()? == b'[' => {
-                let mut more = scan.open(b'[', b']')?;
-                while more {
-                    if entry.unset.len() == MAX_PATHS {
-                        return None;
-                    }
-                    entry.unset.push(Path::new(scan.string()?.plain()?));
-                    more = scan.more(b']')?;
-                }
-            }
+            "set" if scan.peek()? == b'{' => read_set(scan, &mut entry.set)?,
+            "unset" if scan.peek()? == b'[' => read_unset(scan, &mut entry.unset)?,
             "set" | "unset" => {
                 if scan.value(0)?.0 != "null" {
                     return None;
@@ -192,6 +173,37 @@ fn read_entry<'a>(scan: &mut Scan<'a>, caller: &Caller) -> Option<Entry<'a>> {
         }
     }
     Some(entry)
+}
+
+/// An entry's `set` object: each path with its value's text (a repeated path: the last one
+/// wins, as in serde_json's maps).
+fn read_set<'a>(scan: &mut Scan<'a>, set: &mut Vec<(Path<'a>, &'a str, Measure)>) -> Option<()> {
+    let mut more = scan.open(b'{', b'}')?;
+    while more {
+        let path = Path::new(scan.string()?.plain()?);
+        scan.eat(b':')?;
+        let (value, m) = scan.value(FIELD_DEPTH)?;
+        set.retain(|(p, _, _)| p.raw != path.raw);
+        if set.len() == MAX_PATHS {
+            return None;
+        }
+        set.push((path, value, m));
+        more = scan.more(b'}')?;
+    }
+    Some(())
+}
+
+/// An entry's `unset` array of paths.
+fn read_unset<'a>(scan: &mut Scan<'a>, unset: &mut Vec<Path<'a>>) -> Option<()> {
+    let mut more = scan.open(b'[', b']')?;
+    while more {
+        if unset.len() == MAX_PATHS {
+            return None;
+        }
+        unset.push(Path::new(scan.string()?.plain()?));
+        more = scan.more(b']')?;
+    }
+    Some(())
 }
 
 /// `ops`' partial update of one stored user, over records. Each path touches only its
