@@ -140,9 +140,9 @@ fn server_only_fields_refuse_user_token_writes_and_survive_them() {
 
     // An upsert replaces custom data wholesale, but what it omits of a server-only path stays.
     let upsert = |u: Value| json!({"users": {"a1": u}});
-    let out = s.upsert_users(&upsert(json!({"id": "a1", "name": "Ann", "color": "red"})), &me, T0).unwrap();
-    assert_eq!(out.users[0]["verified"], true);
-    assert_eq!(out.users[0]["billing"], json!({"tier": "pro"}));
+    s.upsert_users(&upsert(json!({"id": "a1", "name": "Ann", "color": "red"})), &me, T0).unwrap();
+    assert_eq!(s.users["a1"]["verified"], true);
+    assert_eq!(s.users["a1"]["billing"], json!({"tier": "pro"}));
     s.upsert_users(&upsert(json!({"id": "a1", "verified": true, "billing": {"tier": "pro", "x": 1}})), &me, T0)
         .unwrap();
     refused(s.upsert_users(&upsert(json!({"id": "a1", "verified": false})), &me, T0), "verified");

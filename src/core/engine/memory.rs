@@ -49,14 +49,15 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// Runs an operation to completion and applies its writes; returns the commit.
+    /// Runs an operation to completion and applies its writes; returns the commit, whose users
+    /// have moved into the store (`users` is left empty: the response holds what callers see).
     pub fn run(&mut self, op: Operation, f: &OpFn<'_>) -> std::result::Result<Commit, OpError> {
-        let commit = drive::drive(&mut MemoryLoader(self), Snapshot::new(self.settings.clone()), op, f)?;
-        self.apply(&commit);
+        let mut commit = drive::drive(&mut MemoryLoader(self), Snapshot::new(self.settings.clone()), op, f)?;
+        self.apply(&mut commit);
         Ok(commit)
     }
 
-    fn apply(&mut self, c: &Commit) {
+    fn apply(&mut self, c: &mut Commit) {
         for (n, ids) in c.claims.iter().chain(&c.releases) {
             if ids.is_empty() {
                 self.names.remove(n);
@@ -64,9 +65,9 @@ impl MemoryStore {
                 self.names.insert(n.clone(), ids.clone());
             }
         }
-        for u in &c.users {
+        for u in std::mem::take(&mut c.users) {
             if let Some(id) = u.get("id").and_then(Value::as_str) {
-                self.users.insert(id.to_string(), u.clone());
+                self.users.insert(id.to_string(), u);
             }
         }
     }
