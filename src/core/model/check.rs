@@ -107,7 +107,7 @@ impl Json for Text<'_> {
         let mut scan = Scan::new(self.0);
         let token = scan.string()?;
         scan.at_end().then_some(())?;
-        token.plain().map(Cow::Borrowed).or_else(|| decode(token.raw).map(Cow::Owned))
+        token.value()
     }
     fn is_string(&self) -> bool {
         self.0.starts_with('"')
@@ -133,20 +133,12 @@ impl Json for Text<'_> {
         let Some(mut more) = scan.open(b'{', b'}') else { return false };
         while more {
             let Some(key) = scan.string() else { return true };
-            let key = key.plain().map(Cow::Borrowed).or_else(|| decode(key.raw).map(Cow::Owned)).unwrap_or_default();
+            let key = key.value().unwrap_or_default();
             let Some((value, _)) = scan.eat(b':').and_then(|()| scan.value(MAX_NESTING)) else { return true };
             member(&key, &Text(value));
             more = scan.more(b'}').unwrap_or(false);
         }
         true
-    }
-}
-
-/// The value of a string token's text (between its quotes) that holds escapes.
-fn decode(raw: &str) -> Option<String> {
-    match crate::core::wire::json::parse(&format!("\"{raw}\"")).ok()? {
-        Value::String(s) => Some(s),
-        _ => None,
     }
 }
 

@@ -9,7 +9,7 @@
 //! the tree-building path.
 
 use super::fields::{Key, Kind};
-use super::scan::{Measure, Scan};
+use super::scan::{Measure, Scan, Str};
 use super::user::MAX_NESTING;
 use std::borrow::Cow;
 
@@ -45,11 +45,8 @@ pub fn plain_string(text: &str) -> Option<&str> {
 }
 
 /// The value of an escaped key, when it can be written back without escapes.
-fn unescape(raw: &str) -> Option<String> {
-    match crate::core::wire::json::parse(&format!("\"{raw}\"")).ok()? {
-        serde_json::Value::String(key) if !key.contains(|c: char| c == '"' || c == '\\' || c < ' ') => Some(key),
-        _ => None,
-    }
+fn unescape(key: Str<'_>) -> Option<Cow<'_, str>> {
+    key.value().filter(|k| !k.contains(|c: char| c == '"' || c == '\\' || c < ' '))
 }
 
 /// A user's top-level fields, in order, each key once.
@@ -80,7 +77,7 @@ impl<'a> Record<'a> {
             let key = scan.string()?;
             let key = match key.plain() {
                 Some(plain) => Cow::Borrowed(plain),
-                None => Cow::Owned(unescape(key.raw)?),
+                None => unescape(key)?,
             };
             scan.eat(b':')?;
             let (value, measure) = scan.value(FIELD_DEPTH)?;

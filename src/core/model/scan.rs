@@ -7,6 +7,8 @@
 //! measure exactly enough, makes it return `None`, and the caller then runs the tree-building
 //! path ([`crate::core::wire::json::parse`]), which decides — and words every error — exactly as before.
 
+use std::borrow::Cow;
+
 /// What a scanned value costs: its nesting (a scalar is 0, `[]` is 1) and an upper bound of its
 /// length in serde_json's compact output.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -30,6 +32,17 @@ impl<'a> Str<'a> {
     /// The string's value when it holds no escapes (its text is then its value).
     pub fn plain(self) -> Option<&'a str> {
         (!self.escaped).then_some(self.raw)
+    }
+    /// The string's value: its text when plain, else its escapes decoded (`None`: an escape
+    /// `serde_json` refuses).
+    pub fn value(self) -> Option<Cow<'a, str>> {
+        if let Some(plain) = self.plain() {
+            return Some(Cow::Borrowed(plain));
+        }
+        match crate::core::wire::json::parse(&format!("\"{}\"", self.raw)).ok()? {
+            serde_json::Value::String(s) => Some(Cow::Owned(s)),
+            _ => None,
+        }
     }
 }
 

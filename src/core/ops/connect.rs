@@ -1,6 +1,6 @@
 //! `GET /connect`: the client-side connect merge and the `me` view.
 
-use super::rules::{carry_server_state, teams_set, ts, ts_text};
+use super::rules::{carry_server_state, ts, ts_text};
 use super::{finish, need_users, Snapshot, Step};
 use crate::core::access::auth::Caller;
 use crate::core::model::fields::Kind;
@@ -49,8 +49,8 @@ pub fn connect_merge(
     if old.is_some_and(|o| o.is_deactivated()) {
         return Err(ApiError::not_found(format!("the user {user_id} was deactivated")));
     }
-    let given_teams = teams_set(details.get("teams"));
-    let stored_teams = teams_set(old.and_then(|o| o.get("teams")));
+    let given_teams = details.teams().unwrap_or_default();
+    let stored_teams = old.and_then(|o| o.teams()).unwrap_or_default();
     if details.get("teams").is_some_and(|t| !t.is_null()) && given_teams != stored_teams {
         return Err(ApiError::not_allowed("user teams cannot be changed at connection time"));
     }

@@ -4,7 +4,6 @@ use super::{need_users, Snapshot, Step};
 use crate::core::access::auth::Caller;
 use crate::core::model::fields::{self, Kind};
 use crate::core::model::form::UserForm;
-use crate::core::model::set;
 use crate::core::model::user::{self, User, MAX_BATCH};
 use crate::core::wire::error::{ApiError, Result};
 use crate::core::wire::time::Timestamp;
@@ -64,12 +63,6 @@ pub(super) fn deactivated(id: &str) -> ApiError {
     ApiError::input(format!("user '{id}' was deactivated"))
 }
 
-/// The error of a rule that could not read a record's value exactly (a string with escapes):
-/// only the record form answers it, and its path then leaves the user to the tree.
-pub(super) fn unreadable() -> ApiError {
-    ApiError::input("a field could not be read exactly")
-}
-
 pub(super) fn ts(now: Timestamp) -> Value {
     Value::String(now.to_string())
 }
@@ -93,14 +86,6 @@ pub fn carry_server_state<'a, U: UserForm<'a>>(old: Option<&U>, new: &mut U, now
     new.put_text(fields::ONLINE, "false");
     if bump || !new.has(fields::UPDATED_AT) {
         new.put_text(fields::UPDATED_AT, now);
-    }
-}
-
-/// The set of team names in a `teams` value.
-pub(super) fn teams_set(v: Option<&Value>) -> Vec<&str> {
-    match v {
-        Some(Value::Array(a)) => set::of(a.iter().filter_map(Value::as_str)),
-        _ => Vec::new(),
     }
 }
 

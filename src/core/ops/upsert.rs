@@ -1,8 +1,6 @@
 //! `POST /users`: upsert a batch of users.
 
-use super::rules::{
-    body_object, carry_server_state, check_batch_len, deactivated, gone, require_self, ts_text, unreadable,
-};
+use super::rules::{body_object, carry_server_state, check_batch_len, deactivated, gone, require_self, ts_text};
 use super::{finish, users_response, Need, Snapshot, Step};
 use crate::core::access::auth::Caller;
 use crate::core::model::fields;
@@ -81,12 +79,12 @@ pub fn merge_user<'a, U: UserForm<'a>>(
     }
     let client = matches!(caller, Caller::User(_));
     if client {
-        let old_role = old.map_or(Some("user"), |o| o.role()).ok_or_else(unreadable)?;
-        if input.has(fields::ROLE) && input.role().ok_or_else(unreadable)? != old_role {
+        let old_role = old.map_or(Some("user"), |o| o.role()).ok_or_else(validate::unreadable)?;
+        if input.has(fields::ROLE) && input.role().ok_or_else(validate::unreadable)? != old_role {
             return Err(ApiError::not_allowed("user role can only be changed server-side"));
         }
-        let given = input.teams().ok_or_else(unreadable)?;
-        let stored = old.map_or(Some(Vec::new()), |o| o.teams()).ok_or_else(unreadable)?;
+        let given = input.teams().ok_or_else(validate::unreadable)?;
+        let stored = old.map_or(Some(Vec::new()), |o| o.teams()).ok_or_else(validate::unreadable)?;
         if !given.is_empty() && given != stored {
             return Err(ApiError::not_allowed("user teams can only be updated server-side"));
         }
@@ -95,7 +93,7 @@ pub fn merge_user<'a, U: UserForm<'a>>(
         }
     }
     let mut new = input;
-    if client && new.teams().ok_or_else(unreadable)?.is_empty() {
+    if client && new.teams().ok_or_else(validate::unreadable)?.is_empty() {
         new.take(fields::TEAMS); // client-side `teams: []` means "not changing teams"
     }
     if let Some(old) = old {

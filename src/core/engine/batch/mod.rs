@@ -155,10 +155,7 @@ fn parse_body(body: &str) -> Result<Value> {
 
 fn load_tree(stored: &mut Load<'_>, id: &str) -> Result<Option<User>> {
     let Some(text) = stored(id)? else { return Ok(None) };
-    match json::parse(&text) {
-        Ok(Value::Object(user)) => Ok(Some(user)),
-        _ => Err(ApiError::input(format!("stored user '{id}' is not a JSON object"))),
-    }
+    tree_of(&text).map(Some).ok_or_else(|| ApiError::input(format!("stored user '{id}' is not a JSON object")))
 }
 
 /// The response of the tree path, in the same layout as the record path's.
