@@ -3,22 +3,40 @@
 //! until it returns a [`Commit`]. Each round loads strictly more, so the loop ends; the bound
 //! only guards against a core bug.
 
+use crate::core::model::set;
 use crate::core::model::user::User;
 use crate::core::ops::{Commit, Need, Snapshot, Step};
 use crate::core::wire::error::{ApiError, OpError, Operation};
 
-/// What a shell loads for a [`Need`].
-pub struct Loaded {
+/// Storage as the driver sees it: two reads, each of many keys at once.
+pub trait Loader {
     /// Each asked-for id with its stored user (`None`: not stored).
-    pub users: Vec<(String, Option<User>)>,
-    /// Index lists (normalized name → holders): the ones asked for, and any others the shell
-    /// finds cheap to add (the names the loaded users hold), which saves a round.
-    pub names: Vec<(String, Vec<String>)>,
+    fn users(&mut self, ids: &[String]) -> Result<Vec<(String, Option<User>)>, ApiError>;
+    /// Each asked-for username index list: name key → ids of holders (empty: none).
+    fn names(&mut self, keys: &[String]) -> Result<Vec<(String, Vec<String>)>, ApiError>;
 }
 
-/// Storage as the driver sees it.
-pub trait Loader {
-    fn load(&mut self, need: &Need) -> Result<Loaded, ApiError>;
+/// Loads what `need` asks for into `snap`: the users, then the index lists asked for with the
+/// lists of the names the loaded users hold (a rename then needs no round of its own).
+pub fn load(loader: &mut dyn Loader, snap: &mut Snapshot, need: &Need) -> Result<(), ApiError> {
+    let mut held = Vec::new();
+    if !need.users.is_empty() {
+        for (id, user) in loader.users(&need.users)? {
+            held.extend(snap.load_user(id, user));
+        }
+    }
+    let mut keys = Vec::new();
+    for key in need.names.iter().cloned().chain(held) {
+        if !snap.names.contains_key(&key) {
+            set::insert(&mut keys, key);
+        }
+    }
+    if !keys.is_empty() {
+        for (key, ids) in loader.names(&keys)? {
+            snap.names.entry(key).or_insert(ids);
+        }
+    }
+    Ok(())
 }
 
 /// Most rounds an operation takes (upserts take two: users with their names, then holders).
@@ -37,13 +55,7 @@ pub fn drive(
     let fail = |error| OpError { op, error };
     for _ in 0..MAX_ROUNDS {
         match f(&snap).map_err(fail)? {
-            Step::Need(need) => {
-                let loaded = loader.load(&need).map_err(fail)?;
-                snap.load_users(loaded.users);
-                for (name, ids) in loaded.names {
-                    snap.names.entry(name).or_insert(ids);
-                }
-            }
+            Step::Need(need) => load(loader, &mut snap, &need).map_err(fail)?,
             Step::Done(commit) => return Ok(commit),
         }
     }

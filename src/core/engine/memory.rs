@@ -3,12 +3,11 @@
 //! what an operation needs from maps, run it again, apply the commit.
 
 use super::answers;
-use super::drive::{self, Loaded, Loader, OpFn};
+use super::drive::{self, Loader, OpFn};
 use crate::core::access::auth::{self, Caller, Claims};
 use crate::core::model::settings::AppSettings;
 use crate::core::model::user::User;
-use crate::core::model::username;
-use crate::core::ops::{self, Commit, Need, Snapshot};
+use crate::core::ops::{self, Commit, Snapshot};
 use crate::core::query::cursor::Page;
 use crate::core::query::{order, payload};
 use crate::core::wire::error::{OpError, Operation, Result};
@@ -17,23 +16,15 @@ use crate::core::wire::time::Timestamp;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// Loads from the maps. A loaded user's index list costs nothing to add: the operation then
-/// needs no round for its names (renames included).
+/// Loads from the maps.
 struct MemoryLoader<'a>(&'a MemoryStore);
 
 impl Loader for MemoryLoader<'_> {
-    fn load(&mut self, need: &Need) -> Result<Loaded> {
-        let store = self.0;
-        let users: Vec<(String, Option<User>)> =
-            need.users.iter().map(|id| (id.clone(), store.users.get(id).cloned())).collect();
-        let held: Vec<String> = users.iter().filter_map(|(_, u)| u.as_ref().and_then(username::held_key)).collect();
-        let names = need
-            .names
-            .iter()
-            .cloned()
-            .chain(held)
-            .map(|n| (n.clone(), store.names.get(&n).cloned().unwrap_or_default()));
-        Ok(Loaded { users, names: names.collect() })
+    fn users(&mut self, ids: &[String]) -> Result<Vec<(String, Option<User>)>> {
+        Ok(ids.iter().map(|id| (id.clone(), self.0.users.get(id).cloned())).collect())
+    }
+    fn names(&mut self, keys: &[String]) -> Result<Vec<(String, Vec<String>)>> {
+        Ok(keys.iter().map(|k| (k.clone(), self.0.names.get(k).cloned().unwrap_or_default())).collect())
     }
 }
 

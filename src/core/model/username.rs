@@ -184,9 +184,9 @@ impl Held {
     pub fn of(user: &User) -> Option<Held> {
         held_name(user).map(|name| Held { key: skeleton::key(&name), name })
     }
-    /// Whether `other` holds a name this one collides with under `rule`.
-    fn collides(&self, other: &User, rule: Rule) -> bool {
-        match Held::of(other) {
+    /// Whether `other` (the name another user holds) collides with this one under `rule`.
+    fn collides(&self, other: Option<&Held>, rule: Rule) -> bool {
+        match other {
             Some(o) if rule.skeletons => o.key == self.key,
             Some(o) => o.name == self.name,
             None => false,
@@ -204,8 +204,12 @@ pub struct Change<'a> {
 }
 
 impl<'a> Change<'a> {
-    pub fn new(before: Option<&'a User>, after: &'a User) -> Self {
-        Change { before, after, before_name: before.and_then(Held::of), after_name: Held::of(after) }
+    /// `before_name` is the name `before` holds, as read when it was loaded ([`Held::of`]).
+    pub fn new(before: Option<&'a User>, before_name: Option<&Held>, after: &'a User) -> Self {
+        // A name kept by a user still active is the name held before, normalized before.
+        let kept = before_name.filter(|_| after.is_active() && before.and_then(name_of) == name_of(after));
+        let after_name = kept.cloned().or_else(|| Held::of(after));
+        Change { before, after, before_name: before_name.cloned(), after_name }
     }
 }
 
@@ -213,7 +217,8 @@ impl<'a> Change<'a> {
 /// the current state of any user (the batch's new state overrides stored state).
 pub trait Holders {
     fn holders(&self, key: &str) -> &[String];
-    fn user(&self, id: &str) -> Option<&User>;
+    /// The current state of `id` (`None`: not stored, or not loaded) with the name it holds.
+    fn user(&self, id: &str) -> Option<(&User, Option<&Held>)>;
     /// Whether `id`'s state is known (stored, or known to be missing).
     fn is_loaded(&self, id: &str) -> bool;
 }
@@ -286,8 +291,8 @@ pub fn check(changes: &[Change<'_>], rule: Rule, h: &dyn Holders) -> Result<()> 
             if other == me || !set::insert(&mut seen, other) {
                 continue;
             }
-            let Some(other_user) = h.user(other) else { continue };
-            if !held.collides(other_user, rule) {
+            let Some((other_user, other_held)) = h.user(other) else { continue };
+            if !held.collides(other_held, rule) {
                 continue; // stale index entry, a batch user that renamed away, or a lookalike
             }
             if mode == UniqueMode::App {
@@ -330,7 +335,7 @@ pub fn index_updates(changes: &[Change<'_>], h: &dyn Holders) -> IndexUpdates {
     for (key, ids, _, lost) in lists.iter_mut() {
         let before = ids.len();
         ids.retain(|id| match h.user(id) {
-            Some(u) => held_key(u).as_ref() == Some(key),
+            Some((_, held)) => held.map(|h| &h.key) == Some(key),
             None => !h.is_loaded(id), // unknown: keep; known to be missing: drop
         });
         if ids.len() != before {

@@ -32,7 +32,7 @@ use crate::core::access::auth::Caller;
 use crate::core::model::set;
 use crate::core::model::settings::AppSettings;
 use crate::core::model::user::User;
-use crate::core::model::username::{self, Change, Holders};
+use crate::core::model::username::{self, Change, Held, Holders};
 use crate::core::query::tenancy;
 use crate::core::wire::error::Result;
 use serde_json::{Map, Value};
@@ -44,6 +44,8 @@ pub struct Snapshot {
     pub settings: AppSettings,
     /// Loaded users that are stored, by id.
     users: BTreeMap<String, User>,
+    /// The names the loaded users hold, by id (sorted): each is read once, at load.
+    held: Vec<(String, Held)>,
     /// Ids loaded and found not stored, sorted.
     absent: Vec<String>,
     /// Loaded username index lists: normalized name → ids of users holding it.
@@ -54,25 +56,28 @@ impl Snapshot {
     pub fn new(settings: AppSettings) -> Self {
         Snapshot { settings, ..Default::default() }
     }
-    /// Records a loaded user; `None` means loaded and not stored. Operations ask only for ids
-    /// not loaded yet, so an id is loaded once; a repeated load is ignored.
-    pub fn load_user(&mut self, id: String, user: Option<User>) {
+    /// Records a loaded user; `None` means loaded and not stored. Returns the index key of the
+    /// name the user holds. Operations ask only for ids not loaded yet, so an id is loaded once;
+    /// a repeated load is ignored.
+    pub fn load_user(&mut self, id: String, user: Option<User>) -> Option<String> {
         if self.is_loaded(&id) {
-            return;
+            return None;
         }
         match user {
             Some(u) => {
+                let held = Held::of(&u);
+                let key = held.as_ref().map(|h| h.key.clone());
+                if let Some(held) = held {
+                    let at = self.held.partition_point(|(h, _)| *h < id);
+                    self.held.insert(at, (id.clone(), held));
+                }
                 self.users.insert(id, u);
+                key
             }
             None => {
                 set::insert(&mut self.absent, id);
+                None
             }
-        }
-    }
-    /// [`Snapshot::load_user`] for each loaded user.
-    pub fn load_users(&mut self, loaded: impl IntoIterator<Item = (String, Option<User>)>) {
-        for (id, user) in loaded {
-            self.load_user(id, user);
         }
     }
     /// Whether `id` was loaded (stored or not).
@@ -84,7 +89,12 @@ impl Snapshot {
     }
     /// A loaded user's stored record (`None`: not loaded, or not stored).
     pub fn stored_user(&self, id: &str) -> Option<&User> {
-        self.users.get(id)
+        self.stored(id)
+    }
+    /// The name a loaded, stored user holds.
+    fn held(&self, id: &str) -> Option<&Held> {
+        let at = self.held.partition_point(|(h, _)| h.as_str() < id);
+        self.held.get(at).filter(|(h, _)| h == id).map(|(_, held)| held)
     }
     fn missing_users<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Vec<String> {
         let missing = set::of(ids.into_iter().filter(|id| !self.is_loaded(id)));
@@ -127,35 +137,40 @@ fn need_users(users: Vec<String>) -> Step {
 /// The batch's new states layered over the snapshot, for uniqueness checks.
 struct View<'a> {
     snap: &'a Snapshot,
-    /// The batch's users by id (a batch holds each id once).
-    batch: Vec<(&'a str, &'a User)>,
-}
-
-impl View<'_> {
-    fn in_batch(&self, id: &str) -> Option<&User> {
-        self.batch.iter().rev().find(|(b, _)| *b == id).map(|(_, u)| *u)
-    }
+    /// The batch's users by id (a batch holds each id once), with the names they hold.
+    batch: Vec<(&'a str, &'a User, Option<&'a Held>)>,
 }
 
 impl Holders for View<'_> {
     fn holders(&self, norm: &str) -> &[String] {
         self.snap.names.get(norm).map_or(&[], Vec::as_slice)
     }
-    fn user(&self, id: &str) -> Option<&User> {
-        self.in_batch(id).or_else(|| self.snap.stored(id))
+    fn user(&self, id: &str) -> Option<(&User, Option<&Held>)> {
+        match self.batch.iter().rev().find(|(b, _, _)| *b == id) {
+            Some((_, user, held)) => Some((*user, *held)),
+            None => self.snap.stored(id).map(|u| (u, self.snap.held(id))),
+        }
     }
     fn is_loaded(&self, id: &str) -> bool {
-        self.in_batch(id).is_some() || self.snap.is_loaded(id)
+        self.batch.iter().any(|(b, _, _)| *b == id) || self.snap.is_loaded(id)
     }
 }
 
 /// Shared tail of every write: load index lists and holders, check uniqueness, build the commit.
 /// `changes` are each user's stored state (borrowed from the snapshot) and new state.
 fn finish(snap: &Snapshot, changes: Vec<(Option<&User>, User)>, response: Value, status: u16) -> Result<Step> {
-    let refs: Vec<Change<'_>> = changes.iter().map(|(b, a)| Change::new(*b, a)).collect();
+    let id_of = |u: &User| u.get("id").and_then(Value::as_str).map(str::to_string);
+    let refs: Vec<Change<'_>> =
+        changes.iter().map(|(b, a)| Change::new(*b, id_of(a).and_then(|id| snap.held(&id)), a)).collect();
     let names: Vec<String> =
         username::names_touched(&refs).into_iter().filter(|n| !snap.names.contains_key(n)).collect();
-    let view = View { snap, batch: changes.iter().filter_map(|(_, a)| Some((a.get("id")?.as_str()?, a))).collect() };
+    let view = View {
+        snap,
+        batch: refs
+            .iter()
+            .filter_map(|c| Some((c.after.get("id")?.as_str()?, c.after, c.after_name.as_ref())))
+            .collect(),
+    };
     let rule = username::Rule::of(&snap.settings);
     let mode = rule.mode;
     // Holders come from the lists of the names the batch will hold. Once those are loaded (an

@@ -40,12 +40,11 @@ pub use users::*;
 pub use webhooks::*;
 
 use super::sql::{Arg, Db};
-use crate::core::engine::drive::{Loaded, Loader};
+use crate::core::engine::drive::Loader;
 use crate::core::model::settings::AppSettings;
 use crate::core::model::skeleton;
 use crate::core::model::user::User;
-use crate::core::model::username;
-use crate::core::ops::{Commit, Need};
+use crate::core::ops::Commit;
 use crate::core::query::cursor::{Page, Seek, Walk};
 use crate::core::query::index::{self, Candidates, CustomValue, IndexRow, Plan};
 use crate::core::query::order::{self, InOrder};

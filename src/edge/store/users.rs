@@ -4,8 +4,9 @@
 
 use super::*;
 
-/// Rebuilds the username index from the users' columns: lists keyed by [`username::held_key`]
-/// (an index written before skeleton keys, or with another table, lists names under other keys).
+/// Rebuilds the username index from the users' columns: lists keyed by
+/// [`crate::core::model::username::held_key`] (an index written before skeleton keys, or with
+/// another table, lists names under other keys).
 pub(super) fn rebuild_names(db: &Db) -> Result<(), ApiError> {
     let sql = "SELECT id, name_norm FROM users WHERE deactivated = 0 AND deleted = 0 AND name_norm != '' ORDER BY id";
     let mut lists: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
@@ -53,8 +54,7 @@ pub(super) fn load_names(db: &Db, norms: &[String]) -> Result<Vec<(String, Vec<S
     Ok(norms.iter().map(|n| (n.clone(), found.remove(n).unwrap_or_default())).collect())
 }
 
-/// The core's loads, from SQL. A loaded user's own index list comes with it (as in memory):
-/// one round less for renames.
+/// The core's loads, from SQL.
 pub struct SqlLoader<'a> {
     pub db: &'a Db,
     /// The index columns of every user loaded (the state before the write), by id.
@@ -62,17 +62,15 @@ pub struct SqlLoader<'a> {
 }
 
 impl Loader for SqlLoader<'_> {
-    fn load(&mut self, need: &Need) -> Result<Loaded, ApiError> {
-        let users = load_users(self.db, &need.users)?;
+    fn users(&mut self, ids: &[String]) -> Result<Vec<(String, Option<User>)>, ApiError> {
+        let users = load_users(self.db, ids)?;
         for (id, u) in &users {
             self.before.insert(id.clone(), u.as_ref().map(index::index_row));
         }
-        let mut norms = need.names.clone();
-        norms.extend(users.iter().filter_map(|(_, u)| u.as_ref().and_then(username::held_key)));
-        norms.sort();
-        norms.dedup();
-        let names = if norms.is_empty() { Vec::new() } else { load_names(self.db, &norms)? };
-        Ok(Loaded { users, names })
+        Ok(users)
+    }
+    fn names(&mut self, keys: &[String]) -> Result<Vec<(String, Vec<String>)>, ApiError> {
+        load_names(self.db, keys)
     }
 }
 

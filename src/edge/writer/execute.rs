@@ -26,11 +26,8 @@ pub(super) fn authorize<'a>(
     let mut loader = SqlLoader { db, before: BTreeMap::new() };
     let mut snap = Snapshot::new(settings.clone());
     if let Caller::User(id) = &cmd.claims.caller {
-        let loaded = loader.load(&Need { users: vec![id.clone()], names: Vec::new() })?;
-        let cutoff = loaded.users.first().and_then(|(_, u)| u.as_ref()).and_then(user::revocation_cutoff);
-        auth::check_user_revocation(&cmd.claims, cutoff)?;
-        snap.load_users(loaded.users);
-        snap.names.extend(loaded.names);
+        drive::load(&mut loader, &mut snap, &Need { users: vec![id.clone()], names: Vec::new() })?;
+        auth::check_user_revocation(&cmd.claims, snap.stored_user(id).and_then(user::revocation_cutoff))?;
     }
     Ok((snap, loader))
 }
