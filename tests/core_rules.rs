@@ -139,6 +139,21 @@ fn upsert_batch_is_all_or_nothing() {
 }
 
 #[test]
+fn a_write_failing_after_its_loads_leaves_every_user_stored() {
+    // The store lends the users an operation loads; they come back whatever the outcome.
+    let mut s = MemoryStore::new();
+    set_mode(&mut s, "app");
+    upsert(&mut s, json!([{"id": "keep", "v": 1}, {"id": "holder", "name": "Taken"}])).unwrap();
+    let before = s.users.clone();
+    assert_code(upsert(&mut s, json!([{"id": "keep", "v": 2}, {"id": "new", "name": "taken"}])), 6, 400);
+    assert_code(partial(&mut s, &as_user("keep"), json!([{"id": "holder", "set": {"v": 3}}])), 17, 403);
+    assert_eq!(s.users, before, "every loaded user is back, unchanged");
+    upsert(&mut s, json!([{"id": "keep", "v": 2}])).unwrap();
+    assert_eq!(get(&s, "keep")["v"], 2);
+    assert_eq!(get(&s, "holder")["name"], "Taken");
+}
+
+#[test]
 fn upsert_batch_size_and_shape_errors() {
     let mut s = MemoryStore::new();
     let users: Vec<Value> = (0..101).map(|i| json!({"id": format!("u{i}")})).collect();

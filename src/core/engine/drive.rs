@@ -45,17 +45,18 @@ const MAX_ROUNDS: usize = 8;
 /// An operation over a snapshot, as the core defines them: what the driver runs.
 pub type OpFn<'a> = dyn Fn(&Snapshot) -> crate::core::wire::error::Result<Step> + 'a;
 
-/// Runs `f` to its commit, loading into `snap` what it asks for.
+/// Runs `f` to its commit, loading into `snap` what it asks for (the shell keeps `snap`: what
+/// was loaded, whether the operation succeeded or not).
 pub fn drive(
     loader: &mut dyn Loader,
-    mut snap: Snapshot,
+    snap: &mut Snapshot,
     op: Operation,
     f: &dyn Fn(&Snapshot) -> Result<Step, ApiError>,
 ) -> Result<Commit, OpError> {
     let fail = |error| OpError { op, error };
     for _ in 0..MAX_ROUNDS {
-        match f(&snap).map_err(fail)? {
-            Step::Need(need) => load(loader, &mut snap, &need).map_err(fail)?,
+        match f(snap).map_err(fail)? {
+            Step::Need(need) => load(loader, snap, &need).map_err(fail)?,
             Step::Done(commit) => return Ok(commit),
         }
     }

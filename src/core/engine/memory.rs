@@ -16,12 +16,13 @@ use crate::core::wire::time::Timestamp;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// Loads from the maps.
-struct MemoryLoader<'a>(&'a MemoryStore);
+/// Loads from the maps. Users move out into the snapshot, not copied: [`MemoryStore::run`]
+/// moves them back when the operation ends.
+struct MemoryLoader<'a>(&'a mut MemoryStore);
 
 impl Loader for MemoryLoader<'_> {
     fn users(&mut self, ids: &[String]) -> Result<Vec<(String, Option<User>)>> {
-        Ok(ids.iter().map(|id| (id.clone(), self.0.users.get(id).cloned())).collect())
+        Ok(ids.iter().map(|id| (id.clone(), self.0.users.remove(id))).collect())
     }
     fn names(&mut self, keys: &[String]) -> Result<Vec<(String, Vec<String>)>> {
         Ok(keys.iter().map(|k| (k.clone(), self.0.names.get(k).cloned().unwrap_or_default())).collect())
@@ -43,7 +44,12 @@ impl MemoryStore {
     /// Runs an operation to completion and applies its writes; returns the commit, whose users
     /// have moved into the store (`users` is left empty: the response holds what callers see).
     pub fn run(&mut self, op: Operation, f: &OpFn<'_>) -> std::result::Result<Commit, OpError> {
-        let mut commit = drive::drive(&mut MemoryLoader(self), Snapshot::new(self.settings.clone()), op, f)?;
+        let mut snap = Snapshot::new(self.settings.clone());
+        let result = drive::drive(&mut MemoryLoader(self), &mut snap, op, f);
+        // The users the loader moved out come back, whatever the outcome; a commit then
+        // replaces the ones it wrote.
+        self.users.extend(snap.into_users());
+        let mut commit = result?;
         self.apply(&mut commit);
         Ok(commit)
     }

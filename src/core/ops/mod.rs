@@ -96,6 +96,10 @@ impl Snapshot {
         let at = self.held.partition_point(|(h, _)| h.as_str() < id);
         self.held.get(at).filter(|(h, _)| h == id).map(|(_, held)| held)
     }
+    /// The loaded users that are stored, by id: what the snapshot gives back to its shell.
+    pub fn into_users(self) -> impl Iterator<Item = (String, User)> {
+        self.users.into_iter()
+    }
     fn missing_users<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Vec<String> {
         let missing = set::of(ids.into_iter().filter(|id| !self.is_loaded(id)));
         missing.into_iter().map(str::to_string).collect()

@@ -10,7 +10,7 @@ pub(super) fn guest(db: &Db, env: &Env, body: &[u8], v2: bool, at: Timestamp) ->
     let settings = store::load_settings(db)?;
     let request = ops::GuestRequest::parse(&parse_body(body)?, v2, &settings)?;
     let mut loader = SqlLoader { db, before: BTreeMap::new() };
-    let commit = drive::drive(&mut loader, Snapshot::new(settings), crate::core::Operation::CreateGuest, &|s| {
+    let commit = drive::drive(&mut loader, &mut Snapshot::new(settings), crate::core::Operation::CreateGuest, &|s| {
         ops::create_guest(&request, at, s)
     })
     .map_err(|e| e.error)?;

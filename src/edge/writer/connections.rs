@@ -71,9 +71,9 @@ pub(super) fn connect(
         .ok_or_else(|| ApiError::input("json.user_id is a required field"))?
         .to_string();
     let details = payload.get("user_details").cloned().unwrap_or(Value::Null);
-    let (snap, mut loader) = authorize(db, cmd, settings)?;
+    let (mut snap, mut loader) = authorize(db, cmd, settings)?;
     let caller = &cmd.claims.caller;
-    let commit = drive::drive(&mut loader, snap, crate::core::Operation::Connect, &|s| {
+    let commit = drive::drive(&mut loader, &mut snap, crate::core::Operation::Connect, &|s| {
         ops::connect_user(&user_id, &details, caller, at, s)
     })
     .map_err(|e| e.error)?;

@@ -55,14 +55,14 @@ pub(super) fn execute(
 ) -> Result<Answer, OpError> {
     let op = cmd.route.op();
     let fail = |error| OpError { op, error };
-    let (snap, mut loader) = authorize(db, cmd, settings).map_err(fail)?;
+    let (mut snap, mut loader) = authorize(db, cmd, settings).map_err(fail)?;
     let body = request_body(db, cmd, body).map_err(fail)?;
     let ctx = Ctx { db, cmd, settings, body: &body, at };
     if let Some(answer) = answer_without_driver(&ctx, &snap, presence).map_err(fail)? {
         return Ok(answer);
     }
     let operation = driven_operation(&ctx).map_err(fail)?;
-    let commit = drive::drive(&mut loader, snap, op, &*operation)?;
+    let commit = drive::drive(&mut loader, &mut snap, op, &*operation)?;
     store::commit(db, &commit, &loader.before, at).map_err(fail)?;
     let change = match cmd.route {
         Route::Deactivate(_) => UserChange::Deactivated,

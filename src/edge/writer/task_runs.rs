@@ -65,7 +65,7 @@ pub(super) fn task_step(db: &Db, task: &store::TaskRow, id: &str, at: Timestamp)
     let Some((op, step)) = tasks::step_operation(task.kind, id, &task.options, at) else {
         return export(db, id).map(|e| (e, None, None)).map_err(|e| e.reason);
     };
-    let commit = drive::drive(&mut loader, Snapshot::new(settings), op, &*step).map_err(|e| e.error.reason)?;
+    let commit = drive::drive(&mut loader, &mut Snapshot::new(settings), op, &*step).map_err(|e| e.error.reason)?;
     let shown = commit.response.get("user").cloned().unwrap_or(Value::Null);
     let change = match task.kind {
         TaskKind::Deactivate => UserChange::Deactivated,
