@@ -48,7 +48,7 @@ fn validate_user_makes_the_checks_upsert_makes_on_one_user() {
 fn store_verify_token_applies_app_policy_and_user_revocation() {
     let mut s = MemoryStore::new();
     let now = Timestamp::from_secs(T0);
-    s.upsert_users(&json!({"users": {"jo": {"id": "jo"}}}), &Caller::Server, now).unwrap();
+    s.upsert_users(json!({"users": {"jo": {"id": "jo"}}}), &Caller::Server, now).unwrap();
     let old = auth::user_token("jo", None, Some(T0 - 10), "k");
     assert_eq!(s.verify_token(&old, "k", now).unwrap().caller, Caller::User("jo".into()));
     // Per-user cutoff, set by a partial update.

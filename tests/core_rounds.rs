@@ -62,7 +62,7 @@ fn store_with(n: usize, unique: &str) -> MemoryStore {
     s.update_app(&json!({ "enforce_unique_usernames": unique }), &Caller::Server).unwrap();
     for chunk in (0..n).collect::<Vec<_>>().chunks(100) {
         let body = batch(chunk.iter().copied(), |i| format!("User {i}"));
-        s.upsert_users(&body, &Caller::Server, Timestamp::from_millis(NOW)).unwrap();
+        s.upsert_users(body, &Caller::Server, Timestamp::from_millis(NOW)).unwrap();
     }
     s
 }

@@ -28,7 +28,7 @@ fn as_user(id: &str) -> Caller {
 fn upsert(s: &mut MemoryStore, users: Value) -> Result<Value, OpError> {
     let map: serde_json::Map<String, Value> =
         users.as_array().unwrap().iter().map(|u| (u["id"].as_str().unwrap().to_string(), u.clone())).collect();
-    s.upsert_users(&json!({ "users": map }), &server(), at(0)).map(|c| c.response)
+    s.upsert_users(json!({ "users": map }), &server(), at(0)).map(|c| c.response)
 }
 fn partial(s: &mut MemoryStore, caller: &Caller, entries: Value) -> Result<Value, OpError> {
     s.partial_update_users(&json!({ "users": entries }), caller, at(5)).map(|c| c.response)
@@ -56,7 +56,7 @@ fn assert_code(r: Result<Value, OpError>, code: i32, status: u16) -> OpError {
 #[test]
 fn upsert_creates_with_defaults_and_answers_201() {
     let mut s = MemoryStore::new();
-    let c = s.upsert_users(&json!({"users": {"u1": {"id": "u1", "book": "dune"}}}), &server(), at(0)).unwrap();
+    let c = s.upsert_users(json!({"users": {"u1": {"id": "u1", "book": "dune"}}}), &server(), at(0)).unwrap();
     assert_eq!(c.status, 201);
     assert_eq!(c.response["membership_deletion_task_id"], "");
     let u = &c.response["users"]["u1"];
@@ -75,7 +75,7 @@ fn upsert_replaces_custom_data_keeps_created_at_and_role() {
     let mut s = MemoryStore::new();
     upsert(&mut s, json!([{"id": "u1", "role": "admin", "favorite_color": "green", "name": "A", "teams": ["red"]}]))
         .unwrap();
-    let c = s.upsert_users(&json!({"users": {"u1": {"id": "u1", "book": "dune"}}}), &server(), at(1000)).unwrap();
+    let c = s.upsert_users(json!({"users": {"u1": {"id": "u1", "book": "dune"}}}), &server(), at(1000)).unwrap();
     let u = &c.response["users"]["u1"];
     assert_eq!(u["book"], "dune");
     assert!(u.get("favorite_color").is_none(), "absent custom fields are removed");
@@ -84,7 +84,7 @@ fn upsert_replaces_custom_data_keeps_created_at_and_role() {
     assert_eq!(u["teams"], json!(["red"]), "omitted teams keep the stored ones");
     assert_eq!(u["created_at"], at(0).to_string());
     assert_eq!(u["updated_at"], at(1000).to_string());
-    let c = s.upsert_users(&json!({"users": {"u1": {"id": "u1", "role": "user"}}}), &server(), at(2000)).unwrap();
+    let c = s.upsert_users(json!({"users": {"u1": {"id": "u1", "role": "user"}}}), &server(), at(2000)).unwrap();
     assert_eq!(c.response["users"]["u1"]["role"], "user", "a server token may change the role");
 }
 
@@ -116,7 +116,7 @@ fn upsert_reserved_fields_are_refused_and_server_fields_ignored() {
     let mut echo = r["users"]["u1"].clone();
     echo["privacy_settings"] = json!({"typing_indicators": {"enabled": false}});
     echo["created_at"] = json!("1999-01-01T00:00:00Z"); // any well-formed time: the server keeps its own
-    let again = s.upsert_users(&json!({"users": {"u1": echo}}), &server(), at(7)).unwrap().response;
+    let again = s.upsert_users(json!({"users": {"u1": echo}}), &server(), at(7)).unwrap().response;
     let u = &again["users"]["u1"];
     assert_eq!(u["created_at"], r["users"]["u1"]["created_at"]);
     assert_ne!(u["updated_at"], r["users"]["u1"]["updated_at"]);
@@ -176,7 +176,7 @@ fn upsert_batch_size_and_shape_errors() {
         json!({"users": {"a": {"id": "a", "teams": "red"}}}),
         json!({"users": {"a": {"id": "a", "role": 1}}}),
     ] {
-        let e = s.upsert_users(&body, &server(), at(0)).unwrap_err();
+        let e = s.upsert_users(body.clone(), &server(), at(0)).unwrap_err();
         assert_eq!((e.error.code, e.error.status), (4, 400), "{body}");
         assert_eq!(e.op, Operation::UpdateUsers);
     }
@@ -207,16 +207,16 @@ fn upsert_with_a_user_token() {
     upsert(&mut s, json!([{"id": "me", "role": "admin", "teams": ["red"]}, {"id": "other"}])).unwrap();
     let me = as_user("me");
     let ok =
-        s.upsert_users(&json!({"users": {"me": {"id": "me", "color": "blue", "role": "admin"}}}), &me, at(1)).unwrap();
+        s.upsert_users(json!({"users": {"me": {"id": "me", "color": "blue", "role": "admin"}}}), &me, at(1)).unwrap();
     assert_eq!(ok.response["users"]["me"]["color"], "blue");
-    let r = s.upsert_users(&json!({"users": {"other": {"id": "other", "x": 1}}}), &me, at(1)).map(|c| c.response);
+    let r = s.upsert_users(json!({"users": {"other": {"id": "other", "x": 1}}}), &me, at(1)).map(|c| c.response);
     assert_code(r, 17, 403);
-    let r = s.upsert_users(&json!({"users": {"me": {"id": "me", "role": "user"}}}), &me, at(1)).map(|c| c.response);
+    let r = s.upsert_users(json!({"users": {"me": {"id": "me", "role": "user"}}}), &me, at(1)).map(|c| c.response);
     assert_code(r, 17, 403);
-    let r = s.upsert_users(&json!({"users": {"me": {"id": "me", "teams": ["blue"]}}}), &me, at(1)).map(|c| c.response);
+    let r = s.upsert_users(json!({"users": {"me": {"id": "me", "teams": ["blue"]}}}), &me, at(1)).map(|c| c.response);
     assert_err(r, 17, 403, "UpdateUsers failed with error: \"user teams can only be updated server-side\"");
     for same in [json!(["red"]), json!([]), Value::Null] {
-        let r = s.upsert_users(&json!({"users": {"me": {"id": "me", "teams": same}}}), &me, at(1)).map(|c| c.response);
+        let r = s.upsert_users(json!({"users": {"me": {"id": "me", "teams": same}}}), &me, at(1)).map(|c| c.response);
         assert!(r.is_ok(), "teams {same} is not a change");
     }
     assert_eq!(get(&s, "other").get("x"), None);
@@ -612,7 +612,7 @@ fn deactivation_frees_the_name_and_blocks_connect_and_upsert() {
     let e = partial(&mut s, &me, json!([{"id": "a", "set": {"mood": "x"}}])).unwrap_err();
     assert_eq!((e.error.code, e.error.status), (4, 400));
     assert_eq!(e.message(), "UpdateUsersPartial failed with error: \"user 'a' was deactivated\"");
-    let e = s.upsert_users(&json!({"users": {"a": {"id": "a"}}}), &me, at(21)).unwrap_err();
+    let e = s.upsert_users(json!({"users": {"a": {"id": "a"}}}), &me, at(21)).unwrap_err();
     assert!(e.message().contains("was deactivated"), "{}", e.message());
     let revoke = json!([{"id": "a", "set": {"revoke_tokens_issued_before": "2020-01-01T00:00:00Z"}}]);
     assert!(partial(&mut s, &server(), revoke).is_ok());

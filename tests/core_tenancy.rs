@@ -22,7 +22,7 @@ fn store(settings: Value) -> MemoryStore {
     let mut s = MemoryStore::new();
     s.update_app(&settings, &Caller::Server).unwrap();
     s.upsert_users(
-        &json!({"users": {
+        json!({"users": {
             "a1": {"id": "a1", "name": "Ann", "teams": ["A"]},
             "a2": {"id": "a2", "name": "Bob", "teams": ["A"], "role": "guest"},
             "b1": {"id": "b1", "name": "Ann", "teams": ["B"], "secret": "b-only"},
@@ -140,14 +140,13 @@ fn server_only_fields_refuse_user_token_writes_and_survive_them() {
 
     // An upsert replaces custom data wholesale, but what it omits of a server-only path stays.
     let upsert = |u: Value| json!({"users": {"a1": u}});
-    s.upsert_users(&upsert(json!({"id": "a1", "name": "Ann", "color": "red"})), &me, T0).unwrap();
+    s.upsert_users(upsert(json!({"id": "a1", "name": "Ann", "color": "red"})), &me, T0).unwrap();
     assert_eq!(s.users["a1"]["verified"], true);
     assert_eq!(s.users["a1"]["billing"], json!({"tier": "pro"}));
-    s.upsert_users(&upsert(json!({"id": "a1", "verified": true, "billing": {"tier": "pro", "x": 1}})), &me, T0)
-        .unwrap();
-    refused(s.upsert_users(&upsert(json!({"id": "a1", "verified": false})), &me, T0), "verified");
-    refused(s.upsert_users(&upsert(json!({"id": "a1", "billing": "none"})), &me, T0), "billing.tier");
-    refused(s.upsert_users(&upsert(json!({"id": "a1", "billing": {"tier": "free"}})), &me, T0), "billing.tier");
+    s.upsert_users(upsert(json!({"id": "a1", "verified": true, "billing": {"tier": "pro", "x": 1}})), &me, T0).unwrap();
+    refused(s.upsert_users(upsert(json!({"id": "a1", "verified": false})), &me, T0), "verified");
+    refused(s.upsert_users(upsert(json!({"id": "a1", "billing": "none"})), &me, T0), "billing.tier");
+    refused(s.upsert_users(upsert(json!({"id": "a1", "billing": {"tier": "free"}})), &me, T0), "billing.tier");
 
     // Connect: user_details may not change them either, and never removes them.
     refused(s.connect_user("a1", &json!({"verified": false}), &me, T0), "verified");

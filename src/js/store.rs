@@ -57,7 +57,7 @@ impl UserStore {
             }
             other => other,
         };
-        answer(op, self.inner.upsert_users(&object([("users", users)]), &call.caller, call.now).map(|c| c.response))
+        answer(op, self.inner.upsert_users(object([("users", users)]), &call.caller, call.now).map(|c| c.response))
     }
 
     /// `PATCH /users` with `[{id, set, unset}]`. Returns `{users: {id: user}}`.

@@ -69,9 +69,10 @@ impl MemoryStore {
         }
     }
 
+    /// `POST /users`; the users move out of `body`.
     pub fn upsert_users(
         &mut self,
-        body: &Value,
+        body: Value,
         caller: &Caller,
         now: Timestamp,
     ) -> std::result::Result<Commit, OpError> {

@@ -16,8 +16,14 @@ use crate::core::wire::time::Timestamp;
 use serde_json::Value;
 
 /// Parses `POST /users` `{users: {id: user}}` and checks everything that needs no stored data.
-fn parse_upsert(body: &Value, caller: &Caller) -> Result<Vec<(String, User)>> {
-    let users = match body_object(body)?.get("users") {
+/// The users move out of the body.
+fn parse_upsert(body: Value, caller: &Caller) -> Result<Vec<(String, User)>> {
+    body_object(&body)?;
+    let users = match body {
+        Value::Object(mut body) => body.remove("users"),
+        _ => None,
+    };
+    let users = match users {
         Some(Value::Object(m)) => m,
         Some(Value::Array(_)) => return Err(ApiError::field("users", "users must be an object keyed by user id")),
         None | Some(Value::Null) => return Err(ApiError::field("users", "users is a required field")),
@@ -26,18 +32,19 @@ fn parse_upsert(body: &Value, caller: &Caller) -> Result<Vec<(String, User)>> {
     check_batch_len(users.len(), "users")?;
     let mut out = Vec::with_capacity(users.len());
     for (key, value) in users {
-        out.push((key.clone(), parse_upsert_user(key, value, caller)?));
+        let user = parse_upsert_user(&key, value, caller)?;
+        out.push((key, user));
     }
     Ok(out)
 }
 
 /// One user of `POST /users`, keyed `key`: the checks that need no stored data. Returns it
 /// without nulls and server-computed fields.
-fn parse_upsert_user(key: &str, value: &Value, caller: &Caller) -> Result<User> {
+fn parse_upsert_user(key: &str, value: Value, caller: &Caller) -> Result<User> {
     let Value::Object(input) = value else {
         return Err(ApiError::field(format!("users[{key}]"), format!("users[{key}] must be an object")));
     };
-    clean_input(key, input.clone(), caller)
+    clean_input(key, input, caller)
 }
 
 /// One input user of `POST /users` keyed `key`, in either form: its id, no reserved fields
@@ -122,14 +129,15 @@ fn merge_upsert_one(old: Option<&User>, input: User, caller: &Caller, now: Times
 pub struct UpsertBatch(Vec<(String, User)>);
 
 impl UpsertBatch {
-    pub fn parse(body: &Value, caller: &Caller) -> Result<Self> {
+    /// The batch of `body`, whose users it takes.
+    pub fn parse(body: Value, caller: &Caller) -> Result<Self> {
         parse_upsert(body, caller).map(UpsertBatch)
     }
 }
 
 /// `POST /users`: creates missing users, replaces existing ones' data. All or nothing.
 pub fn upsert_users(body: &Value, caller: &Caller, now: Timestamp, snap: &Snapshot) -> Result<Step> {
-    upsert_parsed(&UpsertBatch::parse(body, caller)?, caller, now, snap)
+    upsert_parsed(&UpsertBatch::parse(body.clone(), caller)?, caller, now, snap)
 }
 
 /// [`upsert_users`] of a parsed batch.
@@ -160,14 +168,14 @@ pub fn upsert_parsed(batch: &UpsertBatch, caller: &Caller, now: Timestamp, snap:
 /// The merge `upsert_users` applies to one user, exposed for callers that hold the user.
 pub fn merge_upsert(old: Option<&User>, input: &Value, caller: &Caller, now: Timestamp) -> Result<User> {
     let id = input.get("id").and_then(Value::as_str).unwrap_or_default();
-    merge_upsert_one(old, parse_upsert_user(id, input, caller)?, caller, now)
+    merge_upsert_one(old, parse_upsert_user(id, input.clone(), caller)?, caller, now)
 }
 
 /// The checks `upsert_users` makes on one user before it looks at stored data: an object with
 /// a valid `id`, no reserved fields, built-in fields of the right types, custom data ≤ 5 KiB.
 pub fn validate_user(input: &Value) -> Result<()> {
     let id = input.get("id").and_then(Value::as_str).unwrap_or_default();
-    parse_upsert_user(id, input, &Caller::Server).map(|_| ())
+    parse_upsert_user(id, input.clone(), &Caller::Server).map(|_| ())
 }
 
 /// `POST /users` over users the caller holds, without unique usernames: the new state of each
@@ -180,7 +188,7 @@ pub fn merge_upsert_batch(
     now: Timestamp,
 ) -> Result<Vec<User>> {
     let mut out = Vec::new();
-    for (id, input) in parse_upsert(body, caller)? {
+    for (id, input) in parse_upsert(body.clone(), caller)? {
         let old = stored(&id)?;
         out.push(merge_upsert_one(old.as_ref(), input, caller, now)?);
     }

@@ -145,7 +145,7 @@ fn driven_operation<'a>(ctx: &Ctx<'a>) -> Result<Box<OpFn<'a>>, ApiError> {
     let (body, caller, at) = (ctx.body, &ctx.cmd.claims.caller, ctx.at);
     Ok(match &ctx.cmd.route {
         Route::Upsert => {
-            let batch = ops::UpsertBatch::parse(body, caller)?;
+            let batch = ops::UpsertBatch::parse(body.clone(), caller)?;
             Box::new(move |s| ops::upsert_parsed(&batch, caller, at, s))
         }
         Route::Partial => {
