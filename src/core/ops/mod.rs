@@ -19,14 +19,12 @@ pub use guest::{create_guest, GuestRequest};
 pub use lifecycle::{deactivate_user, delete_user, reactivate_user, restore_users};
 pub use partial_update::{
     apply_partial, apply_partial_update, carry_partial, check_partial_permissions, partial_entry, partial_target,
-    partial_update_batch, partial_update_parsed, partial_update_users, PartialBatch,
+    partial_update_parsed, partial_update_users, PartialBatch,
 };
 pub(crate) use rules::body_object;
 pub use rules::{carry_server_state, require_server, ts_text};
 pub use settings::{get_app, update_app};
-pub use upsert::{
-    clean_input, merge_upsert, merge_upsert_batch, merge_user, upsert_parsed, upsert_users, validate_user, UpsertBatch,
-};
+pub use upsert::{clean_input, merge_upsert, merge_user, upsert_parsed, upsert_users, validate_user, UpsertBatch};
 
 use crate::core::access::auth::Caller;
 use crate::core::model::set;

@@ -146,20 +146,3 @@ pub fn apply_partial_update(old: &User, entry: &Value, caller: &Caller, now: Tim
     check_update_permissions(&upd, caller)?;
     apply_partial(Some(old), &upd, caller, now)
 }
-
-/// `PATCH /users` over users the caller holds (default app settings, no unique usernames): the
-/// new state of each user of the batch, in order, all or nothing. `stored` loads a user by id.
-/// The tree-building path of [`crate::core::engine::batch::partial_update`].
-pub fn partial_update_batch(
-    body: &Value,
-    stored: &mut dyn FnMut(&str) -> Result<Option<User>>,
-    caller: &Caller,
-    now: Timestamp,
-) -> Result<Vec<User>> {
-    let mut out = Vec::new();
-    for upd in parse_partial(body, caller, &AppSettings::default())? {
-        let old = stored(&upd.id)?;
-        out.push(apply_partial(old.as_ref(), &upd, caller, now)?);
-    }
-    Ok(out)
-}

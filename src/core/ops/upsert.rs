@@ -177,20 +177,3 @@ pub fn validate_user(input: &Value) -> Result<()> {
     let id = input.get("id").and_then(Value::as_str).unwrap_or_default();
     parse_upsert_user(id, input.clone(), &Caller::Server).map(|_| ())
 }
-
-/// `POST /users` over users the caller holds, without unique usernames: the new state of each
-/// user of the batch, in the batch's order, all or nothing. `stored` loads a user by id. The
-/// tree-building path of [`crate::core::engine::batch::upsert`].
-pub fn merge_upsert_batch(
-    body: &Value,
-    stored: &mut dyn FnMut(&str) -> Result<Option<User>>,
-    caller: &Caller,
-    now: Timestamp,
-) -> Result<Vec<User>> {
-    let mut out = Vec::new();
-    for (id, input) in parse_upsert(body.clone(), caller)? {
-        let old = stored(&id)?;
-        out.push(merge_upsert_one(old.as_ref(), input, caller, now)?);
-    }
-    Ok(out)
-}

@@ -9,22 +9,24 @@
 //! record cannot hold exactly (an escaped key, custom data within a few bytes of the limit, a
 //! path through an escaped member, …) goes through the same rules as a `serde_json` tree, alone,
 //! so the other users' records are written as they would be without it. Every error leaves the
-//! whole batch to the operation over trees ([`ops::merge_upsert_batch`],
-//! [`ops::partial_update_batch`]), which decides which error comes first and words it exactly as
-//! `POST /users` and `PATCH /users` do. Both give equal JSON for the same input
+//! whole batch to the operation over trees ([`upsert_trees`], [`partial_trees`]: the operations
+//! `UserStore` runs, through the same driver), which decides which error comes first and words
+//! it exactly as `POST /users` and `PATCH /users` do. Both give equal JSON for the same input
 //! (`tests/core_batch.rs` compares them on a seeded corpus).
 
 use crate::core::access::auth::Caller;
+use crate::core::engine::drive::{self, Loader, OpFn};
 use crate::core::model::edit::FieldEdit;
 use crate::core::model::fields::Kind;
 use crate::core::model::partial::{self, FieldPath};
 use crate::core::model::record::{Field, Record, FIELD_DEPTH};
 use crate::core::model::scan::{Measure, Scan};
+use crate::core::model::settings::AppSettings;
 use crate::core::model::user::{self, User, MAX_BATCH, MAX_NESTING};
 use crate::core::model::username::{Normalizer, Sink};
 use crate::core::model::validate;
-use crate::core::ops;
-use crate::core::wire::error::{ApiError, Result};
+use crate::core::ops::{self, Snapshot};
+use crate::core::wire::error::{ApiError, Operation, Result};
 use crate::core::wire::json;
 use crate::core::wire::time::Timestamp;
 use serde_json::{Map, Value};
@@ -64,10 +66,11 @@ pub fn upsert(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Timestamp
     }
 }
 
-/// [`upsert`] over `serde_json` trees alone: the reference the record path must agree with.
+/// [`upsert`] over `serde_json` trees alone, through the driver as `UserStore` runs it: the
+/// reference the record path must agree with.
 pub fn upsert_trees(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Timestamp) -> Result<Written> {
-    let tree = parse_body(body)?;
-    let users = ops::merge_upsert_batch(&tree, &mut |id| load_tree(stored, id), caller, now)?;
+    let batch = ops::UpsertBatch::parse(parse_body(body)?, caller)?;
+    let users = drive_trees(stored, Operation::UpdateUsers, &|s| ops::upsert_parsed(&batch, caller, now, s))?;
     Ok(write_trees(&users, true))
 }
 
@@ -80,11 +83,34 @@ pub fn partial_update(body: &str, stored: &mut Load<'_>, caller: &Caller, now: T
     }
 }
 
-/// [`partial_update`] over `serde_json` trees alone: the reference the record path must agree with.
+/// [`partial_update`] over `serde_json` trees alone, through the driver as `UserStore` runs
+/// it: the reference the record path must agree with.
 pub fn partial_trees(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Timestamp) -> Result<Written> {
-    let tree = parse_body(body)?;
-    let users = ops::partial_update_batch(&tree, &mut |id| load_tree(stored, id), caller, now)?;
+    let batch = ops::PartialBatch::parse(&parse_body(body)?, caller, &AppSettings::default())?;
+    let users =
+        drive_trees(stored, Operation::UpdateUsersPartial, &|s| ops::partial_update_parsed(&batch, caller, now, s))?;
     Ok(write_trees(&users, false))
+}
+
+/// Runs a write over trees through the driver with default app settings (unique usernames
+/// off); returns the users it writes, in the batch's order.
+fn drive_trees(stored: &mut Load<'_>, op: Operation, f: &OpFn<'_>) -> Result<Vec<User>> {
+    let mut snap = Snapshot::new(AppSettings::default());
+    let commit = drive::drive(&mut TreeLoader(stored), &mut snap, op, f).map_err(|e| e.error)?;
+    Ok(commit.users)
+}
+
+/// The stored users as trees of the texts `stored` gives. No index lists: the batch exports
+/// do not check unique usernames.
+struct TreeLoader<'s, 'l>(&'s mut Load<'l>);
+
+impl Loader for TreeLoader<'_, '_> {
+    fn users(&mut self, ids: &[String]) -> Result<Vec<(String, Option<User>)>> {
+        ids.iter().map(|id| Ok((id.clone(), load_tree(self.0, id)?))).collect()
+    }
+    fn names(&mut self, keys: &[String]) -> Result<Vec<(String, Vec<String>)>> {
+        Ok(keys.iter().map(|k| (k.clone(), Vec::new())).collect())
+    }
 }
 
 /// Normalizes a JSON array of names (`["John Doe", …]`) into the JSON array of their
