@@ -31,11 +31,16 @@ fn parse_partial(body: &Value, caller: &Caller, settings: &AppSettings) -> Resul
         if !set::insert(&mut seen, upd.id.clone()) {
             return Err(ApiError::field("users", format!("user '{}' appears more than once in the batch", upd.id)));
         }
-        check_update_permissions(&upd, caller)?;
-        tenancy::check_partial(&upd, caller, settings)?;
+        check_entry(&upd, caller, settings)?;
         out.push(upd);
     }
     Ok(out)
+}
+
+/// The checks of one parsed entry that need no stored data: who may write what, and tenancy.
+fn check_entry(upd: &PartialUpdate, caller: &Caller, settings: &AppSettings) -> Result<()> {
+    check_update_permissions(upd, caller)?;
+    tenancy::check_partial(upd, caller, settings)
 }
 
 /// Who may write what in a `PATCH /users` entry, for both paths: a user token only its own
@@ -103,8 +108,7 @@ pub fn apply_partial(old: Option<&User>, upd: &PartialUpdate, caller: &Caller, n
 /// repeated ids), with default app settings.
 pub fn partial_entry(entry: &Value, caller: &Caller) -> Result<PartialUpdate> {
     let upd = PartialUpdate::parse(entry)?;
-    check_update_permissions(&upd, caller)?;
-    tenancy::check_partial(&upd, caller, &AppSettings::default())?;
+    check_entry(&upd, caller, &AppSettings::default())?;
     Ok(upd)
 }
 
