@@ -54,15 +54,18 @@ fn parse(table: &'static str) -> Vec<Run> {
     let mut start = 0u32;
     for line in table.lines() {
         let Some(at) = line.find([':', '=', '+']) else { continue };
-        let (delta, rest) = line.split_at(at);
+        // `at` and `at + 1` are character boundaries (the marks are ASCII): the checked splits
+        // cannot fail, and leave no panic (with its formatting) in the binary.
+        let Some((delta, rest)) = line.split_at_checked(at) else { continue };
         let Ok(delta) = u32::from_str_radix(delta, 16) else { continue };
         start += delta;
-        let (count, key) = match rest.split_at(1) {
-            (":", key) => (Some(1), key),
-            (_, counted) => match counted.split_once(',') {
+        let (count, key) = match rest.split_at_checked(1) {
+            Some((":", key)) => (Some(1), key),
+            Some((_, counted)) => match counted.split_once(',') {
                 Some((n, key)) => (u32::from_str_radix(n, 16).ok(), key),
                 None => (None, ""),
             },
+            None => (None, ""),
         };
         if let (Some(count), false) = (count, key.is_empty()) {
             out.push(Run { start, count, step: rest.starts_with('+'), key });

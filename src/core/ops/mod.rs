@@ -161,9 +161,8 @@ impl Holders for View<'_> {
 /// Shared tail of every write: load index lists and holders, check uniqueness, build the commit.
 /// `changes` are each user's stored state (borrowed from the snapshot) and new state.
 fn finish(snap: &Snapshot, changes: Vec<(Option<&User>, User)>, response: Value, status: u16) -> Result<Step> {
-    let id_of = |u: &User| u.get("id").and_then(Value::as_str).map(str::to_string);
-    let refs: Vec<Change<'_>> =
-        changes.iter().map(|(b, a)| Change::new(*b, id_of(a).and_then(|id| snap.held(&id)), a)).collect();
+    let held = |u: &User| u.get("id").and_then(Value::as_str).and_then(|id| snap.held(id));
+    let refs: Vec<Change<'_>> = changes.iter().map(|(b, a)| Change::new(*b, held(a), a)).collect();
     let names: Vec<String> =
         username::names_touched(&refs).into_iter().filter(|n| !snap.names.contains_key(n)).collect();
     let view = View {

@@ -106,7 +106,11 @@ struct TreeLoader<'s, 'l>(&'s mut Load<'l>);
 
 impl Loader for TreeLoader<'_, '_> {
     fn users(&mut self, ids: &[String]) -> Result<Vec<(String, Option<User>)>> {
-        ids.iter().map(|id| Ok((id.clone(), load_tree(self.0, id)?))).collect()
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push((id.clone(), load_tree(self.0, id)?));
+        }
+        Ok(out)
     }
     fn names(&mut self, keys: &[String]) -> Result<Vec<(String, Vec<String>)>> {
         Ok(keys.iter().map(|k| (k.clone(), Vec::new())).collect())
