@@ -21,6 +21,7 @@ use crate::core::model::fields::Kind;
 use crate::core::model::partial::{self, FieldPath};
 use crate::core::model::record::{Field, Record, FIELD_DEPTH};
 use crate::core::model::scan::{Measure, Scan};
+use crate::core::model::set;
 use crate::core::model::settings::AppSettings;
 use crate::core::model::user::{self, User, MAX_BATCH, MAX_NESTING};
 use crate::core::model::username::{Normalizer, Sink};
@@ -251,14 +252,14 @@ fn load_texts<'i>(ids: impl Iterator<Item = &'i str>, stored: &mut Load<'_>) -> 
 /// Reads the members of the object at the cursor, calling `member` with each key; keys must be
 /// plain and distinct.
 fn members<'a>(scan: &mut Scan<'a>, mut member: impl FnMut(&mut Scan<'a>, &'a str) -> Option<()>) -> Option<()> {
+    // Sorted, so a batch of 100 ids is checked in about 700 comparisons rather than 5,000.
     let mut seen: Vec<&'a str> = Vec::new();
     let mut more = scan.open(b'{', b'}')?;
     while more {
         let key = scan.string()?.plain()?;
-        if seen.contains(&key) {
+        if !set::insert(&mut seen, key) {
             return None;
         }
-        seen.push(key);
         scan.eat(b':')?;
         member(scan, key)?;
         more = scan.more(b'}')?;
