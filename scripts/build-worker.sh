@@ -25,8 +25,11 @@ echo "$features" > build/features
 wasm_features="--enable-bulk-memory --enable-nontrapping-float-to-int --enable-reference-types --enable-sign-ext
   --enable-exception-handling --enable-multivalue --enable-mutable-globals"
 # --converge and --low-memory-unused as for the npm package (scripts/build-pkg.sh says why).
+# ROSTER_KEEP_NAMES=1 keeps the function names, for profiles (bench/worker-profile.mjs).
+strip="--strip-debug --strip-producers"
+if [ "${ROSTER_KEEP_NAMES:-}" = 1 ]; then strip="-g"; fi
 # shellcheck disable=SC2086
-wasm-opt -Oz --converge --low-memory-unused --strip-debug --strip-producers $wasm_features \
+wasm-opt -Oz --converge --low-memory-unused $strip $wasm_features \
   build/index_bg.wasm -o build/index_bg.opt.wasm
 mv build/index_bg.opt.wasm build/index_bg.wasm
 raw=$(stat -c %s build/index_bg.wasm)

@@ -100,8 +100,9 @@ function stageWorker(hooks, root = ROOT) {
  * Starts the Worker. Options: `persistTo` (reuse a KV directory: a restart), `key`, `secret`,
  * `hooks` (false: no test hooks), `vars` (more `--var`s), `root` (another checkout's build/
  * and wrangler.toml).
- * Returns {baseURL, port, key, secret, persistTo, serverToken, logs(), stop()}; stop() keeps
- * the KV directory so a restart can reuse it.
+ * Returns {baseURL, port, inspectorPort, key, secret, persistTo, serverToken, logs(), stop()};
+ * stop() keeps the KV directory so a restart can reuse it. `inspectorPort` is the DevTools
+ * endpoint of workerd (`bench/worker-profile.mjs` profiles through it).
  */
 export async function startWorker(opts = {}) {
   const key = opts.key ?? `test${randomBytes(6).toString('hex')}`;
@@ -191,7 +192,7 @@ export async function startWorker(opts = {}) {
     clearTimeout(timer);
   }
   return {
-    baseURL, port, key, secret, persistTo,
+    baseURL, port, inspectorPort, key, secret, persistTo,
     serverToken: signJwt({ server: true }, secret),
     logs: () => output,
     stop,
