@@ -356,6 +356,26 @@ test("upsertUsers: each record is its own slice of the body, whatever characters
   }
 });
 
+test("strings of every length and script cross into wasm intact", () => {
+  // Strings of 128 characters or more skip the glue's ASCII loop (scripts/build-pkg.sh): short
+  // and long, ASCII first or not, astral characters at the edges, each must arrive as it left.
+  const pieces = ["a", "é", "李", "😀", "\u007f", "\u0080", "~"];
+  const texts = [];
+  for (const len of [1, 2, 127, 128, 129, 1000]) {
+    for (const lead of pieces) texts.push(lead.repeat(len).slice(0, len * lead.length));
+    texts.push("x".repeat(len - 1) + "😀", "😀" + "y".repeat(len));
+  }
+  const users = Object.fromEntries(texts.map((text, i) => [`u${i}`, { id: `u${i}`, note: text }]));
+  const stored = new Map(texts.map((text, i) => [`u${i}`, JSON.stringify({ id: `u${i}`, kept: text, role: "user" })]));
+  const out = JSON.parse(upsertUsers(JSON.stringify({ users: Object.fromEntries(Object.entries(users).slice(0, 100)) }), stored, { now: T0 }).body);
+  for (const [id, user] of Object.entries(users).slice(0, 100)) assert.equal(out.users[id].note, user.note, id);
+  const store = new UserStore();
+  store.upsertUsers(texts.slice(0, 100).map((text, i) => ({ id: `u${i}`, note: text })), { now: T0 });
+  const read = store.queryUsers({ id: { $in: texts.slice(0, 100).map((_, i) => `u${i}`) } }, [], { limit: 100 }).users;
+  for (const u of read) assert.equal(u.note, texts[Number(u.id.slice(1))], u.id);
+  assert.equal(read.length, Math.min(100, texts.length));
+});
+
 test("upsertUsers and partialUpdateUsers throw the endpoints' errors and write nothing", () => {
   const stored = { u1: JSON.stringify(mergeUpsert(null, { id: "u1" }, { now: T0 })) };
   throwsRoster(() => upsertUsers('{"users": {"u1": {"id": "u1", "online": true}}}', stored), 4, 400, /users\[u1\]\.online is a reserved field/);
