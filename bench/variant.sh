@@ -23,5 +23,6 @@ wasm-bindgen --target web --no-typescript --out-dir "$out/bindgen" --out-name ro
 wasm-opt $wasm_opt --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --enable-reference-types --enable-multivalue \
   "$out/bindgen/roster_bg.wasm" -o "$out/pkg/roster_bg.wasm"
+bash scripts/patch-glue.sh "$out/bindgen/roster.js"   # as the package's glue is
 cp "$out/bindgen/roster.js" src/js/package/node.js "$out/pkg/"
 echo "$out/pkg/node.js: wasm $(wc -c < "$out/pkg/roster_bg.wasm") bytes raw, $(gzip -9c "$out/pkg/roster_bg.wasm" | wc -c) gzip"

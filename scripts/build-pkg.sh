@@ -16,18 +16,8 @@ bindgen=target/js-bindgen
 rm -rf "$bindgen"
 wasm-bindgen --target web --no-typescript --out-dir "$bindgen" --out-name roster \
   "target/wasm32-unknown-unknown/$profile/roster.wasm"
-# wasm-bindgen's glue copies the ASCII start of every string passed into wasm one character at a
-# time in JavaScript, then hands the rest to TextEncoder.encodeInto. For long strings (request
-# bodies, stored records) encodeInto alone is about 4x faster on ASCII text: strings of 128
-# characters or more skip the loop (the batch entry points 1.09-1.13x on small ASCII users,
-# BENCHMARKS.md). The line must be there exactly once: a wasm-bindgen upgrade that changes it
-# fails the build rather than silently dropping the change.
-loop='    for (; offset < len; offset++) {'
-if [ "$(grep -cxF "$loop" "$bindgen/roster.js")" != 1 ]; then
-  echo "build-pkg: wasm-bindgen's string loop not found once in roster.js; update scripts/build-pkg.sh" >&2
-  exit 1
-fi
-sed -i 's/^    for (; offset < len; offset++) {$/    for (; offset < len \&\& len < 128; offset++) {/' "$bindgen/roster.js"
+# Long strings enter wasm through TextEncoder.encodeInto alone (scripts/patch-glue.sh says why).
+bash scripts/patch-glue.sh "$bindgen/roster.js"
 
 mkdir -p pkg
 rm -f pkg/*.js pkg/*.d.ts pkg/*.wasm
