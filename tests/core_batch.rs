@@ -474,25 +474,48 @@ fn a_user_a_record_cannot_hold_leaves_the_others_as_they_are() {
         ("u1".to_string(), r#"{"id":"u1","role":"user","x":{"b":1},"created_at":"2024-01-01T00:00:00Z"}"#.to_string()),
         ("u2".to_string(), r#"{"id":"u2","a\"b":0,"created_at":"2024-01-01T00:00:00Z"}"#.to_string()),
     ]);
-    let upsert = |body: &str| batch::upsert_records(body, &mut loader(&stored), &Caller::Server, NOW).unwrap();
-    let alone = upsert(&format!("{{\"users\": {{{u1}}}}}")).expect("decided on records");
-    let mixed_body = format!("{{\"users\": {{{u1}, {u2}}}}}");
-    let mixed = upsert(&mixed_body).expect("decided without leaving the batch");
-    assert_eq!(record_of(&mixed, "u1"), record_of(&alone, "u1"));
-    let trees = batch::upsert_trees(&mixed_body, &mut loader(&stored), &Caller::Server, NOW).unwrap();
-    assert_eq!(record_of(&mixed, "u2"), record_of(&trees, "u2"));
+    let (_, alone, trees) = one_user_alone(
+        batch::upsert_records,
+        batch::upsert_trees,
+        &stored,
+        &|us| format!("{{\"users\": {{{us}}}}}"),
+        u1,
+        u2,
+    );
     assert_ne!(record_of(&trees, "u1"), record_of(&alone, "u1"), "the tree path writes u1 otherwise");
 
     let e1 = r#"{"id": "u1", "set": {"x.c": 2,  "name": "Bo"}}"#;
     let e2 = r#"{"id": "u2", "set": {"a\"b": 2}}"#;
-    let partial = |body: &str| batch::partial_records(body, &mut loader(&stored), &Caller::Server, NOW).unwrap();
-    let alone = partial(&format!("{{\"users\": [{e1}]}}")).expect("decided on records");
-    let mixed_body = format!("{{\"users\": [{e1}, {e2}]}}");
-    let mixed = partial(&mixed_body).expect("decided without leaving the batch");
-    assert_eq!(record_of(&mixed, "u1"), record_of(&alone, "u1"));
-    let trees = batch::partial_trees(&mixed_body, &mut loader(&stored), &Caller::Server, NOW).unwrap();
-    assert_eq!(record_of(&mixed, "u2"), record_of(&trees, "u2"));
+    let (mixed, _, trees) = one_user_alone(
+        batch::partial_records,
+        batch::partial_trees,
+        &stored,
+        &|us| format!("{{\"users\": [{us}]}}"),
+        e1,
+        e2,
+    );
     assert_eq!(parsed(&mixed), parsed(&trees));
+}
+
+/// Runs `first` alone and `first, second` together (`body` wraps the users), the second being a
+/// user the record path cannot hold: `first`'s record is as it is alone, `second`'s as the tree
+/// path writes it. Returns the results together, alone, and of the tree path.
+fn one_user_alone(
+    records: Op,
+    trees: Tree,
+    stored: &BTreeMap<String, String>,
+    body: &dyn Fn(&str) -> String,
+    first: &str,
+    second: &str,
+) -> (Written, Written, Written) {
+    let run = |text: &str| records(text, &mut loader(stored), &Caller::Server, NOW).unwrap();
+    let alone = run(&body(first)).expect("decided on records");
+    let mixed_body = body(&format!("{first}, {second}"));
+    let mixed = run(&mixed_body).expect("decided without leaving the batch");
+    assert_eq!(record_of(&mixed, "u1"), record_of(&alone, "u1"));
+    let trees = trees(&mixed_body, &mut loader(stored), &Caller::Server, NOW).unwrap();
+    assert_eq!(record_of(&mixed, "u2"), record_of(&trees, "u2"));
+    (mixed, alone, trees)
 }
 
 #[test]
