@@ -56,6 +56,8 @@ const NAMES: &[&str] = &[
     "O'Brien",
     "a\\nb",
     "caf\\u00e9",
+    "smile \\ud83d\\ude00",
+    "\\uD835\\uDC00 bold",
     "q\\\"uote",
     "tab\\there",
     "Ⅻ ½",
@@ -438,8 +440,9 @@ fn normalize_names_agrees_with_normalize() {
     for _ in 0..300 {
         let mut names: Vec<String> = (0..r.below(50)).map(|_| format!("\"{}\"", r.pick(NAMES))).collect();
         if r.chance(10) {
-            // An escaped surrogate pair: the scanner leaves it to serde_json.
-            names.push("\"Smile \\ud83d\\ude00 \\u0130\\u00c9\"".to_string());
+            // Escaped surrogate pairs (an emoji, 𝐀 and 𠀀, letters beyond the BMP), read by the
+            // scanner as one character each.
+            names.push("\"Smile \\ud83d\\ude00 \\u0130\\u00c9 \\ud835\\udc00\\ud840\\udc00\"".to_string());
         }
         let text = format!("[{}]", names.join(", "));
         let expected: Vec<Value> = json::parse(&text)
@@ -516,6 +519,22 @@ fn one_user_alone(
     let trees = trees(&mixed_body, &mut loader(stored), &Caller::Server, NOW).unwrap();
     assert_eq!(record_of(&mixed, "u2"), record_of(&trees, "u2"));
     (mixed, alone, trees)
+}
+
+#[test]
+fn surrogate_escapes_are_read_in_pairs() {
+    // `json.dumps` (Python's default) writes every character beyond the BMP as an escaped pair:
+    // the record path reads such users itself, as the tree path does.
+    let none = BTreeMap::new();
+    let body = r#"{"users": {"u1": {"id": "u1", "name": "Zo\u00eb \ud83d\ude00", "bio": "\ud835\udc00"}}}"#;
+    let fast = batch::upsert_records(body, &mut loader(&none), &Caller::Server, NOW).unwrap();
+    let slow = batch::upsert_trees(body, &mut loader(&none), &Caller::Server, NOW).unwrap();
+    assert_eq!(parsed(&fast.expect("decided on records")), parsed(&slow));
+    // A lone surrogate is refused, as serde_json words it.
+    let lone = r#"{"users": {"u1": {"id": "u1", "name": "\ud83d"}}}"#;
+    assert!(batch::upsert_records(lone, &mut loader(&none), &Caller::Server, NOW).unwrap().is_none());
+    let e = batch::upsert(lone, &mut loader(&none), &Caller::Server, NOW).unwrap_err();
+    assert_eq!((e.code, e.reason.starts_with("invalid JSON body")), (4, true), "{e:?}");
 }
 
 #[test]

@@ -140,8 +140,8 @@ impl<'a> Scan<'a> {
         Some(true)
     }
 
-    /// A string token. Escapes are checked; a `\u` escape of a surrogate (serde_json reads only
-    /// some of those) is left to the tree-building path.
+    /// A string token. Escapes are checked: a surrogate escape is read only as half of a pair,
+    /// high then low (serde_json refuses the others, and the tree-building path words that).
     pub fn string(&mut self) -> Option<Str<'a>> {
         self.eat(b'"')?;
         let bytes = self.bytes();
@@ -179,14 +179,35 @@ impl<'a> Scan<'a> {
         self.at += 1;
         match c {
             b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(()),
-            b'u' => {
-                let hex = self.text.get(self.at..self.at + 4)?;
-                self.at += 4;
-                let unit = u32::from_str_radix(hex, 16).ok()?;
-                (!hex.starts_with('+') && !(0xD800..0xE000).contains(&unit)).then_some(())
-            }
+            b'u' => match self.unit()? {
+                // A character beyond the Basic Multilingual Plane, as `json.dumps` and others
+                // write it: a high surrogate, then a low one.
+                0xD800..=0xDBFF => {
+                    self.eat_raw(b'\\')?;
+                    self.eat_raw(b'u')?;
+                    (0xDC00..=0xDFFF).contains(&self.unit()?).then_some(())
+                }
+                // A lone low surrogate.
+                0xDC00..=0xDFFF => None,
+                _ => Some(()),
+            },
             _ => None,
         }
+    }
+
+    /// The four hex digits of a `\u` escape, as a UTF-16 code unit.
+    fn unit(&mut self) -> Option<u32> {
+        let hex = self.text.get(self.at..self.at + 4)?;
+        self.at += 4;
+        if hex.starts_with('+') {
+            return None;
+        }
+        u32::from_str_radix(hex, 16).ok()
+    }
+
+    /// Consumes byte `c` where the cursor is (no whitespace before it).
+    fn eat_raw(&mut self, c: u8) -> Option<()> {
+        (*self.bytes().get(self.at)? == c).then(|| self.at += 1)
     }
 
     /// Skips one value, validating it and measuring it; returns its text. Values nesting deeper
@@ -364,7 +385,6 @@ mod tests {
             "[1,]",
             "{\"a\" 1}",
             "{1:2}",
-            "\"\\ud83d\\ude00\"",
             "\"\\x\"",
             "\"a\u{1}b\"",
             "[1 2]",
@@ -373,5 +393,23 @@ mod tests {
         }
         assert!(Scan::new("[[[]]]").value(2).is_none());
         assert!(Scan::new("[[[]]]").value(3).is_some());
+    }
+
+    #[test]
+    fn reads_surrogate_escapes_in_pairs_only() {
+        // A pair is one character beyond the BMP: read, as serde_json reads it.
+        for text in [r#""\ud83d\ude00""#, r#""a\uD83D\uDE00b\udbff\udfff""#, r#"{"\ud83d\ude00": "\ud800\udc00"}"#] {
+            let (_, m) = Scan::new(text).value(64).unwrap();
+            let exact = json::text(&json::parse(text).unwrap()).len();
+            assert!(m.size >= exact, "{text}");
+        }
+        assert_eq!(Scan::new(r#""\ud83d\ude00""#).string().and_then(Str::value).as_deref(), Some("😀"));
+        // Anything else is left to serde_json, which refuses it.
+        for text in
+            [r#""\ude00""#, r#""\ud83d""#, r#""\ud83dx""#, r#""\ud83d\u0041""#, r#""\ud83d\ud83d""#, r#""\ud83d\""#]
+        {
+            assert_eq!(Scan::new(text).value(64), None, "{text}");
+            assert!(json::parse(text).is_err(), "{text}");
+        }
     }
 }

@@ -109,10 +109,19 @@ impl Normalizer {
             // `\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r` and `\t` stand for characters that are
             // not letters or digits: dropped. Only `\uXXXX` can be one.
             if chars.next()? == 'u' {
-                let hex = chars.as_str().get(..4)?;
-                let unit = u32::from_str_radix(hex, 16).ok()?;
-                self.char(char::from_u32(unit)?, out);
-                chars = chars.as_str().get(4..)?.chars();
+                let rest = chars.as_str();
+                let unit = |at: usize| u32::from_str_radix(rest.get(at..at + 4)?, 16).ok();
+                let high = unit(0)?;
+                // A character beyond the BMP is a pair of escapes, `\uD83D\uDE00` (the scanner
+                // read the pair as one).
+                let (c, len) = match high {
+                    0xD800..=0xDBFF if rest.get(4..6) == Some("\\u") => {
+                        (0x1_0000 + ((high - 0xD800) << 10) + (unit(6)?.checked_sub(0xDC00)?), 10)
+                    }
+                    _ => (high, 4),
+                };
+                self.char(char::from_u32(c)?, out);
+                chars = rest.get(len..)?.chars();
             }
         }
         Some(())
