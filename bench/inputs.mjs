@@ -271,7 +271,18 @@ export const SHAPES = [
     partialLabel: "5 set, 2 unset",
     names: "mixed",
   },
+  {
+    key: "escaped",
+    label: "the non-ASCII users, written ASCII-only (\\u escapes, emoji as surrogate pairs: Python's json.dumps default)",
+    partialLabel: "4 set, 1 unset",
+    names: "scripts",
+    like: "nonascii",
+  },
 ];
+
+/** JSON text written ASCII-only, as Python's `json.dumps` writes it by default: every
+ * character beyond ASCII as a `\u` escape, those beyond the BMP as a surrogate pair. */
+const asciiOnly = (text) => text.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 
 /** A seeded PRNG per (shape, user, purpose), so each input is the same whatever else is built. */
 const seeded = (shapeIndex, i, purpose) => rng((shapeIndex + 1) * 1_000_003 + i * 31 + purpose);
@@ -288,6 +299,13 @@ export function shapeInputs(key, { batch = 100, nameCount = 10_000 } = {}) {
   const s = SHAPES.findIndex((x) => x.key === key);
   if (s < 0) throw new Error(`unknown shape ${key}`);
   const shape = SHAPES[s];
+  if (shape.like) {
+    // The same users as another shape, each text written ASCII-only (the seeds stay objects).
+    const like = shapeInputs(shape.like, { batch, nameCount });
+    const stored = new Map([...like.stored].map(([id, text]) => [id, asciiOnly(text)]));
+    const [partialBody, upsertBody, namesBody] = [like.partialBody, like.upsertBody, like.namesBody].map(asciiOnly);
+    return { stored, seed: like.seed, partialBody, upsertBody, namesBody };
+  }
   if (shape.key === "mixed") {
     return { ...coreInputs({ batch, nameCount }), seed: Array.from({ length: batch }, (_, i) => inputUser(i)) };
   }
