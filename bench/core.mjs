@@ -5,8 +5,9 @@
 // same inputs plus JSON.stringify of the same response: what every implementation pays.
 //
 // Each workload runs on several shapes of user (bench/inputs.mjs `SHAPES`: small flat users,
-// nested custom objects, arrays, non-ASCII text, custom data near 5 KiB, and the previous
-// inputs), each reported in its own table, then the median across shapes. Three comparisons:
+// nested custom objects, arrays, non-ASCII text, custom data near 5 KiB, the previous inputs,
+// and the non-ASCII users written ASCII-only as Python's json.dumps writes them), each reported
+// in its own table, then the median across shapes. Three comparisons:
 // - the package's batch entry points (`partialUpdateUsers`, `upsertUsers`, `normalizeUsernames`)
 //   ÷ the lean JavaScript's, stored users as JSON text (what storage returns);
 // - the package's per-object functions (`applyPartialUpdate`, `mergeUpsert`,
