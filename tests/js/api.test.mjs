@@ -376,6 +376,30 @@ test("strings of every length and script cross into wasm intact", () => {
   assert.equal(read.length, Math.min(100, texts.length));
 });
 
+test("bodies written ASCII-only, as Python's json.dumps writes them, give what their UTF-8 form gives", () => {
+  // Every character beyond ASCII escaped, emoji and other astral characters as surrogate pairs.
+  const asciiOnly = (text) => text.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  const names = ["Zoë 😀", "Δημήτρης", "李小龙 𠀀", "𝐀lice", "plain"];
+  const users = Object.fromEntries(names.map((name, i) => [`u${i}`, { id: `u${i}`, name, bio: `${name} ✨`, tags: [name] }]));
+  const stored = new Map(names.map((name, i) => [`u${i}`, JSON.stringify(mergeUpsert(null, { id: `u${i}`, city: name }, { now: T0 }))]));
+  const storedAscii = new Map([...stored].map(([id, text]) => [id, asciiOnly(text)]));
+  const body = JSON.stringify({ users });
+  assert.match(asciiOnly(body), /\\ud83d\\ude00/);
+  const plain = upsertUsers(body, stored, { now: T0 + 1000 });
+  const escaped = upsertUsers(asciiOnly(body), storedAscii, { now: T0 + 1000 });
+  assert.deepEqual(JSON.parse(escaped.body), JSON.parse(plain.body));
+  for (const id of Object.keys(users)) assert.deepEqual(JSON.parse(escaped.users[id]), JSON.parse(plain.users[id]), id);
+  const patch = JSON.stringify({ users: names.map((name, i) => ({ id: `u${i}`, set: { "address.city": `${name} 🏙`, name }, unset: ["city"] })) });
+  assert.deepEqual(
+    JSON.parse(partialUpdateUsers(asciiOnly(patch), storedAscii, { now: T0 + 1000 }).body),
+    JSON.parse(partialUpdateUsers(patch, stored, { now: T0 + 1000 }).body),
+  );
+  const list = JSON.stringify(names);
+  assert.equal(normalizeUsernames(asciiOnly(list)), normalizeUsernames(list));
+  // A lone surrogate is not JSON text serde_json accepts: the endpoints' error, as before.
+  throwsRoster(() => upsertUsers('{"users": {"u1": {"id": "u1", "name": "\\ud83d"}}}', stored), 4, 400, /invalid JSON body/);
+});
+
 test("upsertUsers and partialUpdateUsers throw the endpoints' errors and write nothing", () => {
   const stored = { u1: JSON.stringify(mergeUpsert(null, { id: "u1" }, { now: T0 })) };
   throwsRoster(() => upsertUsers('{"users": {"u1": {"id": "u1", "online": true}}}', stored), 4, 400, /users\[u1\]\.online is a reserved field/);
