@@ -498,6 +498,46 @@ mod tests {
             assert!(m.size >= exact, "{text}");
         }
         assert_eq!(Scan::new(r#""\ud83d\ude00""#).string().and_then(Str::value).as_deref(), Some("😀"));
+        // Strings of random escape fragments: the scanner reads exactly what serde_json reads,
+        // to the same value.
+        let fragments = [
+            "a",
+            "é",
+            "😀",
+            r"\ud83d",
+            r"\ude00",
+            r"\uD83D\uDE00",
+            r"\udbff\udfff",
+            r"\ud800",
+            r"\u0041",
+            r"\u00e9",
+            r"\\",
+            r#"\""#,
+            r"\/",
+            r"\n",
+            r"\u",
+            r"\ud83d\u",
+            r"\x",
+        ];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            let mut text = String::from('"');
+            for _ in 0..(x % 5) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                text.push_str(fragments[(x % fragments.len() as u64) as usize]);
+            }
+            text.push('"');
+            let mut scan = Scan::new(&text);
+            let token = scan.string();
+            let ours = token.filter(|_| scan.at_end()).and_then(Str::value).map(|v| v.into_owned());
+            let theirs = match json::parse(&text) {
+                Ok(serde_json::Value::String(s)) => Some(s),
+                _ => None,
+            };
+            assert_eq!(ours, theirs, "{text}");
+        }
         // Anything else is left to serde_json, which refuses it.
         for text in
             [r#""\ude00""#, r#""\ud83d""#, r#""\ud83dx""#, r#""\ud83d\u0041""#, r#""\ud83d\ud83d""#, r#""\ud83d\""#]
