@@ -54,7 +54,7 @@ pub fn create_guest(req: &GuestRequest, at: Timestamp, snap: &Snapshot) -> Resul
     if !snap.is_loaded(&req.id) {
         return Ok(need_users(vec![req.id.clone()]));
     }
-    if snap.stored_user(&req.id).is_some_and(|u| user::role_of(u) != "guest") {
+    if snap.stored(&req.id).is_some_and(|u| user::role_of(u) != "guest") {
         return Err(ApiError::not_allowed(format!("user '{}' exists and is not a guest", req.id)));
     }
     let mut users = Map::new();

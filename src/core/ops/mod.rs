@@ -82,12 +82,9 @@ impl Snapshot {
     pub fn is_loaded(&self, id: &str) -> bool {
         self.users.contains_key(id) || self.absent.binary_search_by(|a| a.as_str().cmp(id)).is_ok()
     }
-    fn stored(&self, id: &str) -> Option<&User> {
-        self.users.get(id)
-    }
     /// A loaded user's stored record (`None`: not loaded, or not stored).
-    pub fn stored_user(&self, id: &str) -> Option<&User> {
-        self.stored(id)
+    pub fn stored(&self, id: &str) -> Option<&User> {
+        self.users.get(id)
     }
     /// The name a loaded, stored user holds.
     fn held(&self, id: &str) -> Option<&Held> {

@@ -27,7 +27,7 @@ pub(super) fn authorize<'a>(
     let mut snap = Snapshot::new(settings.clone());
     if let Caller::User(id) = &cmd.claims.caller {
         drive::load(&mut loader, &mut snap, &Need { users: vec![id.clone()], names: Vec::new() })?;
-        auth::check_user_revocation(&cmd.claims, snap.stored_user(id).and_then(user::revocation_cutoff))?;
+        auth::check_user_revocation(&cmd.claims, snap.stored(id).and_then(user::revocation_cutoff))?;
     }
     Ok((snap, loader))
 }
@@ -173,7 +173,7 @@ fn query_users(ctx: &Ctx<'_>, snap: &Snapshot, presence: &dyn Presence) -> Resul
         _ => payload::parse(payload),
     }?;
     let me = match caller {
-        Caller::User(id) => snap.stored_user(id),
+        Caller::User(id) => snap.stored(id),
         Caller::Server => None,
     };
     let (q, walk) = answers::for_caller(q, caller, me, settings)?;
