@@ -522,6 +522,25 @@ fn one_user_alone(
 }
 
 #[test]
+fn records_are_written_compact_whatever_the_spacing_of_the_body() {
+    // `json.dumps` writes `", "` and `": "`; a pretty printer adds newlines. The records stored are
+    // the same bytes as for the compact body.
+    let stored = BTreeMap::from([(
+        "u1".to_string(),
+        "{ \"id\": \"u1\", \"role\": \"user\", \"x\": { \"a\": [1, 2.5], \"s\": \" in  string \" } }".to_string(),
+    )]);
+    let compact = r#"{"users":{"u1":{"id":"u1","name":"Ann","p":{"q":[1,{"r":"a b"}],"t":1.5}}}}"#;
+    let spaced = "{\"users\": {\"u1\": {\"id\": \"u1\", \"name\": \"Ann\",\n  \"p\": {\"q\": [ 1, {\"r\": \"a b\"} ],\t\"t\": 1.5}}}}";
+    let run = |body: &str| batch::upsert_records(body, &mut loader(&stored), &Caller::Server, NOW).unwrap().unwrap();
+    assert_eq!(record_of(&run(spaced), "u1"), record_of(&run(compact), "u1"));
+    assert!(record_of(&run(spaced), "u1").contains(r#""p":{"q":[1,{"r":"a b"}],"t":1.5}"#));
+    let patch = |body: &str| batch::partial_records(body, &mut loader(&stored), &Caller::Server, NOW).unwrap().unwrap();
+    let edited = record_of(&patch(r#"{"users": [{"id": "u1", "set": {"x.b": [ 1 , 2 ], "y": { "z": 1 }}}]}"#), "u1");
+    assert!(edited.contains(r#""x":{"a":[1,2.5],"s":" in  string ","b":[1,2]}"#), "{edited}");
+    assert!(edited.contains(r#""y":{"z":1}"#), "{edited}");
+}
+
+#[test]
 fn surrogate_escapes_are_read_in_pairs() {
     // `json.dumps` (Python's default) writes every character beyond the BMP as an escaped pair:
     // the record path reads such users itself, as the tree path does.

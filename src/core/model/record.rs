@@ -9,7 +9,7 @@
 //! the tree-building path.
 
 use super::fields::{Key, Kind};
-use super::scan::{Measure, Scan, Str};
+use super::scan::{push_compact, Measure, Scan, Str};
 use super::user::MAX_NESTING;
 use std::borrow::Cow;
 
@@ -126,7 +126,8 @@ impl<'a> Record<'a> {
         let at = self.position(Kind::of(key), key)?;
         Some(self.fields.remove(at))
     }
-    /// Writes the record as a JSON object.
+    /// Writes the record as a JSON object, compact: whatever spacing a value arrived with is
+    /// left out (a value whose measured size is its length has none).
     pub fn write(&self, out: &mut String) {
         out.push('{');
         for (i, f) in self.fields.iter().enumerate() {
@@ -136,7 +137,11 @@ impl<'a> Record<'a> {
             out.push('"');
             out.push_str(&f.key);
             out.push_str("\":");
-            out.push_str(&f.value);
+            if f.measure.size == f.value.len() {
+                out.push_str(&f.value);
+            } else {
+                push_compact(out, &f.value);
+            }
         }
         out.push('}');
     }

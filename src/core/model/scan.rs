@@ -351,6 +351,31 @@ fn ryu_decimal(int_digits: usize, zero: bool, fraction: &[u8]) -> bool {
     leading <= 4 && fraction.len() - leading <= MAX_DIGITS
 }
 
+/// Appends `text`, one JSON value, without the whitespace between its tokens.
+pub fn push_compact(out: &mut String, text: &str) {
+    let (mut in_string, mut escaped, mut run) = (false, false, 0);
+    for (i, b) in text.bytes().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b' ' | b'\n' | b'\r' | b'\t' => {
+                out.push_str(text.get(run..i).unwrap_or_default());
+                run = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push_str(text.get(run..).unwrap_or_default());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -462,6 +487,44 @@ mod tests {
             }
         }
         assert!(exact > tokens.len() / 5, "{exact} of {}", tokens.len());
+    }
+
+    #[test]
+    fn compacts_what_serde_json_compacts() {
+        for text in [
+            r#"{ "a" : [ 1 , 2.50 , { "b" : null } ] ,"c":"x \" y\\" , "d" :	true }"#,
+            "[\n  \"a b\",\r\n  \"\\\\\"\n]",
+            r#""  spaced  string  ""#,
+            "7",
+        ] {
+            let mut out = String::new();
+            push_compact(&mut out, text);
+            assert!(!out.contains("  ") || text.starts_with('"'), "{out}");
+            assert_eq!(json::parse(&out).unwrap(), json::parse(text).unwrap(), "{text}");
+            assert_eq!(
+                out.len(),
+                text.len() - text.bytes().filter(u8::is_ascii_whitespace).count() + inner_spaces(text)
+            );
+        }
+    }
+
+    /// The whitespace inside a text's strings (kept by compaction).
+    fn inner_spaces(text: &str) -> usize {
+        let (mut in_string, mut escaped, mut n) = (false, false, 0);
+        for b in text.bytes() {
+            if in_string {
+                match b {
+                    _ if escaped => escaped = false,
+                    b'\\' => escaped = true,
+                    b'"' => in_string = false,
+                    b' ' | b'\t' => n += 1,
+                    _ => {}
+                }
+            } else if b == b'"' {
+                in_string = true;
+            }
+        }
+        n
     }
 
     #[test]
