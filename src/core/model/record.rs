@@ -1,6 +1,7 @@
 //! A user as the batch operations ([`crate::core::engine::batch`]) hold it: its top-level fields in order,
 //! each classified once by a typed [`Kind`] (the built-in fields, the server's, custom data),
-//! each value kept as JSON text — the text it arrived in, unless an operation rewrote it.
+//! each value kept as JSON text — the text it arrived in, unless an operation rewrote it — and
+//! written without the spacing it arrived with.
 //! Custom data is never built into a tree: it is copied as text, measured while it is read
 //! ([`Scan`]), and parsed only where a partial update's dotted path reaches into it.
 //!
