@@ -28,7 +28,7 @@ impl<'a> Field<'a> {
     /// A field whose value is text the core wrote (a timestamp, a default): flat and small.
     pub fn fixed(key: &'a str, kind: Kind, value: Cow<'a, str>) -> Self {
         let size = value.len();
-        Field { key: Cow::Borrowed(key), kind, value, measure: Measure { depth: 0, size } }
+        Field { key: Cow::Borrowed(key), kind, value, measure: Measure { depth: 0, size, spaces: 0 } }
     }
     pub fn is_null(&self) -> bool {
         self.value == "null"
@@ -128,7 +128,7 @@ impl<'a> Record<'a> {
         Some(self.fields.remove(at))
     }
     /// Writes the record as a JSON object, compact: whatever spacing a value arrived with is
-    /// left out (a value whose measured size is its length has none).
+    /// left out.
     pub fn write(&self, out: &mut String) {
         out.push('{');
         for (i, f) in self.fields.iter().enumerate() {
@@ -138,7 +138,7 @@ impl<'a> Record<'a> {
             out.push('"');
             out.push_str(&f.key);
             out.push_str("\":");
-            if f.measure.size == f.value.len() {
+            if f.measure.spaces == 0 {
                 out.push_str(&f.value);
             } else {
                 push_compact(out, &f.value);

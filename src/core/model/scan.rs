@@ -15,6 +15,8 @@ use std::borrow::Cow;
 pub struct Measure {
     pub depth: usize,
     pub size: usize,
+    /// Whitespace bytes between the value's tokens (none in compact text).
+    pub spaces: usize,
 }
 
 /// The most bytes serde_json writes for one `f64` (ryu's shortest form, e.g.
@@ -216,11 +218,16 @@ impl<'a> Scan<'a> {
         self.skip_ws();
         let start = self.at;
         let mut m = Measure::default();
-        self.walk(max_depth, 0, &mut m)?;
-        Some((self.text.get(start..self.at)?, m))
+        // The size counts every byte but whitespace, except that a float it cannot measure
+        // exactly counts 24 bytes instead of its length: the walk sums the difference.
+        let mut floats = 0;
+        self.walk(max_depth, 0, &mut m, &mut floats)?;
+        let text = self.text.get(start..self.at)?;
+        m.spaces = usize::try_from(text.len() as i64 - m.size as i64 + floats).unwrap_or(0);
+        Some((text, m))
     }
 
-    fn walk(&mut self, max_depth: usize, depth: usize, m: &mut Measure) -> Option<()> {
+    fn walk(&mut self, max_depth: usize, depth: usize, m: &mut Measure, floats: &mut i64) -> Option<()> {
         match self.peek()? {
             b'"' => m.size += self.string()?.raw.len() + 2,
             c @ (b'{' | b'[') => {
@@ -242,14 +249,19 @@ impl<'a> Scan<'a> {
                         m.size += self.string()?.raw.len() + 3;
                         self.eat(b':')?;
                     }
-                    self.walk(max_depth, depth, m)?;
+                    self.walk(max_depth, depth, m, floats)?;
                     more = self.more(close)?;
                 }
             }
             b't' => m.size += self.literal("true")?,
             b'f' => m.size += self.literal("false")?,
             b'n' => m.size += self.literal("null")?,
-            _ => m.size += self.number()?,
+            _ => {
+                let at = self.at;
+                let size = self.number()?;
+                m.size += size;
+                *floats += size as i64 - (self.at - at) as i64;
+            }
         }
         Some(())
     }
@@ -420,7 +432,7 @@ mod tests {
             let exact = json::text(&json::parse(text).unwrap()).len();
             assert!(m.size >= exact, "{text}: {} < {exact}", m.size);
         }
-        assert_eq!(measure(r#"{"a":[1,{"b":"c"}]}"#), Some(Measure { depth: 3, size: 19 }));
+        assert_eq!(measure(r#"{"a":[1,{"b":"c"}]}"#), Some(Measure { depth: 3, size: 19, spaces: 0 }));
         assert_eq!(measure("7").unwrap().depth, 0);
     }
 
@@ -493,10 +505,17 @@ mod tests {
     fn compacts_what_serde_json_compacts() {
         for text in [
             r#"{ "a" : [ 1 , 2.50 , { "b" : null } ] ,"c":"x \" y\\" , "d" :	true }"#,
+            // 20 spaces, and a float counted at 24 bytes (20 more than its length); a float
+            // longer than 24 bytes.
+            r#"[                    1.50]"#,
+            "[1.5000000000000000000000000000000, 2]",
             "[\n  \"a b\",\r\n  \"\\\\\"\n]",
             r#""  spaced  string  ""#,
             "7",
         ] {
+            let (_, m) = Scan::new(text).value(64).unwrap();
+            let spaces = text.bytes().filter(u8::is_ascii_whitespace).count() - inner_spaces(text);
+            assert_eq!(m.spaces, spaces, "{text}");
             let mut out = String::new();
             push_compact(&mut out, text);
             assert!(!out.contains("  ") || text.starts_with('"'), "{out}");
@@ -584,6 +603,9 @@ mod tests {
         ];
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
             let mut text = String::from('"');
             for _ in 0..(x % 5) {
                 x ^= x << 13;
