@@ -363,7 +363,8 @@ fn ryu_decimal(int_digits: usize, zero: bool, fraction: &[u8]) -> bool {
     leading <= 4 && fraction.len() - leading <= MAX_DIGITS
 }
 
-/// Appends `text`, one JSON value, without the whitespace between its tokens.
+/// Appends `text`, one JSON value, without the whitespace between its tokens. (Skipping eight
+/// bytes at a time measured no faster: spaced text has whitespace every few bytes.)
 pub fn push_compact(out: &mut String, text: &str) {
     let (mut in_string, mut escaped, mut run) = (false, false, 0);
     for (i, b) in text.bytes().enumerate() {
@@ -524,6 +525,63 @@ mod tests {
                 out.len(),
                 text.len() - text.bytes().filter(u8::is_ascii_whitespace).count() + inner_spaces(text)
             );
+        }
+    }
+
+    #[test]
+    fn compacts_random_texts_as_a_reference_does() {
+        // Texts of random pieces (strings with spaces and escapes, whitespace runs, tokens) against
+        // a byte-at-a-time reference.
+        let pieces = [
+            " ",
+            "\n  ",
+            "\t",
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            ":",
+            "12",
+            r#""a b""#,
+            r#""x\" y ""#,
+            r#""\\""#,
+            r#""long string,   with  spaces""#,
+        ];
+        let reference = |text: &str| {
+            let (mut out, mut in_string, mut escaped) = (String::new(), false, false);
+            for c in text.chars() {
+                if in_string {
+                    match c {
+                        _ if escaped => escaped = false,
+                        '\\' => escaped = true,
+                        '"' => in_string = false,
+                        _ => {}
+                    }
+                } else if c == '"' {
+                    in_string = true;
+                } else if matches!(c, ' ' | '\n' | '\r' | '\t') {
+                    continue;
+                }
+                out.push(c);
+            }
+            out
+        };
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..5_000 {
+            let mut text = String::new();
+            for _ in 0..(x % 40) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                text.push_str(pieces[(x % pieces.len() as u64) as usize]);
+            }
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut out = String::new();
+            push_compact(&mut out, &text);
+            assert_eq!(out, reference(&text), "{text:?}");
         }
     }
 
