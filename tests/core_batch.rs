@@ -469,8 +469,8 @@ fn record_of(w: &Written, id: &str) -> String {
 
 #[test]
 fn a_user_a_record_cannot_hold_leaves_the_others_as_they_are() {
-    // `"a\"b"`: a key with an escaped quote, which a record does not hold; u1's text keeps its
-    // spacing and member order (verbatim), which the tree path would rewrite.
+    // `"a\"b"`: a key with an escaped quote, which a record does not hold; u1's record keeps
+    // its members' order, which the tree path sorts.
     let u1 = r#""u1": {"id": "u1",  "name": "Ann", "x": {"b": 1, "a": [1, 2]}}"#;
     let u2 = r#""u2": {"id": "u2", "a\"b": 1}"#;
     let stored = BTreeMap::from([
