@@ -137,6 +137,7 @@ const fn key(name: &'static str, kind: Kind) -> Key {
 }
 
 pub const ID: Key = key("id", Kind::Id);
+pub const NAME: Key = key("name", Kind::Name);
 pub const ROLE: Key = key("role", Kind::Role);
 pub const TEAMS: Key = key("teams", Kind::Teams);
 pub const TEAMS_ROLE: Key = key("teams_role", Kind::TeamsRole);

@@ -1,12 +1,16 @@
 //! Unique usernames: the normalization that decides when two names collide, and the check
 //! run by every write (upsert, partial update, connect, reactivate).
 
+use super::fields;
 use super::form::UserForm;
+use super::record::Record;
+use super::scan::Scan;
 use super::set;
 use super::settings::{AppSettings, UniqueMode};
 use super::skeleton;
 use super::user::{name_of, teams_of, User};
 use crate::core::wire::error::{ApiError, Result};
+use std::borrow::Cow;
 
 /// Lowercases (Unicode-aware), then drops whitespace and every character that is not a letter
 /// or a digit: "John Doe", "john doe" and "john.doe" all become "johndoe".
@@ -153,18 +157,75 @@ impl Normalizer {
     }
 }
 
-/// The normalized name a user holds, if it holds one: active, with a non-empty normalized name.
-pub fn held_name(user: &User) -> Option<String> {
-    if !user.is_active() {
-        return None;
-    }
-    let n = normalize(name_of(user)?);
-    (!n.is_empty()).then_some(n)
+/// What the uniqueness rules read of a user, whichever form holds it (a tree, a record).
+pub trait Named {
+    fn id(&self) -> &str;
+    /// The `name` field, when it is a string.
+    fn name(&self) -> Option<Cow<'_, str>>;
+    /// Neither deactivated nor deleted: only active users hold their name.
+    fn active(&self) -> bool;
+    /// The strings of the `teams` field, in its order (none when it is absent or not a list).
+    fn team_names(&self) -> Vec<Cow<'_, str>>;
 }
 
-/// The index key of the name a user holds ([`held_name`]'s [`skeleton::key`]): the index lists
-/// holders by it, so one list holds every name that collides under either rule.
-pub fn held_key(user: &User) -> Option<String> {
+impl Named for User {
+    fn id(&self) -> &str {
+        self.get("id").and_then(serde_json::Value::as_str).unwrap_or_default()
+    }
+    fn name(&self) -> Option<Cow<'_, str>> {
+        name_of(self).map(Cow::Borrowed)
+    }
+    fn active(&self) -> bool {
+        self.is_active()
+    }
+    fn team_names(&self) -> Vec<Cow<'_, str>> {
+        teams_of(self).into_iter().map(Cow::Borrowed).collect()
+    }
+}
+
+impl Named for Record<'_> {
+    fn id(&self) -> &str {
+        self.str_of(fields::ID).unwrap_or_default()
+    }
+    fn name(&self) -> Option<Cow<'_, str>> {
+        string_value(&self.field(fields::NAME)?.value)
+    }
+    fn active(&self) -> bool {
+        self.is_active()
+    }
+    fn team_names(&self) -> Vec<Cow<'_, str>> {
+        let Some(field) = self.field(fields::TEAMS) else { return Vec::new() };
+        let mut scan = Scan::new(&field.value);
+        let mut names = Vec::new();
+        if scan.peek() != Some(b'[') {
+            return names;
+        }
+        let mut more = scan.open(b'[', b']').unwrap_or(false);
+        // A record's text is valid JSON: each element is read, strings kept, others skipped.
+        while more {
+            if scan.peek() == Some(b'"') {
+                if let Some(name) = scan.string().and_then(|s| s.value()) {
+                    names.push(name);
+                }
+            } else if scan.value(super::record::FIELD_DEPTH).is_none() {
+                break;
+            }
+            more = scan.more(b']').unwrap_or(false);
+        }
+        names
+    }
+}
+
+/// The value of JSON text that is one string token, its escapes decoded.
+fn string_value(text: &str) -> Option<Cow<'_, str>> {
+    let mut scan = Scan::new(text);
+    let value = scan.string()?.value()?;
+    scan.at_end().then_some(value)
+}
+
+/// The index key of the name a user holds ([`Held`]): the index lists holders by it, so one list
+/// holds every name that collides under either rule.
+pub fn held_key(user: &dyn Named) -> Option<String> {
     Held::of(user).map(|h| h.key)
 }
 
@@ -182,16 +243,22 @@ impl Rule {
     }
 }
 
-/// The name a user holds, with its index key.
+/// The name a user holds, as given, normalized, and its index key.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Held {
+    pub given: String,
     pub name: String,
     pub key: String,
 }
 
 impl Held {
-    pub fn of(user: &User) -> Option<Held> {
-        held_name(user).map(|name| Held { key: skeleton::key(&name), name })
+    pub fn of(user: &dyn Named) -> Option<Held> {
+        if !user.active() {
+            return None;
+        }
+        let given = user.name()?;
+        let name = normalize(&given);
+        (!name.is_empty()).then(|| Held { key: skeleton::key(&name), name, given: given.into_owned() })
     }
     /// Whether `other` (the name another user holds) collides with this one under `rule`.
     fn collides(&self, other: Option<&Held>, rule: Rule) -> bool {
@@ -204,19 +271,20 @@ impl Held {
 }
 
 /// One user's change in a write: its state before (if stored) and after, with the name each
-/// holds ([`Held`], normalized once: every step of the check reads it).
+/// holds ([`Held`], normalized once: every step of the check reads it). `before` is read for
+/// its teams alone, in team mode.
 pub struct Change<'a> {
-    pub before: Option<&'a User>,
-    pub after: &'a User,
+    pub before: Option<&'a dyn Named>,
+    pub after: &'a dyn Named,
     pub before_name: Option<Held>,
     pub after_name: Option<Held>,
 }
 
 impl<'a> Change<'a> {
     /// `before_name` is the name `before` holds, as read when it was loaded ([`Held::of`]).
-    pub fn new(before: Option<&'a User>, before_name: Option<&Held>, after: &'a User) -> Self {
+    pub fn new(before: Option<&'a dyn Named>, before_name: Option<&Held>, after: &'a dyn Named) -> Self {
         // A name kept by a user still active is the name held before, normalized before.
-        let kept = before_name.filter(|_| after.is_active() && before.and_then(name_of) == name_of(after));
+        let kept = before_name.filter(|h| after.active() && after.name().is_some_and(|n| n == h.given));
         let after_name = kept.cloned().or_else(|| Held::of(after));
         Change { before, after, before_name: before_name.cloned(), after_name }
     }
@@ -227,7 +295,7 @@ impl<'a> Change<'a> {
 pub trait Holders {
     fn holders(&self, key: &str) -> &[String];
     /// The current state of `id` (`None`: not stored, or not loaded) with the name it holds.
-    fn user(&self, id: &str) -> Option<(&User, Option<&Held>)>;
+    fn user(&self, id: &str) -> Option<(&dyn Named, Option<&Held>)>;
     /// Whether `id`'s state is known (stored, or known to be missing).
     fn is_loaded(&self, id: &str) -> bool;
 }
@@ -235,27 +303,26 @@ pub trait Holders {
 /// The keys whose index lists a write must read: old and new names of the batch, sorted and
 /// each once.
 pub fn names_touched(changes: &[Change<'_>]) -> Vec<String> {
-    let mut out = Vec::new();
-    for c in changes {
-        for held in c.before_name.iter().chain(&c.after_name) {
-            set::insert(&mut out, held.key.clone());
-        }
-    }
-    out
+    keys_touched(changes).into_iter().map(str::to_string).collect()
+}
+
+/// [`names_touched`], borrowed from the changes.
+pub fn keys_touched<'c>(changes: &'c [Change<'_>]) -> Vec<&'c str> {
+    set::of(changes.iter().flat_map(|c| c.before_name.iter().chain(&c.after_name)).map(|h| h.key.as_str()))
 }
 
 /// Does this change need a uniqueness check, and against which teams (team mode)?
 /// New holders, renamed users, reactivated users and (team mode) users joining teams are checked;
 /// an unchanged name is never re-checked, so turning the setting on leaves existing users alone.
-fn checked_teams<'a>(c: &Change<'a>, mode: UniqueMode, held: &Held) -> Option<Vec<&'a str>> {
+fn checked_teams<'a>(c: &Change<'a>, mode: UniqueMode, held: &Held) -> Option<Vec<Cow<'a, str>>> {
     let renamed = c.before_name.as_ref().map(|b| &b.name) != Some(&held.name);
     match mode {
         UniqueMode::No => None,
         UniqueMode::App => renamed.then(Vec::new),
         UniqueMode::Team => {
-            let old = set::of(c.before.map(teams_of).unwrap_or_default());
-            let teams: Vec<&str> =
-                teams_of(c.after).into_iter().filter(|t| renamed || !set::contains(&old, t)).collect();
+            let old = set::of(c.before.map(|b| b.team_names()).unwrap_or_default());
+            let teams: Vec<Cow<'a, str>> =
+                c.after.team_names().into_iter().filter(|t| renamed || !set::contains(&old, t)).collect();
             (!teams.is_empty()).then_some(teams)
         }
     }
@@ -290,11 +357,11 @@ pub fn check(changes: &[Change<'_>], rule: Rule, h: &dyn Holders) -> Result<()> 
     for (i, c) in changes.iter().enumerate() {
         let Some(held) = &c.after_name else { continue };
         let Some(teams) = checked_teams(c, mode, held) else { continue };
-        let me = c.after.get("id").and_then(|v| v.as_str()).unwrap_or_default();
-        let name = name_of(c.after).unwrap_or_default();
+        let me = c.after.id();
+        let name = c.after.name().unwrap_or_default();
         // Candidates: indexed holders, plus earlier users of this batch (the later writer loses).
         let indexed = h.holders(&held.key).iter().map(String::as_str);
-        let in_batch = changes.iter().take(i).filter_map(|o| o.after.get("id").and_then(|v| v.as_str()));
+        let in_batch = changes.iter().take(i).map(|o| o.after.id());
         let mut seen = Vec::new();
         for other in indexed.chain(in_batch) {
             if other == me || !set::insert(&mut seen, other) {
@@ -307,7 +374,7 @@ pub fn check(changes: &[Change<'_>], rule: Rule, h: &dyn Holders) -> Result<()> 
             if mode == UniqueMode::App {
                 return Err(ApiError::duplicate_username(format!("username '{name}' already exists")));
             }
-            let theirs = teams_of(other_user);
+            let theirs = other_user.team_names();
             if let Some(team) = teams.iter().find(|t| theirs.contains(t)) {
                 return Err(ApiError::duplicate_username(format!("username '{name}' already exists in team '{team}'")));
             }
@@ -322,21 +389,31 @@ pub fn check(changes: &[Change<'_>], rule: Rule, h: &dyn Holders) -> Result<()> 
 /// (write before the users) and those that only lost members (write after).
 pub fn index_updates(changes: &[Change<'_>], h: &dyn Holders) -> IndexUpdates {
     // Each touched name's list, in name order, with whether it gained or lost a holder.
-    let mut lists: Vec<(String, Vec<String>, bool, bool)> = names_touched(changes)
-        .into_iter()
-        .map(|norm| (norm.clone(), h.holders(&norm).to_vec(), false, false))
-        .collect();
+    let mut lists: Vec<(String, Vec<String>, bool, bool)> =
+        keys_touched(changes).into_iter().map(|key| (key.to_string(), h.holders(key).to_vec(), false, false)).collect();
+    // The key each of the batch's users holds after the write, by id (a batch holds an id once).
+    // Sorted by insertion: `sort` would link a sorting routine of its own into every artifact.
+    let mut holds: Vec<(&str, Option<&str>)> = Vec::with_capacity(changes.len());
     for c in changes {
-        let Some(id) = c.after.get("id").and_then(|v| v.as_str()) else { continue };
-        for (key, ids, gained, lost) in lists.iter_mut() {
-            let holds = c.after_name.as_ref().map(|h| &h.key) == Some(key);
-            let listed = ids.iter().any(|x| x == id);
-            if holds && !listed {
+        let id = c.after.id();
+        holds.insert(holds.partition_point(|(i, _)| *i < id), (id, c.after_name.as_ref().map(|h| h.key.as_str())));
+    }
+    let held_by = |id: &str| holds.binary_search_by_key(&id, |(i, _)| i).ok().and_then(|at| holds.get(at));
+    // The batch's users leave the lists of names they do not hold …
+    for (key, ids, _, lost) in lists.iter_mut() {
+        let before = ids.len();
+        ids.retain(|id| held_by(id).is_none_or(|(_, held)| *held == Some(key.as_str())));
+        *lost |= ids.len() != before;
+    }
+    // … and join the list of the name they hold, in the batch's order.
+    for c in changes {
+        let Some(held) = &c.after_name else { continue };
+        let at = lists.binary_search_by(|(key, ..)| key.as_str().cmp(&held.key));
+        if let Some((_, ids, gained, _)) = at.ok().and_then(|at| lists.get_mut(at)) {
+            let id = c.after.id();
+            if !ids.iter().any(|x| x == id) {
                 ids.push(id.to_string());
                 *gained = true;
-            } else if !holds && listed {
-                ids.retain(|x| x != id);
-                *lost = true;
             }
         }
     }

@@ -30,7 +30,7 @@ use crate::core::access::auth::Caller;
 use crate::core::model::set;
 use crate::core::model::settings::AppSettings;
 use crate::core::model::user::User;
-use crate::core::model::username::{self, Change, Held, Holders};
+use crate::core::model::username::{self, Change, Held, Holders, Named};
 use crate::core::query::tenancy;
 use crate::core::wire::error::Result;
 use serde_json::{Map, Value};
@@ -136,7 +136,7 @@ fn need_users(users: Vec<String>) -> Step {
 /// The batch's new states layered over the snapshot, for uniqueness checks.
 struct View<'a> {
     snap: &'a Snapshot,
-    /// The batch's users by id (a batch holds each id once), with the names they hold.
+    /// The batch's users, sorted by id (a batch holds each id once), with the names they hold.
     batch: Vec<(&'a str, &'a User, Option<&'a Held>)>,
 }
 
@@ -144,10 +144,10 @@ impl Holders for View<'_> {
     fn holders(&self, norm: &str) -> &[String] {
         self.snap.names.get(norm).map_or(&[], Vec::as_slice)
     }
-    fn user(&self, id: &str) -> Option<(&User, Option<&Held>)> {
-        match self.batch.iter().rev().find(|(b, _, _)| *b == id) {
-            Some((_, user, held)) => Some((*user, *held)),
-            None => self.snap.stored(id).map(|u| (u, self.snap.held(id))),
+    fn user(&self, id: &str) -> Option<(&dyn Named, Option<&Held>)> {
+        match self.batch.binary_search_by(|(b, _, _)| (*b).cmp(id)).ok().and_then(|at| self.batch.get(at)) {
+            Some((_, user, held)) => Some((*user as &dyn Named, *held)),
+            None => self.snap.stored(id).map(|u| (u as &dyn Named, self.snap.held(id))),
         }
     }
     fn is_loaded(&self, id: &str) -> bool {
@@ -159,16 +159,16 @@ impl Holders for View<'_> {
 /// `changes` are each user's stored state (borrowed from the snapshot) and new state.
 fn finish(snap: &Snapshot, changes: Vec<(Option<&User>, User)>, response: Value, status: u16) -> Result<Step> {
     let held = |u: &User| u.get("id").and_then(Value::as_str).and_then(|id| snap.held(id));
-    let refs: Vec<Change<'_>> = changes.iter().map(|(b, a)| Change::new(*b, held(a), a)).collect();
+    let refs: Vec<Change<'_>> =
+        changes.iter().map(|(b, a)| Change::new(b.map(|b| b as &dyn Named), held(a), a)).collect();
     let names: Vec<String> =
         username::names_touched(&refs).into_iter().filter(|n| !snap.names.contains_key(n)).collect();
-    let view = View {
-        snap,
-        batch: refs
-            .iter()
-            .filter_map(|c| Some((c.after.get("id")?.as_str()?, c.after, c.after_name.as_ref())))
-            .collect(),
-    };
+    let mut batch: Vec<(&str, &User, Option<&Held>)> = Vec::with_capacity(refs.len());
+    for ((_, a), c) in changes.iter().zip(&refs) {
+        let id = c.after.id();
+        batch.insert(batch.partition_point(|(b, _, _)| *b < id), (id, a, c.after_name.as_ref()));
+    }
+    let view = View { snap, batch };
     let rule = username::Rule::of(&snap.settings);
     let mode = rule.mode;
     // Holders come from the lists of the names the batch will hold. Once those are loaded (an
