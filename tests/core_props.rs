@@ -54,7 +54,7 @@ proptest! {
         let caller = if user_caller { Caller::User("a".into()) } else { Caller::Server };
         for op in 0..4 {
             let mut s = seeded();
-            let before = (s.users.clone(), s.names.clone());
+            let before = (s.trees(), s.names.clone());
             let r = match op {
                 0 => s.upsert_users(body.clone(), &caller, Timestamp(1)).map(|_| ()),
                 1 => s.partial_update_users(&body, &caller, Timestamp(1)).map(|_| ()),
@@ -62,7 +62,7 @@ proptest! {
                 _ => s.restore_users(&body, &caller, Timestamp(1)).map(|_| ()),
             };
             if r.is_err() {
-                prop_assert_eq!((s.users.clone(), s.names.clone()), before);
+                prop_assert_eq!((s.trees(), s.names.clone()), before);
             }
         }
         let _ = seeded().query_users(&body, &Caller::Server);

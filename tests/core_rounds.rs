@@ -36,7 +36,7 @@ fn try_run(store: &MemoryStore, op: impl Fn(&Snapshot) -> Result<Step>) -> (Vec<
             Step::Need(need) => {
                 rounds.push((need.users.len(), need.names.len()));
                 for id in need.users {
-                    let u = store.users.get(&id).cloned();
+                    let u = store.user(&id).cloned();
                     snap.load_user(id, u);
                 }
                 for n in need.names {

@@ -34,7 +34,7 @@ fn partial(s: &mut MemoryStore, caller: &Caller, entries: Value) -> Result<Value
     s.partial_update_users(&json!({ "users": entries }), caller, at(5)).map(|c| c.response)
 }
 fn get(s: &MemoryStore, id: &str) -> Value {
-    Value::Object(s.users.get(id).cloned().unwrap_or_default())
+    Value::Object(s.user(id).cloned().unwrap_or_default())
 }
 fn set_mode(s: &mut MemoryStore, mode: &str) {
     s.update_app(&json!({ "enforce_unique_usernames": mode }), &server()).unwrap();
@@ -106,7 +106,7 @@ fn upsert_reserved_fields_are_refused_and_server_fields_ignored() {
         );
         assert_eq!(e.error.fields, vec![(format!("users[u1].{f}"), format!("users[u1].{f} is a reserved field"))]);
     }
-    assert!(s.users.is_empty());
+    assert!(s.trees().is_empty());
     let r =
         upsert(&mut s, json!([{"id": "u1", "banned": true, "shadow_banned": false, "devices": [], "unread_count": 3}]))
             .unwrap();
@@ -128,14 +128,14 @@ fn upsert_reserved_fields_are_refused_and_server_fields_ignored() {
 fn upsert_batch_is_all_or_nothing() {
     let mut s = MemoryStore::new();
     upsert(&mut s, json!([{"id": "keep", "v": 1}])).unwrap();
-    let before = s.users.clone();
+    let before = s.trees();
     assert_code(
         upsert(&mut s, json!([{"id": "a", "v": 1}, {"id": "keep", "v": 2}, {"id": "z", "online": true}])),
         4,
         400,
     );
     assert_code(upsert(&mut s, json!([{"id": "a", "v": 1}, {"id": "b", "big": "x".repeat(6000)}])), 22, 413);
-    assert_eq!(s.users, before, "a failed batch writes nothing");
+    assert_eq!(s.trees(), before, "a failed batch writes nothing");
 }
 
 #[test]
@@ -144,10 +144,10 @@ fn a_write_failing_after_its_loads_leaves_every_user_stored() {
     let mut s = MemoryStore::new();
     set_mode(&mut s, "app");
     upsert(&mut s, json!([{"id": "keep", "v": 1}, {"id": "holder", "name": "Taken"}])).unwrap();
-    let before = s.users.clone();
+    let before = s.trees();
     assert_code(upsert(&mut s, json!([{"id": "keep", "v": 2}, {"id": "new", "name": "taken"}])), 6, 400);
     assert_code(partial(&mut s, &as_user("keep"), json!([{"id": "holder", "set": {"v": 3}}])), 17, 403);
-    assert_eq!(s.users, before, "every loaded user is back, unchanged");
+    assert_eq!(s.trees(), before, "every loaded user is back, unchanged");
     upsert(&mut s, json!([{"id": "keep", "v": 2}])).unwrap();
     assert_eq!(get(&s, "keep")["v"], 2);
     assert_eq!(get(&s, "holder")["name"], "Taken");
@@ -161,7 +161,7 @@ fn upsert_batch_size_and_shape_errors() {
     assert!(e.message().contains("maximum per request is 100"), "{}", e.message());
     let users: Vec<Value> = (0..100).map(|i| json!({"id": format!("u{i}")})).collect();
     upsert(&mut s, json!(users)).unwrap();
-    assert_eq!(s.users.len(), 100);
+    assert_eq!(s.trees().len(), 100);
     for body in [
         json!({}),
         json!({"users": {}}),
@@ -180,7 +180,7 @@ fn upsert_batch_size_and_shape_errors() {
         assert_eq!((e.error.code, e.error.status), (4, 400), "{body}");
         assert_eq!(e.op, Operation::UpdateUsers);
     }
-    assert_eq!(s.users.len(), 100);
+    assert_eq!(s.trees().len(), 100);
 }
 
 #[test]
@@ -274,7 +274,7 @@ fn partial_update_privacy_settings_merge() {
 fn partial_update_bad_keys_and_conflicts_write_nothing() {
     let mut s = MemoryStore::new();
     upsert(&mut s, json!([{"id": "u", "a": {"b": 1}}])).unwrap();
-    let before = s.users.clone();
+    let before = s.trees();
     for key in ["test..test", " test.test", " test. test", " test.test ", ".test.test", "test.test."] {
         assert_code(partial(&mut s, &server(), json!([{"id": "u", "set": {key: 1}}])), 4, 400);
         assert_code(partial(&mut s, &server(), json!([{"id": "u", "unset": [key]}])), 4, 400);
@@ -302,7 +302,7 @@ fn partial_update_bad_keys_and_conflicts_write_nothing() {
     assert_code(partial(&mut s, &server(), json!(many)), 4, 400);
     assert_code(partial(&mut s, &server(), json!([])), 4, 400);
     assert_code(partial(&mut s, &server(), json!({"id": "u"})), 4, 400);
-    assert_eq!(s.users, before);
+    assert_eq!(s.trees(), before);
 }
 
 #[test]
@@ -394,7 +394,7 @@ fn connect_rules_on_teams_reserved_size_and_state() {
     );
     assert_code(connect(&mut s, "r", json!({"id": "r", "created_at": "helloworld"}), 0), 4, 400);
     assert_code(connect(&mut s, "big", json!({"id": "big", "a": "x".repeat(3072), "b": "x".repeat(3072)}), 0), 22, 413);
-    assert!(!s.users.contains_key("big") && !s.users.contains_key("r") && !s.users.contains_key("n"));
+    assert!(!s.trees().contains_key("big") && !s.trees().contains_key("r") && !s.trees().contains_key("n"));
     let e = assert_code(connect(&mut s, "a b", json!({}), 0), 4, 400);
     assert_eq!(e.op, Operation::Connect);
     // Android sends these; they are tolerated.
@@ -429,7 +429,7 @@ fn unique_usernames_app_mode() {
         400,
         "UpdateUsers failed with error: \"username 'jane' already exists\"",
     );
-    assert!(!s.users.contains_key("c"), "the batch failed whole");
+    assert!(!s.trees().contains_key("c"), "the batch failed whole");
     upsert(&mut s, json!([{"id": "b", "name": "Bob"}])).unwrap();
     assert_err(
         partial(&mut s, &server(), json!([{"id": "b", "set": {"name": "JOHN DOE"}}])),
@@ -475,7 +475,7 @@ fn lookalike_usernames_collide_with_skeletons_on() {
         "UpdateUsers failed with error: \"username 'PAYPA1' already exists\"",
     );
     assert_code(upsert(&mut s, json!([{"id": "b", "name": "b0b"}, {"id": "c", "name": "Bob"}])), 6, 400);
-    assert!(!s.users.contains_key("b"), "the batch failed whole");
+    assert!(!s.trees().contains_key("b"), "the batch failed whole");
     upsert(&mut s, json!([{"id": "b", "name": "bob"}])).unwrap();
     assert_code(partial(&mut s, &server(), json!([{"id": "m", "set": {"name": "B0B"}}])), 6, 400);
     let e = connect(&mut s, "z", json!({"id": "z", "name": "𝐛𝐨𝐛"}), 0).unwrap_err();
@@ -620,7 +620,7 @@ fn deactivation_frees_the_name_and_blocks_connect_and_upsert() {
     let e = s.reactivate_user("a", &json!({}), &server(), at(30)).unwrap_err();
     assert_eq!(e.message(), "ReactivateUser failed with error: \"username 'Neo' already exists\"");
     assert_eq!(e.error.code, 6);
-    assert!(s.users["a"].contains_key("deactivated_at"));
+    assert!(s.trees()["a"].contains_key("deactivated_at"));
     let c = s.reactivate_user("a", &json!({"name": "Trinity", "restore_messages": false}), &server(), at(40)).unwrap();
     assert!(c.response["user"].get("deactivated_at").is_none());
     assert_eq!(c.response["user"]["name"], "Trinity");
@@ -642,7 +642,7 @@ fn delete_restore_and_hard_delete() {
     assert_eq!(ids, vec!["b"], "soft-deleted users vanish from queries");
     assert!(upsert(&mut s, json!([{"id": "a"}])).is_err());
     s.restore_users(&json!({"user_ids": ["a"]}), &server(), at(20)).unwrap();
-    assert!(s.users["a"].get("deleted_at").is_none());
+    assert!(s.trees()["a"].get("deleted_at").is_none());
     assert_eq!(
         s.query_users(&json!({"filter_conditions": {"id": "a"}}), &Caller::Server).unwrap()["users"][0]["name"],
         "A"

@@ -141,8 +141,8 @@ fn server_only_fields_refuse_user_token_writes_and_survive_them() {
     // An upsert replaces custom data wholesale, but what it omits of a server-only path stays.
     let upsert = |u: Value| json!({"users": {"a1": u}});
     s.upsert_users(upsert(json!({"id": "a1", "name": "Ann", "color": "red"})), &me, T0).unwrap();
-    assert_eq!(s.users["a1"]["verified"], true);
-    assert_eq!(s.users["a1"]["billing"], json!({"tier": "pro"}));
+    assert_eq!(s.trees()["a1"]["verified"], true);
+    assert_eq!(s.trees()["a1"]["billing"], json!({"tier": "pro"}));
     s.upsert_users(upsert(json!({"id": "a1", "verified": true, "billing": {"tier": "pro", "x": 1}})), &me, T0).unwrap();
     refused(s.upsert_users(upsert(json!({"id": "a1", "verified": false})), &me, T0), "verified");
     refused(s.upsert_users(upsert(json!({"id": "a1", "billing": "none"})), &me, T0), "billing.tier");
@@ -156,8 +156,8 @@ fn server_only_fields_refuse_user_token_writes_and_survive_them() {
     // The server writes them freely.
     let p = partial(json!({"verified": false}), json!(["billing.tier"]));
     s.partial_update_users(&p, &Caller::Server, T0).unwrap();
-    assert_eq!(s.users["a1"]["verified"], false);
-    assert_eq!(s.users["a1"]["billing"], json!({"card": "visa"}));
+    assert_eq!(s.trees()["a1"]["verified"], false);
+    assert_eq!(s.trees()["a1"]["billing"], json!({"card": "visa"}));
 }
 
 #[test]
@@ -194,7 +194,7 @@ fn hidden_fields_are_never_shown_to_user_tokens_nor_searchable() {
     assert!(out.response["users"]["a1"].get("secret").is_none(), "write responses hide them too");
     let c = s.connect_user("a1", &json!({}), &me, T0).unwrap();
     assert!(c.response.get("secret").is_none() && c.response["billing"].get("tier").is_none(), "and so does `me`");
-    assert_eq!(s.users["a1"]["secret"], "s", "hidden is not removed");
+    assert_eq!(s.trees()["a1"]["secret"], "s", "hidden is not removed");
 }
 
 #[test]

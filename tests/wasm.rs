@@ -28,5 +28,7 @@ mod core_record;
 mod core_rounds;
 #[path = "core_rules.rs"]
 mod core_rules;
+#[path = "core_store.rs"]
+mod core_store;
 #[path = "core_tenancy.rs"]
 mod core_tenancy;

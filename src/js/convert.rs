@@ -30,14 +30,29 @@ pub(crate) fn to_json(value: &JsValue, what: &str) -> Result<Value, ApiError> {
     let text =
         js_sys::JSON::stringify(value).map_err(|_| ApiError::input(format!("{what} cannot be serialized as JSON")))?;
     match text.as_string() {
-        // `json::parse` and `to_string` are the instantiations the core already links.
-        Some(text) => json::parse(&text).map_err(|_| {
-            ApiError::input(format!(
-                "{what} cannot be read as JSON: it nests deeper than 128 levels or holds an unpaired surrogate"
-            ))
-        }),
+        // `json::parse` is the instantiation the core already links.
+        Some(text) => json::parse(&text).map_err(|_| unreadable(what)),
         None => Ok(Value::Null),
     }
+}
+
+/// The error for JSON text `JSON.stringify` wrote that serde_json refuses: it does so only when
+/// the text nests deeper than 128 levels or holds an unpaired surrogate.
+pub(crate) fn unreadable(what: &str) -> ApiError {
+    ApiError::input(format!(
+        "{what} cannot be read as JSON: it nests deeper than 128 levels or holds an unpaired surrogate"
+    ))
+}
+
+/// A JavaScript value as JSON text, as `JSON.stringify` writes it (`undefined`, and whatever it
+/// drops, is `null`).
+pub(crate) fn to_text(value: &JsValue, what: &str) -> Result<String, ApiError> {
+    if value.is_undefined() || value.is_null() {
+        return Ok("null".into());
+    }
+    let text =
+        js_sys::JSON::stringify(value).map_err(|_| ApiError::input(format!("{what} cannot be serialized as JSON")))?;
+    Ok(text.as_string().unwrap_or_else(|| "null".into()))
 }
 
 /// A JSON value as a JavaScript value (plain objects and arrays).

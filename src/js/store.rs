@@ -6,10 +6,10 @@
 
 use super::convert::{self, throw};
 use super::error::{roster_error, type_error};
-use crate::core::engine::memory::MemoryStore;
+use crate::core::engine::memory::{MemoryStore, Response};
 use crate::core::wire::error::OpError;
-use crate::core::wire::json::object;
-use crate::core::Operation;
+use crate::core::wire::json::{self, object};
+use crate::core::{ApiError, Operation};
 use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
 
@@ -24,6 +24,44 @@ pub struct UserStore {
 fn answer(op: Operation, result: Result<Value, OpError>) -> Result<JsValue, JsValue> {
     let response = result.map_err(|e| roster_error(e.op, &e.error))?;
     throw(op, convert::from_json(&response))
+}
+
+/// A batch write's answer, its response body as JavaScript values; `what` names the argument
+/// whose text the body holds.
+fn written(op: Operation, what: &str, result: Result<Response, OpError>) -> Result<JsValue, JsValue> {
+    match result {
+        Ok(Response::Text(text)) => js_sys::JSON::parse(&text).map_err(|_| {
+            roster_error(op, &ApiError::internal("the result could not be converted to a JavaScript value"))
+        }),
+        Ok(Response::Json(value)) => answer(op, Ok(value)),
+        // The body is text JSON.stringify wrote: worded as for every other argument.
+        Err(e) if e.error.reason.starts_with(INVALID_BODY) => Err(roster_error(op, &convert::unreadable(what))),
+        Err(e) => Err(roster_error(e.op, &e.error)),
+    }
+}
+
+/// How the core words a body it cannot read as JSON ([`crate::core::engine::batch::parse_body`]).
+const INVALID_BODY: &str = "invalid JSON body";
+
+/// `POST /users`'s body of `users`: an array is keyed by each entry's `id`. An entry without a
+/// string id goes under "", which no valid id can take, so the core still sees it and refuses
+/// the batch; of entries with one id, the last is kept.
+fn upsert_body(users: &JsValue) -> Result<String, ApiError> {
+    let Some(list) = users.dyn_ref::<js_sys::Array>() else {
+        return Ok(format!("{{\"users\":{}}}", convert::to_text(users, "users")?));
+    };
+    let mut body = String::from("{\"users\":{");
+    for (i, user) in list.iter().enumerate() {
+        let id = js_sys::Reflect::get(&user, &JsValue::from_str("id")).ok().and_then(|id| id.as_string());
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&json::text(&Value::String(id.unwrap_or_default())));
+        body.push(':');
+        body.push_str(&convert::to_text(&user, "users")?);
+    }
+    body.push_str("}}");
+    Ok(body)
 }
 
 /// A JSON argument of operation `op` (`undefined` is `null`).
@@ -45,19 +83,8 @@ impl UserStore {
     pub fn upsert_users(&mut self, users: &JsValue, options: &JsValue) -> Result<JsValue, JsValue> {
         let op = Operation::UpdateUsers;
         let call = convert::call(options)?;
-        let users = match arg(users, "users", op)? {
-            // Keyed by id as the SDK keys them. An entry without a string id goes under "",
-            // which no valid id can take, so the core still sees it and refuses the batch.
-            Value::Array(list) => {
-                let mut by_id = Map::new();
-                for u in list {
-                    by_id.insert(u.get("id").and_then(Value::as_str).unwrap_or_default().to_string(), u);
-                }
-                Value::Object(by_id)
-            }
-            other => other,
-        };
-        answer(op, self.inner.upsert_users(object([("users", users)]), &call.caller, call.now).map(|c| c.response))
+        let body = throw(op, upsert_body(users))?;
+        written(op, "users", self.inner.upsert_text(&body, &call.caller, call.now))
     }
 
     /// `PATCH /users` with `[{id, set, unset}]`. Returns `{users: {id: user}}`.
@@ -65,11 +92,8 @@ impl UserStore {
     pub fn partial_update_users(&mut self, updates: &JsValue, options: &JsValue) -> Result<JsValue, JsValue> {
         let op = Operation::UpdateUsersPartial;
         let call = convert::call(options)?;
-        let updates = arg(updates, "updates", op)?;
-        answer(
-            op,
-            self.inner.partial_update_users(&object([("users", updates)]), &call.caller, call.now).map(|c| c.response),
-        )
+        let body = format!("{{\"users\":{}}}", throw(op, convert::to_text(updates, "updates"))?);
+        written(op, "updates", self.inner.partial_text(&body, &call.caller, call.now))
     }
 
     /// Client-side `connectUser(user)`: creates the user or merges the fields given. Returns

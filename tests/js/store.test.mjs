@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { throwsRoster } from "./helpers.mjs";
-import { UserStore, createToken, isRosterError } from "roster-users";
+import { UserStore, createToken, isRosterError, upsertUsers, partialUpdateUsers } from "roster-users";
 
 const T0 = Date.UTC(2024, 0, 1); // 2024-01-01T00:00:00Z
 const at = (ms) => ({ now: T0 + ms });
@@ -372,3 +372,31 @@ test("roster_username_skeletons: lookalike names collide in UserStore too", () =
   store.updateAppSettings({ roster_username_skeletons: false });
   store.upsertUsers([{ id: "b", name: "раураl" }], at(2));
 });
+
+test("upsertUsers and partialUpdateUsers run the batch exports' record path: same answers, repeated ids, unreadable input", () => {
+  const store = new UserStore();
+  const users = [
+    { id: "u1", name: "Ann", n: 1.5, nested: { b: [1, "x", { c: null }] }, teams: ["red"] },
+    { id: "u2", name: "Zoë 😀", big: 12345678901234567890 },
+  ];
+  const mine = store.upsertUsers(users, at(0));
+  const batch = upsertUsers(JSON.stringify({ users: Object.fromEntries(users.map((u) => [u.id, u])) }), new Map(), at(0));
+  assert.deepEqual(mine, JSON.parse(batch.body));
+  const updates = [{ id: "u1", set: { "nested.b": 2, name: "Ann B" }, unset: ["n"] }];
+  const stored = new Map(Object.entries(batch.users));
+  assert.deepEqual(
+    store.partialUpdateUsers(updates, at(1)),
+    JSON.parse(partialUpdateUsers(JSON.stringify({ users: updates }), stored, at(1)).body),
+  );
+  // An id given twice: the last entry counts, as in an object keyed by id.
+  assert.equal(store.upsertUsers([{ id: "u3", name: "first" }, { id: "u3", name: "last" }], at(2)).users.u3.name, "last");
+  // What JSON.stringify writes and JSON cannot be read back as is refused as before.
+  let deep = {};
+  const root = deep;
+  for (let i = 0; i < 200; i++) deep = deep.d = {};
+  throwsRoster(() => store.upsertUsers([{ id: "u4", root }], at(3)), 4, 400, /users cannot be read as JSON: it nests deeper than 128 levels/);
+  throwsRoster(() => store.partialUpdateUsers([{ id: "u1", set: { s: "\ud800" } }], at(3)), 4, 400, /updates cannot be read as JSON/);
+  assert.deepEqual(snapshot(store).map((u) => u.id), ["u1", "u2", "u3"]);
+  assert.equal(snapshot(store)[0].name, "Ann B");
+});
+

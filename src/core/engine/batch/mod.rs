@@ -180,7 +180,8 @@ fn push_name<S: Sink, T>(out: &mut S, i: usize, name: impl FnOnce(&mut S) -> T) 
     done
 }
 
-fn parse_body(body: &str) -> Result<Value> {
+/// A request body as JSON, or Stream's error for text that is not JSON.
+pub fn parse_body(body: &str) -> Result<Value> {
     json::parse(body).map_err(|e| ApiError::input(format!("invalid JSON body: {e}")))
 }
 

@@ -1,0 +1,137 @@
+//! The in-memory store's batch writes over records. `POST /users` and `PATCH /users` are decided
+//! by the record path of the npm batch exports ([`crate::core::engine::batch`]) over the stored
+//! texts; then unique usernames are checked and the index updated from the names the users hold
+//! before and after, by the same rules as every write ([`username`]). The batch path leaves every
+//! error to the operation over trees, which words it; a user token's write under server-only or
+//! hidden fields (`roster_server_only_fields`, `roster_hidden_fields`) runs over trees too.
+
+use super::stored::{Form, Stored};
+use super::MemoryStore;
+use crate::core::access::auth::Caller;
+use crate::core::engine::batch::Written;
+use crate::core::model::settings::UniqueMode;
+use crate::core::model::username::{self, Change, Held, Holders, IndexUpdates, Named, Rule};
+use crate::core::wire::error::Result;
+use std::collections::BTreeMap;
+
+impl MemoryStore {
+    /// Whether a write of `caller` must run over trees: a user token, with fields it may not
+    /// write or see.
+    pub(super) fn guards(&self, caller: &Caller) -> bool {
+        matches!(caller, Caller::User(_))
+            && !(self.settings.server_only_fields().is_empty() && self.settings.hidden_fields().is_empty())
+    }
+
+    /// The stored text of `id`, for the batch path's loader.
+    pub(super) fn text_of(&self, id: &str) -> Result<Option<String>> {
+        Ok(self.users.get(id).map(|s| s.text().to_string()))
+    }
+
+    /// Checks unique usernames for a batch written on records, then stores it: the index lists
+    /// it changes, then its records. `by_id`: the batch's users are checked in id order (an
+    /// upsert's, as its body's `users` object is read by the operation over trees); otherwise in
+    /// the body's order. Returns the response body and the index updates.
+    pub(super) fn commit_records(&mut self, written: Written, by_id: bool) -> Result<(String, IndexUpdates)> {
+        let (updates, held) = self.check_names(&written, by_id)?;
+        for (n, ids) in updates.claims.iter().chain(&updates.releases) {
+            self.put_names(n, ids);
+        }
+        let Written { body, users } = written;
+        for ((id, range), held) in users.into_iter().zip(held) {
+            let text = body.get(range).unwrap_or_default().to_string();
+            self.users.insert(id, Stored::holding(text, held));
+        }
+        Ok((body, updates))
+    }
+
+    /// The index updates of a batch written on records, and the name each of its users holds
+    /// (in the batch's order).
+    fn check_names(&self, written: &Written, by_id: bool) -> Result<(IndexUpdates, Vec<Option<Held>>)> {
+        let rule = Rule::of(&self.settings);
+        let stored: Vec<Option<&Stored>> = written.users.iter().map(|(id, _)| self.users.get(id)).collect();
+        // The users before the write are read for their teams, which only team mode compares.
+        let before: Vec<Option<Form<'_>>> = match rule.mode {
+            UniqueMode::Team => stored.iter().map(|s| s.map(|s| Form::of(s.text()))).collect(),
+            _ => Vec::new(),
+        };
+        let after: Vec<Form<'_>> = written.records().map(|(_, text)| Form::of(text)).collect();
+        let id = |i: usize| written.users.get(i).map_or("", |(id, _)| id.as_str());
+        let mut order: Vec<usize> = Vec::with_capacity(after.len());
+        for i in 0..after.len() {
+            // Sorted by insertion: a sort would link a sorting routine of its own.
+            let at = if by_id { order.partition_point(|&o| id(o) < id(i)) } else { i };
+            order.insert(at, i);
+        }
+        let mut changes = Vec::with_capacity(order.len());
+        for &i in &order {
+            let (Some(s), Some(a)) = (stored.get(i), after.get(i)) else { continue };
+            let b = before.get(i).and_then(Option::as_ref).map(|b| b as &dyn Named);
+            changes.push(Change::new(b, s.and_then(Stored::held), a));
+        }
+        let view = View::new(self, &changes);
+        username::check(&changes, rule, &view)?;
+        let updates = username::index_updates(&changes, &view);
+        let mut held = vec![None; changes.len()];
+        for (&i, c) in order.iter().zip(&changes) {
+            if let Some(slot) = held.get_mut(i) {
+                *slot = c.after_name.clone();
+            }
+        }
+        Ok((updates, held))
+    }
+}
+
+/// The store as the uniqueness rules see it during a write: the index lists, the batch's new
+/// states over the stored ones, and every other holder of a name the batch touches.
+struct View<'a> {
+    names: &'a BTreeMap<String, Vec<String>>,
+    /// The batch's users, sorted by id.
+    batch: Vec<(&'a str, &'a dyn Named, Option<&'a Held>)>,
+    /// The other holders, sorted by id.
+    others: Vec<(&'a str, Form<'a>, Option<&'a Held>)>,
+}
+
+impl<'a> View<'a> {
+    fn new(store: &'a MemoryStore, changes: &'a [Change<'a>]) -> Self {
+        // Sorted by insertion: a sort would link a sorting routine of its own.
+        let mut batch: Vec<(&str, &dyn Named, Option<&Held>)> = Vec::with_capacity(changes.len());
+        for c in changes {
+            let id = c.after.id();
+            batch.insert(batch.partition_point(|(b, _, _)| *b < id), (id, c.after, c.after_name.as_ref()));
+        }
+        let mut others: Vec<(&str, Form<'_>, Option<&Held>)> = Vec::new();
+        for key in username::keys_touched(changes) {
+            for id in store.names.get(key).into_iter().flatten().map(String::as_str) {
+                let at = others.partition_point(|(o, _, _)| *o < id);
+                if find(&batch, id).is_some() || others.get(at).is_some_and(|(o, _, _)| *o == id) {
+                    continue;
+                }
+                if let Some(s) = store.users.get(id) {
+                    others.insert(at, (id, Form::of(s.text()), s.held()));
+                }
+            }
+        }
+        View { names: &store.names, batch, others }
+    }
+}
+
+/// The row of `id` in `rows`, which are sorted by id.
+fn find<'r, A, B>(rows: &'r [(&str, A, B)], id: &str) -> Option<&'r (&'r str, A, B)> {
+    rows.get(rows.partition_point(|(r, _, _)| *r < id)).filter(|(r, _, _)| *r == id)
+}
+
+impl Holders for View<'_> {
+    fn holders(&self, key: &str) -> &[String] {
+        self.names.get(key).map_or(&[], Vec::as_slice)
+    }
+    fn user(&self, id: &str) -> Option<(&dyn Named, Option<&Held>)> {
+        match find(&self.batch, id) {
+            Some((_, user, held)) => Some((*user, *held)),
+            None => find(&self.others, id).map(|(_, form, held)| (form as &dyn Named, *held)),
+        }
+    }
+    /// Everything is in memory: an id not stored is known to be missing.
+    fn is_loaded(&self, _id: &str) -> bool {
+        true
+    }
+}

@@ -1,0 +1,202 @@
+//! `UserStore`'s batch writes (`MemoryStore::upsert_text`, `partial_text`: the record path, then
+//! unique usernames and the index) against the same writes as operations over trees, run by the
+//! same store type through the driver: on seeded random histories under every uniqueness rule,
+//! with colliding, lookalike, escaped and inactive names, teams, user tokens and errors. After
+//! every step both stores must hold the same users and the same index lists, and every write
+//! must answer the same JSON or the same error.
+#![cfg(test)]
+
+use roster::core::access::auth::Caller;
+use roster::core::engine::memory::{MemoryStore, Response};
+use roster::core::ops;
+use roster::core::wire::error::{OpError, Operation};
+use roster::core::wire::json;
+use roster::core::wire::time::Timestamp;
+use serde_json::{json, Value};
+
+// tests/wasm.rs runs these same cases compiled to wasm (headless Chromium and Firefox, and Node).
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+/// xorshift64*: a small seeded generator, so every run checks the same histories.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}
+
+const IDS: &[&str] = &["a", "b", "c", "d", "e", "f"];
+/// Names that collide when normalized ("Ann", "a.n.n"), as lookalikes (Cyrillic "Аnn", "b0b"
+/// against "bob"), that normalize to nothing, and that are not ASCII.
+const NAMES: &[&str] = &["Ann", "a.n.n", "Аnn", "Bob", "b0b", "bob", "Zoë", "zoe", "José", "!!", "Иван", "Li \"Q\""];
+const TEAMS: &[&str] = &["red", "blue", "vért"];
+
+/// JSON text of `value`, with each character beyond ASCII written as a `\u` escape when
+/// `escape` (as Python's `json.dumps` writes it): the record path must read names either way.
+fn text(value: &Value, escape: bool) -> String {
+    let plain = json::text(value);
+    if !escape {
+        return plain;
+    }
+    let mut out = String::with_capacity(plain.len());
+    for c in plain.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        }
+    }
+    out
+}
+
+fn user(r: &mut Rng, id: &str) -> Value {
+    let mut u = json!({ "id": id });
+    match r.below(10) {
+        0 => {}
+        1 => u["name"] = Value::Null,
+        2 => u["name"] = json!(7),
+        _ => u["name"] = json!(r.pick(NAMES)),
+    }
+    if r.chance(40) {
+        let teams: Vec<&str> = (0..r.below(3)).map(|_| r.pick(TEAMS)).collect();
+        u["teams"] = json!(teams);
+    }
+    if r.chance(30) {
+        u["color"] = json!(r.pick(&["green", "blue"]));
+    }
+    if r.chance(3) {
+        u["created_at"] = json!("not a time"); // a reserved field: the batch fails
+    }
+    u
+}
+
+fn entry(r: &mut Rng) -> Value {
+    let id = r.pick(IDS);
+    match r.below(5) {
+        0 => json!({"id": id, "unset": ["name"]}),
+        1 => json!({"id": id, "set": {"teams": [r.pick(TEAMS)]}}),
+        2 => json!({"id": id, "set": {"name": r.pick(NAMES), "color": "red"}, "unset": ["teams"]}),
+        _ => json!({"id": id, "set": {"name": r.pick(NAMES)}}),
+    }
+}
+
+/// The result of a write as both stores can answer it: the response, or the error.
+fn outcome(r: Result<Value, OpError>) -> Result<Value, (i32, String)> {
+    r.map_err(|e| (e.error.code, e.error.reason))
+}
+
+/// Runs a history; returns how many writes the record path answered, and how many succeeded.
+fn history(seed: u64, mode: &str, skeletons: bool) -> (usize, usize) {
+    let mut answered = (0, 0);
+    let mut count = |r: &Result<Response, OpError>| {
+        answered.0 += usize::from(matches!(r, Ok(Response::Text(_))));
+        answered.1 += usize::from(r.is_ok());
+    };
+    let mut r = Rng(seed);
+    let settings = json!({"enforce_unique_usernames": mode, "roster_username_skeletons": skeletons});
+    let (mut records, mut trees) = (MemoryStore::new(), MemoryStore::new());
+    for s in [&mut records, &mut trees] {
+        s.update_app(&settings, &Caller::Server).unwrap();
+    }
+    for step in 0..60 {
+        let now = Timestamp::from_millis(1_700_000_000_000 + step * 1000);
+        let caller = if r.chance(15) { Caller::User(r.pick(IDS).to_string()) } else { Caller::Server };
+        let escape = r.chance(50);
+        let (got, want) = match r.below(10) {
+            0..=4 => {
+                // Written in the order drawn (an id may come twice: the last one counts), so
+                // the record path reads ids out of order, as the operation over trees does not.
+                let ids: Vec<&str> = (0..1 + r.below(4)).map(|_| r.pick(IDS)).collect();
+                let members: Vec<String> =
+                    ids.iter().map(|id| format!("\"{id}\":{}", text(&user(&mut r, id), escape))).collect();
+                let body_text = format!("{{\"users\":{{{}}}}}", members.join(","));
+                let body = json::parse(&body_text).unwrap();
+                let got = records.upsert_text(&body_text, &caller, now);
+                // A repeated key is left to serde_json, whose maps keep the last one.
+                if ids.iter().enumerate().all(|(i, id)| !ids[..i].contains(id)) {
+                    count(&got);
+                }
+                let got = got.map(Response::into_json);
+                let want = trees
+                    .run(Operation::UpdateUsers, &|s| ops::upsert_users(&body, &caller, now, s))
+                    .map(|c| c.response);
+                (outcome(got), outcome(want))
+            }
+            5..=7 => {
+                let entries: Vec<Value> = (0..1 + r.below(3)).map(|_| entry(&mut r)).collect();
+                let body = json!({ "users": entries });
+                let got = records.partial_text(&text(&body, escape), &caller, now);
+                count(&got);
+                let got = got.map(Response::into_json);
+                let want = trees
+                    .run(Operation::UpdateUsersPartial, &|s| ops::partial_update_users(&body, &caller, now, s))
+                    .map(|c| c.response);
+                (outcome(got), outcome(want))
+            }
+            // Users leave and rejoin the index through the operations over trees, in both.
+            n => {
+                let id = r.pick(IDS);
+                let run = |s: &mut MemoryStore| match n {
+                    8 => s.deactivate_user(id, &json!({}), &Caller::Server, now).map(|c| c.response),
+                    _ => s.reactivate_user(id, &json!({}), &Caller::Server, now).map(|c| c.response),
+                };
+                (outcome(run(&mut records)), outcome(run(&mut trees)))
+            }
+        };
+        let at = format!("seed {seed}, {mode}, skeletons {skeletons}, step {step}");
+        assert_eq!(got, want, "{at}");
+        assert_eq!(records.trees(), trees.trees(), "{at}: users");
+        assert_eq!(records.names, trees.names, "{at}: index");
+    }
+    answered
+}
+
+#[test]
+fn batch_writes_over_records_agree_with_the_operations_over_trees() {
+    let (mut on_records, mut succeeded) = (0, 0);
+    for seed in 1..=40u64 {
+        for mode in ["no", "app", "team"] {
+            let (r, s) = history(seed * 7919, mode, seed % 2 == 0);
+            (on_records, succeeded) = (on_records + r, succeeded + s);
+        }
+    }
+    // The record path answers every write that succeeds (but those with a repeated id, not
+    // counted): the comparison is of the two paths, not of one with itself.
+    assert_eq!(on_records, succeeded);
+    assert!(succeeded > 1500, "{succeeded} writes succeeded");
+}
+
+#[test]
+fn the_histories_reach_every_outcome() {
+    // The generator is worth its name: names collide, and batches fail and succeed.
+    let mut s = MemoryStore::new();
+    s.update_app(&json!({"enforce_unique_usernames": "app"}), &Caller::Server).unwrap();
+    let now = Timestamp::from_millis(1_700_000_000_000);
+    s.upsert_text(r#"{"users":{"a":{"id":"a","name":"Ann"}}}"#, &Caller::Server, now).unwrap();
+    let e = s.upsert_text(r#"{"users":{"b":{"id":"b","name":"a.n.n"}}}"#, &Caller::Server, now).unwrap_err();
+    assert_eq!((e.error.code, e.error.reason.as_str()), (6, "username 'a.n.n' already exists"));
+    let e = s.partial_text(r#"{"users":[{"id":"a","set":{"name":"B\u00f6b"}},{"id":"zz"}]}"#, &Caller::Server, now);
+    assert_eq!(e.unwrap_err().error.code, 4, "a missing user fails the batch");
+    assert_eq!(s.user("a").unwrap()["name"], "Ann", "and writes nothing");
+    s.partial_text(r#"{"users":[{"id":"a","set":{"name":"B\u00f6b"}}]}"#, &Caller::Server, now).unwrap();
+    assert_eq!(s.user("a").unwrap()["name"], "Böb");
+    // Held as its value ("böb", whose index key is its skeleton), not as its escaped text.
+    assert_eq!(s.names.iter().collect::<Vec<_>>(), [(&"bob".to_string(), &vec!["a".to_string()])]);
+}
