@@ -12,7 +12,8 @@
 //   ÷ the lean JavaScript's, stored users as JSON text (what storage returns);
 // - the package's per-object functions (`applyPartialUpdate`, `mergeUpsert`,
 //   `normalizeUsername`, each stored user JSON.parse'd) ÷ the same lean JavaScript;
-// - `UserStore` (the Worker's core path) ÷ the lean JavaScript in-memory store
+// - `UserStore` (its batch writes run the record path, then the uniqueness check and the index)
+//   ÷ the lean JavaScript in-memory store
 //   (`MemoryStore`: objects in a Map, no JSON round trip for stored users), both seeded with the
 //   shape's users; the floor of these rows parses only the body.
 //
@@ -75,8 +76,8 @@ function batchPipelines(impl, inputs) {
 
 /**
  * The batches through an in-memory store holding the shape's users as objects (seeded with an
- * upsert at T_STORED): `UserStore`, which runs the Worker's core path (one snapshot of the
- * batch's users and username index lists, unique usernames checked, commit built) and returns
+ * upsert at T_STORED): `UserStore`, which runs the batch entry points' record path over the users it
+ * holds as text, then the uniqueness check and the index update every write makes, and returns
  * objects, stringified here; and the lean JavaScript `MemoryStore`, which returns the text.
  */
 function storePipelines(inputs) {

@@ -573,3 +573,39 @@ fn an_entry_with_many_paths_is_decided_alike() {
         assert_eq!(parsed(&fast), parsed(&slow), "{n} paths");
     }
 }
+
+#[test]
+fn responses_list_users_by_id_as_the_endpoints_do() {
+    // `POST /users` and `PATCH /users` answer a map of users, which Stream (and the tree path)
+    // writes sorted by id; `users` keeps the batch's order, each range pointing into the body.
+    let stored = BTreeMap::from([("b".to_string(), r#"{"id":"b"}"#.to_string())]);
+    let bodies = [
+        (r#"{"users":{"c":{"id":"c"},"a":{"id":"a"},"b":{"id":"b","x":1}}}"#, true),
+        // A repeated id: the tree path answers (the last one counts).
+        (r#"{"users":{"c":{"id":"c"},"a":{"id":"a"},"c":{"id":"c","y":1}}}"#, true),
+        (r#"{"users":[{"id":"b","set":{"x":2}}]}"#, false),
+    ];
+    for (body, upsert) in bodies {
+        let run = |f: &dyn Fn(&str, &mut Load<'_>) -> roster::core::wire::error::Result<Written>| {
+            f(body, &mut loader(&stored))
+        };
+        let written = match upsert {
+            true => run(&|b, l| batch::upsert(b, l, &Caller::Server, NOW)),
+            false => run(&|b, l| batch::partial_update(b, l, &Caller::Server, NOW)),
+        };
+        let w = written.unwrap();
+        let batch_order: Vec<&str> = w.users.iter().map(|(id, _)| id.as_str()).collect();
+        let mut starts: Vec<(usize, &str)> = w.users.iter().map(|(id, r)| (r.start, id.as_str())).collect();
+        starts.sort();
+        let in_body: Vec<&str> = starts.into_iter().map(|(_, id)| id).collect();
+        let mut sorted = batch_order.clone();
+        sorted.sort();
+        assert_eq!(in_body, sorted, "{body}");
+        if body.contains("\"b\":{\"id\":\"b\",\"x\":1}") {
+            assert_eq!(batch_order, ["c", "a", "b"], "{body}");
+        }
+        for (id, text) in w.records() {
+            assert_eq!(json::parse(text).unwrap()["id"], id, "{body}");
+        }
+    }
+}

@@ -70,7 +70,12 @@ fn result(written: &Written) -> Result<JsValue, JsValue> {
     let mut at = Utf16At::default();
     // Without a prototype, `__proto__` (a valid user id) is a member like any other.
     let users = object_with_prototype(&JsValue::NULL);
-    for (id, range) in &written.users {
+    // In the body's order: the offsets are counted in one pass.
+    let mut in_body: Vec<&(String, std::ops::Range<usize>)> = Vec::with_capacity(written.users.len());
+    for user in &written.users {
+        in_body.insert(in_body.partition_point(|(_, r)| r.start < user.1.start), user);
+    }
+    for (id, range) in in_body {
         // The body holds `"<id>":<record>`; ids are ASCII.
         let start = at.of(&written.body, range.start);
         let id_start = start - 2 - id.len() as u32;

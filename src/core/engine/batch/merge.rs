@@ -42,8 +42,13 @@ pub fn upsert_records(body: &str, stored: &mut Load<'_>, caller: &Caller, now: T
     }
     let texts = load_texts(batch.iter().map(|(id, _, _)| *id), stored)?;
     // The new records are about the input users plus the server's fields.
-    let mut w = Writer::new(true, body.len() + 160 * texts.len());
-    for ((id, raw, input), text) in batch.into_iter().zip(&texts) {
+    let ids = batch.iter().map(|(id, _, _)| id.to_string()).collect();
+    let mut w = Writer::new(true, body.len() + 160 * texts.len(), ids);
+    let mut batch: Vec<Option<(&str, &str, Input<'_>)>> = batch.into_iter().map(Some).collect();
+    for at in w.order() {
+        let (Some((id, raw, input)), Some(text)) = (batch.get_mut(at).and_then(Option::take), texts.get(at)) else {
+            continue;
+        };
         let input = match input {
             Input::Record(input) => {
                 let merged = match text.as_deref().map(Record::parse) {
@@ -51,7 +56,7 @@ pub fn upsert_records(body: &str, stored: &mut Load<'_>, caller: &Caller, now: T
                     old => ops::merge_user(old.flatten().as_ref(), input, id, caller, now).ok(),
                 };
                 if let Some(new) = merged {
-                    w.user(id, |out| new.write(out));
+                    w.user(at, |out| new.write(out));
                     continue;
                 }
                 // The tree, for this user alone (an error leaves the batch).
@@ -66,7 +71,7 @@ pub fn upsert_records(body: &str, stored: &mut Load<'_>, caller: &Caller, now: T
             old => old.flatten(),
         };
         let Ok(new) = ops::merge_user(old.as_ref(), input, id, caller, now) else { return Ok(None) };
-        w.user(id, |out| write_tree(out, &new));
+        w.user(at, |out| write_tree(out, &new));
     }
     Ok(Some(w.finish()))
 }

@@ -40,7 +40,9 @@ pub use merge::upsert_records;
 pub use patch::partial_records;
 
 /// What a batch write returns: the response body, and where each user's new record is in it
-/// (`body[range]` is the record to store; it is also the user as the response shows it).
+/// (`body[range]` is the record to store; it is also the user as the response shows it). The
+/// body lists the users by id, as `POST /users` and `PATCH /users` answer (their `users` object
+/// is a map); `users` is in the batch's order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Written {
     pub body: String,
@@ -192,10 +194,10 @@ fn load_tree(stored: &mut Load<'_>, id: &str) -> Result<Option<User>> {
 
 /// The response of the tree path, in the same layout as the record path's.
 fn write_trees(users: &[User], upsert: bool) -> Written {
-    let mut w = Writer::new(upsert, 0);
-    for u in users {
-        let id = u.get("id").and_then(Value::as_str).unwrap_or_default();
-        w.user(id, |out| write_tree(out, u));
+    let id = |u: &User| u.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+    let mut w = Writer::new(upsert, 0, users.iter().map(id).collect());
+    for (at, u) in w.order().into_iter().filter_map(|at| Some((at, users.get(at)?))) {
+        w.user(at, |out| write_tree(out, u));
     }
     w.finish()
 }
@@ -213,22 +215,41 @@ fn tree_of(text: &str) -> Option<User> {
     }
 }
 
-/// Writes `{"users":{"<id>":<record>,…}` and the tail of the response.
+/// Writes `{"users":{"<id>":<record>,…}` and the tail of the response, the users in id order.
 struct Writer {
     w: Written,
     upsert: bool,
+    /// Each user's id and, once written, its record's place, in the batch's order.
+    slots: Vec<(String, Option<Range<usize>>)>,
 }
 
 impl Writer {
-    /// A writer whose body has room for about `capacity` bytes.
-    fn new(upsert: bool, capacity: usize) -> Self {
+    /// A writer of the users `ids` (in the batch's order) whose body has room for about
+    /// `capacity` bytes.
+    fn new(upsert: bool, capacity: usize, ids: Vec<String>) -> Self {
         let mut body = String::with_capacity(capacity);
         body.push_str("{\"users\":{");
-        Writer { w: Written { body, users: Vec::new() }, upsert }
+        let mut slots = Vec::with_capacity(ids.len());
+        for id in ids {
+            slots.push((id, None));
+        }
+        Writer { w: Written { body, users: Vec::new() }, upsert, slots }
     }
-    fn user(&mut self, id: &str, write: impl FnOnce(&mut String)) {
+    /// The batch's positions in id order: the order to write them in. Sorted by insertion (a
+    /// sort would link a sorting routine of its own; a batch holds at most 100 users).
+    fn order(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = Vec::with_capacity(self.slots.len());
+        let id = |i: usize| self.slots.get(i).map_or("", |(id, _)| id.as_str());
+        for i in 0..self.slots.len() {
+            order.insert(order.partition_point(|&o| id(o) < id(i)), i);
+        }
+        order
+    }
+    /// Writes the user at position `at` of the batch.
+    fn user(&mut self, at: usize, write: impl FnOnce(&mut String)) {
+        let Some((id, range)) = self.slots.get_mut(at) else { return };
         let body = &mut self.w.body;
-        if !self.w.users.is_empty() {
+        if body.len() > "{\"users\":{".len() {
             body.push(',');
         }
         // Ids are `[A-Za-z0-9@_-]`: nothing to escape.
@@ -237,10 +258,15 @@ impl Writer {
         body.push_str("\":");
         let start = body.len();
         write(body);
-        self.w.users.push((id.to_string(), start..body.len()));
+        *range = Some(start..body.len());
     }
     fn finish(mut self) -> Written {
         self.w.body.push_str(if self.upsert { "},\"membership_deletion_task_id\":\"\"}" } else { "}}" });
+        for (id, range) in self.slots {
+            if let Some(range) = range {
+                self.w.users.push((id, range));
+            }
+        }
         self.w
     }
 }

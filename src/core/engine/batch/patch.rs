@@ -74,8 +74,10 @@ pub fn partial_records(body: &str, stored: &mut Load<'_>, caller: &Caller, now: 
     }
     let texts = load_texts(entries.iter().map(|(_, e)| e.id()), stored)?;
     // The new records are about the stored ones plus what the entries set.
-    let mut w = Writer::new(false, body.len() + texts.iter().flatten().map(String::len).sum::<usize>());
-    for ((raw, patch), text) in entries.iter().zip(&texts) {
+    let ids = entries.iter().map(|(_, e)| e.id().to_string()).collect();
+    let mut w = Writer::new(false, body.len() + texts.iter().flatten().map(String::len).sum::<usize>(), ids);
+    for at in w.order() {
+        let (Some((raw, patch)), Some(text)) = (entries.get(at), texts.get(at)) else { continue };
         let owned;
         let update = match patch {
             Patch::Text(entry) => {
@@ -86,7 +88,7 @@ pub fn partial_records(body: &str, stored: &mut Load<'_>, caller: &Caller, now: 
                         return Ok(None);
                     }
                     if let Some(new) = apply_entry(&old, entry, now_text) {
-                        w.user(entry.id, |out| new.write(out));
+                        w.user(at, |out| new.write(out));
                         continue;
                     }
                 }
@@ -104,7 +106,7 @@ pub fn partial_records(body: &str, stored: &mut Load<'_>, caller: &Caller, now: 
         else {
             return Ok(None);
         };
-        w.user(&update.id, |out| write_tree(out, &new));
+        w.user(at, |out| write_tree(out, &new));
     }
     Ok(Some(w.finish()))
 }
