@@ -3,7 +3,7 @@
 //   node bench/ab.mjs <A node.js> <B node.js> [ops] [shape]
 // ops (comma-separated, default: all): partial, upsert, normalize (the per-object functions),
 // batch-partial, batch-upsert, batch-normalize (the batch entry points), store-upsert,
-// store-partial (UserStore, the Worker's core path). shape: one of bench/inputs.mjs's SHAPES
+// store-partial (UserStore). shape: one of bench/inputs.mjs's SHAPES
 // (flat, nested, arrays, nonascii, big, mixed, escaped; default mixed).
 // Builds come from bench/variant.sh (or pkg/node.js). Prints each side's median ops/s and the
 // median of the per-round ratios B/A (> 1: B is faster). Outputs must be equal JSON.

@@ -4,15 +4,27 @@
 
 use proptest::prelude::*;
 use roster::core::access::auth::Caller;
+use roster::core::engine::batch;
 use roster::core::engine::memory::MemoryStore;
 use roster::core::model::username::normalize;
-use roster::core::ops;
+use roster::core::wire::error::ApiError;
+use roster::core::wire::json;
 use roster::core::wire::time::Timestamp;
 use serde_json::{json, Map, Value};
 
 // tests/wasm.rs runs these same cases compiled to wasm (headless Chromium and Firefox, and Node).
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
+
+/// One `PATCH /users` entry applied to `stored` by the batch entry point (as the package's
+/// `applyPartialUpdate` applies it).
+fn patch(stored: &Map<String, Value>, entry: Value, at: i64) -> Result<Map<String, Value>, ApiError> {
+    let text = json::text(&Value::Object(stored.clone()));
+    let body = json::text(&json!({ "users": [entry] }));
+    let written = batch::partial_update(&body, &mut |_| Ok(Some(text.clone())), &Caller::Server, Timestamp(at))?;
+    let (_, record) = written.records().next().unwrap();
+    Ok(json::parse(record).unwrap().as_object().unwrap().clone())
+}
 
 fn arb_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
@@ -80,9 +92,9 @@ proptest! {
         let top = path.split('.').next().unwrap().to_string();
         prop_assume!(!["id", "role", "teams", "name", "image", "language", "invisible"].contains(&top.as_str()));
         let stored: Map<String, Value> = json!({"id": "u", "role": "user", "teams": [], "created_at": "x", "updated_at": "x", "banned": false, "online": false}).as_object().unwrap().clone();
-        let set = ops::apply_partial_update(&stored, &json!({"id": "u", "set": {path.clone(): value}}), &Caller::Server, Timestamp(5));
+        let set = patch(&stored, json!({"id": "u", "set": {path.clone(): value}}), 5);
         let Ok(with) = set else { return Ok(()) }; // e.g. too big or a reserved top-level field
-        let without = ops::apply_partial_update(&with, &json!({"id": "u", "unset": [top.clone()]}), &Caller::Server, Timestamp(6)).unwrap();
+        let without = patch(&with, json!({"id": "u", "unset": [top.clone()]}), 6).unwrap();
         let mut expected = stored.clone();
         expected.insert("updated_at".into(), json!(Timestamp(6).to_string()));
         prop_assert_eq!(without, expected);

@@ -10,7 +10,7 @@ use crate::core::access::auth::{Caller, Claims};
 use crate::core::wire::json;
 use crate::core::wire::time::Timestamp;
 use crate::core::{ApiError, Operation};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 
 /// The largest distance from the epoch a JavaScript `Date` can hold, in milliseconds.
@@ -44,6 +44,24 @@ pub(crate) fn unreadable(what: &str) -> ApiError {
     ))
 }
 
+/// How the core words a body it cannot read as JSON ([`crate::core::engine::batch::parse_body`]).
+const INVALID_BODY: &str = "invalid JSON body";
+
+/// An error of a write whose body holds the text `JSON.stringify` wrote of argument `what`:
+/// text serde_json refuses is worded as for every other argument ([`unreadable`]).
+pub(crate) fn body_error(error: ApiError, what: &str) -> ApiError {
+    if error.reason.starts_with(INVALID_BODY) {
+        unreadable(what)
+    } else {
+        error
+    }
+}
+
+/// JSON text the core wrote, as JavaScript values.
+pub(crate) fn parsed(text: &str) -> Result<JsValue, ApiError> {
+    js_sys::JSON::parse(text).map_err(|_| ApiError::internal("the result could not be converted to a JavaScript value"))
+}
+
 /// A JavaScript value as JSON text, as `JSON.stringify` writes it (`undefined`, and whatever it
 /// drops, is `null`).
 pub(crate) fn to_text(value: &JsValue, what: &str) -> Result<String, ApiError> {
@@ -65,14 +83,6 @@ pub(crate) fn from_json(value: &Value) -> Result<JsValue, ApiError> {
 /// A required string argument.
 pub(crate) fn string(value: &JsValue, what: &str) -> Result<String, JsValue> {
     value.as_string().ok_or_else(|| type_error(&format!("{what} must be a string")))
-}
-
-/// A required plain-object argument, as JSON.
-pub(crate) fn object(value: &JsValue, what: &str, op: Operation) -> Result<Map<String, Value>, JsValue> {
-    match throw(op, to_json(value, what))? {
-        Value::Object(map) => Ok(map),
-        _ => Err(type_error(&format!("{what} must be an object"))),
-    }
 }
 
 /// Who calls and when: the optional options object of every write.

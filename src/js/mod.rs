@@ -11,10 +11,11 @@ mod error;
 mod store;
 
 use crate::core::access::auth;
+use crate::core::engine::batch::{self as writes, Written};
 use crate::core::model::settings::AppSettings;
-use crate::core::model::user::User;
 use crate::core::model::username;
-use crate::core::{ops, Operation};
+use crate::core::wire::json;
+use crate::core::{ops, ApiError, Operation};
 use convert::throw;
 use error::type_error;
 use serde_json::Value;
@@ -32,30 +33,50 @@ pub fn normalize_username(name: &JsValue) -> Result<String, JsValue> {
     Ok(username::normalize(&convert::string(name, "name")?))
 }
 
-/// `applyPartialUpdate(user, {id, set, unset}, {caller, now})`: one entry of `PATCH /users`.
+/// `applyPartialUpdate(user, {id, set, unset}, {caller, now})`: one entry of `PATCH /users`,
+/// applied to `user` by the batch entry point over records.
 #[wasm_bindgen(js_name = applyPartialUpdate)]
 pub fn apply_partial_update(user: &JsValue, update: &JsValue, options: &JsValue) -> Result<JsValue, JsValue> {
     let op = Operation::UpdateUsersPartial;
     let call = convert::call(options)?;
-    let user = convert::object(user, "user", op)?;
-    let update = throw(op, convert::to_json(update, "update"))?;
-    let updated = throw(op, ops::apply_partial_update(&user, &update, &call.caller, call.now))?;
-    throw(op, convert::from_json(&Value::Object(updated)))
+    let user = object_text(user, "user", op)?.ok_or_else(|| type_error("user must be an object"))?;
+    let body = format!("{{\"users\":[{}]}}", throw(op, convert::to_text(update, "update"))?);
+    let written = writes::partial_update(&body, &mut |_| Ok(Some(user.clone())), &call.caller, call.now);
+    one_record(op, "update", written)
 }
 
-/// `mergeUpsert(stored, input, {caller, now})`: what `POST /users` makes of one user.
+/// `mergeUpsert(stored, input, {caller, now})`: what `POST /users` makes of one user (the batch
+/// entry point over records, with `input` keyed by its `id`).
 #[wasm_bindgen(js_name = mergeUpsert)]
 pub fn merge_upsert(stored: &JsValue, input: &JsValue, options: &JsValue) -> Result<JsValue, JsValue> {
     let op = Operation::UpdateUsers;
     let call = convert::call(options)?;
-    let stored: Option<User> = match throw(op, convert::to_json(stored, "stored user"))? {
-        Value::Object(map) => Some(map),
-        Value::Null => None,
-        _ => return Err(type_error("stored user must be an object, null or undefined")),
+    let stored = match stored.is_undefined() || stored.is_null() {
+        true => None,
+        false => Some(
+            object_text(stored, "stored user", op)?
+                .ok_or_else(|| type_error("stored user must be an object, null or undefined"))?,
+        ),
     };
-    let input = throw(op, convert::to_json(input, "user"))?;
-    let merged = throw(op, ops::merge_upsert(stored.as_ref(), &input, &call.caller, call.now))?;
-    throw(op, convert::from_json(&Value::Object(merged)))
+    // Keyed by its id, as the SDK keys it; without a string id, by "", which no valid id takes.
+    let id = js_sys::Reflect::get(input, &JsValue::from_str("id")).ok().and_then(|id| id.as_string());
+    let key = json::text(&Value::String(id.unwrap_or_default()));
+    let body = format!("{{\"users\":{{{key}:{}}}}}", throw(op, convert::to_text(input, "user"))?);
+    let written = writes::upsert(&body, &mut |_| Ok(stored.clone()), &call.caller, call.now);
+    one_record(op, "user", written)
+}
+
+/// The JSON text of a plain-object argument (`None`: another value).
+fn object_text(value: &JsValue, what: &str, op: Operation) -> Result<Option<String>, JsValue> {
+    let text = throw(op, convert::to_text(value, what))?;
+    Ok(text.starts_with('{').then_some(text))
+}
+
+/// The one user a batch write of one user wrote, as JavaScript values.
+fn one_record(op: Operation, what: &str, written: Result<Written, ApiError>) -> Result<JsValue, JsValue> {
+    let written = written.map_err(|e| error::roster_error(op, &convert::body_error(e, what)))?;
+    let (_, record) = written.records().next().unwrap_or_default();
+    throw(op, convert::parsed(record))
 }
 
 /// `validateUser(user)`: throws what `POST /users` would refuse in this user on its own.

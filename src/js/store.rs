@@ -30,18 +30,11 @@ fn answer(op: Operation, result: Result<Value, OpError>) -> Result<JsValue, JsVa
 /// whose text the body holds.
 fn written(op: Operation, what: &str, result: Result<Response, OpError>) -> Result<JsValue, JsValue> {
     match result {
-        Ok(Response::Text(text)) => js_sys::JSON::parse(&text).map_err(|_| {
-            roster_error(op, &ApiError::internal("the result could not be converted to a JavaScript value"))
-        }),
+        Ok(Response::Text(text)) => throw(op, convert::parsed(&text)),
         Ok(Response::Json(value)) => answer(op, Ok(value)),
-        // The body is text JSON.stringify wrote: worded as for every other argument.
-        Err(e) if e.error.reason.starts_with(INVALID_BODY) => Err(roster_error(op, &convert::unreadable(what))),
-        Err(e) => Err(roster_error(e.op, &e.error)),
+        Err(e) => Err(roster_error(e.op, &convert::body_error(e.error, what))),
     }
 }
-
-/// How the core words a body it cannot read as JSON ([`crate::core::engine::batch::parse_body`]).
-const INVALID_BODY: &str = "invalid JSON body";
 
 /// `POST /users`'s body of `users`: an array is keyed by each entry's `id`. An entry without a
 /// string id goes under "", which no valid id can take, so the core still sees it and refuses

@@ -143,10 +143,3 @@ pub fn partial_update_parsed(batch: &PartialBatch, caller: &Caller, now: Timesta
     let resp = object([("users", users_response(&changes, caller, &snap.settings))]);
     finish(snap, changes, resp, 200)
 }
-
-/// Applies one `{id, set, unset}` entry to a user, with the same rules as `PATCH /users`.
-pub fn apply_partial_update(old: &User, entry: &Value, caller: &Caller, now: Timestamp) -> Result<User> {
-    let upd = PartialUpdate::parse(entry)?;
-    check_update_permissions(&upd, caller)?;
-    apply_partial(Some(old), &upd, caller, now)
-}

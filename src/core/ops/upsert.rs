@@ -165,12 +165,6 @@ pub fn upsert_parsed(batch: &UpsertBatch, caller: &Caller, now: Timestamp, snap:
     finish(snap, changes, resp, 201)
 }
 
-/// The merge `upsert_users` applies to one user, exposed for callers that hold the user.
-pub fn merge_upsert(old: Option<&User>, input: &Value, caller: &Caller, now: Timestamp) -> Result<User> {
-    let id = input.get("id").and_then(Value::as_str).unwrap_or_default();
-    merge_upsert_one(old, parse_upsert_user(id, input.clone(), caller)?, caller, now)
-}
-
 /// The checks `upsert_users` makes on one user before it looks at stored data: an object with
 /// a valid `id`, no reserved fields, built-in fields of the right types, custom data ≤ 5 KiB.
 pub fn validate_user(input: &Value) -> Result<()> {
