@@ -39,7 +39,7 @@ WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome -- --test wasm
 WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --firefox -- --test wasm
 wasm-pack test --node -- --test wasm
 
-step "npm package: size of pkg/*.wasm (raw and gzip bytes; fails above 148 KiB gzip)"
+step "npm package: size of pkg/*.wasm (raw and gzip bytes; fails above 156 KiB gzip)"
 size_status=0
 bash scripts/size.sh pkg || size_status=$?
 # Reported here, enforced when the run ends, so the steps after this one still run.
@@ -48,7 +48,7 @@ trap '[ "$size_status" -eq 0 ] || { echo "FAILED: a wasm artifact is over its si
 step "worker: build the Worker as it ships and the page it serves (build/, build/www)"
 bash scripts/build-worker.sh   # the harness builds nothing: each test server runs a snapshot of build/
 
-step "worker: size of build/index_bg.wasm (raw and gzip bytes; fails above 264 KiB gzip, at the end)"
+step "worker: size of build/index_bg.wasm (raw and gzip bytes; fails above 265 KiB gzip, at the end)"
 bash scripts/size.sh worker || size_status=$?
 
 step "worker: the build that ships has no test hooks, even with ROSTER_TEST_HOOKS=1"
