@@ -29,6 +29,7 @@ use stored::Stored;
 struct MemoryLoader<'a> {
     users: &'a mut BTreeMap<String, Stored>,
     names: &'a BTreeMap<String, Vec<String>>,
+    /// The texts of the users moved out, sorted by id.
     texts: Vec<(String, String)>,
 }
 
@@ -38,7 +39,8 @@ impl Loader for MemoryLoader<'_> {
         for id in ids {
             let user = self.users.remove(id).map(|stored| {
                 let (text, tree) = stored.split();
-                self.texts.push((id.clone(), text));
+                let at = self.texts.partition_point(|(t, _)| t < id);
+                self.texts.insert(at, (id.clone(), text));
                 tree
             });
             out.push((id.clone(), user));
@@ -88,8 +90,9 @@ impl MemoryStore {
         // replaces the ones it wrote.
         let mut texts = loader.texts;
         for (id, tree) in snap.into_users() {
-            let stored = match texts.iter().position(|(t, _)| *t == id) {
-                Some(at) => Stored::with(texts.swap_remove(at).1, tree),
+            let at = texts.binary_search_by(|(t, _)| t.as_str().cmp(&id)).ok();
+            let stored = match at.and_then(|at| texts.get_mut(at)) {
+                Some((_, text)) => Stored::with(std::mem::take(text), tree),
                 None => Stored::of_tree(tree),
             };
             self.users.insert(id, stored);
