@@ -44,13 +44,10 @@ pub(crate) fn unreadable(what: &str) -> ApiError {
     ))
 }
 
-/// How the core words a body it cannot read as JSON ([`crate::core::engine::batch::parse_body`]).
-const INVALID_BODY: &str = "invalid JSON body";
-
 /// An error of a write whose body holds the text `JSON.stringify` wrote of argument `what`:
 /// text serde_json refuses is worded as for every other argument ([`unreadable`]).
 pub(crate) fn body_error(error: ApiError, what: &str) -> ApiError {
-    if error.reason.starts_with(INVALID_BODY) {
+    if error.reason.starts_with(crate::core::engine::batch::INVALID_BODY) {
         unreadable(what)
     } else {
         error
