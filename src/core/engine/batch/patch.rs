@@ -67,10 +67,10 @@ pub fn partial_records(body: &str, stored: &mut Load<'_>, caller: &Caller, now: 
     if entries.is_empty() || entries.len() > MAX_BATCH {
         return Ok(None);
     }
-    for (i, (_, e)) in entries.iter().enumerate() {
-        if entries.iter().take(i).any(|(_, other)| other.id() == e.id()) {
-            return Ok(None);
-        }
+    // A repeated id: the tree path words the error. Sorted, as `members` checks keys.
+    let mut seen: Vec<&str> = Vec::with_capacity(entries.len());
+    if !entries.iter().all(|(_, e)| set::insert(&mut seen, e.id())) {
+        return Ok(None);
     }
     let texts = load_texts(entries.iter().map(|(_, e)| e.id()), stored)?;
     // The new records are about the stored ones plus what the entries set.
