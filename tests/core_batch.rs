@@ -592,3 +592,16 @@ fn responses_list_users_by_id_as_the_endpoints_do() {
         }
     }
 }
+
+#[test]
+fn a_repeated_id_in_a_partial_update_is_decided_as_the_trees_decide_it() {
+    let stored = BTreeMap::from([
+        ("a".to_string(), r#"{"id":"a"}"#.to_string()),
+        ("b".to_string(), r#"{"id":"b"}"#.to_string()),
+    ]);
+    let body = r#"{"users":[{"id":"b","set":{"x":1}},{"id":"a","set":{"y":1}},{"id":"b","set":{"x":2}}]}"#;
+    let fast = batch::partial_update(body, &mut loader(&stored), &Caller::Server, NOW);
+    let slow = batch::partial_trees(body, &mut loader(&stored), &Caller::Server, NOW);
+    assert!(slow.is_err(), "Stream refuses a batch that names a user twice");
+    assert_eq!(fast.map_err(|e| e.reason), slow.map_err(|e| e.reason));
+}
