@@ -8,7 +8,7 @@
 
 use roster::core::access::auth::Caller;
 use roster::core::engine::batch::{self, Load, Written};
-use roster::core::model::username;
+use roster::core::model::normalize::normalize;
 use roster::core::wire::json;
 use roster::core::wire::time::Timestamp;
 use serde_json::Value;
@@ -433,7 +433,7 @@ fn normalize_names_agrees_with_normalize() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|n| Value::from(username::normalize(n.as_str().unwrap())))
+            .map(|n| Value::from(normalize(n.as_str().unwrap())))
             .collect();
         let out = batch::normalize_names(&text).unwrap();
         assert_eq!(json::parse(&out).unwrap(), Value::Array(expected), "{text}");

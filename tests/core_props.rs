@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use roster::core::access::auth::Caller;
 use roster::core::engine::batch;
 use roster::core::engine::memory::MemoryStore;
-use roster::core::model::username::normalize;
+use roster::core::model::normalize::normalize;
 use roster::core::wire::error::ApiError;
 use roster::core::wire::json;
 use roster::core::wire::time::Timestamp;

@@ -3,8 +3,8 @@
 //! reader must key every such character as the crate does. `ROSTER_WRITE_SKELETONS=1 cargo
 //! test --test core_skeletons` regenerates the table (then bump `skeleton::VERSION`).
 
+use roster::core::model::normalize::normalize;
 use roster::core::model::skeleton::key;
-use roster::core::model::username::normalize;
 use unicode_normalization::char::is_combining_mark;
 use unicode_security::confusable_detection::skeleton;
 

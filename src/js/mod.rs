@@ -12,8 +12,8 @@ mod store;
 
 use crate::core::access::auth;
 use crate::core::engine::batch::{self as writes, Written};
+use crate::core::model::normalize::normalize;
 use crate::core::model::settings::AppSettings;
-use crate::core::model::username;
 use crate::core::wire::json;
 use crate::core::{ops, ApiError, Operation};
 use convert::throw;
@@ -30,7 +30,7 @@ pub fn start() {
 /// `normalizeUsername(name)`: the form unique usernames are compared in.
 #[wasm_bindgen(js_name = normalizeUsername)]
 pub fn normalize_username(name: &JsValue) -> Result<String, JsValue> {
-    Ok(username::normalize(&convert::string(name, "name")?))
+    Ok(normalize(&convert::string(name, "name")?))
 }
 
 /// `applyPartialUpdate(user, {id, set, unset}, {caller, now})`: one entry of `PATCH /users`,

@@ -9,6 +9,7 @@ pub mod check;
 pub mod edit;
 pub mod fields;
 pub mod form;
+pub mod normalize;
 pub mod partial;
 pub mod record;
 pub mod scan;

@@ -2,7 +2,7 @@
 //! index lists holders, so that `roster_username_skeletons` can compare names that differ only
 //! by characters that look alike (Latin "a" and Cyrillic "а", "rn" and "m", "0" and "o").
 //!
-//! The key of a normalized name ([`super::username::normalize`]) replaces each character by its
+//! The key of a normalized name ([`super::normalize::normalize`]) replaces each character by its
 //! entry in `skeletons.txt`, or keeps it. An entry is the character's UTS #39 skeleton (its
 //! canonical decomposition mapped through `confusables.txt` and decomposed again), lowercased,
 //! without the combining marks that are not letters (so "é" keys as "e", as a decomposed "é"

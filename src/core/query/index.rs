@@ -15,8 +15,8 @@
 use super::filter::{self, fold_case, Cond, Condition, Filter};
 use super::order;
 use super::payload::{self, UserQuery};
+use crate::core::model::normalize::normalize;
 use crate::core::model::user::{User, HARD_DELETED};
-use crate::core::model::username::normalize;
 use crate::core::wire::time::Timestamp;
 use serde_json::Value;
 

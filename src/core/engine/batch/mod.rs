@@ -18,13 +18,13 @@ use crate::core::access::auth::Caller;
 use crate::core::engine::drive::{self, Loader, OpFn};
 use crate::core::model::edit::FieldEdit;
 use crate::core::model::fields::Kind;
+use crate::core::model::normalize::{Normalizer, Sink};
 use crate::core::model::partial::{self, FieldPath};
 use crate::core::model::record::{Field, Record, FIELD_DEPTH};
 use crate::core::model::scan::{Measure, Scan};
 use crate::core::model::set;
 use crate::core::model::settings::AppSettings;
 use crate::core::model::user::{self, User, MAX_BATCH, MAX_NESTING};
-use crate::core::model::username::{Normalizer, Sink};
 use crate::core::model::validate;
 use crate::core::ops::{self, Snapshot};
 use crate::core::wire::error::{ApiError, Operation, Result};
@@ -121,7 +121,7 @@ impl Loader for TreeLoader<'_, '_> {
 }
 
 /// Normalizes a JSON array of names (`["John Doe", …]`) into the JSON array of their
-/// normalized forms ([`username::normalize`]).
+/// normalized forms ([`crate::core::model::normalize::normalize`]).
 pub fn normalize_names(names: &str) -> Result<String> {
     normalize_list(names)
 }
