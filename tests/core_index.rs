@@ -10,6 +10,7 @@ use roster::core::query::cursor::{Page, Seek, Walk};
 use roster::core::query::index::{self, Candidates, Column, CustomValue, Plan};
 use roster::core::query::order::{self, InOrder};
 use roster::core::query::payload::{self, UserQuery};
+use roster::core::query::row;
 use roster::core::wire::time::Timestamp;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -23,12 +24,12 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 fn candidates<'a>(
     plan: &index::Plan,
     users: &'a BTreeMap<String, User>,
-    past: impl Fn(&String, &index::IndexRow) -> bool,
+    past: impl Fn(&String, &row::IndexRow) -> bool,
     backward: bool,
 ) -> Vec<&'a User> {
-    let mut rows: Vec<(&String, index::IndexRow, &User)> = users
+    let mut rows: Vec<(&String, row::IndexRow, &User)> = users
         .iter()
-        .map(|(id, u)| (id, index::index_row(u), u))
+        .map(|(id, u)| (id, row::index_row(u), u))
         .filter(|(_, row, _)| !row.deleted && (plan.include_deactivated || !row.deactivated))
         .filter(|(id, row, u)| plan.candidates.admits(id, row, u))
         .filter(|(id, row, _)| past(id, row))
@@ -203,7 +204,7 @@ fn read_planned(
     take: usize,
 ) -> Vec<User> {
     let plan = index::plan(q);
-    let past = |id: &String, row: &index::IndexRow| {
+    let past = |id: &String, row: &row::IndexRow| {
         let key: Vec<Option<String>> = walk.order().iter().map(|(c, _)| c.value(id, row).map(str::to_string)).collect();
         seek.is_none_or(|s| s.admits(walk.order(), &key))
     };
@@ -320,14 +321,14 @@ fn sorts_on_indexed_columns_are_pushed_to_storage() {
 fn index_rows_hold_word_starts_and_canonical_times() {
     let u = json!({"id": "a", "name": "Mary-Jo  Jones", "teams": ["b", "a", "b"], "role": "admin",
         "created_at": "2024-01-01T01:00:00+01:00", "deactivated_at": null});
-    let row = index::index_row(u.as_object().unwrap());
+    let row = row::index_row(u.as_object().unwrap());
     assert_eq!(row.name_norm.as_deref(), Some("maryjojones"));
     assert_eq!(row.name_words, ["mary-jo  jones", "jo  jones", " jones", "jones"]);
     assert_eq!(row.teams, ["a", "b"]);
     assert_eq!(row.created_at.as_deref(), Some("2024-01-01T00:00:00.000000Z"));
     assert!(!row.deactivated && !row.deleted && !row.name_overflow);
     let long = json!({"id": "b", "name": "a ".repeat(100)});
-    let row = index::index_row(long.as_object().unwrap());
+    let row = row::index_row(long.as_object().unwrap());
     assert!(row.name_overflow, "more word starts than are indexed");
-    assert!(row.name_words.iter().all(|w| w.chars().count() <= index::WORD_CHARS));
+    assert!(row.name_words.iter().all(|w| w.chars().count() <= row::WORD_CHARS));
 }

@@ -51,7 +51,7 @@ fn candidates_sql(candidates: &Candidates, sql: &mut String, args: &mut Vec<Bind
                  UNION SELECT id FROM users WHERE name_overflow = 1)",
             );
             args.push(Bind::Text(word.clone()));
-            args.push(Bind::Text(index::prefix_end(word)));
+            args.push(Bind::Text(row::prefix_end(word)));
         }
         Candidates::CustomEq { field, value } => {
             // An array is a candidate too: `$eq` matches an array that contains the value.

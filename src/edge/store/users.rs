@@ -65,7 +65,7 @@ impl Loader for SqlLoader<'_> {
     fn users(&mut self, ids: &[String]) -> Result<Vec<(String, Option<User>)>, ApiError> {
         let users = load_users(self.db, ids)?;
         for (id, u) in &users {
-            self.before.insert(id.clone(), u.as_ref().map(index::index_row));
+            self.before.insert(id.clone(), u.as_ref().map(row::index_row));
         }
         Ok(users)
     }
@@ -102,7 +102,7 @@ pub fn prepare(commit: &Commit, before: &std::collections::BTreeMap<String, Opti
         .map(|u| {
             let id = u.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
             let old = before.get(&id).cloned().flatten();
-            (id, json::object_text(u), index::index_row(u), old)
+            (id, json::object_text(u), row::index_row(u), old)
         })
         .collect();
     let names = commit.claims.iter().chain(&commit.releases).cloned().collect();

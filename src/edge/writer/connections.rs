@@ -79,7 +79,7 @@ pub(super) fn connect(
     .map_err(|e| e.error)?;
     let stored = commit.users.first().cloned().unwrap_or_default();
     let before = loader.before.get(&user_id).cloned().flatten();
-    let changed = before.is_none_or(|b| b.updated_at != crate::core::query::index::index_row(&stored).updated_at);
+    let changed = before.is_none_or(|b| b.updated_at != crate::core::query::row::index_row(&stored).updated_at);
     if changed {
         store::commit(db, &commit, &loader.before, at)?;
     }
@@ -193,7 +193,7 @@ impl Writer {
             let Some(commit) = ops::offline_commit(&stored, at) else { continue };
             let after = commit.users.first().cloned().unwrap_or_default();
             let mut before = BTreeMap::new();
-            before.insert(user_id.clone(), Some(crate::core::query::index::index_row(&stored)));
+            before.insert(user_id.clone(), Some(crate::core::query::row::index_row(&stored)));
             store::commit(db, &commit, &before, at)?;
             if events::visible(&after) {
                 self.presence_changed(db, &after, false, at);

@@ -85,9 +85,9 @@ pub(super) fn write_import(db: &Db, legacy: &Legacy, now: i64) -> Result<(), Api
                 if let Some(n) = username::held_key(&u) {
                     names.entry(n).or_default().push(id.clone());
                 }
-                crate::core::query::index::index_row(&u)
+                crate::core::query::row::index_row(&u)
             }
-            Err(_) => crate::core::query::index::IndexRow::default(),
+            Err(_) => crate::core::query::row::IndexRow::default(),
         };
         rows.push((id.clone(), text.clone(), columns, None));
         if *own {
