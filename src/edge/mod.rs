@@ -6,6 +6,7 @@
 
 mod command;
 mod connect;
+mod credentials;
 mod dev;
 mod http;
 mod hub;
@@ -17,17 +18,15 @@ mod sql;
 mod store;
 mod writer;
 
-use crate::core::access::auth::{self, AuthPolicy, Claims};
-use crate::core::model::settings::AppSettings;
-use crate::core::model::user;
-use crate::core::wire::error::OpError;
-use crate::core::wire::error::{code, ApiError};
+use crate::core::access::auth::{self, Claims};
+use crate::core::wire::error::{ApiError, OpError};
 use crate::core::wire::time::Timestamp;
 use command::Command;
+use credentials::{authenticate, Credentials};
 use http::Timing;
 use js_sys::Reflect;
 use objects::{send, Fetchable};
-use params::{percent_decode, Params};
+use params::{Params, Target};
 pub(crate) use routes::Route;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
@@ -58,83 +57,6 @@ fn playground(env: &Env) -> bool {
     env.var("ROSTER_PLAYGROUND").is_ok_and(|v| v.to_string() == "on")
 }
 
-/// The request's path and raw query string, read without a URL parser (the `url` crate's IDNA
-/// tables would otherwise be linked in and roughly double the Worker's size).
-pub(crate) struct Target {
-    path: String,
-    query: String,
-}
-
-impl Target {
-    pub(crate) fn of(req: &Request) -> Target {
-        let full = req.inner().url();
-        let after_scheme = full.split_once("://").map_or(full.as_str(), |(_, rest)| rest);
-        let from_path = after_scheme.find('/').and_then(|i| after_scheme.get(i..)).unwrap_or("/");
-        let without_fragment = from_path.split('#').next().unwrap_or_default();
-        let (path, query) = without_fragment.split_once('?').unwrap_or((without_fragment, ""));
-        Target { path: path.to_string(), query: query.to_string() }
-    }
-
-    /// Query parameters, decoded (`+` is a space); the last of repeated names wins.
-    pub(crate) fn params(&self) -> Params {
-        self.query
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (percent_decode(&k.replace('+', " ")), percent_decode(&v.replace('+', " ")))
-            })
-            .collect()
-    }
-}
-
-/// The app's credentials: the API key is a var, the secret a Wrangler secret. During a
-/// rotation the secret `STREAM_API_SECRET_PREVIOUS` holds the old one: tokens signed with it
-/// still verify; everything Roster signs uses the current one.
-struct Credentials {
-    key: String,
-    secret: String,
-    previous: Option<String>,
-}
-
-impl Credentials {
-    fn from_env(env: &Env) -> Result<Self, ApiError> {
-        let get =
-            |name: &str| env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string()));
-        let key = get("STREAM_API_KEY").map_err(|_| ApiError::internal("STREAM_API_KEY is not configured"))?;
-        let secret = get("STREAM_API_SECRET").map_err(|_| {
-            ApiError::internal("STREAM_API_SECRET is not configured: set it with `wrangler secret put`")
-        })?;
-        let previous = get("STREAM_API_SECRET_PREVIOUS").ok().filter(|p| !p.is_empty() && *p != secret);
-        Ok(Credentials { key, secret, previous })
-    }
-
-    /// Verifies a token against the current secret, then (for a bad signature only) against
-    /// the previous one, if a rotation is under way.
-    fn verify(&self, token: &str, policy: &AuthPolicy) -> Result<Claims, ApiError> {
-        match (auth::verify(token, &self.secret, policy, now()), &self.previous) {
-            (Err(e), Some(previous)) if e.code == code::TOKEN_SIGNATURE => auth::verify(token, previous, policy, now()),
-            (result, _) => result,
-        }
-    }
-
-    /// `?api_key=` must be present and known: checked before anything else.
-    fn check_key(&self, params: &Params) -> Result<(), ApiError> {
-        match params.get("api_key") {
-            None => Err(ApiError::new(2, 401, "api_key or app_id not provided")),
-            Some(k) if k.is_empty() => Err(ApiError::new(2, 401, "api_key or app_id not provided")),
-            Some(k) if !constant_time_eq(k.as_bytes(), self.key.as_bytes()) => {
-                Err(ApiError::new(2, 401, "api_key not valid"))
-            }
-            Some(_) => Ok(()),
-        }
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// The runtime's clock, in milliseconds since the epoch.
 pub(crate) fn now_ms() -> i64 {
     i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX)
@@ -143,41 +65,6 @@ pub(crate) fn now_ms() -> i64 {
 /// The runtime's clock as a timestamp.
 pub(crate) fn now() -> Timestamp {
     Timestamp::from_millis(now_ms())
-}
-
-/// Verifies the token as far as no state is needed: structure, signature, expiry. A token
-/// whose only fault is its signature is accepted, marked unsigned, when the app has
-/// `disable_auth_checks` on according to KV; the Writer checks that setting again from its own
-/// storage (KV may lag). Everything else about the caller is checked in the Writer.
-async fn authenticate(
-    token: Option<String>,
-    auth_type: Option<String>,
-    creds: &Credentials,
-    env: &Env,
-) -> Result<(Claims, bool), ApiError> {
-    if auth_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("anonymous")) {
-        return Err(ApiError::auth("anonymous users are not supported"));
-    }
-    let token = token.filter(|t| !t.is_empty() && t != "undefined").ok_or_else(|| {
-        ApiError::auth("JWTAuth error: missing Authorization header or authorization query parameter")
-    })?;
-    let (claims, unsigned) = match creds.verify(&token, &AuthPolicy::default()) {
-        Ok(claims) => (claims, false),
-        Err(e) if e.code == code::TOKEN_SIGNATURE => {
-            let replica = kv::KvNamespace::from_env(env, "USERS")?.get_text(store::SETTINGS_KEY).await?;
-            if !replica.is_some_and(|s| AppSettings::from_json(&s).disable_auth_checks()) {
-                return Err(e);
-            }
-            let lax = AuthPolicy { disable_auth_checks: true, revoke_tokens_issued_before: None };
-            (creds.verify(&token, &lax)?, true)
-        }
-        Err(e) => return Err(e),
-    };
-    if let auth::Caller::User(id) = &claims.caller {
-        user::validate_id(id)
-            .map_err(|_| ApiError::auth("JWTAuth error: the token's user_id is not a valid user id"))?;
-    }
-    Ok((claims, unsigned))
 }
 
 #[event(fetch)]
