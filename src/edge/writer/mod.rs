@@ -17,8 +17,8 @@
 //! reports (connects, closes, presence, leases); `fanout.rs` queues for the hubs (and for
 //! webhooks) what a commit changed; `delivery.rs` sends the hubs their events;
 //! `webhooks.rs` delivers those; `outbox.rs` replicates to KV; `task_runs.rs` runs batch tasks;
-//! `accounts.rs` guests and exports; `import.rs` the first start; `stats.rs` the operator's view (`GET /roster/stats`); `hooks.rs`
-//! the test-only routes.
+//! `accounts.rs` guests and exports; `import.rs` the first start; `stats.rs` the operator's view
+//! (`GET /roster/stats`); `hooks.rs` the test-only routes.
 
 mod accounts;
 mod connections;
