@@ -7,6 +7,9 @@
 //! crate over all of Unicode) checks the table itself; the table's reader runs here through
 //! `core_rules.rs`' lookalike cases.
 #![cfg(target_arch = "wasm32")]
+// Each suite that draws from `tests/support/rng.rs` declares it (natively each suite is a crate
+// of its own), so here it is compiled once per such suite: 20 lines, on purpose.
+#![allow(clippy::duplicate_mod)]
 
 #[path = "core_auth.rs"]
 mod core_auth;
