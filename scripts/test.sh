@@ -31,13 +31,15 @@ cargo clippy --quiet --target wasm32-unknown-unknown --features test-hooks --lib
 step "npm package: Node tests (exports, UserStore, npm pack → Node 22 / workerd / Chromium, tsc --noEmit)"
 node --test tests/js/api.test.mjs tests/js/store.test.mjs tests/js/package.test.mjs
 
-step "npm package: the core's cases through wasm (wasm-pack test in headless Chromium and Firefox, then Node)"
+step "npm package: the core's cases through wasm (wasm-pack test in headless Chromium and Firefox, then Node; the unit tests in Node)"
 # Every core suite but core_skeletons (tests/wasm.rs): about 20 s in each browser here, so the
 # runner's whole-run timeout (20 s by default) is raised far past it.
 export WASM_BINDGEN_TEST_TIMEOUT=600
 WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome -- --test wasm
 WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --firefox -- --test wasm
 wasm-pack test --node -- --test wasm
+# The unit tests inside src/core/ (the scanner, dotted paths, times, …) through wasm as well.
+wasm-pack test --node -- --lib
 
 step "npm package: size of pkg/*.wasm (raw and gzip bytes; fails above 156 KiB gzip)"
 size_status=0

@@ -216,6 +216,8 @@ impl Counter {
 mod tests {
     use super::*;
     use serde_json::json;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn settings(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()

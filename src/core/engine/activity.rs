@@ -67,6 +67,8 @@ impl Activity {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn the_last_minute_counts_only_its_seconds() {

@@ -148,6 +148,8 @@ pub fn signature(body: &str, secret: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn a_custom_events_target_must_be_active() {

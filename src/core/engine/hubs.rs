@@ -52,6 +52,8 @@ pub fn is_new(seq: i64, delivered: i64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn a_user_always_lands_on_the_same_hub_and_users_spread_over_all() {

@@ -215,6 +215,8 @@ fn check_privacy(v: &dyn Json) -> Result<(), Fault> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn faults_by_kind() {

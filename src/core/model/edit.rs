@@ -154,6 +154,8 @@ mod tests {
     use crate::core::model::partial::{set_path, unset_path, FieldPath};
     use crate::core::wire::json;
     use serde_json::{Map, Value};
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// Applies the edits both ways; the text path must agree with the tree path, or decline
     /// (`None`). `Some(value)`: the field after the edits (`None`: removed).

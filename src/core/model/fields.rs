@@ -168,6 +168,8 @@ pub fn keys(keep: fn(Kind) -> bool) -> impl Iterator<Item = &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn each_key_is_in_the_table_once_and_of_reads_it_back() {

@@ -149,6 +149,8 @@ impl Normalizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn normalization_is_unicode_aware() {

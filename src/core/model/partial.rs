@@ -258,6 +258,8 @@ pub(crate) fn unset_path(obj: &mut Map<String, Value>, segments: &[String]) {
 mod tests {
     use super::*;
     use serde_json::json;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn path_rules_and_their_errors() {

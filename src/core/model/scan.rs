@@ -393,6 +393,8 @@ pub fn push_compact(out: &mut String, text: &str) {
 mod tests {
     use super::*;
     use crate::core::wire::json;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn measure(text: &str) -> Option<Measure> {
         let mut s = Scan::new(text);

@@ -99,6 +99,8 @@ pub fn is_setting(key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn knows_streams_settings_and_roster_s_own_only() {

@@ -286,6 +286,8 @@ pub(crate) fn is_http_url(url: &str) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn defaults_are_stream_shaped() {

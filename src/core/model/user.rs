@@ -131,6 +131,8 @@ pub fn teams_of(user: &User) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn ids() {

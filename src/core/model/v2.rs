@@ -342,6 +342,8 @@ pub fn v1_names_shadowed(body: &Value) -> Option<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn custom_keys_named_like_built_ins_round_trip_apart() {

@@ -90,6 +90,8 @@ mod tests {
     use super::*;
     use crate::core::model::user::User;
     use serde_json::{json, Value};
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn user(v: Value) -> User {
         v.as_object().cloned().unwrap()

@@ -142,6 +142,8 @@ pub fn connect_user(user_id: &str, details: &Value, caller: &Caller, now: Timest
 mod tests {
     use super::*;
     use serde_json::json;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn going_offline_writes_last_active_once_and_only_for_active_users() {

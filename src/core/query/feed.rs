@@ -112,6 +112,8 @@ pub fn page(req: &Request, rows: &[(i64, User)]) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn at(seq: i64, id: &str) -> Position {
         Position { seq, id: id.to_string() }

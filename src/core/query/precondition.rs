@@ -108,6 +108,8 @@ pub fn check(expected: &[(String, i64)], current: &[(String, i64)]) -> Result<()
 mod tests {
     use super::*;
     use serde_json::json;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn ids(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| (*s).to_string()).collect()

@@ -33,6 +33,8 @@ pub fn allow<'a>(list: Option<&str>, origin: Option<&'a str>) -> Allow<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn no_list_or_a_star_allows_every_origin() {

@@ -186,6 +186,8 @@ pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 mod tests {
     use super::*;
     use serde_json::json;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn message_and_envelope_follow_stream() {

@@ -33,6 +33,8 @@ impl Fnv {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn it_is_fnv1a_and_length_prefixes_texts() {

@@ -184,6 +184,8 @@ pub fn parse_object(text: &str) -> Option<Map<String, Value>> {
 mod tests {
     use super::*;
     use serde_json::json;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn builds_what_json_builds() {

@@ -98,6 +98,8 @@ pub fn route_not_found(path: &str) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn names_the_stream_api_a_path_belongs_to() {
