@@ -67,12 +67,12 @@ fi
 
 # 2. Rust: the wasm target (and clippy for the lint steps of the tests).
 command -v rustup >/dev/null 2>&1 || die "Rust is missing: install it with rustup (https://rustup.rs), then run this again"
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+if ! rustup target list --installed | grep -x wasm32-unknown-unknown >/dev/null; then
   log "rustup target add wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
 fi
 if [ "$PROFILE" = test ]; then
-  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+  rustup component list --installed 2>/dev/null | grep '^clippy' >/dev/null || rustup component add clippy
 fi
 
 # 3. Node 22 and the npm dependencies (steps 4 and 5 below) download while cargo compiles:
@@ -88,7 +88,12 @@ js_pid=$!
 # machine), sharing one target directory so their common dependencies build once, removed after.
 cargo_tool() { # bin version crate [extra args]
   local bin=$1 version=$2 crate=$3; shift 3
-  if "$bin" --version 2>/dev/null | grep -qE "(^| )$version( |\$)"; then return; fi
+  # The output is read whole first: `grep -q` stops at its match, and a tool still printing
+  # (geckodriver's --version is several lines) would die of SIGPIPE and, under pipefail, count
+  # as missing, to be installed again.
+  local out
+  out=$("$bin" --version 2>/dev/null || true)
+  if grep -qE "(^| )$version( |\$)" <<<"$out"; then return; fi
   log "cargo install $crate $version"
   CARGO_PROFILE_DEV_DEBUG=0 CARGO_INCREMENTAL=0 \
     cargo install "$crate" --version "$version" --force --debug --target-dir "$ROOT/.tools/cargo-install" "$@"
