@@ -47,7 +47,7 @@ pub(crate) fn unreadable(what: &str) -> ApiError {
 /// An error of a write whose body holds the text `JSON.stringify` wrote of argument `what`:
 /// text serde_json refuses is worded as for every other argument ([`unreadable`]).
 pub(crate) fn body_error(error: ApiError, what: &str) -> ApiError {
-    if error.reason.starts_with(crate::core::engine::batch::INVALID_BODY) {
+    if error.reason.starts_with(crate::core::wire::error::INVALID_BODY) {
         unreadable(what)
     } else {
         error

@@ -1,9 +1,9 @@
 //! How stored users are indexed for queries, and how a query uses those indexes.
 //!
-//! A user is stored with [`IndexRow`] columns next to its record (`row.rs`). [`plan`] reads a query's
-//! filter and picks one index lookup that yields a *superset* of the users the filter can
-//! match ([`Candidates`]), plus whether storage can also return them in the query's sort order
-//! ([`Plan::order`]). The filter itself stays the residual: the shell evaluates it over the
+//! A user is stored with [`IndexRow`] columns next to its record (`row.rs`). [`plan`] reads a
+//! query's filter and picks one index lookup that yields a *superset* of the users the filter
+//! can match ([`Candidates`]), plus whether storage can also return them in the query's sort
+//! order ([`Plan::order`]). The filter itself stays the residual: the shell evaluates it over the
 //! candidates with [`order::run`] (candidates in id order) or [`order::InOrder`] (candidates
 //! already sorted, so reading stops once the page is full). Only conditions whose meaning an
 //! index reproduces exactly are used; anything else (a `$or`, a custom field) falls back to

@@ -84,6 +84,10 @@ pub mod code {
     pub const TOKEN_SIGNATURE: i32 = 43;
 }
 
+/// How a request body that is not JSON is worded: the start of [`ApiError::invalid_body`]'s
+/// reason.
+pub const INVALID_BODY: &str = "invalid JSON body";
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApiError {
     /// Stream's machine-readable code (4 input, 6 duplicate username, 17 not allowed, …).
@@ -141,6 +145,11 @@ impl ApiError {
     /// 404, code 16, for an unknown route or a wrong method on a known one.
     pub fn route_not_found() -> Self {
         Self::not_found("Not Found")
+    }
+    /// 400, code 4: a request body that is not JSON, with the parser's reason (the reason starts
+    /// with [`INVALID_BODY`]).
+    pub fn invalid_body(reason: impl fmt::Display) -> Self {
+        Self::input(format!("{INVALID_BODY}: {reason}"))
     }
 
     /// `<Operation> failed with error: "<reason>"`.

@@ -8,7 +8,7 @@ pub(super) fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
-    json::parse_slice(body).map_err(crate::core::engine::batch::invalid_body)
+    json::parse_slice(body).map_err(ApiError::invalid_body)
 }
 
 /// The checks that need state: `disable_auth_checks` for an unsigned token, the app's and the

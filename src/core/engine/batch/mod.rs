@@ -121,17 +121,9 @@ impl Loader for TreeLoader<'_, '_> {
     }
 }
 
-/// How a body that is not JSON is worded: the start of [`invalid_body`]'s reason.
-pub const INVALID_BODY: &str = "invalid JSON body";
-
-/// Stream's error for a request body that is not JSON, with the parser's reason.
-pub fn invalid_body(reason: impl core::fmt::Display) -> ApiError {
-    ApiError::input(format!("{INVALID_BODY}: {reason}"))
-}
-
 /// A request body as JSON, or Stream's error for text that is not JSON.
 pub fn parse_body(body: &str) -> Result<Value> {
-    json::parse(body).map_err(invalid_body)
+    json::parse(body).map_err(ApiError::invalid_body)
 }
 
 fn load_tree(stored: &mut Load<'_>, id: &str) -> Result<Option<User>> {
