@@ -44,23 +44,54 @@ pub fn due_entries(db: &Db, now: i64, limit: i64) -> Result<Vec<Due>, ApiError> 
     Ok(due)
 }
 
-/// Records that `key` was sent to KV at `at_ms` (counted from the moment it is sent, whatever
-/// the outcome: KV takes one write per key per second).
-pub fn mark_sent(db: &Db, key: &str, at_ms: i64) -> Result<(), ApiError> {
-    db.run("INSERT OR REPLACE INTO kv_sent (key, at_ms) VALUES (?, ?)", &[key.into(), at_ms.into()]).map(|_| ())
+/// Records that `keys` were sent to KV at `at_ms` (counted from the moment they are sent,
+/// whatever the outcome: KV takes one write per key per second). One statement for the batch.
+pub fn mark_sent(db: &Db, keys: &[&str], at_ms: i64) -> Result<(), ApiError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let keys = json::text(&Value::Array(keys.iter().map(|k| Value::from(*k)).collect()));
+    db.run(
+        "INSERT OR REPLACE INTO kv_sent (key, at_ms) SELECT value, ?2 FROM json_each(?1)",
+        &[keys.as_str().into(), at_ms.into()],
+    )
+    .map(|_| ())
 }
 
-/// A write landed: the entry goes, unless a newer value arrived meanwhile, which waits until
-/// `next_ms` (the key's next second).
-pub fn landed(db: &Db, key: &str, seq: i64, next_ms: i64) -> Result<(), ApiError> {
-    db.run("DELETE FROM outbox WHERE key = ? AND seq = ?", &[key.into(), seq.into()])?;
-    db.run("UPDATE outbox SET due_ms = max(due_ms, ?) WHERE key = ?", &[next_ms.into(), key.into()]).map(|_| ())
+/// Writes landed (`(key, seq)`): each entry goes, unless a newer value arrived meanwhile, which
+/// waits until `next_ms` (the key's next second). Two statements for the batch.
+pub fn landed(db: &Db, writes: &[(&str, i64)], next_ms: i64) -> Result<(), ApiError> {
+    if writes.is_empty() {
+        return Ok(());
+    }
+    let items: Vec<Value> =
+        writes.iter().map(|(k, seq)| Value::Array(vec![Value::from(*k), Value::from(*seq)])).collect();
+    let items = json::text(&Value::Array(items));
+    db.run(
+        "DELETE FROM outbox WHERE (key, seq) IN (SELECT value->>0, value->>1 FROM json_each(?))",
+        &[items.as_str().into()],
+    )?;
+    db.run(
+        "UPDATE outbox SET due_ms = max(due_ms, ?2) WHERE key IN (SELECT value->>0 FROM json_each(?1))",
+        &[items.as_str().into(), next_ms.into()],
+    )
+    .map(|_| ())
 }
 
-/// A write failed: tried again at `due_ms`, one attempt more.
-pub fn retry_at(db: &Db, key: &str, due_ms: i64) -> Result<(), ApiError> {
-    db.run("UPDATE outbox SET attempts = attempts + 1, due_ms = ? WHERE key = ?", &[due_ms.into(), key.into()])
-        .map(|_| ())
+/// Writes failed (`(key, due_ms)`): each tried again at its `due_ms`, one attempt more. One
+/// statement for the batch.
+pub fn retry_at(db: &Db, retries: &[(&str, i64)]) -> Result<(), ApiError> {
+    if retries.is_empty() {
+        return Ok(());
+    }
+    let items: Vec<Value> =
+        retries.iter().map(|(k, due)| Value::Array(vec![Value::from(*k), Value::from(*due)])).collect();
+    db.run(
+        "UPDATE outbox SET attempts = attempts + 1, due_ms = j.value->>1 \
+         FROM (SELECT value FROM json_each(?)) AS j WHERE outbox.key = j.value->>0",
+        &[json::text(&Value::Array(items)).as_str().into()],
+    )
+    .map(|_| ())
 }
 
 /// Forgets send times older than `before_ms` (keys free to be written again).

@@ -54,22 +54,23 @@ impl Writer {
             if let Some(ms) = fault.strip_prefix("delay:").and_then(|m| m.parse::<u64>().ok()) {
                 worker::Delay::from(std::time::Duration::from_millis(ms)).await;
             }
-            let mut writes = Vec::with_capacity(due.len());
-            for d in &due {
-                store::mark_sent(&db, &d.key, now)?;
-                let switch = FaultSwitch { mode: &fault, now, hooks };
-                writes.push(self.kv_write(&kv, &d.key, d.value.as_deref(), d.seq, &switch));
-            }
+            let keys: Vec<&str> = due.iter().map(|d| d.key.as_str()).collect();
+            store::mark_sent(&db, &keys, now)?;
+            let switch = FaultSwitch { mode: &fault, now, hooks };
+            let writes = due.iter().map(|d| self.kv_write(&kv, &d.key, d.value.as_deref(), d.seq, &switch)).collect();
             let outcomes = kv::settle(writes).await?;
             let db = self.db();
             let done = now_ms();
+            let (mut landed, mut retries) = (Vec::new(), Vec::new());
             for (d, ok) in due.iter().zip(outcomes) {
                 if ok {
-                    store::landed(&db, &d.key, d.seq, now + KEY_INTERVAL_MS)?;
+                    landed.push((d.key.as_str(), d.seq));
                 } else {
-                    store::retry_at(&db, &d.key, (done + backoff_ms(d.attempts)).max(now + KEY_INTERVAL_MS))?;
+                    retries.push((d.key.as_str(), (done + backoff_ms(d.attempts)).max(now + KEY_INTERVAL_MS)));
                 }
             }
+            store::landed(&db, &landed, now + KEY_INTERVAL_MS)?;
+            store::retry_at(&db, &retries)?;
             store::forget_sent_before(&db, now - KEY_INTERVAL_MS)?;
         }
         Ok(())
