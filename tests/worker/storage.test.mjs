@@ -260,33 +260,3 @@ describe('dev tokens (disable_auth_checks)', () => {
     await kvFault(w, 'none');
   });
 });
-
-describe('one path for a user write (issue 23)', () => {
-  // Times are the write's own; everything else is compared byte for byte.
-  const untimed = (text) => text.replace(/"(created_at|updated_at|last_active)":"[^"]*"/g, '"$1":"T"');
-
-  test('the Writer stores the record the npm batch exports write for the same body, byte for byte', LIMIT, async () => {
-    const { upsertUsers, partialUpdateUsers } = await import('roster-users');
-    const w = await start();
-    // Members out of key order (top level and nested), a number as `2.50`, an escaped name and
-    // the spacing `json.dumps` writes: the operation over trees would sort, respell and re-space
-    // them; the record path keeps them, compact.
-    const upsert = '{"users": {"op-1": {"id": "op-1", "zeta": {"b": 2, "a": [1, 2.50]}, "name": "Jos\\u00e9 Ng", "alpha": "x"}}}';
-    const created = await raw(w, 'POST', '/users', { body: upsert });
-    assert.equal(created.status, 201, created.text);
-    await drained(w);
-    const stored = (await kvDump(w, 'u:op-1'))['u:op-1'].value;
-    const expected = upsertUsers(upsert, {}, {}).users['op-1'];
-    assert.equal(untimed(stored), untimed(expected));
-    assert.ok(stored.indexOf('"zeta"') < stored.indexOf('"alpha"') && stored.includes('2.50'), stored);
-
-    const patch = '{"users": [{"id": "op-1", "set": {"zeta.c": {"y": 1, "x": 2}, "beta": true}, "unset": ["alpha"]}]}';
-    const patched = await raw(w, 'PATCH', '/users', { body: patch });
-    assert.equal(patched.status, 200, patched.text);
-    await drained(w);
-    const after = (await kvDump(w, 'u:op-1'))['u:op-1'].value;
-    assert.equal(untimed(after), untimed(partialUpdateUsers(patch, { 'op-1': stored }, {}).users['op-1']));
-    // What the Writer answered is what it stored.
-    assert.deepEqual(patched.json.users['op-1'], JSON.parse(after));
-  });
-});

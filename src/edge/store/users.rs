@@ -3,7 +3,6 @@
 //! transaction); versions and the change feed read here too.
 
 use super::*;
-use crate::core::model::username::IndexUpdates;
 
 /// Rebuilds the username index from the users' columns: lists keyed by
 /// [`crate::core::model::username::held_key`] (an index written before skeleton keys, or with
@@ -44,18 +43,12 @@ pub fn load_users(db: &Db, ids: &[String]) -> Result<Vec<(String, Option<User>)>
     Ok(ids.iter().map(|id| (id.clone(), found.remove(id))).collect())
 }
 
-/// Users' record texts by id, as stored (an id without a row is absent).
-pub fn load_texts(db: &Db, ids: &[String]) -> Result<std::collections::BTreeMap<String, String>, ApiError> {
-    let sql = "SELECT id, record FROM users WHERE id IN (SELECT value FROM json_each(?))";
-    load_keyed(db, sql, ids, |_, text| Ok(text.to_string()))
-}
-
 /// One user, as stored.
 pub fn load_user(db: &Db, id: &str) -> Result<Option<User>, ApiError> {
     Ok(load_users(db, &[id.to_string()])?.pop().and_then(|(_, u)| u))
 }
 
-pub fn load_names(db: &Db, norms: &[String]) -> Result<Vec<(String, Vec<String>)>, ApiError> {
+pub(super) fn load_names(db: &Db, norms: &[String]) -> Result<Vec<(String, Vec<String>)>, ApiError> {
     let sql = "SELECT norm, ids FROM names WHERE norm IN (SELECT value FROM json_each(?))";
     let mut found = load_keyed(db, sql, norms, parse_ids)?;
     Ok(norms.iter().map(|n| (n.clone(), found.remove(n).unwrap_or_default())).collect())
@@ -116,19 +109,6 @@ pub fn prepare(commit: &Commit, before: &std::collections::BTreeMap<String, Opti
     Prepared { users, names }
 }
 
-impl Prepared {
-    /// A write decided on records: each user's id, record text and index columns (after, and
-    /// before when it was stored), and the index lists it writes.
-    pub fn of_records(users: Vec<(String, String, IndexRow, Option<IndexRow>)>, names: &IndexUpdates) -> Self {
-        Prepared { users, names: names.claims.iter().chain(&names.releases).cloned().collect() }
-    }
-    /// Commits it in one transaction ([`apply`]) at the command's time.
-    pub fn commit(self, db: &Db, at: crate::core::wire::time::Timestamp) -> Result<(), ApiError> {
-        let now_ms = at.0 / 1000;
-        db.transaction(move |db| apply(db, &self, now_ms))
-    }
-}
-
 /// Commits what the core decided, in one transaction: [`prepare`] (`before`: the index rows of
 /// the users as loaded) then [`apply`] at the command's time.
 pub fn commit(
@@ -137,7 +117,9 @@ pub fn commit(
     before: &std::collections::BTreeMap<String, Option<IndexRow>>,
     at: crate::core::wire::time::Timestamp,
 ) -> Result<(), ApiError> {
-    prepare(commit, before).commit(db, at)
+    let prepared = prepare(commit, before);
+    let now_ms = at.0 / 1000;
+    db.transaction(move |db| apply(db, &prepared, now_ms))
 }
 
 /// Applies a prepared write and queues its KV records (call inside a transaction). A fixed

@@ -56,21 +56,10 @@ pub(super) fn execute(
     let op = cmd.route.op();
     let fail = |error| OpError { op, error };
     let (mut snap, mut loader) = authorize(db, cmd, settings).map_err(fail)?;
-    let raw = body;
-    let (body, verbatim) = request_body(db, cmd, body).map_err(fail)?;
+    let body = request_body(db, cmd, body).map_err(fail)?;
     let ctx = Ctx { db, cmd, settings, body: &body, at };
     if let Some(answer) = answer_without_driver(&ctx, &snap, presence).map_err(fail)? {
         return Ok(answer);
-    }
-    if matches!(cmd.route, Route::Upsert | Route::Partial) {
-        // The record path reads the body as sent, unless reading it changed it.
-        let text = match (verbatim, std::str::from_utf8(raw)) {
-            (true, Ok(text)) => std::borrow::Cow::Borrowed(text),
-            _ => std::borrow::Cow::Owned(json::text(&body)),
-        };
-        if let Some(answer) = records::write(db, cmd, settings, &text, &batch_ids(&body), at).map_err(fail)? {
-            return Ok(answer);
-        }
     }
     let operation = driven_operation(&ctx).map_err(fail)?;
     let commit = drive::drive(&mut loader, &mut snap, op, &*operation)?;
@@ -86,11 +75,9 @@ pub(super) fn execute(
 
 /// The body as the operation reads it: parsed, `/api/v2`'s shapes brought in, and the
 /// preconditions of an upsert or partial update checked (with no await before the commit: two
-/// writers expecting one version cannot both pass) and taken out. With whether it is the body
-/// as sent (neither reshaped nor a precondition taken out).
-fn request_body(db: &Db, cmd: &Command, body: &[u8]) -> Result<(Value, bool), ApiError> {
+/// writers expecting one version cannot both pass) and taken out.
+fn request_body(db: &Db, cmd: &Command, body: &[u8]) -> Result<Value, ApiError> {
     let mut body = parse_body(body)?;
-    let verbatim = !cmd.v2 && body.get(precondition::BODY_KEY).is_none();
     if cmd.v2 {
         body = v2::body_in(&body);
         body = match cmd.route {
@@ -109,7 +96,7 @@ fn request_body(db: &Db, cmd: &Command, body: &[u8]) -> Result<(Value, bool), Ap
             precondition::check(&expected, &store::versions(db, &ids)?)?;
         }
     }
-    Ok((body, verbatim))
+    Ok(body)
 }
 
 /// The commands that do not run a core operation through the driver: reads, settings, tasks,

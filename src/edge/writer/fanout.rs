@@ -4,16 +4,12 @@
 //! write (one `hub_events` row per hub per commit, in commit order), and `delivery.rs` sends them.
 
 use super::*;
-use crate::core::model::read;
 use crate::edge::store::Watcher;
 
 /// What a committed command tells the connections and webhooks.
 pub enum Publish {
     /// These users changed (their state after the commit).
     Users(UserChange, Vec<User>),
-    /// These users changed: their records after the commit, as text (parsed only when a
-    /// connection or a webhook is told).
-    Records(UserChange, Vec<String>),
     /// A custom event for one user's connections.
     Custom(String, Value),
     /// A connect changed the user: `user.updated` to its other connections and its watchers.
@@ -74,9 +70,8 @@ impl Writer {
     pub(super) fn publish(&self, db: &Db, publish: Publish, at: Timestamp) {
         let Ok(settings) = store::load_settings(db) else { return };
         let (change, users, except) = match publish {
-            Publish::Users(change, users) => (change, Ok(users), None),
-            Publish::Records(change, texts) => (change, Err(texts), None),
-            Publish::Connected(user, connection) => (UserChange::Updated, Ok(vec![user]), Some(connection)),
+            Publish::Users(change, users) => (change, users, None),
+            Publish::Connected(user, connection) => (UserChange::Updated, vec![user], Some(connection)),
             Publish::Custom(user_id, event) => {
                 let hubs = store::user_hubs(db, &[user_id.as_str()]).unwrap_or_default();
                 let mut sends = Sends::default();
@@ -93,7 +88,6 @@ impl Writer {
         if !sockets && !hooks {
             return;
         }
-        let users = users.unwrap_or_else(|texts| texts.iter().map(|t| read::tree_of(t)).collect());
         let ids: Vec<&str> = users.iter().map(|u| u.get("id").and_then(Value::as_str).unwrap_or_default()).collect();
         let (hubs, watching) = if sockets {
             (store::user_hubs(db, &ids).unwrap_or_default(), store::watchers(db, &ids).unwrap_or_default())

@@ -13,7 +13,7 @@
 //!   Workers KV) before serving anything (`blockConcurrencyWhile`).
 //!
 //! One file per concept: this one is the object (its state, the request entry, the alarm and its
-//! scheduling, rate limits); `execute.rs` runs one command (`records.rs`: a batch write over records); `connections.rs` runs the hubs'
+//! scheduling, rate limits); `execute.rs` runs one command; `connections.rs` runs the hubs'
 //! reports (connects, closes, presence, leases); `fanout.rs` queues for the hubs (and for
 //! webhooks) what a commit changed; `delivery.rs` sends the hubs their events;
 //! `webhooks.rs` delivers those; `outbox.rs` replicates to KV; `task_runs.rs` runs batch tasks;
@@ -29,7 +29,6 @@ mod fanout;
 mod hooks;
 mod import;
 mod outbox;
-mod records;
 mod stats;
 mod task_runs;
 mod webhooks;

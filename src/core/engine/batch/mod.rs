@@ -58,13 +58,6 @@ impl Written {
     }
 }
 
-/// Whether a write of `caller` under `settings` runs over trees: the record path does not apply
-/// a user token's limits of `roster_server_only_fields` and `roster_hidden_fields`.
-pub fn guarded(settings: &AppSettings, caller: &Caller) -> bool {
-    matches!(caller, Caller::User(_))
-        && !(settings.server_only_fields().is_empty() && settings.hidden_fields().is_empty())
-}
-
 /// Loads a stored user's record text by id (`None`: not stored).
 pub type Load<'l> = dyn FnMut(&str) -> Result<Option<String>> + 'l;
 
