@@ -5,7 +5,6 @@
 //! Worker tests compare its answers with a scan too.
 
 use proptest::prelude::*;
-use roster::core::model::read::Form;
 use roster::core::model::user::User;
 use roster::core::query::cursor::{Page, Seek, Walk};
 use roster::core::query::index::{self, Candidates, Column, CustomValue, Plan};
@@ -183,44 +182,6 @@ fn arb_query() -> impl Strategy<Value = UserQuery> {
             .unwrap()
         },
     )
-}
-
-/// `text` with every character beyond ASCII written as a `\u` escape (pairs beyond the BMP), as
-/// Python's `json.dumps` writes it.
-fn ascii_escaped(text: &str) -> String {
-    let mut out = String::new();
-    for c in text.chars() {
-        if c.is_ascii() {
-            out.push(c);
-        } else {
-            let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{unit:04x}"));
-            }
-        }
-    }
-    out
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
-    /// The Writer stores the index columns of records it wrote on the record path, read from
-    /// their text: they equal the tree's, whichever way the text is written.
-    #[test]
-    fn index_rows_read_from_text_equal_the_trees(users in arb_users()) {
-        for u in users.values() {
-            let tree = row::index_row(u);
-            let text = serde_json::to_string(u).unwrap();
-            prop_assert!(matches!(Form::of(&text), Form::Record(_)));
-            prop_assert_eq!(&row::index_row(&Form::of(&text)), &tree, "{}", text);
-            let escaped = ascii_escaped(&text);
-            prop_assert_eq!(&row::index_row(&Form::of(&escaped)), &tree, "{}", escaped);
-            // A text a record cannot hold (an escaped key) is read as a tree.
-            let odd = format!("{{\"a\\\"b\":1,{}", text.get(1..).unwrap());
-            prop_assert!(matches!(Form::of(&odd), Form::Tree(_)));
-            prop_assert_eq!(&row::index_row(&Form::of(&odd)), &tree, "{}", odd);
-        }
-    }
 }
 
 proptest! {

@@ -143,7 +143,6 @@ pub const TEAMS: Key = key("teams", Kind::Teams);
 pub const TEAMS_ROLE: Key = key("teams_role", Kind::TeamsRole);
 pub const CREATED_AT: Key = key("created_at", Kind::CreatedAt);
 pub const UPDATED_AT: Key = key("updated_at", Kind::UpdatedAt);
-pub const LAST_ACTIVE: Key = key("last_active", Kind::LastActive);
 pub const ONLINE: Key = key("online", Kind::Online);
 pub const REVOKE: Key = key("revoke_tokens_issued_before", Kind::Revoke);
 pub const DEACTIVATED_AT: Key = key("deactivated_at", Kind::Server);

@@ -1,8 +1,7 @@
 //! What a user and an app are: the user object and its field rules, the two forms a write
 //! holds a user in behind one trait (`form`) with their validation (`validate`, `check`),
 //! usernames (normalization, confusable skeletons, uniqueness), `set`/`unset` on dotted paths,
-//! the user read and edited as JSON text (`record`, `scan`, `edit`; `read`: a stored text in
-//! whichever form holds it), app settings, and the
+//! the user read and edited as JSON text (`record`, `scan`, `edit`), app settings, and the
 //! `/api/v2` shape.
 //! Depends on `wire` and `access`.
 
@@ -12,7 +11,6 @@ pub mod fields;
 pub mod form;
 pub mod normalize;
 pub mod partial;
-pub mod read;
 pub mod record;
 pub mod scan;
 pub mod set;

@@ -37,12 +37,6 @@ impl<'a> Field<'a> {
     pub fn plain_str(&self) -> Option<&str> {
         plain_string(&self.value)
     }
-    /// The value when it is a string, its escapes decoded.
-    pub fn string(&self) -> Option<Cow<'_, str>> {
-        let mut scan = Scan::new(&self.value);
-        let value = scan.string()?.value()?;
-        scan.at_end().then_some(value)
-    }
 }
 
 /// `text` when it is one JSON string token without escapes: its value.

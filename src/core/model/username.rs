@@ -45,7 +45,7 @@ impl Named for Record<'_> {
         self.str_of(fields::ID).unwrap_or_default()
     }
     fn name(&self) -> Option<Cow<'_, str>> {
-        self.field(fields::NAME)?.string()
+        string_value(&self.field(fields::NAME)?.value)
     }
     fn active(&self) -> bool {
         self.is_active()
@@ -71,6 +71,13 @@ impl Named for Record<'_> {
         }
         names
     }
+}
+
+/// The value of JSON text that is one string token, its escapes decoded.
+fn string_value(text: &str) -> Option<Cow<'_, str>> {
+    let mut scan = Scan::new(text);
+    let value = scan.string()?.value()?;
+    scan.at_end().then_some(value)
 }
 
 /// The index key of the name a user holds ([`Held`]): the index lists holders by it, so one list

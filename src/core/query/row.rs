@@ -3,14 +3,10 @@
 //! team and time, and sort by time, without reading records.
 
 use super::filter::{self, fold_case};
-use crate::core::model::fields::{self, Key};
 use crate::core::model::normalize::normalize;
-use crate::core::model::read::Form;
-use crate::core::model::user::User;
-use crate::core::model::username::Named;
+use crate::core::model::user::{User, HARD_DELETED};
 use crate::core::wire::time::Timestamp;
 use serde_json::Value;
-use std::borrow::Cow;
 
 /// Words of a name indexed per user; a name with more word starts is marked `name_overflow`
 /// and is a candidate for every `$autocomplete` on `name`.
@@ -42,41 +38,12 @@ pub struct IndexRow {
     pub tombstone: bool,
 }
 
-/// What the index columns read of a user, whichever form holds it.
-pub trait Indexed: Named {
-    /// The value of field `key` when it is a string, its escapes decoded.
-    fn string(&self, key: Key) -> Option<Cow<'_, str>>;
-    /// Whether field `key` holds a value other than null.
-    fn is_set(&self, key: Key) -> bool;
-    fn has(&self, key: Key) -> bool;
+fn set(u: &User, key: &str) -> bool {
+    u.get(key).is_some_and(|v| !v.is_null())
 }
 
-impl Indexed for User {
-    fn string(&self, key: Key) -> Option<Cow<'_, str>> {
-        self.get(key.name).and_then(Value::as_str).map(Cow::Borrowed)
-    }
-    fn is_set(&self, key: Key) -> bool {
-        self.get(key.name).is_some_and(|v| !v.is_null())
-    }
-    fn has(&self, key: Key) -> bool {
-        self.contains_key(key.name)
-    }
-}
-
-impl Indexed for Form<'_> {
-    fn string(&self, key: Key) -> Option<Cow<'_, str>> {
-        Form::string(self, key)
-    }
-    fn is_set(&self, key: Key) -> bool {
-        Form::is_set(self, key)
-    }
-    fn has(&self, key: Key) -> bool {
-        Form::has(self, key)
-    }
-}
-
-fn canonical_time(v: Option<Cow<'_, str>>) -> Option<String> {
-    v.as_deref().and_then(Timestamp::parse).map(|t| t.to_string())
+fn canonical_time(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str).and_then(Timestamp::parse).map(|t| t.to_string())
 }
 
 /// A word-start suffix as stored and looked up: cut to [`WORD_CHARS`] characters, with
@@ -93,12 +60,12 @@ pub fn prefix_end(word: &str) -> String {
     end
 }
 
-/// The index columns of a stored user, a tree or a record read from its text.
-pub fn index_row(u: &dyn Indexed) -> IndexRow {
-    let name = u.name();
+/// The index columns of a stored user record.
+pub fn index_row(u: &User) -> IndexRow {
+    let name = u.get("name").and_then(Value::as_str);
     let mut name_words = Vec::new();
     let mut name_overflow = false;
-    if let Some(name) = name.as_deref() {
+    if let Some(name) = name {
         let folded = fold_case(name);
         for (n, i) in filter::word_starts(&folded).enumerate() {
             if n == MAX_NAME_WORDS {
@@ -111,20 +78,23 @@ pub fn index_row(u: &dyn Indexed) -> IndexRow {
             }
         }
     }
-    let mut teams: Vec<String> = u.team_names().into_iter().map(Cow::into_owned).collect();
+    let mut teams: Vec<String> = match u.get("teams") {
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        _ => Vec::new(),
+    };
     teams.sort();
     teams.dedup();
     IndexRow {
-        name_norm: name.as_deref().map(normalize),
+        name_norm: name.map(normalize),
         name_words,
         name_overflow,
-        role: u.string(fields::ROLE).map(Cow::into_owned),
+        role: u.get("role").and_then(Value::as_str).map(str::to_string),
         teams,
-        created_at: canonical_time(u.string(fields::CREATED_AT)),
-        updated_at: canonical_time(u.string(fields::UPDATED_AT)),
-        last_active: canonical_time(u.string(fields::LAST_ACTIVE)),
-        deactivated: u.is_set(fields::DEACTIVATED_AT),
-        deleted: u.is_set(fields::DELETED_AT),
-        tombstone: u.has(fields::HARD_DELETED),
+        created_at: canonical_time(u.get("created_at")),
+        updated_at: canonical_time(u.get("updated_at")),
+        last_active: canonical_time(u.get("last_active")),
+        deactivated: set(u, "deactivated_at"),
+        deleted: set(u, "deleted_at"),
+        tombstone: u.contains_key(HARD_DELETED),
     }
 }

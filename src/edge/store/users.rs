@@ -65,7 +65,7 @@ impl Loader for SqlLoader<'_> {
     fn users(&mut self, ids: &[String]) -> Result<Vec<(String, Option<User>)>, ApiError> {
         let users = load_users(self.db, ids)?;
         for (id, u) in &users {
-            self.before.insert(id.clone(), u.as_ref().map(|u| row::index_row(u)));
+            self.before.insert(id.clone(), u.as_ref().map(row::index_row));
         }
         Ok(users)
     }

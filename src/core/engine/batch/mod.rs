@@ -36,7 +36,6 @@ use std::ops::Range;
 mod merge;
 mod names;
 mod patch;
-pub mod unique;
 pub use merge::upsert_records;
 pub use names::{normalize_names, normalize_names_utf16};
 pub use patch::partial_records;

@@ -1,19 +1,18 @@
 //! The in-memory store's batch writes over records. `POST /users` and `PATCH /users` are decided
 //! by the record path of the npm batch exports ([`crate::core::engine::batch`]) over the stored
-//! texts; then unique usernames are checked and the index updated by the same rules as every
-//! write ([`unique`]). The batch path leaves every error to the operation over trees, which words
-//! it; a user token's write under server-only or hidden fields (`roster_server_only_fields`,
-//! `roster_hidden_fields`) runs over trees too.
+//! texts; then unique usernames are checked and the index updated from the names the users hold
+//! before and after, by the same rules as every write ([`username`]). The batch path leaves every
+//! error to the operation over trees, which words it; a user token's write under server-only or
+//! hidden fields (`roster_server_only_fields`, `roster_hidden_fields`) runs over trees too.
 
-use super::stored::Stored;
+use super::stored::{Form, Stored};
 use super::MemoryStore;
 use crate::core::access::auth::Caller;
-use crate::core::engine::batch::unique::{self, Holder, Listed, Row};
 use crate::core::engine::batch::Written;
-use crate::core::model::read::Form;
 use crate::core::model::settings::UniqueMode;
-use crate::core::model::username::{Held, IndexUpdates, Named, Rule};
+use crate::core::model::username::{self, Change, Held, Holders, IndexUpdates, Named, Rule};
 use crate::core::wire::error::Result;
+use std::collections::BTreeMap;
 
 impl MemoryStore {
     /// Whether a write of `caller` must run over trees: a user token, with fields it may not
@@ -56,27 +55,83 @@ impl MemoryStore {
             _ => Vec::new(),
         };
         let after: Vec<Form<'_>> = written.records().map(|(_, text)| Form::of(text)).collect();
-        let rows: Vec<Row<'_>> = after
-            .iter()
-            .enumerate()
-            .map(|(i, a)| Row {
-                before: before.get(i).and_then(Option::as_ref).map(|b| b as &dyn Named),
-                held: stored.get(i).copied().flatten().and_then(Stored::held),
-                after: a,
-            })
-            .collect();
-        unique::check(&rows, by_id, rule, &mut Lists(self))
+        let id = |i: usize| written.users.get(i).map_or("", |(id, _)| id.as_str());
+        let mut order: Vec<usize> = Vec::with_capacity(after.len());
+        for i in 0..after.len() {
+            // Sorted by insertion: a sort would link a sorting routine of its own.
+            let at = if by_id { order.partition_point(|&o| id(o) < id(i)) } else { i };
+            order.insert(at, i);
+        }
+        let mut changes = Vec::with_capacity(order.len());
+        for &i in &order {
+            let (Some(s), Some(a)) = (stored.get(i), after.get(i)) else { continue };
+            let b = before.get(i).and_then(Option::as_ref).map(|b| b as &dyn Named);
+            changes.push(Change::new(b, s.and_then(Stored::held), a));
+        }
+        let view = View::new(self, &changes);
+        username::check(&changes, rule, &view)?;
+        let updates = username::index_updates(&changes, &view);
+        let mut held = vec![None; changes.len()];
+        for (&i, c) in order.iter().zip(&changes) {
+            if let Some(slot) = held.get_mut(i) {
+                *slot = c.after_name.clone();
+            }
+        }
+        Ok((updates, held))
     }
 }
 
-/// The store's index lists and users, as the check reads them.
-struct Lists<'a>(&'a MemoryStore);
+/// The store as the uniqueness rules see it during a write: the index lists, the batch's new
+/// states over the stored ones, and every other holder of a name the batch touches.
+struct View<'a> {
+    names: &'a BTreeMap<String, Vec<String>>,
+    /// The batch's users, sorted by id.
+    batch: Vec<(&'a str, &'a dyn Named, Option<&'a Held>)>,
+    /// The other holders, sorted by id.
+    others: Vec<(&'a str, Form<'a>, Option<&'a Held>)>,
+}
 
-impl Listed for Lists<'_> {
-    fn lists(&mut self, keys: &[&str]) -> Result<Vec<Vec<String>>> {
-        Ok(keys.iter().map(|k| self.0.names.get(*k).cloned().unwrap_or_default()).collect())
+impl<'a> View<'a> {
+    fn new(store: &'a MemoryStore, changes: &'a [Change<'a>]) -> Self {
+        // Sorted by insertion: a sort would link a sorting routine of its own.
+        let mut batch: Vec<(&str, &dyn Named, Option<&Held>)> = Vec::with_capacity(changes.len());
+        for c in changes {
+            let id = c.after.id();
+            batch.insert(batch.partition_point(|(b, _, _)| *b < id), (id, c.after, c.after_name.as_ref()));
+        }
+        let mut others: Vec<(&str, Form<'_>, Option<&Held>)> = Vec::new();
+        for key in username::keys_touched(changes) {
+            for id in store.names.get(key).into_iter().flatten().map(String::as_str) {
+                let at = others.partition_point(|(o, _, _)| *o < id);
+                if find(&batch, id).is_some() || others.get(at).is_some_and(|(o, _, _)| *o == id) {
+                    continue;
+                }
+                if let Some(s) = store.users.get(id) {
+                    others.insert(at, (id, Form::of(s.text()), s.held()));
+                }
+            }
+        }
+        View { names: &store.names, batch, others }
     }
-    fn holders(&mut self, ids: &[&str]) -> Result<Vec<Option<Holder>>> {
-        Ok(ids.iter().map(|id| self.0.users.get(*id).map(|s| (s.text().to_string(), s.held().cloned()))).collect())
+}
+
+/// The row of `id` in `rows`, which are sorted by id.
+fn find<'r, A, B>(rows: &'r [(&str, A, B)], id: &str) -> Option<&'r (&'r str, A, B)> {
+    rows.get(rows.partition_point(|(r, _, _)| *r < id)).filter(|(r, _, _)| *r == id)
+}
+
+impl Holders for View<'_> {
+    fn holders(&self, key: &str) -> &[String] {
+        self.names.get(key).map_or(&[], Vec::as_slice)
+    }
+    fn user(&self, id: &str) -> Option<(&dyn Named, Option<&Held>)> {
+        match find(&self.batch, id) {
+            Some((_, user, held)) => Some((*user, *held)),
+            None => find(&self.others, id).map(|(_, form, held)| (form as &dyn Named, *held)),
+        }
+    }
+    /// Everything is in memory: an id not stored is known to be missing.
+    fn is_loaded(&self, _id: &str) -> bool {
+        true
     }
 }

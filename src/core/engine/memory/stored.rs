@@ -2,10 +2,12 @@
 //! too, and what the writes over records read), its tree parsed the first time an operation over
 //! trees or a query reads it, and the name it holds as the last write read it.
 
-use crate::core::model::read::tree_of;
+use crate::core::model::record::Record;
 use crate::core::model::user::User;
-use crate::core::model::username::Held;
+use crate::core::model::username::{Held, Named};
 use crate::core::wire::json;
+use serde_json::Value;
+use std::borrow::Cow;
 use std::cell::OnceCell;
 
 #[derive(Clone, Debug)]
@@ -46,5 +48,50 @@ impl Stored {
             None => tree_of(&self.text),
         };
         (self.text, tree)
+    }
+}
+
+/// The tree of a stored text: the store writes every text itself, each a JSON object.
+fn tree_of(text: &str) -> User {
+    match json::parse(text) {
+        Ok(Value::Object(user)) => user,
+        _ => User::new(),
+    }
+}
+
+/// A stored or written text read for the names it holds: as a record, or as a tree where a
+/// record cannot hold it.
+pub enum Form<'a> {
+    Record(Record<'a>),
+    Tree(User),
+}
+
+impl<'a> Form<'a> {
+    pub fn of(text: &'a str) -> Self {
+        match Record::parse(text) {
+            Some(record) => Form::Record(record),
+            None => Form::Tree(tree_of(text)),
+        }
+    }
+    fn named(&self) -> &dyn Named {
+        match self {
+            Form::Record(r) => r,
+            Form::Tree(t) => t,
+        }
+    }
+}
+
+impl Named for Form<'_> {
+    fn id(&self) -> &str {
+        self.named().id()
+    }
+    fn name(&self) -> Option<Cow<'_, str>> {
+        self.named().name()
+    }
+    fn active(&self) -> bool {
+        self.named().active()
+    }
+    fn team_names(&self) -> Vec<Cow<'_, str>> {
+        self.named().team_names()
     }
 }
