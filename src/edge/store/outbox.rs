@@ -44,57 +44,36 @@ pub fn due_entries(db: &Db, now: i64, limit: i64) -> Result<Vec<Due>, ApiError> 
     Ok(due)
 }
 
-/// Records that `keys` were sent to KV at `at_ms` (counted from the moment they are sent,
-/// whatever the outcome: KV takes one write per key per second). One statement for the batch.
-pub fn mark_sent(db: &Db, keys: &[&str], at_ms: i64) -> Result<(), ApiError> {
-    if keys.is_empty() {
-        return Ok(());
-    }
-    let keys = json::text(&Value::Array(keys.iter().map(|k| Value::from(*k)).collect()));
+/// Records that the keys of `sent` (`[[key, …], …]` as JSON text) were sent to KV at `at_ms`
+/// (counted from the moment they are sent, whatever the outcome: KV takes one write per key per
+/// second). One statement for the batch.
+pub fn mark_sent(db: &Db, sent: &str, at_ms: i64) -> Result<(), ApiError> {
     db.run(
-        "INSERT OR REPLACE INTO kv_sent (key, at_ms) SELECT value, ?2 FROM json_each(?1)",
-        &[keys.as_str().into(), at_ms.into()],
+        "INSERT OR REPLACE INTO kv_sent (key, at_ms) SELECT value->>0, ?2 FROM json_each(?1)",
+        &[sent.into(), at_ms.into()],
     )
     .map(|_| ())
 }
 
-/// Writes landed (`(key, seq)`): each entry goes, unless a newer value arrived meanwhile, which
-/// waits until `next_ms` (the key's next second). Two statements for the batch.
-pub fn landed(db: &Db, writes: &[(&str, i64)], next_ms: i64) -> Result<(), ApiError> {
-    if writes.is_empty() {
-        return Ok(());
-    }
-    let items: Vec<Value> =
-        writes.iter().map(|(k, seq)| Value::Array(vec![Value::from(*k), Value::from(*seq)])).collect();
-    let items = json::text(&Value::Array(items));
+/// The outcome of a batch of KV writes (`[[key, seq, retry_ms], …]` as JSON text, `retry_ms`
+/// null where the write landed). A landed entry goes, unless a newer value arrived meanwhile,
+/// which waits until `next_ms` (the key's next second); a failed one is tried again at its
+/// `retry_ms`, one attempt more. Send times before `forget_ms` are forgotten (those keys are free
+/// to be written again). Four statements for the batch.
+pub fn settle(db: &Db, outcomes: &str, next_ms: i64, forget_ms: i64) -> Result<(), ApiError> {
     db.run(
-        "DELETE FROM outbox WHERE (key, seq) IN (SELECT value->>0, value->>1 FROM json_each(?))",
-        &[items.as_str().into()],
+        "DELETE FROM outbox WHERE (key, seq) IN (SELECT value->>0, value->>1 FROM json_each(?1) WHERE value->>2 IS NULL)",
+        &[outcomes.into()],
     )?;
     db.run(
-        "UPDATE outbox SET due_ms = max(due_ms, ?2) WHERE key IN (SELECT value->>0 FROM json_each(?1))",
-        &[items.as_str().into(), next_ms.into()],
-    )
-    .map(|_| ())
-}
-
-/// Writes failed (`(key, due_ms)`): each tried again at its `due_ms`, one attempt more. One
-/// statement for the batch.
-pub fn retry_at(db: &Db, retries: &[(&str, i64)]) -> Result<(), ApiError> {
-    if retries.is_empty() {
-        return Ok(());
-    }
-    let items: Vec<Value> =
-        retries.iter().map(|(k, due)| Value::Array(vec![Value::from(*k), Value::from(*due)])).collect();
+        "UPDATE outbox SET due_ms = max(due_ms, ?2) WHERE key IN \
+         (SELECT value->>0 FROM json_each(?1) WHERE value->>2 IS NULL)",
+        &[outcomes.into(), next_ms.into()],
+    )?;
     db.run(
-        "UPDATE outbox SET attempts = attempts + 1, due_ms = j.value->>1 \
-         FROM (SELECT value FROM json_each(?)) AS j WHERE outbox.key = j.value->>0",
-        &[json::text(&Value::Array(items)).as_str().into()],
-    )
-    .map(|_| ())
-}
-
-/// Forgets send times older than `before_ms` (keys free to be written again).
-pub fn forget_sent_before(db: &Db, before_ms: i64) -> Result<(), ApiError> {
-    db.run("DELETE FROM kv_sent WHERE at_ms < ?", &[before_ms.into()]).map(|_| ())
+        "UPDATE outbox SET attempts = attempts + 1, due_ms = j.value->>2 FROM json_each(?1) AS j \
+         WHERE outbox.key = j.value->>0 AND j.value->>2 IS NOT NULL",
+        &[outcomes.into()],
+    )?;
+    db.run("DELETE FROM kv_sent WHERE at_ms < ?", &[forget_ms.into()]).map(|_| ())
 }
