@@ -4,7 +4,9 @@
 // Each argument is a checkout whose build/ holds a production Worker (`bash scripts/build-worker.sh`)
 // and whose wrangler.toml serves it. Each server is seeded with 100 users; then each round runs,
 // on both servers in alternating order, GET /app, an upsert of the 100 stored users and a partial
-// update of the 100 (3 set paths, one dotted, 1 unset), with 1.5 s after each request so that
+// update of the 100 (3 set paths, one dotted, 1 unset) and the same upsert refused at its last
+// user (an id that does not match its key: the body read and every user checked, nothing loaded
+// or written: what a write costs before storage), with 1.5 s after each request so that
 // the outbox drains to KV apart from the next one (locally, KV runs in the same workerd process
 // and competes for the same CPU). Prints each request's p50 per build and the median of the
 // per-round ratios (A's latency ÷ B's: above 1, B is faster).
@@ -25,8 +27,14 @@ const partialBody = (v) =>
   JSON.stringify({
     users: users.map((u, i) => ({ id: u.id, set: { score: v * 2 + i, "address.city": `c${v}`, language: "de" }, unset: ["tags"] })),
   });
+const refused = (v) => {
+  const body = JSON.parse(upsertBody(v));
+  body.users[users[users.length - 1].id].id = "not-its-key";
+  return JSON.stringify(body);
+};
 const requests = {
   "GET /app": (w) => raw(w, "GET", "/app"),
+  "upsert 100 refused at the last user": (w, n) => raw(w, "POST", "/users", { body: refused(n) }),
   "upsert 100 stored users": (w, n) => raw(w, "POST", "/users", { body: upsertBody(n) }),
   "partial update 100 users": (w, n) => raw(w, "PATCH", "/users", { body: partialBody(n) }),
 };
@@ -46,7 +54,8 @@ try {
         const t0 = performance.now();
         const res = await send(servers[i], round + 1);
         times[i][name].push(performance.now() - t0);
-        if (res.status >= 300) throw new Error(`${name}: ${res.status} ${res.text}`);
+        const ok = name.includes("refused") ? res.status === 400 : res.status < 300;
+        if (!ok) throw new Error(`${name}: ${res.status} ${res.text}`);
         await sleep(1500);
       }
     }
