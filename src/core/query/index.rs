@@ -17,6 +17,7 @@ use super::order;
 use super::payload::{self, UserQuery};
 use super::row::{index_word, prefix_end, IndexRow};
 use crate::core::model::normalize::normalize;
+use crate::core::model::set;
 use crate::core::model::user::User;
 use crate::core::wire::time::Timestamp;
 use serde_json::Value;
@@ -229,10 +230,9 @@ fn plain_str(v: &Value) -> Option<&str> {
 fn plain_strs(items: &[Value]) -> Option<Vec<String>> {
     let mut out = Vec::with_capacity(items.len());
     for item in items {
-        out.push(plain_str(item)?.to_string());
+        // Sorted by insertion: a sort would link a sorting routine of its own.
+        set::insert(&mut out, plain_str(item)?.to_string());
     }
-    out.sort();
-    out.dedup();
     Some(out)
 }
 

@@ -4,6 +4,7 @@
 
 use super::filter::{self, fold_case};
 use crate::core::model::normalize::normalize;
+use crate::core::model::set;
 use crate::core::model::user::{User, HARD_DELETED};
 use crate::core::wire::time::Timestamp;
 use serde_json::Value;
@@ -78,12 +79,11 @@ pub fn index_row(u: &User) -> IndexRow {
             }
         }
     }
-    let mut teams: Vec<String> = match u.get("teams") {
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+    // Sorted by insertion: a sort would link a sorting routine of its own.
+    let teams: Vec<String> = match u.get("teams") {
+        Some(Value::Array(a)) => set::of(a.iter().filter_map(Value::as_str).map(str::to_string)),
         _ => Vec::new(),
     };
-    teams.sort();
-    teams.dedup();
     IndexRow {
         name_norm: name.map(normalize),
         name_words,
