@@ -44,23 +44,51 @@ pub fn due_entries(db: &Db, now: i64, limit: i64) -> Result<Vec<Due>, ApiError> 
     Ok(due)
 }
 
-/// Records that the keys of `sent` (`[[key, …], …]` as JSON text) were sent to KV at `at_ms`
-/// (counted from the moment they are sent, whatever the outcome: KV takes one write per key per
-/// second). One statement for the batch.
-pub fn mark_sent(db: &Db, sent: &str, at_ms: i64) -> Result<(), ApiError> {
+/// `[[key, seq, retry_ms], …]` of a batch of due entries as JSON text, the layout the statements
+/// below read (`retry_ms` null: none).
+fn rows(due: &[Due], retry: impl Fn(usize) -> Option<i64>) -> String {
+    let mut rows = String::from("[");
+    for (at, d) in due.iter().enumerate() {
+        if at > 0 {
+            rows.push(',');
+        }
+        rows.push('[');
+        rows.push_str(&json::text(&Value::from(d.key.as_str())));
+        rows.push(',');
+        rows.push_str(&d.seq.to_string());
+        rows.push(',');
+        rows.push_str(&retry(at).map_or_else(|| "null".to_string(), |r| r.to_string()));
+        rows.push(']');
+    }
+    rows.push(']');
+    rows
+}
+
+/// Records that the entries `sent` were sent to KV at `at_ms` (counted from the moment they are
+/// sent, whatever the outcome: KV takes one write per key per second). One statement for the
+/// batch.
+pub fn mark_sent(db: &Db, sent: &[Due], at_ms: i64) -> Result<(), ApiError> {
     db.run(
         "INSERT OR REPLACE INTO kv_sent (key, at_ms) SELECT value->>0, ?2 FROM json_each(?1)",
-        &[sent.into(), at_ms.into()],
+        &[rows(sent, |_| None).as_str().into(), at_ms.into()],
     )
     .map(|_| ())
 }
 
-/// The outcome of a batch of KV writes (`[[key, seq, retry_ms], …]` as JSON text, `retry_ms`
-/// null where the write landed). A landed entry goes, unless a newer value arrived meanwhile,
-/// which waits until `next_ms` (the key's next second); a failed one is tried again at its
-/// `retry_ms`, one attempt more. Send times before `forget_ms` are forgotten (those keys are free
-/// to be written again). Four statements for the batch.
-pub fn settle(db: &Db, outcomes: &str, next_ms: i64, forget_ms: i64) -> Result<(), ApiError> {
+/// The outcome of a batch of KV writes: `retry(i)` is when the `i`th entry of `sent` is tried
+/// again (`None`: its write landed). A landed entry goes, unless a newer value arrived
+/// meanwhile, which waits until `next_ms` (the key's next second); a failed one is tried again
+/// at its time, one attempt more. Send times before `forget_ms` are forgotten (those keys are
+/// free to be written again). Four statements for the batch.
+pub fn settle(
+    db: &Db,
+    sent: &[Due],
+    retry: impl Fn(usize) -> Option<i64>,
+    next_ms: i64,
+    forget_ms: i64,
+) -> Result<(), ApiError> {
+    let outcomes = rows(sent, retry);
+    let outcomes = outcomes.as_str();
     db.run(
         "DELETE FROM outbox WHERE (key, seq) IN (SELECT value->>0, value->>1 FROM json_each(?1) WHERE value->>2 IS NULL)",
         &[outcomes.into()],

@@ -27,25 +27,6 @@ pub(super) struct FaultSwitch<'a> {
     hooks: bool,
 }
 
-/// `[[key, seq, retry_ms], …]` of a batch of entries as JSON text (`retry_ms` null: none).
-fn outcome_rows(due: &[store::Due], retry: impl Fn(usize) -> Option<i64>) -> String {
-    let mut rows = String::from("[");
-    for (at, d) in due.iter().enumerate() {
-        if at > 0 {
-            rows.push(',');
-        }
-        rows.push('[');
-        rows.push_str(&json::text(&Value::from(d.key.as_str())));
-        rows.push(',');
-        rows.push_str(&d.seq.to_string());
-        rows.push(',');
-        rows.push_str(&retry(at).map_or_else(|| "null".to_string(), |r| r.to_string()));
-        rows.push(']');
-    }
-    rows.push(']');
-    rows
-}
-
 impl Writer {
     /// Writes due outbox entries to KV, a batch at a time, then sets the alarm for the rest.
     pub(super) async fn drain(&self) -> Result<(), ApiError> {
@@ -73,7 +54,7 @@ impl Writer {
             if let Some(ms) = fault.strip_prefix("delay:").and_then(|m| m.parse::<u64>().ok()) {
                 worker::Delay::from(std::time::Duration::from_millis(ms)).await;
             }
-            store::mark_sent(&db, &outcome_rows(&due, |_| None), now)?;
+            store::mark_sent(&db, &due, now)?;
             let switch = FaultSwitch { mode: &fault, now, hooks };
             let writes = due.iter().map(|d| self.kv_write(&kv, &d.key, d.value.as_deref(), d.seq, &switch)).collect();
             let outcomes = kv::settle(writes).await?;
@@ -83,7 +64,7 @@ impl Writer {
                 Some(false) | None => due.get(at).map(|d| (done + backoff_ms(d.attempts)).max(now + KEY_INTERVAL_MS)),
                 Some(true) => None,
             };
-            store::settle(&db, &outcome_rows(&due, retry), now + KEY_INTERVAL_MS, now - KEY_INTERVAL_MS)?;
+            store::settle(&db, &due, retry, now + KEY_INTERVAL_MS, now - KEY_INTERVAL_MS)?;
         }
         Ok(())
     }
