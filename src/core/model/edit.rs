@@ -6,7 +6,7 @@
 //!
 //! Like the scanner, an edit only handles what it can represent exactly: an object with an
 //! escaped key on a path, or a path that must fail (through a value that is not an object), is
-//! `None`, and the batch leaves the user to the tree path, which decides and words the error.
+//! `None`, and the batch runs that user alone as a tree, which decides and words the error.
 
 use super::scan::Scan;
 use super::user::MAX_NESTING;

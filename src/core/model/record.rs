@@ -6,8 +6,8 @@
 //! ([`Scan`]), and parsed only where a partial update's dotted path reaches into it.
 //!
 //! Like the scanner, a record is built only from text it can represent exactly (no duplicate or
-//! escaped top-level keys, nesting within the limit); otherwise `None` sends the operation to
-//! the tree-building path.
+//! escaped top-level keys, nesting within the limit); otherwise `None` sends that user through
+//! the same rules as a `serde_json` tree.
 
 use super::fields::{Key, Kind};
 use super::scan::{push_compact, Measure, Scan, Str};

@@ -4,8 +4,9 @@
 //! (the 5 KiB custom-data limit counts that size).
 //!
 //! The scanner accepts a subset of JSON on purpose: whatever it does not accept, or cannot
-//! measure exactly enough, makes it return `None`, and the caller then runs the tree-building
-//! path ([`crate::core::wire::json::parse`]), which decides — and words every error — exactly as before.
+//! measure exactly enough, makes it return `None`. The caller then skips the value unchecked
+//! ([`Scan::skip`], which walks any JSON text) and has serde_json
+//! ([`crate::core::wire::json::parse`]) parse it, which decides — and words every error.
 
 use std::borrow::Cow;
 
@@ -143,7 +144,7 @@ impl<'a> Scan<'a> {
     }
 
     /// A string token. Escapes are checked: a surrogate escape is read only as half of a pair,
-    /// high then low (serde_json refuses the others, and the tree-building path words that).
+    /// high then low (the others are left to serde_json, which words what it refuses).
     pub fn string(&mut self) -> Option<Str<'a>> {
         self.eat(b'"')?;
         let bytes = self.bytes();
@@ -227,6 +228,48 @@ impl<'a> Scan<'a> {
         Some((text, m))
     }
 
+    /// Skips one value of any JSON text, whatever [`Scan::value`] refuses (any nesting, any
+    /// number, any escape): brackets are matched and strings read to their closing quote, and
+    /// nothing else is checked. Whoever skips a value has serde_json parse the text it is in,
+    /// which decides whether it is JSON and words the error. Returns the value's text.
+    pub fn skip(&mut self) -> Option<&'a str> {
+        let start = self.mark();
+        let mut open: Vec<u8> = Vec::new();
+        loop {
+            let c = self.peek()?;
+            self.at += 1;
+            match c {
+                b'{' | b'[' => {
+                    open.push(if c == b'{' { b'}' } else { b']' });
+                    continue;
+                }
+                b'}' | b']' if open.pop()? != c => return None,
+                b',' | b':' if open.is_empty() => return None,
+                b',' | b':' => continue,
+                b'"' => {
+                    let bytes = self.bytes();
+                    while *bytes.get(self.at)? != b'"' {
+                        self.at += if bytes.get(self.at) == Some(&b'\\') { 2 } else { 1 };
+                    }
+                    self.at += 1;
+                }
+                b'}' | b']' => {}
+                _ => {
+                    // A number or a literal: a run of the bytes they are made of.
+                    while self.bytes().get(self.at).is_some_and(|b| b.is_ascii_alphanumeric() || b"+-.".contains(b)) {
+                        self.at += 1;
+                    }
+                    if !(c.is_ascii_alphanumeric() || c == b'-') {
+                        return None;
+                    }
+                }
+            }
+            if open.is_empty() {
+                return Some(self.since(start));
+            }
+        }
+    }
+
     fn walk(&mut self, max_depth: usize, depth: usize, m: &mut Measure, floats: &mut i64) -> Option<()> {
         match self.peek()? {
             b'"' => m.size += self.string()?.raw.len() + 2,
@@ -276,8 +319,7 @@ impl<'a> Scan<'a> {
     /// A number token; returns an upper bound of its length as serde_json writes it back, exact
     /// for what serde_json writes as given: integers that fit 64 bits, and decimals in ryu's own
     /// form ([`ryu_decimal`]). Any other float is written by ryu in at most 24 bytes. A token
-    /// whose magnitude could reach `f64::MAX` (serde_json refuses those) is left to the
-    /// tree-building path.
+    /// whose magnitude could reach `f64::MAX` (serde_json refuses those) is left to serde_json.
     fn number(&mut self) -> Option<usize> {
         let bytes = self.bytes();
         let start = self.at;

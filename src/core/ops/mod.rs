@@ -18,13 +18,16 @@ pub use connect::{connect_merge, connect_user, offline_commit, own_user_view, we
 pub use guest::{create_guest, GuestRequest};
 pub use lifecycle::{deactivate_user, delete_user, reactivate_user, restore_users};
 pub use partial_update::{
-    apply_partial, carry_partial, check_partial_permissions, partial_entry, partial_target, partial_update_parsed,
-    partial_update_users, PartialBatch,
+    apply_partial, carry_partial, check_once, check_partial_permissions, partial_entry, partial_target,
+    partial_update_parsed, partial_update_users, users_not_a_list, PartialBatch,
 };
 pub(crate) use rules::body_object;
-pub use rules::{carry_server_state, require_server, ts_text};
+pub use rules::{carry_server_state, check_batch_len, not_an_object, require_server, ts_text, users_required};
 pub use settings::{get_app, update_app};
-pub use upsert::{clean_input, merge_user, upsert_parsed, upsert_users, validate_user, UpsertBatch};
+pub use upsert::{
+    clean_input, merge_user, upsert_parsed, upsert_users, user_not_an_object, users_not_a_map, validate_user,
+    UpsertBatch,
+};
 
 use crate::core::access::auth::Caller;
 use crate::core::model::set;

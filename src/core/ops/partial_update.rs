@@ -1,7 +1,8 @@
 //! `PATCH /users`: partial update (`set`/`unset`) of a batch of users.
 
-use super::rules::{body_object, carry_server_state, check_batch_len, deactivated, gone, require_self, ts_text};
-
+use super::rules::{
+    body_object, carry_server_state, check_batch_len, deactivated, gone, require_self, ts_text, users_required,
+};
 use super::{finish, need_users, users_response, Snapshot, Step};
 use crate::core::access::auth::Caller;
 use crate::core::model::fields::{self, Key};
@@ -20,21 +21,45 @@ use serde_json::Value;
 fn parse_partial(body: &Value, caller: &Caller, settings: &AppSettings) -> Result<Vec<PartialUpdate>> {
     let entries = match body_object(body)?.get("users") {
         Some(Value::Array(a)) => a,
-        None | Some(Value::Null) => return Err(ApiError::field("users", "users is a required field")),
-        Some(_) => return Err(ApiError::field("users", "users must be an array of {id, set, unset}")),
+        None | Some(Value::Null) => return Err(users_required()),
+        Some(_) => return Err(users_not_a_list()),
     };
     check_batch_len(entries.len(), "users")?;
     let mut seen = Vec::new();
     let mut out = Vec::with_capacity(entries.len());
     for e in entries {
-        let upd = PartialUpdate::parse(e)?;
-        if !set::insert(&mut seen, upd.id.clone()) {
-            return Err(ApiError::field("users", format!("user '{}' appears more than once in the batch", upd.id)));
-        }
-        check_entry(&upd, caller, settings)?;
-        out.push(upd);
+        out.push(partial_entry(e, caller, settings, &mut seen)?);
     }
     Ok(out)
+}
+
+/// The error of a `PATCH /users` body whose `users` is not an array.
+pub fn users_not_a_list() -> ApiError {
+    ApiError::field("users", "users must be an array of {id, set, unset}")
+}
+
+/// One entry of `PATCH /users` as a tree, parsed and checked as the batch checks each, in
+/// order: its shape, then whether an earlier entry (`seen`, their ids) names the same user,
+/// then who may write what.
+pub fn partial_entry(
+    entry: &Value,
+    caller: &Caller,
+    settings: &AppSettings,
+    seen: &mut Vec<String>,
+) -> Result<PartialUpdate> {
+    let upd = PartialUpdate::parse(entry)?;
+    check_once(seen, &upd.id)?;
+    check_entry(&upd, caller, settings)?;
+    Ok(upd)
+}
+
+/// Refuses an entry whose user an earlier one of the batch names (`seen`: their ids, sorted;
+/// `id` is added).
+pub fn check_once(seen: &mut Vec<String>, id: &str) -> Result<()> {
+    match set::insert(seen, id.to_string()) {
+        true => Ok(()),
+        false => Err(ApiError::field("users", format!("user '{id}' appears more than once in the batch"))),
+    }
 }
 
 /// The checks of one parsed entry that need no stored data: who may write what, and tenancy.
@@ -102,14 +127,6 @@ pub fn apply_partial(old: Option<&User>, upd: &PartialUpdate, caller: &Caller, n
     carry_partial(old, &mut new, &ts_text(now));
     validate::validate(&new, &upd.id)?;
     Ok(new)
-}
-
-/// One entry of `PATCH /users` as a tree, parsed and checked as the batch checks each (all but
-/// repeated ids), with default app settings.
-pub fn partial_entry(entry: &Value, caller: &Caller) -> Result<PartialUpdate> {
-    let upd = PartialUpdate::parse(entry)?;
-    check_entry(&upd, caller, &AppSettings::default())?;
-    Ok(upd)
 }
 
 /// `PATCH /users`'s body, parsed and checked once (everything that needs no stored data): a

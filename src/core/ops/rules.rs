@@ -28,7 +28,8 @@ pub(super) fn require_self(caller: &Caller, target: &str, action: &str) -> Resul
     }
 }
 
-pub(super) fn check_batch_len(n: usize, what: &str) -> Result<()> {
+/// A batch of `n` entries in field `what`: at least one, at most [`MAX_BATCH`].
+pub fn check_batch_len(n: usize, what: &str) -> Result<()> {
     if n == 0 {
         return Err(ApiError::field(what.to_string(), format!("{what} is a required field and cannot be empty")));
     }
@@ -42,7 +43,17 @@ pub(super) fn check_batch_len(n: usize, what: &str) -> Result<()> {
 }
 
 pub(crate) fn body_object(body: &Value) -> Result<&Map<String, Value>> {
-    body.as_object().ok_or_else(|| ApiError::input("request body must be a JSON object"))
+    body.as_object().ok_or_else(not_an_object)
+}
+
+/// The error of a request body that is JSON but not an object.
+pub fn not_an_object() -> ApiError {
+    ApiError::input("request body must be a JSON object")
+}
+
+/// The error of a batch body without its `users`.
+pub fn users_required() -> ApiError {
+    ApiError::field("users", "users is a required field")
 }
 
 /// Refuses a write to a deleted user.
@@ -109,7 +120,7 @@ pub(super) fn opt_body(body: &Value) -> Result<Map<String, Value>> {
     match body {
         Value::Null => Ok(Map::new()),
         Value::Object(m) => Ok(m.clone()),
-        _ => Err(ApiError::input("request body must be a JSON object")),
+        _ => Err(not_an_object()),
     }
 }
 

@@ -1,6 +1,8 @@
 //! `POST /users`: upsert a batch of users.
 
-use super::rules::{body_object, carry_server_state, check_batch_len, deactivated, gone, require_self, ts_text};
+use super::rules::{
+    body_object, carry_server_state, check_batch_len, deactivated, gone, require_self, ts_text, users_required,
+};
 use super::{finish, users_response, Need, Snapshot, Step};
 use crate::core::access::auth::Caller;
 use crate::core::model::fields;
@@ -25,9 +27,8 @@ fn parse_upsert(body: Value, caller: &Caller) -> Result<Vec<(String, User)>> {
     };
     let users = match users {
         Some(Value::Object(m)) => m,
-        Some(Value::Array(_)) => return Err(ApiError::field("users", "users must be an object keyed by user id")),
-        None | Some(Value::Null) => return Err(ApiError::field("users", "users is a required field")),
-        Some(_) => return Err(ApiError::field("users", "users must be an object keyed by user id")),
+        None | Some(Value::Null) => return Err(users_required()),
+        Some(_) => return Err(users_not_a_map()),
     };
     check_batch_len(users.len(), "users")?;
     let mut out = Vec::with_capacity(users.len());
@@ -41,10 +42,18 @@ fn parse_upsert(body: Value, caller: &Caller) -> Result<Vec<(String, User)>> {
 /// One user of `POST /users`, keyed `key`: the checks that need no stored data. Returns it
 /// without nulls and server-computed fields.
 fn parse_upsert_user(key: &str, value: Value, caller: &Caller) -> Result<User> {
-    let Value::Object(input) = value else {
-        return Err(ApiError::field(format!("users[{key}]"), format!("users[{key}] must be an object")));
-    };
+    let Value::Object(input) = value else { return Err(user_not_an_object(key)) };
     clean_input(key, input, caller)
+}
+
+/// The error of a `POST /users` body whose `users` is not an object.
+pub fn users_not_a_map() -> ApiError {
+    ApiError::field("users", "users must be an object keyed by user id")
+}
+
+/// The error of a user of `POST /users`, keyed `key`, that is not an object.
+pub fn user_not_an_object(key: &str) -> ApiError {
+    ApiError::field(format!("users[{key}]"), format!("users[{key}] must be an object"))
 }
 
 /// One input user of `POST /users` keyed `key`, in either form: its id, no reserved fields

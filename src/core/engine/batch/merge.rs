@@ -1,77 +1,133 @@
-//! `upsertUsers` over records (see `mod.rs`): each input user read and cleaned as a [`Record`]
-//! while the body is read, merged over its stored record, server state carried over. A user a
-//! record cannot hold exactly (an escaped key, custom data near the limit, a stored record
-//! likewise) goes through the same rules as a tree, alone: the other users' records are written
-//! as they would be without it.
+//! `upsertUsers` over records (see `mod.rs`): each input user read as a [`Record`] while the
+//! body is read, checked and cleaned in id order, merged over its stored record, server state
+//! carried over. A user a record cannot hold exactly (an escaped key, custom data near the
+//! limit, a stored record likewise), or whose check or merge a record refuses, goes through the
+//! same rules as a tree, alone: the other users' records are written as they would be without
+//! it, and the tree words the error.
 
 use super::*;
 
-/// An input user, cleaned, in the form that holds it.
+/// An input user, as the body holds it, then checked.
 enum Input<'a> {
+    /// Read as a record; once checked, cleaned.
     Record(Record<'a>),
+    /// An object a record cannot hold or check: read as a tree when checked.
+    Object,
+    /// Not an object.
+    Other,
+    /// Checked as a tree.
     Tree(User),
 }
 
-/// [`upsert`] over records: `Ok(None)` when it leaves the batch to the tree path (every error).
-pub fn upsert_records(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Timestamp) -> Result<Option<Written>> {
+/// One user of the batch: its id, its text in the body, its input.
+struct Slot<'a> {
+    id: Cow<'a, str>,
+    raw: &'a str,
+    input: Input<'a>,
+}
+
+/// `POST /users` `{users: {id: user}}` over users the caller holds: creates missing users,
+/// replaces existing ones' data (role and teams kept when omitted). All or nothing; unique
+/// usernames are not checked (they need the index: `UserStore` and the Worker check them).
+pub fn upsert(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Timestamp) -> Result<Written> {
     let now = &ops::ts_text(now);
-    let Some(batch) = read_users(body, |scan| {
-        let mut batch: Vec<(&str, &str, Input<'_>)> = Vec::new();
-        members(scan, |scan, key| {
-            let start = scan.mark();
-            let record = Record::read(scan);
-            if record.is_none() {
-                scan.reset(start);
-                scan.value(MAX_NESTING)?;
-            }
-            let raw = scan.since(start);
-            let input = match record.map(|r| ops::clean_input(key, r, caller)) {
-                Some(Ok(record)) => Input::Record(record),
-                // What the record cannot decide, the tree does; an error leaves the batch.
-                _ => Input::Tree(ops::clean_input(key, tree_of(raw)?, caller).ok()?),
-            };
-            batch.push((key, raw, input));
-            Some(())
-        })?;
-        Some(batch)
-    }) else {
-        return Ok(None);
-    };
-    if batch.is_empty() || batch.len() > MAX_BATCH {
-        return Ok(None);
+    let mut batch = Vec::new();
+    match read_body(body, b'{', &mut |scan, skipped| read_users(scan, skipped, &mut batch))? {
+        Users::Read => {}
+        Users::Absent => return Err(ops::users_required()),
+        Users::Wrong => return Err(ops::users_not_a_map()),
     }
-    let texts = load_texts(batch.iter().map(|(id, _, _)| *id), stored)?;
-    // The new records are about the input users plus the server's fields.
-    let ids = batch.iter().map(|(id, _, _)| id.to_string()).collect();
-    let mut w = Writer::new(true, body.len() + 160 * texts.len(), ids);
-    let mut batch: Vec<Option<(&str, &str, Input<'_>)>> = batch.into_iter().map(Some).collect();
-    for at in w.order() {
-        let (Some((id, raw, input)), Some(text)) = (batch.get_mut(at).and_then(Option::take), texts.get(at)) else {
-            continue;
+    ops::check_batch_len(batch.len(), "users")?;
+    let mut w = Writer::new(true, body.len() + 160 * batch.len(), batch.iter().map(|s| s.id.to_string()).collect());
+    let order = w.order();
+    // Each user's own checks, in id order (the order of the tree of the body's `users`).
+    for &at in &order {
+        let Some(slot) = batch.get_mut(at) else { continue };
+        let (id, raw) = (&slot.id, slot.raw);
+        slot.input = match std::mem::replace(&mut slot.input, Input::Other) {
+            Input::Record(record) => match ops::clean_input(id, record, caller) {
+                Ok(record) => Input::Record(record),
+                Err(_) => Input::Tree(clean_tree(body, id, raw, caller)?),
+            },
+            Input::Object => Input::Tree(clean_tree(body, id, raw, caller)?),
+            _ => return Err(ops::user_not_an_object(id)),
         };
-        let input = match input {
-            Input::Record(input) => {
-                let merged = match text.as_deref().map(Record::parse) {
-                    Some(None) => None,
-                    old => ops::merge_user(old.flatten().as_ref(), input, id, caller, now).ok(),
+    }
+    let ids: Vec<&str> = batch.iter().map(|s| s.id.as_ref()).collect();
+    let texts = load_texts(&ids, &order, stored)?;
+    let olds = read_stored(&texts, &ids, &order)?;
+    for &at in &order {
+        let (Some(slot), Some(old)) = (batch.get_mut(at), olds.get(at)) else { continue };
+        let input = match (std::mem::replace(&mut slot.input, Input::Other), old) {
+            (Input::Record(input), None | Some(Held::Record(_))) => {
+                let old = match old {
+                    Some(Held::Record(old)) => Some(old),
+                    _ => None,
                 };
-                if let Some(new) = merged {
-                    w.user(at, |out| new.write(out));
+                if let Ok(new) = ops::merge_user(old, input, &slot.id, caller, now) {
+                    w.user(at, &Held::Record(new));
                     continue;
                 }
-                // The tree, for this user alone (an error leaves the batch).
-                let tree = tree_of(raw).and_then(|t| ops::clean_input(id, t, caller).ok());
-                let Some(tree) = tree else { return Ok(None) };
-                tree
+                // The tree, for this user alone: it words the error.
+                clean_tree(body, &slot.id, slot.raw, caller)?
             }
-            Input::Tree(tree) => tree,
+            (Input::Tree(tree), _) => tree,
+            _ => clean_tree(body, &slot.id, slot.raw, caller)?,
         };
-        let old = match text.as_deref().map(tree_of) {
-            Some(None) => return Ok(None),
-            old => old.flatten(),
-        };
-        let Ok(new) = ops::merge_user(old.as_ref(), input, id, caller, now) else { return Ok(None) };
-        w.user(at, |out| write_tree(out, &new));
+        let old = old_tree(old.as_ref(), texts.get(at).and_then(Option::as_deref));
+        w.user(at, &Held::Tree(ops::merge_user(old.as_ref(), input, &slot.id, caller, now)?));
     }
-    Ok(Some(w.finish()))
+    Ok(w.finish())
+}
+
+/// Reads the users of `POST /users`'s `users` object into `batch`, in the body's order (a
+/// repeated id: the last one counts, in the first one's place), each with its text.
+fn read_users<'a>(scan: &mut Scan<'a>, skipped: &mut bool, batch: &mut Vec<Slot<'a>>) -> Option<()> {
+    batch.clear();
+    // The batch's positions by id, to find a repeated id.
+    let mut by_id: Vec<usize> = Vec::new();
+    let mut more = scan.open(b'{', b'}')?;
+    while more {
+        let id = scan.string()?.value()?;
+        scan.eat(b':')?;
+        let start = scan.mark();
+        let object = scan.peek()? == b'{';
+        let input = match if object { Record::read(scan) } else { None } {
+            Some(record) => Input::Record(record),
+            None => {
+                scan.reset(start);
+                scan.skip()?;
+                *skipped = true;
+                if object {
+                    Input::Object
+                } else {
+                    Input::Other
+                }
+            }
+        };
+        let raw = scan.since(start);
+        let key = |i: &usize| batch.get(*i).map_or("", |s| s.id.as_ref());
+        let at = by_id.partition_point(|i| key(i) < id.as_ref());
+        match by_id.get(at).copied().filter(|i| key(i) == id.as_ref()) {
+            Some(i) => {
+                if let Some(slot) = batch.get_mut(i) {
+                    *slot = Slot { id, raw, input };
+                }
+            }
+            None => {
+                by_id.insert(at, batch.len());
+                batch.push(Slot { id, raw, input });
+            }
+        }
+        more = scan.more(b'}')?;
+    }
+    Some(())
+}
+
+/// The input user keyed `id` as a tree, checked: what a record cannot hold or decide.
+fn clean_tree(body: &str, id: &str, raw: &str, caller: &Caller) -> Result<User> {
+    match tree_in(body, raw)? {
+        Value::Object(user) => ops::clean_input(id, user, caller),
+        _ => Err(ops::user_not_an_object(id)),
+    }
 }

@@ -1,21 +1,22 @@
 //! Batch operations over JSON text, one call per batch: what a server or a Worker holds (the
 //! request body, the stored users as text) in, the response body and the new stored records as
-//! text out. The npm package's `upsertUsers`, `partialUpdateUsers` and `normalizeUsernames`.
+//! text out. The npm package's `upsertUsers`, `partialUpdateUsers` and `normalizeUsernames`, and
+//! the writes of `UserStore`.
 //!
 //! Each operation runs over [`Record`]s: typed top-level fields over the JSON text, custom data
 //! copied as text and never built into a tree (a partial update parses only the fields its
 //! dotted paths reach into), the body read once, validation done while reading. The rules are
-//! `ops`' own, written once over both forms of a user ([`crate::core::model::form`]). A user a
-//! record cannot hold exactly (an escaped key, custom data within a few bytes of the limit, a
-//! path through an escaped member, …) goes through the same rules as a `serde_json` tree, alone,
-//! so the other users' records are written as they would be without it. Every error leaves the
-//! whole batch to the operation over trees ([`upsert_trees`], [`partial_trees`]: the operations
-//! `UserStore` runs, through the same driver), which decides which error comes first and words
-//! it exactly as `POST /users` and `PATCH /users` do. Both give equal JSON for the same input
-//! (`tests/core_batch.rs` compares them on a seeded corpus).
+//! `ops`' own, written once over both forms of a user ([`crate::core::model::form`]), and the
+//! errors are theirs, in the order the operations over trees (`POST /users` and `PATCH /users`
+//! in the Worker) meet them: text that is not JSON (serde_json's words), the body's shape, each
+//! user's own checks, then what needs the stored users. A user a record cannot hold exactly (an
+//! escaped key, custom data within a few bytes of the limit, a path through an escaped member,
+//! …), or whose check a record refuses, goes through the same rules as a `serde_json` tree,
+//! alone: the tree words its error, and the other users' records are written as they would be
+//! without it. `tests/core_batch.rs` runs both against the operations over trees on a seeded
+//! corpus.
 
 use crate::core::access::auth::Caller;
-use crate::core::engine::drive::{self, Loader, OpFn};
 use crate::core::model::edit::FieldEdit;
 use crate::core::model::fields::Kind;
 use crate::core::model::partial::{self, FieldPath};
@@ -23,10 +24,10 @@ use crate::core::model::record::{Field, Record, FIELD_DEPTH};
 use crate::core::model::scan::{Measure, Scan};
 use crate::core::model::set;
 use crate::core::model::settings::AppSettings;
-use crate::core::model::user::{self, User, MAX_BATCH, MAX_NESTING};
+use crate::core::model::user::{self, User};
 use crate::core::model::validate;
-use crate::core::ops::{self, Snapshot};
-use crate::core::wire::error::{ApiError, Operation, Result};
+use crate::core::ops;
+use crate::core::wire::error::{ApiError, Result};
 use crate::core::wire::json;
 use crate::core::wire::time::Timestamp;
 use serde_json::{Map, Value};
@@ -36,9 +37,9 @@ use std::ops::Range;
 mod merge;
 mod names;
 mod patch;
-pub use merge::upsert_records;
+pub use merge::upsert;
 pub use names::{normalize_names, normalize_names_utf16};
-pub use patch::partial_records;
+pub use patch::partial_update;
 
 /// What a batch write returns: the response body, and where each user's new record is in it
 /// (`body[range]` is the record to store; it is also the user as the response shows it). The
@@ -60,90 +61,33 @@ impl Written {
 /// Loads a stored user's record text by id (`None`: not stored).
 pub type Load<'l> = dyn FnMut(&str) -> Result<Option<String>> + 'l;
 
-/// `POST /users` `{users: {id: user}}` over users the caller holds: creates missing users,
-/// replaces existing ones' data (role and teams kept when omitted). All or nothing; unique
-/// usernames are not checked (they need the index: `UserStore` and the Worker check them).
-pub fn upsert(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Timestamp) -> Result<Written> {
-    match upsert_records(body, stored, caller, now)? {
-        Some(written) => Ok(written),
-        None => upsert_trees(body, stored, caller, now),
-    }
-}
-
-/// [`upsert`] over `serde_json` trees alone, through the driver as `UserStore` runs it: the
-/// reference the record path must agree with.
-pub fn upsert_trees(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Timestamp) -> Result<Written> {
-    let batch = ops::UpsertBatch::parse(parse_body(body)?, caller)?;
-    let users = drive_trees(stored, Operation::UpdateUsers, &|s| ops::upsert_parsed(&batch, caller, now, s))?;
-    Ok(write_trees(&users, true))
-}
-
-/// `PATCH /users` `{users: [{id, set, unset}]}` over users the caller holds. All or nothing;
-/// default app settings; unique usernames are not checked.
-pub fn partial_update(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Timestamp) -> Result<Written> {
-    match partial_records(body, stored, caller, now)? {
-        Some(written) => Ok(written),
-        None => partial_trees(body, stored, caller, now),
-    }
-}
-
-/// [`partial_update`] over `serde_json` trees alone, through the driver as `UserStore` runs
-/// it: the reference the record path must agree with.
-pub fn partial_trees(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Timestamp) -> Result<Written> {
-    let batch = ops::PartialBatch::parse(&parse_body(body)?, caller, &AppSettings::default())?;
-    let users =
-        drive_trees(stored, Operation::UpdateUsersPartial, &|s| ops::partial_update_parsed(&batch, caller, now, s))?;
-    Ok(write_trees(&users, false))
-}
-
-/// Runs a write over trees through the driver with default app settings (unique usernames
-/// off); returns the users it writes, in the batch's order.
-fn drive_trees(stored: &mut Load<'_>, op: Operation, f: &OpFn<'_>) -> Result<Vec<User>> {
-    let mut snap = Snapshot::new(AppSettings::default());
-    let commit = drive::drive(&mut TreeLoader(stored), &mut snap, op, f).map_err(|e| e.error)?;
-    Ok(commit.users)
-}
-
-/// The stored users as trees of the texts `stored` gives. No index lists: the batch exports
-/// do not check unique usernames.
-struct TreeLoader<'s, 'l>(&'s mut Load<'l>);
-
-impl Loader for TreeLoader<'_, '_> {
-    fn users(&mut self, ids: &[String]) -> Result<Vec<(String, Option<User>)>> {
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.push((id.clone(), load_tree(self.0, id)?));
-        }
-        Ok(out)
-    }
-    fn names(&mut self, keys: &[String]) -> Result<Vec<(String, Vec<String>)>> {
-        Ok(keys.iter().map(|k| (k.clone(), Vec::new())).collect())
-    }
-}
-
 /// A request body as JSON, or Stream's error for text that is not JSON.
 pub fn parse_body(body: &str) -> Result<Value> {
     json::parse(body).map_err(ApiError::invalid_body)
 }
 
-fn load_tree(stored: &mut Load<'_>, id: &str) -> Result<Option<User>> {
-    let Some(text) = stored(id)? else { return Ok(None) };
-    tree_of(&text).map(Some).ok_or_else(|| ApiError::input(format!("stored user '{id}' is not a JSON object")))
+/// A user, in the form that holds it.
+enum Held<'t> {
+    Record(Record<'t>),
+    Tree(User),
 }
 
-/// The response of the tree path, in the same layout as the record path's.
-fn write_trees(users: &[User], upsert: bool) -> Written {
-    let id = |u: &User| u.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
-    let mut w = Writer::new(upsert, 0, users.iter().map(id).collect());
-    for (at, u) in w.order().into_iter().filter_map(|at| Some((at, users.get(at)?))) {
-        w.user(at, |out| write_tree(out, u));
+impl Held<'_> {
+    /// The user as it is stored and answered.
+    fn write(&self, out: &mut String) {
+        match self {
+            Held::Record(record) => record.write(out),
+            Held::Tree(user) => out.push_str(&json::text(&Value::Object(user::public_view(user)))),
+        }
     }
-    w.finish()
 }
 
-/// A user held as a tree, as it is stored and answered.
-fn write_tree(out: &mut String, user: &User) {
-    out.push_str(&json::text(&Value::Object(user::public_view(user))));
+/// A stored user as a tree (`text`: its stored text): what a record cannot hold or decide.
+fn old_tree(old: Option<&Held<'_>>, text: Option<&str>) -> Option<User> {
+    match old? {
+        Held::Tree(old) => Some(old.clone()),
+        Held::Record(_) => tree_of(text?),
+    }
 }
 
 /// The tree of a user's text (`None`: not a JSON object).
@@ -185,7 +129,7 @@ impl Writer {
         order
     }
     /// Writes the user at position `at` of the batch.
-    fn user(&mut self, at: usize, write: impl FnOnce(&mut String)) {
+    fn user(&mut self, at: usize, user: &Held<'_>) {
         let Some((id, range)) = self.slots.get_mut(at) else { return };
         let body = &mut self.w.body;
         if body.len() > "{\"users\":{".len() {
@@ -196,7 +140,7 @@ impl Writer {
         body.push_str(id);
         body.push_str("\":");
         let start = body.len();
-        write(body);
+        user.write(body);
         *range = Some(start..body.len());
     }
     fn finish(mut self) -> Written {
@@ -208,11 +152,6 @@ impl Writer {
         }
         self.w
     }
-}
-
-/// The stored records of the batch's ids, as text (loaded once, in the batch's order).
-fn load_texts<'i>(ids: impl Iterator<Item = &'i str>, stored: &mut Load<'_>) -> Result<Vec<Option<String>>> {
-    ids.map(stored).collect()
 }
 
 /// Reads the members of the object at the cursor, calling `member` with each key; keys must be
@@ -233,20 +172,113 @@ fn members<'a>(scan: &mut Scan<'a>, mut member: impl FnMut(&mut Scan<'a>, &'a st
     Some(())
 }
 
-/// A request body `{users: …}`: `users` read by `read`, any other member skipped.
-fn read_users<'a, T>(body: &'a str, mut read: impl FnMut(&mut Scan<'a>) -> Option<T>) -> Option<T> {
+/// What a request body's `users` holds.
+#[derive(PartialEq)]
+enum Users {
+    /// Nothing: missing or null.
+    Absent,
+    /// A value of another kind than the operation reads.
+    Wrong,
+    /// A value the operation read.
+    Read,
+}
+
+/// A reader of a body's `users`: it reads the value at the cursor (`None`: text it could not
+/// walk) and sets its second argument when it skipped a value without checking it.
+type ReadUsers<'r, 'a> = dyn FnMut(&mut Scan<'a>, &mut bool) -> Option<()> + 'r;
+
+/// Reads a request body `{users: …}`: `users` by `read` when its value opens with `open`, any
+/// other member skipped (a repeated member: the last one counts, as in serde_json's maps). The
+/// errors come first as the operations over trees give them: text that is not JSON
+/// (serde_json's words), then a body that is not an object. When a value was skipped unchecked
+/// ([`Scan::skip`]), the whole body is parsed once, to tell whether it is JSON.
+fn read_body<'a>(body: &'a str, open: u8, read: &mut ReadUsers<'_, 'a>) -> Result<Users> {
     let mut scan = Scan::new(body);
-    let mut users = None;
-    members(&mut scan, |scan, key| {
-        if key == "users" {
-            users = Some(read(scan)?);
-        } else {
-            scan.value(FIELD_DEPTH)?;
-        }
-        Some(())
-    })?;
-    if !scan.at_end() {
-        return None;
+    let mut skipped = false;
+    let users = read_members(&mut scan, open, &mut skipped, read);
+    let users = match users {
+        Some(users) if scan.at_end() => users,
+        _ => return Err(not_json(body)),
+    };
+    if skipped {
+        parse_body(body)?;
     }
-    users
+    users.ok_or_else(ops::not_an_object)
+}
+
+/// The body's members (`None`: text the scanner could not walk; `Some(None)`: not an object).
+fn read_members<'a>(
+    scan: &mut Scan<'a>,
+    open: u8,
+    skipped: &mut bool,
+    read: &mut ReadUsers<'_, 'a>,
+) -> Option<Option<Users>> {
+    if scan.peek()? != b'{' {
+        scan.skip()?;
+        *skipped = true;
+        return Some(None);
+    }
+    let mut users = Users::Absent;
+    let mut more = scan.open(b'{', b'}')?;
+    while more {
+        let key = scan.string()?.value()?;
+        scan.eat(b':')?;
+        let value = scan.peek()?;
+        if key == "users" && value == open {
+            read(scan, skipped)?;
+            users = Users::Read;
+        } else {
+            let text = scan.skip()?;
+            *skipped = true;
+            if key == "users" {
+                users = if text == "null" { Users::Absent } else { Users::Wrong };
+            }
+        }
+        more = scan.more(b'}')?;
+    }
+    Some(Some(users))
+}
+
+/// serde_json's error for a body the scanner could not walk: it is not JSON.
+fn not_json(body: &str) -> ApiError {
+    match parse_body(body) {
+        Err(e) => e,
+        // The scanner walks any JSON text ([`Scan::skip`]): not reached.
+        Ok(_) => ApiError::invalid_body("the body could not be read"),
+    }
+}
+
+/// The tree of a user's text, or of an entry's, within a body that is JSON.
+fn tree_in(body: &str, text: &str) -> Result<Value> {
+    json::parse(text).map_err(|_| not_json(body))
+}
+
+/// The stored users of the batch's ids, as loaded and read (`None`: not stored). Loaded and
+/// read in id order, as the operations over trees load them: the first unreadable one is the
+/// error.
+fn read_stored<'t>(texts: &'t [Option<String>], ids: &[&str], order: &[usize]) -> Result<Vec<Option<Held<'t>>>> {
+    let mut olds: Vec<Option<Held<'t>>> = (0..texts.len()).map(|_| None).collect();
+    for &at in order {
+        let (Some(Some(text)), Some(slot)) = (texts.get(at), olds.get_mut(at)) else { continue };
+        let id = ids.get(at).copied().unwrap_or_default();
+        *slot = Some(match Record::parse(text) {
+            Some(record) => Held::Record(record),
+            None => Held::Tree(
+                tree_of(text).ok_or_else(|| ApiError::input(format!("stored user '{id}' is not a JSON object")))?,
+            ),
+        });
+    }
+    Ok(olds)
+}
+
+/// The stored records of the batch's ids (`ids`, in the batch's order), as text, loaded in
+/// `order`.
+fn load_texts(ids: &[&str], order: &[usize], stored: &mut Load<'_>) -> Result<Vec<Option<String>>> {
+    let mut texts = vec![None; ids.len()];
+    for &at in order {
+        if let (Some(id), Some(slot)) = (ids.get(at), texts.get_mut(at)) {
+            *slot = stored(id)?;
+        }
+    }
+    Ok(texts)
 }

@@ -37,10 +37,14 @@ impl<'a> Path<'a> {
     }
 }
 
-/// An entry, checked, in the form that holds it: read as text, or, what the reader cannot hold
-/// exactly (an escaped key, say), parsed as a tree.
+/// An entry, in the form that holds it.
 enum Patch<'a> {
+    /// Read and checked as text.
     Text(Entry<'a>),
+    /// What the reader cannot hold exactly or refuses (an escaped key, a check that fails, say):
+    /// its text is read as a tree.
+    Raw,
+    /// Read and checked as a tree.
     Tree(PartialUpdate),
 }
 
@@ -49,89 +53,102 @@ impl Patch<'_> {
         match self {
             Patch::Text(entry) => entry.id,
             Patch::Tree(update) => &update.id,
+            Patch::Raw => "",
         }
     }
 }
 
-/// The tree of an entry's text, checked (`None`: an error, which the tree path words).
-fn tree_entry(raw: &str, caller: &Caller) -> Option<PartialUpdate> {
-    ops::partial_entry(&json::parse(raw).ok()?, caller).ok()
+/// The entry whose text is `raw` as a tree, checked (`seen`: the ids of the entries before it).
+fn entry_tree(body: &str, raw: &str, caller: &Caller, seen: &mut Vec<String>) -> Result<PartialUpdate> {
+    ops::partial_entry(&tree_in(body, raw)?, caller, &AppSettings::default(), seen)
 }
 
-/// [`partial_update`] over records: `Ok(None)` when it leaves the batch to the tree path (every
-/// error). A user a record cannot hold exactly goes through the same rules as a tree, alone:
-/// the other users' records are written as they would be without it.
-pub fn partial_records(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Timestamp) -> Result<Option<Written>> {
+/// `PATCH /users` `{users: [{id, set, unset}]}` over users the caller holds. All or nothing;
+/// default app settings; unique usernames are not checked. Entries are checked, then applied,
+/// in the batch's order; a user a record cannot hold exactly goes through the same rules as a
+/// tree, alone: the other users' records are written as they would be without it.
+pub fn partial_update(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Timestamp) -> Result<Written> {
     let now_text = &ops::ts_text(now);
-    let Some(entries) = read_users(body, |scan| read_patches(scan, caller)) else { return Ok(None) };
-    if entries.is_empty() || entries.len() > MAX_BATCH {
-        return Ok(None);
+    let mut patches = Vec::new();
+    match read_body(body, b'[', &mut |scan, skipped| read_patches(scan, caller, skipped, &mut patches))? {
+        Users::Read => {}
+        Users::Absent => return Err(ops::users_required()),
+        Users::Wrong => return Err(ops::users_not_a_list()),
     }
-    // A repeated id: the tree path words the error. Sorted, as `members` checks keys.
-    let mut seen: Vec<&str> = Vec::with_capacity(entries.len());
-    if !entries.iter().all(|(_, e)| set::insert(&mut seen, e.id())) {
-        return Ok(None);
+    ops::check_batch_len(patches.len(), "users")?;
+    let mut seen = Vec::with_capacity(patches.len());
+    for (raw, patch) in &mut patches {
+        match patch {
+            Patch::Text(entry) => ops::check_once(&mut seen, entry.id)?,
+            _ => *patch = Patch::Tree(entry_tree(body, raw, caller, &mut seen)?),
+        }
     }
-    let texts = load_texts(entries.iter().map(|(_, e)| e.id()), stored)?;
-    // The new records are about the stored ones plus what the entries set.
-    let ids = entries.iter().map(|(_, e)| e.id().to_string()).collect();
-    let mut w = Writer::new(false, body.len() + texts.iter().flatten().map(String::len).sum::<usize>(), ids);
-    for at in w.order() {
-        let (Some((raw, patch)), Some(text)) = (entries.get(at), texts.get(at)) else { continue };
-        let owned;
-        let update = match patch {
-            Patch::Text(entry) => {
-                // Not stored, deleted, or its own deactivated user: the tree path words the error.
-                let Some(old) = text.as_deref().map(Record::parse) else { return Ok(None) };
-                if let Some(old) = old {
-                    if ops::partial_target(Some(&old), entry.id, caller).is_err() {
-                        return Ok(None);
-                    }
-                    if let Some(new) = apply_entry(&old, entry, now_text) {
-                        w.user(at, |out| new.write(out));
-                        continue;
-                    }
-                }
-                // The tree, for this user alone (an error leaves the batch).
-                owned = tree_entry(raw, caller);
-                match &owned {
-                    Some(update) => update,
-                    None => return Ok(None),
-                }
+    let ids: Vec<&str> = patches.iter().map(|(_, p)| p.id()).collect();
+    let mut w = Writer::new(false, body.len(), ids.iter().map(|id| id.to_string()).collect());
+    let order = w.order();
+    let texts = load_texts(&ids, &order, stored)?;
+    let olds = read_stored(&texts, &ids, &order)?;
+    let mut news = Vec::with_capacity(patches.len());
+    for (at, (raw, patch)) in patches.iter().enumerate() {
+        let (Some(old), Some(text)) = (olds.get(at), texts.get(at)) else { continue };
+        let new = match (patch, old) {
+            (Patch::Text(entry), Some(Held::Record(old))) => {
+                ops::partial_target(Some(old), entry.id, caller)?;
+                apply_entry(old, entry, now_text).map(Held::Record)
             }
-            Patch::Tree(update) => update,
+            _ => None,
         };
-        let Some(new) =
-            text.as_deref().and_then(tree_of).and_then(|old| ops::apply_partial(Some(&old), update, caller, now).ok())
-        else {
-            return Ok(None);
-        };
-        w.user(at, |out| write_tree(out, &new));
+        news.push(match new {
+            Some(new) => new,
+            None => {
+                let owned;
+                let update = match patch {
+                    Patch::Tree(update) => update,
+                    // The tree, for this user alone: it words the error.
+                    _ => {
+                        owned = entry_tree(body, raw, caller, &mut Vec::new())?;
+                        &owned
+                    }
+                };
+                let old = old_tree(old.as_ref(), text.as_deref());
+                Held::Tree(ops::apply_partial(old.as_ref(), update, caller, now)?)
+            }
+        });
     }
-    Ok(Some(w.finish()))
+    for at in order {
+        if let Some(new) = news.get(at) {
+            w.user(at, new);
+        }
+    }
+    Ok(w.finish())
 }
 
-/// The entries of the `users` array at the cursor, each with its text: read as text where an
-/// entry can be, as a tree where it cannot (`None`: an error, or text the scanner refuses).
-fn read_patches<'a>(scan: &mut Scan<'a>, caller: &Caller) -> Option<Vec<(&'a str, Patch<'a>)>> {
-    let mut entries = Vec::new();
+/// Reads into `entries` the entries of the `users` array at the cursor, each with its text:
+/// read as text where an entry can be, else left to be read as a tree (`None`: text that is
+/// not JSON).
+fn read_patches<'a>(
+    scan: &mut Scan<'a>,
+    caller: &Caller,
+    skipped: &mut bool,
+    entries: &mut Vec<(&'a str, Patch<'a>)>,
+) -> Option<()> {
+    entries.clear();
     let mut more = scan.open(b'[', b']')?;
     while more {
         let start = scan.mark();
-        let entry = read_entry(scan, caller);
-        if entry.is_none() {
-            scan.reset(start);
-            scan.value(MAX_NESTING)?;
-        }
-        let raw = scan.since(start);
-        let patch = match entry {
+        let read = match read_entry(scan, caller) {
             Some(entry) => Patch::Text(entry),
-            None => Patch::Tree(tree_entry(raw, caller)?),
+            None => {
+                scan.reset(start);
+                scan.skip()?;
+                *skipped = true;
+                Patch::Raw
+            }
         };
-        entries.push((raw, patch));
+        entries.push((scan.since(start), read));
         more = scan.more(b']')?;
     }
-    Some(entries)
+    Some(())
 }
 
 fn read_entry<'a>(scan: &mut Scan<'a>, caller: &Caller) -> Option<Entry<'a>> {

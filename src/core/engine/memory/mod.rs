@@ -135,8 +135,8 @@ impl MemoryStore {
         self.users.iter().map(|(id, s)| (id.clone(), s.tree().clone())).collect()
     }
 
-    /// `POST /users` of the body's text: over records, or over trees where the batch path
-    /// leaves it (every error) or a user token's fields are guarded.
+    /// `POST /users` of the body's text: over records, or over trees where a user token's
+    /// fields are guarded.
     pub fn upsert_text(
         &mut self,
         body: &str,
@@ -174,7 +174,8 @@ impl MemoryStore {
         let written = self.write(Write::Partial, &json::text(body), caller, now)?;
         Ok(answered(written, 200))
     }
-    /// A batch write of the body's text: over records, else over trees.
+    /// A batch write of the body's text: over records, or over trees for a user token whose
+    /// fields are guarded.
     fn write(
         &mut self,
         w: Write,
@@ -187,17 +188,15 @@ impl MemoryStore {
         if !self.guards(caller) {
             let load = &mut |id: &str| self.text_of(id);
             let written = match w {
-                Write::Upsert => batch::upsert_records(body, load, caller, now),
-                Write::Partial => batch::partial_records(body, load, caller, now),
+                Write::Upsert => batch::upsert(body, load, caller, now),
+                Write::Partial => batch::partial_update(body, load, caller, now),
             };
-            if let Some(written) = written.map_err(fail)? {
-                // An upsert's users are checked in id order, as the tree of its body holds them.
-                let by_id = matches!(w, Write::Upsert);
-                return self
-                    .commit_records(written, by_id)
-                    .map(|(body, idx)| (Response::Text(body), idx))
-                    .map_err(fail);
-            }
+            // An upsert's users are checked in id order, as the tree of its body holds them.
+            let by_id = matches!(w, Write::Upsert);
+            return self
+                .commit_records(written.map_err(fail)?, by_id)
+                .map(|(body, idx)| (Response::Text(body), idx))
+                .map_err(fail);
         }
         let body = batch::parse_body(body).map_err(fail)?;
         // Parsed once, not in every round of the load loop (the first round would fail alike).

@@ -1,9 +1,9 @@
 //! The in-memory store's batch writes over records. `POST /users` and `PATCH /users` are decided
 //! by the record path of the npm batch exports ([`crate::core::engine::batch`]) over the stored
 //! texts; then unique usernames are checked and the index updated from the names the users hold
-//! before and after, by the same rules as every write ([`username`]). The batch path leaves every
-//! error to the operation over trees, which words it; a user token's write under server-only or
-//! hidden fields (`roster_server_only_fields`, `roster_hidden_fields`) runs over trees too.
+//! before and after, by the same rules as every write ([`username`]). A user token's write under
+//! server-only or hidden fields (`roster_server_only_fields`, `roster_hidden_fields`) runs over
+//! trees.
 
 use super::stored::{Form, Stored};
 use super::MemoryStore;
