@@ -294,6 +294,16 @@ fn partial_trees(body: &str, stored: &BTreeMap<String, String>, caller: &Caller)
 }
 
 type Op = fn(&str, &mut Load<'_>, &Caller, Timestamp) -> Result<Written>;
+
+/// The batch exports' upsert: default app settings.
+fn upsert(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Timestamp) -> Result<Written> {
+    batch::upsert(body, stored, caller, &AppSettings::default(), now)
+}
+
+/// The batch exports' partial update: default app settings.
+fn partial_update(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Timestamp) -> Result<Written> {
+    batch::partial_update(body, stored, caller, &AppSettings::default(), now)
+}
 type Reference = fn(&str, &BTreeMap<String, String>, &Caller) -> Result<Tree>;
 
 /// Whether the batch path wrote some user of `w` as a record: the operations over trees write
@@ -357,7 +367,7 @@ fn upsert_records_agree_with_trees() {
             _ => format!("{{\"users\": {{{}}}, \"extra\": [1, {{}}]}}", members.join(", ")),
         };
         let caller = if clean { Caller::Server } else { caller(&mut r, &ids) };
-        let (ok, fast) = compare(batch::upsert, upsert_trees, &body, &stored, &caller);
+        let (ok, fast) = compare(upsert, upsert_trees, &body, &stored, &caller);
         succeeded += usize::from(ok);
         decided += usize::from(fast);
     }
@@ -425,7 +435,7 @@ fn partial_update_records_agree_with_trees() {
             _ => format!("{{\"users\": [{}]}}", entries.join(", ")),
         };
         let caller = if clean { Caller::Server } else { caller(&mut r, &ids) };
-        let (ok, fast) = compare(batch::partial_update, partial_trees, &body, &stored, &caller);
+        let (ok, fast) = compare(partial_update, partial_trees, &body, &stored, &caller);
         succeeded += usize::from(ok);
         decided += usize::from(fast);
     }
@@ -468,7 +478,7 @@ fn dotted_edits_agree_with_trees() {
             sets.join(", "),
             unsets.join(", ")
         );
-        let (ok, fast) = compare(batch::partial_update, partial_trees, &body, &stored, &Caller::Server);
+        let (ok, fast) = compare(partial_update, partial_trees, &body, &stored, &Caller::Server);
         succeeded += usize::from(ok);
         decided += usize::from(fast);
     }
@@ -523,13 +533,13 @@ fn a_user_a_record_cannot_hold_leaves_the_others_as_they_are() {
         ("u2".to_string(), r#"{"id":"u2","a\"b":0,"created_at":"2024-01-01T00:00:00Z"}"#.to_string()),
     ]);
     let (_, alone, trees) =
-        one_user_alone(batch::upsert, upsert_trees, &stored, &|us| format!("{{\"users\": {{{us}}}}}"), u1, u2);
+        one_user_alone(upsert, upsert_trees, &stored, &|us| format!("{{\"users\": {{{us}}}}}"), u1, u2);
     assert_ne!(trees.records["u1"], record_of(&alone, "u1"), "the tree path writes u1 otherwise");
 
     let e1 = r#"{"id": "u1", "set": {"x.c": 2,  "name": "Bo"}}"#;
     let e2 = r#"{"id": "u2", "set": {"a\"b": 2}}"#;
     let (mixed, _, trees) =
-        one_user_alone(batch::partial_update, partial_trees, &stored, &|us| format!("{{\"users\": [{us}]}}"), e1, e2);
+        one_user_alone(partial_update, partial_trees, &stored, &|us| format!("{{\"users\": [{us}]}}"), e1, e2);
     assert_eq!(parsed(&mixed), trees.parsed());
 }
 
@@ -564,10 +574,10 @@ fn records_are_written_compact_whatever_the_spacing_of_the_body() {
     )]);
     let compact = r#"{"users":{"u1":{"id":"u1","name":"Ann","p":{"q":[1,{"r":"a b"}],"t":1.5}}}}"#;
     let spaced = "{\"users\": {\"u1\": {\"id\": \"u1\", \"name\": \"Ann\",\n  \"p\": {\"q\": [ 1, {\"r\": \"a b\"} ],\t\"t\": 1.5}}}}";
-    let run = |body: &str| batch::upsert(body, &mut loader(&stored), &Caller::Server, NOW).unwrap();
+    let run = |body: &str| upsert(body, &mut loader(&stored), &Caller::Server, NOW).unwrap();
     assert_eq!(record_of(&run(spaced), "u1"), record_of(&run(compact), "u1"));
     assert!(record_of(&run(spaced), "u1").contains(r#""p":{"q":[1,{"r":"a b"}],"t":1.5}"#));
-    let patch = |body: &str| batch::partial_update(body, &mut loader(&stored), &Caller::Server, NOW).unwrap();
+    let patch = |body: &str| partial_update(body, &mut loader(&stored), &Caller::Server, NOW).unwrap();
     let edited = record_of(&patch(r#"{"users": [{"id": "u1", "set": {"x.b": [ 1 , 2 ], "y": { "z": 1 }}}]}"#), "u1");
     assert!(edited.contains(r#""x":{"a":[1,2.5],"s":" in  string ","b":[1,2]}"#), "{edited}");
     assert!(edited.contains(r#""y":{"z":1}"#), "{edited}");
@@ -579,14 +589,14 @@ fn surrogate_escapes_are_read_in_pairs() {
     // the record path reads such users itself, as the tree path does.
     let none = BTreeMap::new();
     let body = r#"{"users": {"u1": {"id": "u1", "name": "Zo\u00eb \ud83d\ude00", "bio": "\ud835\udc00"}}}"#;
-    let fast = batch::upsert(body, &mut loader(&none), &Caller::Server, NOW).unwrap();
+    let fast = upsert(body, &mut loader(&none), &Caller::Server, NOW).unwrap();
     let slow = upsert_trees(body, &none, &Caller::Server).unwrap();
     assert_eq!(parsed(&fast), slow.parsed());
     // As a record, not as a tree alone: the record keeps the body's order (a tree's is sorted).
     assert!(record_of(&fast, "u1").starts_with(r#"{"id":"u1","name":"Zo\u00eb \ud83d\ude00""#));
     // A lone surrogate is refused, as serde_json words it.
     let lone = r#"{"users": {"u1": {"id": "u1", "name": "\ud83d"}}}"#;
-    let e = batch::upsert(lone, &mut loader(&none), &Caller::Server, NOW).unwrap_err();
+    let e = upsert(lone, &mut loader(&none), &Caller::Server, NOW).unwrap_err();
     assert_eq!((e.code, e.reason.starts_with("invalid JSON body")), (4, true), "{e:?}");
 }
 
@@ -599,7 +609,7 @@ fn an_entry_with_many_paths_is_decided_alike() {
         let unset: Vec<String> = (0..n).map(|i| format!("\"g{i}\"")).collect();
         let body =
             format!(r#"{{"users": [{{"id": "u1", "set": {{{}}}, "unset": [{}]}}]}}"#, set.join(","), unset.join(","));
-        let fast = batch::partial_update(&body, &mut loader(&stored), &Caller::Server, NOW).unwrap();
+        let fast = partial_update(&body, &mut loader(&stored), &Caller::Server, NOW).unwrap();
         let slow = partial_trees(&body, &stored, &Caller::Server).unwrap();
         assert_eq!(parsed(&fast), slow.parsed(), "{n} paths");
     }
@@ -612,17 +622,17 @@ fn responses_list_users_by_id_as_the_endpoints_do() {
     let stored = BTreeMap::from([("b".to_string(), r#"{"id":"b"}"#.to_string())]);
     let bodies = [
         (r#"{"users":{"c":{"id":"c"},"a":{"id":"a"},"b":{"id":"b","x":1}}}"#, true),
-        // A repeated id: the tree path answers (the last one counts).
+        // A repeated id: the last one counts, as in the tree of the body.
         (r#"{"users":{"c":{"id":"c"},"a":{"id":"a"},"c":{"id":"c","y":1}}}"#, true),
         (r#"{"users":[{"id":"b","set":{"x":2}}]}"#, false),
     ];
-    for (body, upsert) in bodies {
+    for (body, is_upsert) in bodies {
         let run = |f: &dyn Fn(&str, &mut Load<'_>) -> roster::core::wire::error::Result<Written>| {
             f(body, &mut loader(&stored))
         };
-        let written = match upsert {
-            true => run(&|b, l| batch::upsert(b, l, &Caller::Server, NOW)),
-            false => run(&|b, l| batch::partial_update(b, l, &Caller::Server, NOW)),
+        let written = match is_upsert {
+            true => run(&|b, l| upsert(b, l, &Caller::Server, NOW)),
+            false => run(&|b, l| partial_update(b, l, &Caller::Server, NOW)),
         };
         let w = written.unwrap();
         let batch_order: Vec<&str> = w.users.iter().map(|(id, _)| id.as_str()).collect();
@@ -648,7 +658,7 @@ fn a_repeated_id_in_a_partial_update_is_decided_as_the_trees_decide_it() {
         ("b".to_string(), r#"{"id":"b"}"#.to_string()),
     ]);
     let body = r#"{"users":[{"id":"b","set":{"x":1}},{"id":"a","set":{"y":1}},{"id":"b","set":{"x":2}}]}"#;
-    let fast = batch::partial_update(body, &mut loader(&stored), &Caller::Server, NOW);
+    let fast = partial_update(body, &mut loader(&stored), &Caller::Server, NOW);
     let slow = partial_trees(body, &stored, &Caller::Server);
     assert!(slow.is_err(), "Stream refuses a batch that names a user twice");
     assert_eq!(fast.unwrap_err().reason, slow.err().unwrap().reason);
@@ -688,7 +698,7 @@ fn every_body_is_decided_as_the_trees_decide_it() {
         "{".to_string(),
     ];
     for body in &upserts {
-        compare(batch::upsert, upsert_trees, body, &stored, &Caller::Server);
+        compare(upsert, upsert_trees, body, &stored, &Caller::Server);
     }
     let partials = [
         r#"{"users": [{"id": "a", "set": {"x": 1}}], "more": tru}"#.to_string(),
@@ -704,6 +714,6 @@ fn every_body_is_decided_as_the_trees_decide_it() {
         format!(r#"{{"users": [{{"id": "a", "set": {{"x": {nested}}}}}]}}"#),
     ];
     for body in &partials {
-        compare(batch::partial_update, partial_trees, body, &stored, &Caller::Server);
+        compare(partial_update, partial_trees, body, &stored, &Caller::Server);
     }
 }

@@ -21,7 +21,13 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 fn patch(stored: &Map<String, Value>, entry: Value, at: i64) -> Result<Map<String, Value>, ApiError> {
     let text = json::text(&Value::Object(stored.clone()));
     let body = json::text(&json!({ "users": [entry] }));
-    let written = batch::partial_update(&body, &mut |_| Ok(Some(text.clone())), &Caller::Server, Timestamp(at))?;
+    let written = batch::partial_update(
+        &body,
+        &mut |_| Ok(Some(text.clone())),
+        &Caller::Server,
+        &Default::default(),
+        Timestamp(at),
+    )?;
     let (_, record) = written.records().next().unwrap();
     Ok(json::parse(record).unwrap().as_object().unwrap().clone())
 }

@@ -6,6 +6,7 @@
 use super::convert::{self, throw};
 use super::error::type_error;
 use crate::core::engine::batch::{self, Written};
+use crate::core::model::settings::AppSettings;
 use crate::core::{ApiError, Operation};
 use js_sys::{Function, JsString, Map, Object, Reflect};
 use wasm_bindgen::prelude::*;
@@ -18,7 +19,7 @@ pub fn upsert_users(body: &JsValue, stored: &JsValue, options: &JsValue) -> Resu
     let call = convert::call(options)?;
     let body = convert::string(body, "body")?;
     let mut load = loader(stored)?;
-    let written = throw(op, batch::upsert(&body, &mut load, &call.caller, call.now))?;
+    let written = throw(op, batch::upsert(&body, &mut load, &call.caller, &AppSettings::default(), call.now))?;
     result(&written)
 }
 
@@ -29,7 +30,7 @@ pub fn partial_update_users(body: &JsValue, stored: &JsValue, options: &JsValue)
     let call = convert::call(options)?;
     let body = convert::string(body, "body")?;
     let mut load = loader(stored)?;
-    let written = throw(op, batch::partial_update(&body, &mut load, &call.caller, call.now))?;
+    let written = throw(op, batch::partial_update(&body, &mut load, &call.caller, &AppSettings::default(), call.now))?;
     result(&written)
 }
 

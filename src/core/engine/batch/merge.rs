@@ -28,9 +28,17 @@ struct Slot<'a> {
 
 /// `POST /users` `{users: {id: user}}` over users the caller holds: creates missing users,
 /// replaces existing ones' data (role and teams kept when omitted). All or nothing; unique
-/// usernames are not checked (they need the index: `UserStore` and the Worker check them).
-pub fn upsert(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Timestamp) -> Result<Written> {
+/// usernames are not checked (they need the index: `UserStore` and the Worker check them). A
+/// user token's write under server-only fields (`settings`) is guarded as a tree, alone.
+pub fn upsert(
+    body: &str,
+    stored: &mut Load<'_>,
+    caller: &Caller,
+    settings: &AppSettings,
+    now: Timestamp,
+) -> Result<Written> {
     let now = &ops::ts_text(now);
+    let guarded = guarded(caller, settings);
     let mut batch = Vec::new();
     match read_body(body, b'{', &mut |scan, skipped| read_users(scan, skipped, &mut batch))? {
         Users::Read => {}
@@ -45,6 +53,7 @@ pub fn upsert(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Timestamp
         let Some(slot) = batch.get_mut(at) else { continue };
         let (id, raw) = (&slot.id, slot.raw);
         slot.input = match std::mem::replace(&mut slot.input, Input::Other) {
+            Input::Record(_) if guarded => Input::Tree(clean_tree(body, id, raw, caller)?),
             Input::Record(record) => match ops::clean_input(id, record, caller) {
                 Ok(record) => Input::Record(record),
                 Err(_) => Input::Tree(clean_tree(body, id, raw, caller)?),
@@ -75,7 +84,11 @@ pub fn upsert(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Timestamp
             _ => clean_tree(body, &slot.id, slot.raw, caller)?,
         };
         let old = old_tree(old.as_ref(), texts.get(at).and_then(Option::as_deref));
-        w.user(at, &Held::Tree(ops::merge_user(old.as_ref(), input, &slot.id, caller, now)?));
+        let mut new = ops::merge_user(old.as_ref(), input.clone(), &slot.id, caller, now)?;
+        if guarded {
+            tenancy::guard_write(old.as_ref(), &input, &mut new, caller, settings)?;
+        }
+        w.user(at, &Held::Tree(new));
     }
     Ok(w.finish())
 }

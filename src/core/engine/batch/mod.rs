@@ -27,6 +27,7 @@ use crate::core::model::settings::AppSettings;
 use crate::core::model::user::{self, User};
 use crate::core::model::validate;
 use crate::core::ops;
+use crate::core::query::tenancy;
 use crate::core::wire::error::{ApiError, Result};
 use crate::core::wire::json;
 use crate::core::wire::time::Timestamp;
@@ -60,6 +61,12 @@ impl Written {
 
 /// Loads a stored user's record text by id (`None`: not stored).
 pub type Load<'l> = dyn FnMut(&str) -> Result<Option<String>> + 'l;
+
+/// Whether `caller` is a user token writing under the app's server-only fields: its users are
+/// guarded as trees ([`tenancy::guard_write`], [`tenancy::check_partial`]).
+fn guarded(caller: &Caller, settings: &AppSettings) -> bool {
+    matches!(caller, Caller::User(_)) && !settings.server_only_fields().is_empty()
+}
 
 /// A request body as JSON, or Stream's error for text that is not JSON.
 pub fn parse_body(body: &str) -> Result<Value> {

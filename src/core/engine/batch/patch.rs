@@ -59,16 +59,28 @@ impl Patch<'_> {
 }
 
 /// The entry whose text is `raw` as a tree, checked (`seen`: the ids of the entries before it).
-fn entry_tree(body: &str, raw: &str, caller: &Caller, seen: &mut Vec<String>) -> Result<PartialUpdate> {
-    ops::partial_entry(&tree_in(body, raw)?, caller, &AppSettings::default(), seen)
+fn entry_tree(body: &str, raw: &str, who: Who<'_>, seen: &mut Vec<String>) -> Result<PartialUpdate> {
+    ops::partial_entry(&tree_in(body, raw)?, who.0, who.1, seen)
 }
 
+/// The caller and the app's settings.
+type Who<'w> = (&'w Caller, &'w AppSettings);
+
 /// `PATCH /users` `{users: [{id, set, unset}]}` over users the caller holds. All or nothing;
-/// default app settings; unique usernames are not checked. Entries are checked, then applied,
-/// in the batch's order; a user a record cannot hold exactly goes through the same rules as a
-/// tree, alone: the other users' records are written as they would be without it.
-pub fn partial_update(body: &str, stored: &mut Load<'_>, caller: &Caller, now: Timestamp) -> Result<Written> {
+/// unique usernames are not checked. Entries are checked, then applied, in the batch's order; a
+/// user a record cannot hold exactly goes through the same rules as a tree, alone: the other
+/// users' records are written as they would be without it. A user token's entries under
+/// server-only fields (`settings`) are checked as trees.
+pub fn partial_update(
+    body: &str,
+    stored: &mut Load<'_>,
+    caller: &Caller,
+    settings: &AppSettings,
+    now: Timestamp,
+) -> Result<Written> {
     let now_text = &ops::ts_text(now);
+    let guarded = guarded(caller, settings);
+    let who = (caller, settings);
     let mut patches = Vec::new();
     match read_body(body, b'[', &mut |scan, skipped| read_patches(scan, caller, skipped, &mut patches))? {
         Users::Read => {}
@@ -79,8 +91,8 @@ pub fn partial_update(body: &str, stored: &mut Load<'_>, caller: &Caller, now: T
     let mut seen = Vec::with_capacity(patches.len());
     for (raw, patch) in &mut patches {
         match patch {
-            Patch::Text(entry) => ops::check_once(&mut seen, entry.id)?,
-            _ => *patch = Patch::Tree(entry_tree(body, raw, caller, &mut seen)?),
+            Patch::Text(entry) if !guarded => ops::check_once(&mut seen, entry.id)?,
+            _ => *patch = Patch::Tree(entry_tree(body, raw, who, &mut seen)?),
         }
     }
     let ids: Vec<&str> = patches.iter().map(|(_, p)| p.id()).collect();
@@ -106,7 +118,7 @@ pub fn partial_update(body: &str, stored: &mut Load<'_>, caller: &Caller, now: T
                     Patch::Tree(update) => update,
                     // The tree, for this user alone: it words the error.
                     _ => {
-                        owned = entry_tree(body, raw, caller, &mut Vec::new())?;
+                        owned = entry_tree(body, raw, who, &mut Vec::new())?;
                         &owned
                     }
                 };

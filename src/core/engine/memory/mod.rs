@@ -135,8 +135,7 @@ impl MemoryStore {
         self.users.iter().map(|(id, s)| (id.clone(), s.tree().clone())).collect()
     }
 
-    /// `POST /users` of the body's text: over records, or over trees where a user token's
-    /// fields are guarded.
+    /// `POST /users` of the body's text, over records.
     pub fn upsert_text(
         &mut self,
         body: &str,
@@ -174,8 +173,8 @@ impl MemoryStore {
         let written = self.write(Write::Partial, &json::text(body), caller, now)?;
         Ok(answered(written, 200))
     }
-    /// A batch write of the body's text: over records, or over trees for a user token whose
-    /// fields are guarded.
+    /// A batch write of the body's text, over records: the batch path, then unique usernames
+    /// and the index. A user token under hidden fields gets the response without them.
     fn write(
         &mut self,
         w: Write,
@@ -185,32 +184,18 @@ impl MemoryStore {
     ) -> std::result::Result<Written, OpError> {
         let op = w.op();
         let fail = |error| OpError { op, error };
-        if !self.guards(caller) {
-            let load = &mut |id: &str| self.text_of(id);
-            let written = match w {
-                Write::Upsert => batch::upsert(body, load, caller, now),
-                Write::Partial => batch::partial_update(body, load, caller, now),
-            };
-            // An upsert's users are checked in id order, as the tree of its body holds them.
-            let by_id = matches!(w, Write::Upsert);
-            return self
-                .commit_records(written.map_err(fail)?, by_id)
-                .map(|(body, idx)| (Response::Text(body), idx))
-                .map_err(fail);
+        let load = &mut |id: &str| self.text_of(id);
+        let written = match w {
+            Write::Upsert => batch::upsert(body, load, caller, &self.settings, now),
+            Write::Partial => batch::partial_update(body, load, caller, &self.settings, now),
+        };
+        // An upsert's users are checked in id order, as the tree of its body holds them.
+        let by_id = matches!(w, Write::Upsert);
+        let (body, idx) = self.commit_records(written.map_err(fail)?, by_id).map_err(fail)?;
+        match self.hides(caller) {
+            true => Ok((Response::Json(self.shown(&body, caller)), idx)),
+            false => Ok((Response::Text(body), idx)),
         }
-        let body = batch::parse_body(body).map_err(fail)?;
-        // Parsed once, not in every round of the load loop (the first round would fail alike).
-        let commit = match w {
-            Write::Upsert => {
-                let batch = ops::UpsertBatch::parse(body, caller).map_err(fail)?;
-                self.run(op, &|s| ops::upsert_parsed(&batch, caller, now, s))
-            }
-            Write::Partial => {
-                let batch = ops::PartialBatch::parse(&body, caller, &self.settings).map_err(fail)?;
-                self.run(op, &|s| ops::partial_update_parsed(&batch, caller, now, s))
-            }
-        }?;
-        Ok((Response::Json(commit.response), IndexUpdates { claims: commit.claims, releases: commit.releases }))
     }
     pub fn connect_user(
         &mut self,

@@ -2,8 +2,8 @@
 //! by the record path of the npm batch exports ([`crate::core::engine::batch`]) over the stored
 //! texts; then unique usernames are checked and the index updated from the names the users hold
 //! before and after, by the same rules as every write ([`username`]). A user token's write under
-//! server-only or hidden fields (`roster_server_only_fields`, `roster_hidden_fields`) runs over
-//! trees.
+//! server-only fields (`roster_server_only_fields`) is guarded by the batch path; one that may
+//! not see hidden fields (`roster_hidden_fields`) gets the response without them.
 
 use super::stored::{Form, Stored};
 use super::MemoryStore;
@@ -11,15 +11,29 @@ use crate::core::access::auth::Caller;
 use crate::core::engine::batch::Written;
 use crate::core::model::settings::UniqueMode;
 use crate::core::model::username::{self, Change, Held, Holders, IndexUpdates, Named, Rule};
+use crate::core::query::tenancy;
 use crate::core::wire::error::Result;
+use crate::core::wire::json;
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 impl MemoryStore {
-    /// Whether a write of `caller` must run over trees: a user token, with fields it may not
-    /// write or see.
-    pub(super) fn guards(&self, caller: &Caller) -> bool {
-        matches!(caller, Caller::User(_))
-            && !(self.settings.server_only_fields().is_empty() && self.settings.hidden_fields().is_empty())
+    /// Whether `caller` is a user token that may not see some fields (`roster_hidden_fields`).
+    pub(super) fn hides(&self, caller: &Caller) -> bool {
+        matches!(caller, Caller::User(_)) && !self.settings.hidden_fields().is_empty()
+    }
+
+    /// A batch response (`body`: its users as stored) as `caller` sees it, hidden fields removed.
+    pub(super) fn shown(&self, body: &str, caller: &Caller) -> Value {
+        let mut response = json::parse(body).unwrap_or_default();
+        if let Some(Value::Object(users)) = response.get_mut("users") {
+            for user in users.values_mut() {
+                if let Value::Object(u) = user {
+                    *u = tenancy::shown(u, caller, &self.settings);
+                }
+            }
+        }
+        response
     }
 
     /// The stored text of `id`, for the batch path's loader.
