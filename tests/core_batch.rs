@@ -592,8 +592,9 @@ fn surrogate_escapes_are_read_in_pairs() {
     let fast = upsert(body, &mut loader(&none), &Caller::Server, NOW).unwrap();
     let slow = upsert_trees(body, &none, &Caller::Server).unwrap();
     assert_eq!(parsed(&fast), slow.parsed());
-    // As a record, not as a tree alone: the record keeps the body's order (a tree's is sorted).
-    assert!(record_of(&fast, "u1").starts_with(r#"{"id":"u1","name":"Zo\u00eb \ud83d\ude00""#));
+    // As a record, not as a tree alone: the record keeps the body's order (a tree's is sorted),
+    // each value written as serde_json writes it (the characters, not their escapes).
+    assert!(record_of(&fast, "u1").starts_with(r#"{"id":"u1","name":"Zoë 😀","bio":"𝐀""#));
     // A lone surrogate is refused, as serde_json words it.
     let lone = r#"{"users": {"u1": {"id": "u1", "name": "\ud83d"}}}"#;
     let e = upsert(lone, &mut loader(&none), &Caller::Server, NOW).unwrap_err();
@@ -716,4 +717,36 @@ fn every_body_is_decided_as_the_trees_decide_it() {
     for body in &partials {
         compare(partial_update, partial_trees, body, &stored, &Caller::Server);
     }
+}
+
+#[test]
+fn a_user_is_stored_as_the_same_bytes_whichever_json_writer_sent_it() {
+    // `JSON.stringify`, Python's `json.dumps` (ASCII-only, `\u` escapes, surrogate pairs, spaced)
+    // and a writer that escapes `/` and writes numbers in other forms: one user, three bodies.
+    let bodies = [
+        r#"{"users":{"u1":{"id":"u1","name":"Zoë 😀","site":"a/b","score":1.5,"n":100,"tags":["é",{"k":"\n"}]}}}"#,
+        r#"{"users": {"u1": {"id": "u1", "name": "Zo\u00eb \ud83d\ude00", "site": "a/b", "score": 1.5, "n": 100, "tags": ["\u00e9", {"k": "\n"}]}}}"#,
+        "{\"users\":{\"u1\":{\n  \"id\":\"u1\",\"name\":\"Zo\\u00EB \\uD83D\\uDE00\",\"site\":\"a\\/b\",\"score\":1.50,\"n\":100,\n  \"tags\":[\"\\u00e9\",{\"k\":\"\\u000a\"}]}}}",
+    ];
+    let stored = BTreeMap::from([("u1".to_string(), r#"{"id":"u1","created_at":"2024-01-01T00:00:00Z"}"#.to_string())]);
+    let records: Vec<String> = bodies
+        .iter()
+        .map(|body| record_of(&upsert(body, &mut loader(&stored), &Caller::Server, NOW).unwrap(), "u1"))
+        .collect();
+    assert_eq!(records[0], records[1]);
+    assert_eq!(records[0], records[2]);
+    assert!(records[0].contains(r#""name":"Zoë 😀","site":"a/b","score":1.5,"n":100,"tags":["é",{"k":"\n"}]"#));
+    // A partial update's values likewise, and a stored record written otherwise is rewritten.
+    let spaced =
+        BTreeMap::from([("u1".to_string(), "{\"id\": \"u1\", \"x\": {\"a\": 1.50, \"b\": \"\\/\"}}".to_string())]);
+    let sets = [
+        r#"{"users":[{"id":"u1","set":{"x.c":"é","y":2.5}}]}"#,
+        r#"{"users": [{"id": "u1", "set": {"x.c": "\u00e9", "y": 25e-1}}]}"#,
+    ];
+    let edited: Vec<String> = sets
+        .iter()
+        .map(|body| record_of(&partial_update(body, &mut loader(&spaced), &Caller::Server, NOW).unwrap(), "u1"))
+        .collect();
+    assert_eq!(edited[0], edited[1]);
+    assert!(edited[0].starts_with(r#"{"id":"u1","x":{"a":1.5,"b":"/","c":"é"},"y":2.5"#), "{}", edited[0]);
 }

@@ -1,7 +1,8 @@
 //! A user as the batch operations ([`crate::core::engine::batch`]) hold it: its top-level fields in order,
 //! each classified once by a typed [`Kind`] (the built-in fields, the server's, custom data),
 //! each value kept as JSON text — the text it arrived in, unless an operation rewrote it — and
-//! written without the spacing it arrived with.
+//! written in canonical form ([`super::scan::canonical`]): as serde_json writes it, whatever
+//! spacing, escapes or number forms it arrived with.
 //! Custom data is never built into a tree: it is copied as text, measured while it is read
 //! ([`Scan`]), and parsed only where a partial update's dotted path reaches into it.
 //!
@@ -10,7 +11,7 @@
 //! the same rules as a `serde_json` tree.
 
 use super::fields::{Key, Kind};
-use super::scan::{push_compact, Measure, Scan, Str};
+use super::scan::{canonical, Measure, Scan, Str};
 use super::user::MAX_NESTING;
 use std::borrow::Cow;
 
@@ -28,7 +29,7 @@ impl<'a> Field<'a> {
     /// A field whose value is text the core wrote (a timestamp, a default): flat and small.
     pub fn fixed(key: &'a str, kind: Kind, value: Cow<'a, str>) -> Self {
         let size = value.len();
-        Field { key: Cow::Borrowed(key), kind, value, measure: Measure { depth: 0, size, spaces: 0 } }
+        Field { key: Cow::Borrowed(key), kind, value, measure: Measure { depth: 0, size, spaces: 0, rewrite: false } }
     }
     pub fn is_null(&self) -> bool {
         self.value == "null"
@@ -127,8 +128,9 @@ impl<'a> Record<'a> {
         let at = self.position(Kind::of(key), key)?;
         Some(self.fields.remove(at))
     }
-    /// Writes the record as a JSON object, compact: whatever spacing a value arrived with is
-    /// left out.
+    /// Writes the record as a JSON object, each value as serde_json writes it
+    /// ([`canonical::push`]): whatever spacing, escapes or number forms a value arrived with, the
+    /// same value gives the same text.
     pub fn write(&self, out: &mut String) {
         out.push('{');
         for (i, f) in self.fields.iter().enumerate() {
@@ -138,11 +140,7 @@ impl<'a> Record<'a> {
             out.push('"');
             out.push_str(&f.key);
             out.push_str("\":");
-            if f.measure.spaces == 0 {
-                out.push_str(&f.value);
-            } else {
-                push_compact(out, &f.value);
-            }
+            canonical::push(out, &f.value, f.measure);
         }
         out.push('}');
     }

@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 
+pub mod canonical;
 mod number;
 
 /// What a scanned value costs: its nesting (a scalar is 0, `[]` is 1) and an upper bound of its
@@ -20,6 +21,10 @@ pub struct Measure {
     pub size: usize,
     /// Whitespace bytes between the value's tokens (none in compact text).
     pub spaces: usize,
+    /// Whether serde_json writes one of its tokens otherwise: a string with an escape it does
+    /// not write (`\/`, `\u00e9`, `\u000a`), or a number it writes in another form (`1.50`,
+    /// `1e5`, `-0`). Such a value is rewritten when stored ([`canonical`]).
+    pub rewrite: bool,
 }
 
 /// A string token: the text between its quotes, as written (escapes undecoded).
@@ -27,6 +32,8 @@ pub struct Measure {
 pub struct Str<'a> {
     pub raw: &'a str,
     pub escaped: bool,
+    /// An escape serde_json does not write (it writes the character itself, or a shorter escape).
+    pub rewrite: bool,
 }
 
 impl<'a> Str<'a> {
@@ -58,6 +65,24 @@ fn special(word: u64) -> u64 {
     let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
     let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
     zero_byte(word ^ (ONES * u64::from(b'"'))) | zero_byte(word ^ (ONES * u64::from(b'\\'))) | below_space
+}
+
+/// Four hex digits as a number, and whether a digit is upper case.
+fn hex4(hex: &[u8]) -> Option<(u32, bool)> {
+    let (mut unit, mut upper) = (0, false);
+    for &b in hex {
+        let digit = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => {
+                upper = true;
+                b - b'A' + 10
+            }
+            _ => return None,
+        };
+        unit = unit << 4 | u32::from(digit);
+    }
+    Some((unit, upper))
 }
 
 /// A cursor over JSON text.
@@ -148,7 +173,7 @@ impl<'a> Scan<'a> {
         let bytes = self.bytes();
         let start = self.at;
         let mut i = start;
-        let mut escaped = false;
+        let (mut escaped, mut rewrite) = (false, false);
         loop {
             // Eight bytes at a time to the next quote, backslash or control byte.
             while let Some(word) = bytes.get(i..i + 8) {
@@ -164,7 +189,7 @@ impl<'a> Scan<'a> {
                 b'\\' => {
                     escaped = true;
                     self.at = i + 1;
-                    self.escape()?;
+                    rewrite |= !self.escape()?;
                     i = self.at;
                 }
                 0..=0x1f => return None,
@@ -172,38 +197,43 @@ impl<'a> Scan<'a> {
             }
         }
         self.at = i + 1;
-        Some(Str { raw: self.text.get(start..i)?, escaped })
+        Some(Str { raw: self.text.get(start..i)?, escaped, rewrite })
     }
 
-    fn escape(&mut self) -> Option<()> {
+    /// An escape after its backslash: whether it is one serde_json writes.
+    fn escape(&mut self) -> Option<bool> {
         let c = *self.bytes().get(self.at)?;
         self.at += 1;
         match c {
-            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(()),
-            b'u' => match self.unit()? {
-                // A character beyond the Basic Multilingual Plane, as `json.dumps` and others
-                // write it: a high surrogate, then a low one.
-                0xD800..=0xDBFF => {
-                    self.eat_raw(b'\\')?;
-                    self.eat_raw(b'u')?;
-                    (0xDC00..=0xDFFF).contains(&self.unit()?).then_some(())
+            b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => Some(true),
+            b'/' => Some(false),
+            b'u' => {
+                let (unit, upper) = self.unit()?;
+                match unit {
+                    // A character beyond the Basic Multilingual Plane, as `json.dumps` and others
+                    // write it: a high surrogate, then a low one.
+                    0xD800..=0xDBFF => {
+                        self.eat_raw(b'\\')?;
+                        self.eat_raw(b'u')?;
+                        (0xDC00..=0xDFFF).contains(&self.unit()?.0).then_some(false)
+                    }
+                    // A lone low surrogate.
+                    0xDC00..=0xDFFF => None,
+                    // serde_json writes `\u00XX` (lower case) for control characters that have
+                    // no short escape, and every other character as itself.
+                    unit => Some(!upper && unit < 0x20 && !matches!(unit, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d)),
                 }
-                // A lone low surrogate.
-                0xDC00..=0xDFFF => None,
-                _ => Some(()),
-            },
+            }
             _ => None,
         }
     }
 
-    /// The four hex digits of a `\u` escape, as a UTF-16 code unit.
-    fn unit(&mut self) -> Option<u32> {
-        let hex = self.text.get(self.at..self.at + 4)?;
+    /// The four hex digits of a `\u` escape, as a UTF-16 code unit, and whether a digit is
+    /// upper case.
+    fn unit(&mut self) -> Option<(u32, bool)> {
+        let unit = hex4(self.bytes().get(self.at..self.at + 4)?);
         self.at += 4;
-        if hex.starts_with('+') {
-            return None;
-        }
-        u32::from_str_radix(hex, 16).ok()
+        unit
     }
 
     /// Consumes byte `c` where the cursor is (no whitespace before it).
@@ -270,7 +300,11 @@ impl<'a> Scan<'a> {
 
     fn walk(&mut self, max_depth: usize, depth: usize, m: &mut Measure, floats: &mut i64) -> Option<()> {
         match self.peek()? {
-            b'"' => m.size += self.string()?.raw.len() + 2,
+            b'"' => {
+                let s = self.string()?;
+                m.size += s.raw.len() + 2;
+                m.rewrite |= s.rewrite;
+            }
             c @ (b'{' | b'[') => {
                 let depth = depth + 1;
                 if depth > max_depth {
@@ -287,7 +321,9 @@ impl<'a> Scan<'a> {
                     }
                     first = false;
                     if c == b'{' {
-                        m.size += self.string()?.raw.len() + 3;
+                        let key = self.string()?;
+                        m.size += key.raw.len() + 3;
+                        m.rewrite |= key.rewrite;
                         self.eat(b':')?;
                     }
                     self.walk(max_depth, depth, m, floats)?;
@@ -299,8 +335,9 @@ impl<'a> Scan<'a> {
             b'n' => m.size += self.literal("null")?,
             _ => {
                 let at = self.at;
-                let size = self.number()?;
+                let (size, exact) = self.number()?;
                 m.size += size;
+                m.rewrite |= !exact;
                 *floats += size as i64 - (self.at - at) as i64;
             }
         }
@@ -313,32 +350,6 @@ impl<'a> Scan<'a> {
             word.len()
         })
     }
-}
-
-/// Appends `text`, one JSON value, without the whitespace between its tokens. (Skipping eight
-/// bytes at a time measured no faster: spaced text has whitespace every few bytes.)
-pub fn push_compact(out: &mut String, text: &str) {
-    let (mut in_string, mut escaped, mut run) = (false, false, 0);
-    for (i, b) in text.bytes().enumerate() {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b' ' | b'\n' | b'\r' | b'\t' => {
-                out.push_str(text.get(run..i).unwrap_or_default());
-                run = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push_str(text.get(run..).unwrap_or_default());
 }
 
 #[cfg(test)]
@@ -387,110 +398,8 @@ mod tests {
             let exact = json::text(&json::parse(text).unwrap()).len();
             assert!(m.size >= exact, "{text}: {} < {exact}", m.size);
         }
-        assert_eq!(measure(r#"{"a":[1,{"b":"c"}]}"#), Some(Measure { depth: 3, size: 19, spaces: 0 }));
+        assert_eq!(measure(r#"{"a":[1,{"b":"c"}]}"#), Some(Measure { depth: 3, size: 19, spaces: 0, rewrite: false }));
         assert_eq!(measure("7").unwrap().depth, 0);
-    }
-
-    #[test]
-    fn compacts_what_serde_json_compacts() {
-        for text in [
-            r#"{ "a" : [ 1 , 2.50 , { "b" : null } ] ,"c":"x \" y\\" , "d" :	true }"#,
-            // 20 spaces, and a float counted at 24 bytes (20 more than its length); a float
-            // longer than 24 bytes.
-            r#"[                    1.50]"#,
-            "[1.5000000000000000000000000000000, 2]",
-            "[\n  \"a b\",\r\n  \"\\\\\"\n]",
-            r#""  spaced  string  ""#,
-            "7",
-        ] {
-            let (_, m) = Scan::new(text).value(64).unwrap();
-            let spaces = text.bytes().filter(u8::is_ascii_whitespace).count() - inner_spaces(text);
-            assert_eq!(m.spaces, spaces, "{text}");
-            let mut out = String::new();
-            push_compact(&mut out, text);
-            assert!(!out.contains("  ") || text.starts_with('"'), "{out}");
-            assert_eq!(json::parse(&out).unwrap(), json::parse(text).unwrap(), "{text}");
-            assert_eq!(
-                out.len(),
-                text.len() - text.bytes().filter(u8::is_ascii_whitespace).count() + inner_spaces(text)
-            );
-        }
-    }
-
-    #[test]
-    fn compacts_random_texts_as_a_reference_does() {
-        // Texts of random pieces (strings with spaces and escapes, whitespace runs, tokens) against
-        // a byte-at-a-time reference.
-        let pieces = [
-            " ",
-            "\n  ",
-            "\t",
-            "{",
-            "}",
-            "[",
-            "]",
-            ",",
-            ":",
-            "12",
-            r#""a b""#,
-            r#""x\" y ""#,
-            r#""\\""#,
-            r#""long string,   with  spaces""#,
-        ];
-        let reference = |text: &str| {
-            let (mut out, mut in_string, mut escaped) = (String::new(), false, false);
-            for c in text.chars() {
-                if in_string {
-                    match c {
-                        _ if escaped => escaped = false,
-                        '\\' => escaped = true,
-                        '"' => in_string = false,
-                        _ => {}
-                    }
-                } else if c == '"' {
-                    in_string = true;
-                } else if matches!(c, ' ' | '\n' | '\r' | '\t') {
-                    continue;
-                }
-                out.push(c);
-            }
-            out
-        };
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        for _ in 0..5_000 {
-            let mut text = String::new();
-            for _ in 0..(x % 40) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                text.push_str(pieces[(x % pieces.len() as u64) as usize]);
-            }
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let mut out = String::new();
-            push_compact(&mut out, &text);
-            assert_eq!(out, reference(&text), "{text:?}");
-        }
-    }
-
-    /// The whitespace inside a text's strings (kept by compaction).
-    fn inner_spaces(text: &str) -> usize {
-        let (mut in_string, mut escaped, mut n) = (false, false, 0);
-        for b in text.bytes() {
-            if in_string {
-                match b {
-                    _ if escaped => escaped = false,
-                    b'\\' => escaped = true,
-                    b'"' => in_string = false,
-                    b' ' | b'\t' => n += 1,
-                    _ => {}
-                }
-            } else if b == b'"' {
-                in_string = true;
-            }
-        }
-        n
     }
 
     #[test]

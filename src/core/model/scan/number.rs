@@ -8,11 +8,12 @@ use super::Scan;
 const MAX_FLOAT_TEXT: usize = 24;
 
 impl Scan<'_> {
-    /// A number token; returns an upper bound of its length as serde_json writes it back, exact
-    /// for what serde_json writes as given: integers that fit 64 bits, and decimals in ryu's own
-    /// form ([`ryu_decimal`]). Any other float is written by ryu in at most 24 bytes. A token
-    /// whose magnitude could reach `f64::MAX` (serde_json refuses those) is left to serde_json.
-    pub(super) fn number(&mut self) -> Option<usize> {
+    /// A number token; returns an upper bound of its length as serde_json writes it back, and
+    /// whether serde_json writes it as given: integers that fit 64 bits, and decimals in ryu's
+    /// own form ([`ryu_decimal`]) (the bound is then its length). Any other float is written by
+    /// ryu in at most 24 bytes. A token whose magnitude could reach `f64::MAX` (serde_json
+    /// refuses those) is left to serde_json.
+    pub(super) fn number(&mut self) -> Option<(usize, bool)> {
         let bytes = self.bytes();
         let start = self.at;
         let negative = bytes.get(self.at) == Some(&b'-');
@@ -64,7 +65,7 @@ impl Scan<'_> {
             (Some(fraction), None) => ryu_decimal(int_digits, zero, fraction),
             _ => false,
         };
-        Some(if exact { self.at - start } else { MAX_FLOAT_TEXT })
+        Some((if exact { self.at - start } else { MAX_FLOAT_TEXT }, exact))
     }
 
     fn digits(&mut self) -> usize {

@@ -1,0 +1,402 @@
+//! The canonical text of a JSON value: what serde_json writes for it, its members kept in the
+//! order they came in. No whitespace between tokens; strings escaped as serde_json escapes them
+//! (`"`, `\\`, `\n`-style short escapes, `\u00XX` for the other control characters, every
+//! other character as itself); numbers as serde_json writes them (integers as given, floats in
+//! ryu's shortest form). A user's record is stored in this form, so the same user gives the same
+//! bytes whichever JSON writer sent it.
+
+use super::{hex4, Measure, Scan};
+use crate::core::wire::json;
+
+/// Appends `text`, one JSON value the scanner measured (`m`), in canonical form: copied when it
+/// already is, compacted when only spaces differ, rewritten otherwise.
+pub fn push(out: &mut String, text: &str, m: Measure) {
+    if m.rewrite {
+        push_rewritten(out, text);
+    } else if m.spaces == 0 {
+        out.push_str(text);
+    } else {
+        push_compact(out, text);
+    }
+}
+
+/// Appends `text`, one JSON value the scanner read, in canonical form, in one pass: runs of
+/// canonical text are copied; whitespace between tokens is left out; a string with escapes is
+/// written with serde_json's ([`push_unescaped`]); a number serde_json writes otherwise is
+/// written as it writes it.
+fn push_rewritten(out: &mut String, text: &str) {
+    let bytes = text.as_bytes();
+    let (mut i, mut run) = (0, 0);
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'"' => {
+                let start = i + 1;
+                let mut end = start;
+                let mut escaped = false;
+                while let Some(&c) = bytes.get(end) {
+                    match c {
+                        b'"' => break,
+                        b'\\' => {
+                            escaped = true;
+                            end += 2;
+                        }
+                        _ => end += 1,
+                    }
+                }
+                if escaped {
+                    out.push_str(text.get(run..start).unwrap_or_default());
+                    let mark = out.len();
+                    if push_unescaped(out, text.get(start..end).unwrap_or_default()).is_none() {
+                        // Not reached for text the scanner read: kept as it came.
+                        out.truncate(mark);
+                        out.push_str(text.get(start..end).unwrap_or_default());
+                    }
+                    run = end;
+                }
+                i = end + 1;
+            }
+            b' ' | b'\n' | b'\r' | b'\t' => {
+                out.push_str(text.get(run..i).unwrap_or_default());
+                i += 1;
+                run = i;
+            }
+            b'-' | b'0'..=b'9' => {
+                let end = i + bytes
+                    .get(i..)
+                    .unwrap_or_default()
+                    .iter()
+                    .take_while(|c| b"+-.eE0123456789".contains(c))
+                    .count();
+                let token = text.get(i..end).unwrap_or_default();
+                if !Scan::new(token).number().is_some_and(|(_, exact)| exact) {
+                    if let Ok(number) = json::parse(token) {
+                        out.push_str(text.get(run..i).unwrap_or_default());
+                        out.push_str(&json::text(&number));
+                        run = end;
+                    }
+                }
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(text.get(run..).unwrap_or_default());
+}
+
+/// Appends a string's text (`raw`, between its quotes, escapes checked by the scanner) with the
+/// escapes serde_json writes: `\"`, `\\`, the short escapes of control characters and `\u00xx`
+/// for the others; every other escape is written as its character.
+fn push_unescaped(out: &mut String, raw: &str) -> Option<()> {
+    let mut rest = raw;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(rest.get(..at)?);
+        let escape = rest.get(at + 1..)?;
+        let (c, len) = match escape.as_bytes().first()? {
+            b'u' => {
+                let (unit, _) = hex4(escape.as_bytes().get(1..5)?)?;
+                if (0xD800..0xDC00).contains(&unit) {
+                    // A surrogate pair (the scanner read the low half after it).
+                    let (low, _) = hex4(escape.as_bytes().get(7..11)?)?;
+                    (char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))?, 11)
+                } else {
+                    (char::from_u32(unit)?, 5)
+                }
+            }
+            b'b' => ('\u{8}', 1),
+            b'f' => ('\u{c}', 1),
+            b'n' => ('\n', 1),
+            b'r' => ('\r', 1),
+            b't' => ('\t', 1),
+            &other => (char::from(other), 1),
+        };
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(char::from(*HEX.get(usize::from(c as u8 >> 4))?));
+                out.push(char::from(*HEX.get(usize::from(c as u8 & 0xf))?));
+            }
+            c => out.push(c),
+        }
+        rest = escape.get(len..)?;
+    }
+    out.push_str(rest);
+    Some(())
+}
+
+/// Appends `text`, one JSON value, without the whitespace between its tokens. (Skipping eight
+/// bytes at a time measured no faster: spaced text has whitespace every few bytes.)
+fn push_compact(out: &mut String, text: &str) {
+    let (mut in_string, mut escaped, mut run) = (false, false, 0);
+    for (i, b) in text.bytes().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b' ' | b'\n' | b'\r' | b'\t' => {
+                out.push_str(text.get(run..i).unwrap_or_default());
+                run = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push_str(text.get(run..).unwrap_or_default());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn compacts_what_serde_json_compacts() {
+        for text in [
+            r#"{ "a" : [ 1 , 2.50 , { "b" : null } ] ,"c":"x \" y\\" , "d" :	true }"#,
+            // 20 spaces, and a float counted at 24 bytes (20 more than its length); a float
+            // longer than 24 bytes.
+            r#"[                    1.50]"#,
+            "[1.5000000000000000000000000000000, 2]",
+            "[\n  \"a b\",\r\n  \"\\\\\"\n]",
+            r#""  spaced  string  ""#,
+            "7",
+        ] {
+            let (_, m) = Scan::new(text).value(64).unwrap();
+            let spaces = text.bytes().filter(u8::is_ascii_whitespace).count() - inner_spaces(text);
+            assert_eq!(m.spaces, spaces, "{text}");
+            let mut out = String::new();
+            push_compact(&mut out, text);
+            assert!(!out.contains("  ") || text.starts_with('"'), "{out}");
+            assert_eq!(json::parse(&out).unwrap(), json::parse(text).unwrap(), "{text}");
+            assert_eq!(
+                out.len(),
+                text.len() - text.bytes().filter(u8::is_ascii_whitespace).count() + inner_spaces(text)
+            );
+        }
+    }
+
+    #[test]
+    fn compacts_random_texts_as_a_reference_does() {
+        // Texts of random pieces (strings with spaces and escapes, whitespace runs, tokens) against
+        // a byte-at-a-time reference.
+        let pieces = [
+            " ",
+            "\n  ",
+            "\t",
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            ":",
+            "12",
+            r#""a b""#,
+            r#""x\" y ""#,
+            r#""\\""#,
+            r#""long string,   with  spaces""#,
+        ];
+        let reference = |text: &str| {
+            let (mut out, mut in_string, mut escaped) = (String::new(), false, false);
+            for c in text.chars() {
+                if in_string {
+                    match c {
+                        _ if escaped => escaped = false,
+                        '\\' => escaped = true,
+                        '"' => in_string = false,
+                        _ => {}
+                    }
+                } else if c == '"' {
+                    in_string = true;
+                } else if matches!(c, ' ' | '\n' | '\r' | '\t') {
+                    continue;
+                }
+                out.push(c);
+            }
+            out
+        };
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..5_000 {
+            let mut text = String::new();
+            for _ in 0..(x % 40) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                text.push_str(pieces[(x % pieces.len() as u64) as usize]);
+            }
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut out = String::new();
+            push_compact(&mut out, &text);
+            assert_eq!(out, reference(&text), "{text:?}");
+        }
+    }
+
+    /// The whitespace inside a text's strings (kept by compaction).
+    fn inner_spaces(text: &str) -> usize {
+        let (mut in_string, mut escaped, mut n) = (false, false, 0);
+        for b in text.bytes() {
+            if in_string {
+                match b {
+                    _ if escaped => escaped = false,
+                    b'\\' => escaped = true,
+                    b'"' => in_string = false,
+                    b' ' | b'\t' => n += 1,
+                    _ => {}
+                }
+            } else if b == b'"' {
+                in_string = true;
+            }
+        }
+        n
+    }
+
+    /// A small xorshift generator.
+    fn next(x: &mut u64) -> u64 {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        *x
+    }
+
+    /// One character of a string, spelled as JSON writers spell it: as itself where it may be,
+    /// or escaped (a short escape, `\u` in either case, a surrogate pair).
+    fn spell_char(x: &mut u64, c: char, out: &mut String) {
+        let u = c as u32;
+        let short = match c {
+            '"' => Some("\\\""),
+            '\\' => Some("\\\\"),
+            '/' => Some("\\/"),
+            '\n' => Some("\\n"),
+            '\t' => Some("\\t"),
+            '\u{8}' => Some("\\b"),
+            _ => None,
+        };
+        match next(x) % 3 {
+            0 if u >= 0x20 && c != '"' && c != '\\' => out.push(c),
+            1 if short.is_some() => out.push_str(short.unwrap_or_default()),
+            _ => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    let hex = format!("{unit:04x}");
+                    out.push_str("\\u");
+                    out.push_str(&if next(x).is_multiple_of(2) { hex.to_uppercase() } else { hex });
+                }
+            }
+        }
+    }
+
+    /// A random value, spelled with random escapes, number forms and spacing; objects' keys
+    /// come in sorted order, each once (as serde_json's maps write them).
+    fn spell(x: &mut u64, depth: usize, out: &mut String) {
+        const CHARS: &[char] =
+            &['a', 'Z', ' ', 'é', '/', '"', '\\', '\n', '\t', '\u{1}', '\u{1f}', '\u{7f}', '€', '😀'];
+        const NUMBERS: &[&[&str]] = &[
+            &["0"],
+            &["7", "7"],
+            &["-12"],
+            &["1.5", "1.50", "15e-1", "0.15E1", "1.5e0"],
+            &["100.0", "1e2", "1E+2", "100.00"],
+            &["-0.0", "-0", "-0e0"],
+            &["0.1", "1e-1", "0.10"],
+            &["12345678901234567890123", "1.2345678901234568e22"],
+            &["3.141592653589793238", "3.141592653589793"],
+        ];
+        let space = |x: &mut u64, out: &mut String| {
+            if next(x).is_multiple_of(4) {
+                out.push_str([" ", "\n  ", "\t"][(next(x) % 3) as usize]);
+            }
+        };
+        space(x, out);
+        match next(x) % if depth == 0 { 4 } else { 6 } {
+            0 => {
+                out.push('"');
+                for _ in 0..next(x) % 6 {
+                    let c = CHARS[(next(x) % CHARS.len() as u64) as usize];
+                    spell_char(x, c, out);
+                }
+                out.push('"');
+            }
+            1 => {
+                let forms = NUMBERS[(next(x) % NUMBERS.len() as u64) as usize];
+                out.push_str(forms[(next(x) % forms.len() as u64) as usize]);
+            }
+            2 => out.push_str(["true", "false", "null"][(next(x) % 3) as usize]),
+            3 => out.push_str("\"plain\""),
+            4 => {
+                out.push('[');
+                for i in 0..next(x) % 4 {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    spell(x, depth - 1, out);
+                }
+                space(x, out);
+                out.push(']');
+            }
+            _ => {
+                out.push('{');
+                let mut first = true;
+                for key in ["a", "b/c", "z", "é"] {
+                    if next(x).is_multiple_of(2) {
+                        continue;
+                    }
+                    if !first {
+                        out.push(',');
+                    }
+                    first = false;
+                    space(x, out);
+                    out.push('"');
+                    for c in key.chars() {
+                        spell_char(x, c, out);
+                    }
+                    out.push_str("\":");
+                    spell(x, depth - 1, out);
+                }
+                space(x, out);
+                out.push('}');
+            }
+        }
+        space(x, out);
+    }
+
+    #[test]
+    fn writes_each_value_as_serde_json_writes_it_whatever_its_spelling() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut rewritten = 0;
+        for _ in 0..4000 {
+            let mut text = String::new();
+            spell(&mut x, 3, &mut text);
+            let (raw, m) = Scan::new(&text).value(64).unwrap();
+            let mut out = String::new();
+            push(&mut out, raw, m);
+            // Keys come sorted, so serde_json's text of the parsed value is the canonical text.
+            let value = json::parse(&text).unwrap();
+            assert_eq!(out, json::text(&value), "{text}");
+            // Canonical text stays as it is. (Floats of 16 or 17 digits, or in exponent form,
+            // are measured as ones to rewrite: the scanner tells ryu's shortest form only up to
+            // 15 digits. They are rewritten to themselves.)
+            let (_, again) = Scan::new(&out).value(64).unwrap();
+            let mut twice = String::new();
+            push(&mut twice, &out, again);
+            assert_eq!(twice, out);
+            assert_eq!(again.spaces, 0, "{out}");
+            rewritten += usize::from(m.rewrite);
+        }
+        assert!(rewritten > 1000, "only {rewritten} spellings needed rewriting");
+    }
+}
