@@ -749,4 +749,12 @@ fn a_user_is_stored_as_the_same_bytes_whichever_json_writer_sent_it() {
         .collect();
     assert_eq!(edited[0], edited[1]);
     assert!(edited[0].starts_with(r#"{"id":"u1","x":{"a":1.5,"b":"/","c":"é"},"y":2.5"#), "{}", edited[0]);
+    // Custom data near the 5 KiB limit, written raw and ASCII-only (three times longer): the same
+    // bytes, decided on records both ways (the body's order kept: `z` before `bio`).
+    let near = |bio: &str| format!(r#"{{"users":{{"u1":{{"id":"u1","z":1,"bio":"{bio}"}}}}}}"#);
+    let (raw, ascii) = (near(&"é".repeat(2_540)), near(&"\\u00e9".repeat(2_540)));
+    let stored =
+        |body: &str| record_of(&upsert(body, &mut loader(&BTreeMap::new()), &Caller::Server, NOW).unwrap(), "u1");
+    assert_eq!(stored(&raw), stored(&ascii));
+    assert!(stored(&ascii).starts_with(r#"{"id":"u1","z":1,"bio":"éé"#));
 }

@@ -193,13 +193,15 @@ impl<'a> UserForm<'a> for Record<'a> {
         value.measure.depth
     }
     fn custom_size(&self) -> (usize, bool) {
-        // `{` + `"key":value` joined by `,` + `}`; a value's measured size is an upper bound.
-        let (mut size, mut members) = (0, 0);
+        // `{` + `"key":value` joined by `,` + `}`. A value's measured size is exact when it is
+        // canonical (a record read canonicalizes its values), else an upper bound.
+        let (mut size, mut members, mut exact) = (0, 0, true);
         for f in self.fields.iter().filter(|f| f.kind == Kind::Custom) {
             members += 1;
             size += f.key.len() + 3 + f.measure.size;
+            exact &= !f.measure.rewrite;
         }
-        (if members == 0 { 2 } else { size + members + 1 }, false)
+        (if members == 0 { 2 } else { size + members + 1 }, exact)
     }
     fn try_each<E>(&self, mut visit: impl FnMut(&str, Kind, &Field<'a>) -> Result<(), E>) -> Result<(), E> {
         self.fields.iter().try_for_each(|f| visit(&f.key, f.kind, f))

@@ -83,9 +83,10 @@ impl<'a> Record<'a> {
             };
             scan.eat(b':')?;
             let (value, measure) = scan.value(FIELD_DEPTH)?;
+            let (value, measure) = canonical::of(value, measure);
             let kind = Kind::of(&key);
             let bit = 1u64 << ((key.len() * 7 + usize::from(key.bytes().last().unwrap_or(0))) % 64);
-            let field = Field { key, kind, value: Cow::Borrowed(value), measure };
+            let field = Field { key, kind, value, measure };
             if seen & bit == 0 {
                 record.fields.push(field);
             } else {

@@ -14,9 +14,10 @@ use crate::core::wire::error::{ApiError, Result};
 use crate::core::wire::time::Timestamp;
 
 /// Checks the types and limits of every built-in field of `user` and the size of its custom
-/// data, in either form. Messages name fields as `users[<id>].<field>`. A record
-/// whose custom data may be over the limit (its size is an upper bound) gets
-/// [`unreadable`]: its path leaves the user to the tree.
+/// data, in either form. Messages name fields as `users[<id>].<field>`. A record's size is
+/// exact when its values are in canonical form (as a record reads them); one whose custom data
+/// may be over the limit by an upper bound (a value edited into a form serde_json writes
+/// otherwise) gets [`unreadable`]: its path leaves the user to the tree.
 pub fn validate<'a, U: UserForm<'a>>(user: &U, id: &str) -> Result<()> {
     let label = || format!("users[{id}]");
     user.try_each(|key, kind, value| {
@@ -38,9 +39,9 @@ pub fn validate<'a, U: UserForm<'a>>(user: &U, id: &str) -> Result<()> {
     }
 }
 
-/// The error of a rule that could not read a record's value exactly (a string with escapes,
-/// custom data near the limit): only the record form answers it, and its path then leaves the
-/// user to the tree.
+/// The error of a rule that could not read a record's value exactly (custom data near the limit
+/// measured by an upper bound, a name that is not a plain string): only the record form answers
+/// it, and its path then leaves the user to the tree.
 pub fn unreadable() -> ApiError {
     ApiError::input("a field could not be read exactly")
 }
