@@ -46,14 +46,15 @@ fn push_rewritten(out: &mut String, text: &str) {
                 let start = i + 1;
                 let mut end = start;
                 let mut escaped = false;
-                while let Some(&c) = bytes.get(end) {
-                    match c {
-                        b'"' => break,
-                        b'\\' => {
+                loop {
+                    end +=
+                        bytes.get(end..).unwrap_or_default().iter().take_while(|&&c| c != b'"' && c != b'\\').count();
+                    match bytes.get(end) {
+                        Some(b'\\') => {
                             escaped = true;
                             end += 2;
                         }
-                        _ => end += 1,
+                        _ => break,
                     }
                 }
                 if escaped {
@@ -100,6 +101,8 @@ fn push_rewritten(out: &mut String, text: &str) {
 /// escapes serde_json writes: `\"`, `\\`, the short escapes of control characters and `\u00xx`
 /// for the others; every other escape is written as its character.
 fn push_unescaped(out: &mut String, raw: &str) -> Option<()> {
+    // Decoded, the text is no longer than written.
+    out.reserve(raw.len());
     let mut rest = raw;
     while let Some(at) = rest.find('\\') {
         out.push_str(rest.get(..at)?);

@@ -68,6 +68,7 @@ fn special(word: u64) -> u64 {
 }
 
 /// Four hex digits as a number, and whether a digit is upper case.
+#[inline(always)]
 fn hex4(hex: &[u8]) -> Option<(u32, bool)> {
     let (mut unit, mut upper) = (0, false);
     for &b in hex {
