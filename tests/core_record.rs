@@ -1,8 +1,8 @@
 #![cfg(test)]
 //! The user read as a record over its JSON text (`core::model::record`): its field kinds agree
 //! with the user's field lists, `validate` answers alike for a record and a tree, the custom-data size
-//! limit is never passed wrongly (a record reads its values in canonical form and measures them
-//! exactly), and what it cannot hold exactly is refused (a tree decides those).
+//! limit is never passed wrongly (a record measures its values exactly in canonical form), and
+//! what it cannot hold exactly is refused (a tree decides those).
 
 use roster::core::model::fields::{self, Kind};
 use roster::core::model::record::*;
@@ -39,32 +39,28 @@ fn validate_answers_alike_in_both_forms() {
     }
 }
 
-/// A record as a request's user is read: its values in canonical form.
-fn input(text: &str) -> Option<Record<'_>> {
-    Record::read(&mut roster::core::model::scan::Scan::new(text))
-}
-
 #[test]
 fn size_limit_is_never_passed_wrongly() {
     let at = |n: usize| format!(r#"{{"id":"u","k":"{}"}}"#, "x".repeat(n));
     // {"k":"…"} with a 5112-byte string is exactly 5120 bytes.
     let tree = |text: &str| validate::validate(json::parse(text).unwrap().as_object().unwrap(), "u");
-    assert!(validate::validate(&input(&at(5112)).unwrap(), "u").is_ok());
+    assert!(validate::validate(&Record::parse(&at(5112)).unwrap(), "u").is_ok());
     // One byte over: the record's size is exact, so it words the error itself, as the tree does.
-    assert_eq!(validate::validate(&input(&at(5113)).unwrap(), "u"), tree(&at(5113)));
+    assert_eq!(validate::validate(&Record::parse(&at(5113)).unwrap(), "u"), tree(&at(5113)));
     assert!(tree(&at(5113)).is_err());
-    // An escape shrinks in serde_json's output: a record reads its value in canonical form, so
-    // 1,700 escaped `é` (6 bytes each as written, 2 as serde_json writes them) are within the limit.
+    // An escape shrinks in serde_json's output: past the limit by its upper bound, a record
+    // measures its values in canonical form, so 1,700 escaped `é` (6 bytes each as written, 2 as
+    // serde_json writes them) are within the limit.
     let escaped = format!(r#"{{"id":"u","k":"{}"}}"#, "\\u00e9".repeat(1_700));
     assert!(escaped.len() > 10_000);
-    assert_eq!(validate::validate(&input(&escaped).unwrap(), "u"), Ok(()));
+    assert_eq!(validate::validate(&Record::parse(&escaped).unwrap(), "u"), Ok(()));
     assert_eq!(tree(&escaped), Ok(()));
-    // Floats of 17 digits (which the scanner cannot tell are ryu's shortest form) are rewritten
-    // on reading and measured exactly too: 290 of them, 5.1 KB as serde_json writes them.
+    // Floats of 17 digits (which the scanner cannot tell are ryu's shortest form) are measured
+    // exactly too: 290 of them, 5.1 KB as serde_json writes them.
     let floats: Vec<String> = (0..290u64).map(|i| format!("0.{:016}", 1_234_567_890_123_457 + i * 7_919)).collect();
     for n in [280, 290] {
         let text = format!(r#"{{"id":"u","k":[{}]}}"#, floats[..n].join(","));
-        assert_eq!(validate::validate(&input(&text).unwrap(), "u"), tree(&text), "{n}");
+        assert_eq!(validate::validate(&Record::parse(&text).unwrap(), "u"), tree(&text), "{n}");
     }
     // Decimals that serde_json writes as given are measured exactly: 700 coordinates, 4.9 KB
     // (counted at 24 bytes each, the most ryu writes, they would be 17 KB and left to the tree).
@@ -72,7 +68,7 @@ fn size_limit_is_never_passed_wrongly() {
     let text = format!(r#"{{"id":"u","k":[{}]}}"#, coords.join(","));
     let size = user::custom_data_size(json::parse(&text).unwrap().as_object().unwrap());
     assert!((4_800..=5_120).contains(&size), "{size}");
-    assert_eq!(validate::validate(&input(&text).unwrap(), "u"), Ok(()));
+    assert_eq!(validate::validate(&Record::parse(&text).unwrap(), "u"), Ok(()));
 }
 
 #[test]

@@ -10,6 +10,7 @@
 use super::check::{self, Fault, Text};
 use super::fields::{self, Key, Kind};
 use super::record::{team_names, Field, Record};
+use super::scan::canonical;
 use super::user::{self, User};
 use crate::core::wire::json;
 use serde_json::Value;
@@ -194,14 +195,22 @@ impl<'a> UserForm<'a> for Record<'a> {
     }
     fn custom_size(&self) -> (usize, bool) {
         // `{` + `"key":value` joined by `,` + `}`. A value's measured size is exact when it is
-        // canonical (a record read canonicalizes its values), else an upper bound.
-        let (mut size, mut members, mut exact) = (0, 0, true);
-        for f in self.fields.iter().filter(|f| f.kind == Kind::Custom) {
-            members += 1;
-            size += f.key.len() + 3 + f.measure.size;
-            exact &= !f.measure.rewrite;
+        // canonical, else an upper bound; when the bound passes the limit, the values that are
+        // not canonical are written out to measure them exactly.
+        let custom = || self.fields.iter().filter(|f| f.kind == Kind::Custom);
+        let object = |sizes: usize, members: usize| if members == 0 { 2 } else { sizes + members + 1 };
+        let members = custom().count();
+        let bound = object(custom().map(|f| f.key.len() + 3 + f.measure.size).sum(), members);
+        if bound <= user::MAX_CUSTOM_BYTES || custom().all(|f| !f.measure.rewrite) {
+            return (bound, custom().all(|f| !f.measure.rewrite));
         }
-        (if members == 0 { 2 } else { size + members + 1 }, exact)
+        let mut text = String::new();
+        let exact = custom().map(|f| {
+            text.clear();
+            canonical::push(&mut text, &f.value, f.measure);
+            f.key.len() + 3 + text.len()
+        });
+        (object(exact.sum(), members), true)
     }
     fn try_each<E>(&self, mut visit: impl FnMut(&str, Kind, &Field<'a>) -> Result<(), E>) -> Result<(), E> {
         self.fields.iter().try_for_each(|f| visit(&f.key, f.kind, f))

@@ -61,23 +61,17 @@ pub struct Record<'a> {
 pub const FIELD_DEPTH: usize = MAX_NESTING - 1;
 
 impl<'a> Record<'a> {
-    /// The record of a whole text that is one JSON object: a stored user, whose values are kept
-    /// as they are stored (a value in another form than canonical is rewritten when the record is
-    /// written, if it is still there: an upsert replaces the custom data it would rewrite).
+    /// The record of a whole text that is one JSON object.
     pub fn parse(text: &'a str) -> Option<Record<'a>> {
         let mut scan = Scan::new(text);
-        let record = Record::read_as(&mut scan, false)?;
+        let record = Record::read(&mut scan)?;
         scan.at_end().then_some(record)
     }
 
-    /// Reads the object at the cursor: an input user, each value in canonical form, so that its
-    /// size is exact ([`canonical::of`]).
+    /// Reads the object at the cursor. Values are kept as they came; one in another form than
+    /// canonical is rewritten when the record is written ([`Record::write`]), if it is still
+    /// there (an upsert drops the stored custom data it would have rewritten).
     pub fn read(scan: &mut Scan<'a>) -> Option<Record<'a>> {
-        Record::read_as(scan, true)
-    }
-
-    /// Reads the object at the cursor, its values in canonical form when `canonical`.
-    fn read_as(scan: &mut Scan<'a>, canonical: bool) -> Option<Record<'a>> {
         let mut record = Record { fields: Vec::with_capacity(16) };
         // A signature of each key read (its length and last byte): a key whose bit is new was
         // not read before, and is added without looking for it.
@@ -91,10 +85,7 @@ impl<'a> Record<'a> {
             };
             scan.eat(b':')?;
             let (value, measure) = scan.value(FIELD_DEPTH)?;
-            let (value, measure) = match canonical {
-                true => canonical::of(value, measure),
-                false => (Cow::Borrowed(value), measure),
-            };
+            let value = Cow::Borrowed(value);
             let kind = Kind::of(&key);
             let bit = 1u64 << ((key.len() * 7 + usize::from(key.bytes().last().unwrap_or(0))) % 64);
             let field = Field { key, kind, value, measure };

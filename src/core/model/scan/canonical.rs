@@ -7,19 +7,6 @@
 
 use super::{hex4, Measure, Scan};
 use crate::core::wire::json;
-use std::borrow::Cow;
-
-/// The canonical text of `text`, one JSON value the scanner measured (`m`), and its measure,
-/// whose size is then exact: `text` itself when it is canonical already.
-pub fn of(text: &str, m: Measure) -> (Cow<'_, str>, Measure) {
-    if !m.rewrite && m.spaces == 0 {
-        return (Cow::Borrowed(text), m);
-    }
-    let mut out = String::with_capacity(text.len());
-    push(&mut out, text, m);
-    let size = out.len();
-    (Cow::Owned(out), Measure { depth: m.depth, size, spaces: 0, rewrite: false })
-}
 
 /// Appends `text`, one JSON value the scanner measured (`m`), in canonical form: copied when it
 /// already is, compacted when only spaces differ, rewritten otherwise.
