@@ -5,7 +5,7 @@
 //! ryu's shortest form). A user's record is stored in this form, so the same user gives the same
 //! bytes whichever JSON writer sent it.
 
-use super::{hex4, Measure, Scan};
+use super::{unescape, Measure, Scan};
 use crate::core::wire::json;
 
 /// Appends `text`, one JSON value the scanner measured (`m`), in canonical form: copied when it
@@ -22,7 +22,7 @@ pub fn push(out: &mut String, text: &str, m: Measure) {
 
 /// Appends `text`, one JSON value the scanner read, in canonical form, in one pass: runs of
 /// canonical text are copied; whitespace between tokens is left out; a string with escapes is
-/// written with serde_json's ([`push_unescaped`]); a number serde_json writes otherwise is
+/// written with serde_json's ([`unescape`]); a number serde_json writes otherwise is
 /// written as it writes it.
 fn push_rewritten(out: &mut String, text: &str) {
     let bytes = text.as_bytes();
@@ -47,7 +47,7 @@ fn push_rewritten(out: &mut String, text: &str) {
                 if escaped {
                     out.push_str(text.get(run..start).unwrap_or_default());
                     let mark = out.len();
-                    if push_unescaped(out, text.get(start..end).unwrap_or_default()).is_none() {
+                    if unescape(out, text.get(start..end).unwrap_or_default(), true).is_none() {
                         // Not reached for text the scanner read: kept as it came.
                         out.truncate(mark);
                         out.push_str(text.get(start..end).unwrap_or_default());
@@ -82,56 +82,6 @@ fn push_rewritten(out: &mut String, text: &str) {
         }
     }
     out.push_str(text.get(run..).unwrap_or_default());
-}
-
-/// Appends a string's text (`raw`, between its quotes, escapes checked by the scanner) with the
-/// escapes serde_json writes: `\"`, `\\`, the short escapes of control characters and `\u00xx`
-/// for the others; every other escape is written as its character.
-fn push_unescaped(out: &mut String, raw: &str) -> Option<()> {
-    // Decoded, the text is no longer than written.
-    out.reserve(raw.len());
-    let mut rest = raw;
-    while let Some(at) = rest.find('\\') {
-        out.push_str(rest.get(..at)?);
-        let escape = rest.get(at + 1..)?;
-        let (c, len) = match escape.as_bytes().first()? {
-            b'u' => {
-                let (unit, _) = hex4(escape.as_bytes().get(1..5)?)?;
-                if (0xD800..0xDC00).contains(&unit) {
-                    // A surrogate pair (the scanner read the low half after it).
-                    let (low, _) = hex4(escape.as_bytes().get(7..11)?)?;
-                    (char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))?, 11)
-                } else {
-                    (char::from_u32(unit)?, 5)
-                }
-            }
-            b'b' => ('\u{8}', 1),
-            b'f' => ('\u{c}', 1),
-            b'n' => ('\n', 1),
-            b'r' => ('\r', 1),
-            b't' => ('\t', 1),
-            &other => (char::from(other), 1),
-        };
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.push_str("\\u00");
-                out.push(char::from(*HEX.get(usize::from(c as u8 >> 4))?));
-                out.push(char::from(*HEX.get(usize::from(c as u8 & 0xf))?));
-            }
-            c => out.push(c),
-        }
-        rest = escape.get(len..)?;
-    }
-    out.push_str(rest);
-    Some(())
 }
 
 /// Appends `text`, one JSON value, without the whitespace between its tokens. (Skipping eight
@@ -401,5 +351,23 @@ mod tests {
             rewritten += usize::from(m.rewrite);
         }
         assert!(rewritten > 1000, "only {rewritten} spellings needed rewriting");
+    }
+
+    #[test]
+    fn decodes_a_string_as_serde_json_does() {
+        // The one decoder of escapes gives both a string's value and its canonical text.
+        const CHARS: &[char] = &['a', ' ', 'é', '/', '"', '\\', '\n', '\t', '\u{0}', '\u{1f}', '\u{7f}', '€', '😀'];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..4000 {
+            let mut token = String::from("\"");
+            for _ in 0..next(&mut x) % 8 {
+                let c = CHARS[(next(&mut x) % CHARS.len() as u64) as usize];
+                spell_char(&mut x, c, &mut token);
+            }
+            token.push('"');
+            let value = Scan::new(&token).string().unwrap().value().unwrap();
+            let expected = json::parse(&token).unwrap();
+            assert_eq!(expected.as_str(), Some(value.as_ref()), "{token}");
+        }
     }
 }

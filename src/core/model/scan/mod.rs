@@ -41,17 +41,68 @@ impl<'a> Str<'a> {
     pub fn plain(self) -> Option<&'a str> {
         (!self.escaped).then_some(self.raw)
     }
-    /// The string's value: its text when plain, else its escapes decoded (`None`: an escape
-    /// `serde_json` refuses).
+    /// The string's value: its text when plain, else its escapes decoded ([`unescape`]).
     pub fn value(self) -> Option<Cow<'a, str>> {
         if let Some(plain) = self.plain() {
             return Some(Cow::Borrowed(plain));
         }
-        match crate::core::wire::json::parse(&format!("\"{}\"", self.raw)).ok()? {
-            serde_json::Value::String(s) => Some(Cow::Owned(s)),
-            _ => None,
-        }
+        let mut value = String::with_capacity(self.raw.len());
+        unescape(&mut value, self.raw, false)?;
+        Some(Cow::Owned(value))
     }
+}
+
+/// Appends a string token's text (`raw`, between its quotes, escapes checked by the scanner) with
+/// its escapes decoded. `canonical`: the characters serde_json escapes are written escaped as it
+/// writes them (`\"`, `\\`, the short escapes of control characters, `\u00xx` for the others),
+/// which gives the token's canonical text; otherwise every character is written as itself, which
+/// gives its value.
+pub(super) fn unescape(out: &mut String, raw: &str, canonical: bool) -> Option<()> {
+    // Decoded, the text is no longer than written.
+    out.reserve(raw.len());
+    let mut rest = raw;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(rest.get(..at)?);
+        let escape = rest.get(at + 1..)?;
+        let (c, len) = match escape.as_bytes().first()? {
+            b'u' => {
+                let (unit, _) = hex4(escape.as_bytes().get(1..5)?)?;
+                if (0xD800..0xDC00).contains(&unit) {
+                    // A surrogate pair (the scanner read the low half after it).
+                    let (low, _) = hex4(escape.as_bytes().get(7..11)?)?;
+                    (char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))?, 11)
+                } else {
+                    (char::from_u32(unit)?, 5)
+                }
+            }
+            b'b' => ('\u{8}', 1),
+            b'f' => ('\u{c}', 1),
+            b'n' => ('\n', 1),
+            b'r' => ('\r', 1),
+            b't' => ('\t', 1),
+            &other => (char::from(other), 1),
+        };
+        match c {
+            c if !canonical => out.push(c),
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(char::from(*HEX.get(usize::from(c as u8 >> 4))?));
+                out.push(char::from(*HEX.get(usize::from(c as u8 & 0xf))?));
+            }
+            c => out.push(c),
+        }
+        rest = escape.get(len..)?;
+    }
+    out.push_str(rest);
+    Some(())
 }
 
 /// Flags the bytes of `word` (little-endian: its first byte is the lowest) that are `"`, `\\` or
