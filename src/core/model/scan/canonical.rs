@@ -11,20 +11,18 @@ use crate::core::wire::json;
 /// Appends `text`, one JSON value the scanner measured (`m`), in canonical form: copied when it
 /// already is, compacted when only spaces differ, rewritten otherwise.
 pub fn push(out: &mut String, text: &str, m: Measure) {
-    if m.rewrite {
-        push_rewritten(out, text);
-    } else if m.spaces == 0 {
-        out.push_str(text);
+    if m.rewrite || m.spaces > 0 {
+        push_rewritten(out, text, m.rewrite);
     } else {
-        push_compact(out, text);
+        out.push_str(text);
     }
 }
 
 /// Appends `text`, one JSON value the scanner read, in canonical form, in one pass: runs of
-/// canonical text are copied; whitespace between tokens is left out; a string with escapes is
-/// written with serde_json's ([`unescape`]); a number serde_json writes otherwise is
-/// written as it writes it.
-fn push_rewritten(out: &mut String, text: &str) {
+/// canonical text are copied and whitespace between tokens is left out; when `rewrite`, a string
+/// with escapes is written with serde_json's ([`unescape`]) and a number serde_json writes
+/// otherwise is written as it writes it (without, only the whitespace goes).
+fn push_rewritten(out: &mut String, text: &str, rewrite: bool) {
     let bytes = text.as_bytes();
     let (mut i, mut run) = (0, 0);
     while let Some(&b) = bytes.get(i) {
@@ -44,7 +42,7 @@ fn push_rewritten(out: &mut String, text: &str) {
                         _ => break,
                     }
                 }
-                if escaped {
+                if escaped && rewrite {
                     out.push_str(text.get(run..start).unwrap_or_default());
                     let mark = out.len();
                     if unescape(out, text.get(start..end).unwrap_or_default(), true).is_none() {
@@ -61,7 +59,7 @@ fn push_rewritten(out: &mut String, text: &str) {
                 i += 1;
                 run = i;
             }
-            b'-' | b'0'..=b'9' => {
+            b'-' | b'0'..=b'9' if rewrite => {
                 let end = i + bytes
                     .get(i..)
                     .unwrap_or_default()
@@ -79,32 +77,6 @@ fn push_rewritten(out: &mut String, text: &str) {
                 i = end;
             }
             _ => i += 1,
-        }
-    }
-    out.push_str(text.get(run..).unwrap_or_default());
-}
-
-/// Appends `text`, one JSON value, without the whitespace between its tokens. (Skipping eight
-/// bytes at a time measured no faster: spaced text has whitespace every few bytes.)
-fn push_compact(out: &mut String, text: &str) {
-    let (mut in_string, mut escaped, mut run) = (false, false, 0);
-    for (i, b) in text.bytes().enumerate() {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b' ' | b'\n' | b'\r' | b'\t' => {
-                out.push_str(text.get(run..i).unwrap_or_default());
-                run = i + 1;
-            }
-            _ => {}
         }
     }
     out.push_str(text.get(run..).unwrap_or_default());
@@ -132,7 +104,7 @@ mod tests {
             let spaces = text.bytes().filter(u8::is_ascii_whitespace).count() - inner_spaces(text);
             assert_eq!(m.spaces, spaces, "{text}");
             let mut out = String::new();
-            push_compact(&mut out, text);
+            push_rewritten(&mut out, text, false);
             assert!(!out.contains("  ") || text.starts_with('"'), "{out}");
             assert_eq!(json::parse(&out).unwrap(), json::parse(text).unwrap(), "{text}");
             assert_eq!(
@@ -194,7 +166,7 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             let mut out = String::new();
-            push_compact(&mut out, &text);
+            push_rewritten(&mut out, &text, false);
             assert_eq!(out, reference(&text), "{text:?}");
         }
     }
