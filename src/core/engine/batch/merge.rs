@@ -39,15 +39,14 @@ pub fn upsert(
 ) -> Result<Written> {
     let now = &ops::ts_text(now);
     let guarded = guarded(caller, settings);
-    let mut batch = Vec::new();
-    match read_body(body, b'{', &mut |scan, skipped| read_users(scan, skipped, &mut batch))? {
+    let (mut batch, mut order) = (Vec::new(), Vec::new());
+    match read_body(body, b'{', &mut |scan, skipped| read_users(scan, skipped, &mut batch, &mut order))? {
         Users::Read => {}
         Users::Absent => return Err(ops::users_required()),
         Users::Wrong => return Err(ops::users_not_a_map()),
     }
     ops::check_batch_len(batch.len(), "users")?;
     let mut w = Writer::new(true, body.len() + 160 * batch.len(), batch.iter().map(|s| s.id.to_string()).collect());
-    let order = w.order();
     // Each user's own checks, in id order (the order of the tree of the body's `users`).
     for &at in &order {
         let Some(slot) = batch.get_mut(at) else { continue };
@@ -94,11 +93,17 @@ pub fn upsert(
 }
 
 /// Reads the users of `POST /users`'s `users` object into `batch`, in the body's order (a
-/// repeated id: the last one counts, in the first one's place), each with its text.
-fn read_users<'a>(scan: &mut Scan<'a>, skipped: &mut bool, batch: &mut Vec<Slot<'a>>) -> Option<()> {
+/// repeated id: the last one counts, in the first one's place), each with its text, and into
+/// `by_id` their positions in id order (which finds a repeated id, and is the order to check and
+/// write them in).
+fn read_users<'a>(
+    scan: &mut Scan<'a>,
+    skipped: &mut bool,
+    batch: &mut Vec<Slot<'a>>,
+    by_id: &mut Vec<usize>,
+) -> Option<()> {
     batch.clear();
-    // The batch's positions by id, to find a repeated id.
-    let mut by_id: Vec<usize> = Vec::new();
+    by_id.clear();
     let mut more = scan.open(b'{', b'}')?;
     while more {
         let id = scan.string()?.value()?;
