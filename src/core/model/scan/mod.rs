@@ -367,6 +367,7 @@ impl<'a> Scan<'a> {
                 m.size += 2;
                 let mut more = self.open(c, close)?;
                 let mut first = true;
+                let (members, mut seen) = (self.at, 0u64);
                 while more {
                     if !first {
                         m.size += 1;
@@ -374,6 +375,7 @@ impl<'a> Scan<'a> {
                     first = false;
                     if c == b'{' {
                         let key = self.string()?;
+                        self.new_key(key, members, &mut seen)?;
                         m.size += key.raw.len() + 3;
                         m.rewrite |= key.rewrite;
                         self.eat(b':')?;
@@ -393,6 +395,33 @@ impl<'a> Scan<'a> {
                 *floats += size as i64 - (self.at - at) as i64;
             }
         }
+        Some(())
+    }
+
+    /// Whether `key`, just read, is new in the object whose members start at `members`
+    /// (`seen`: a signature of the keys read before it, by length and last byte): `None` when
+    /// the object already has it. serde_json keeps the last of repeated members, which the text
+    /// written as it came would not say: such a value is not read. Only when the signature
+    /// already has the key's bit are the keys before it read again.
+    fn new_key(&self, key: Str<'a>, members: usize, seen: &mut u64) -> Option<()> {
+        let value = key.value()?;
+        let bit = 1u64 << ((value.len() * 7 + usize::from(value.bytes().last().unwrap_or(0))) % 64);
+        if *seen & bit != 0 {
+            let mut again = Scan { text: self.text.get(..self.at)?, at: members };
+            let mut more = true;
+            while more {
+                let before = again.string()?;
+                if again.eat(b':').is_none() {
+                    break; // `key` itself: the last member read.
+                }
+                if before.value()? == value {
+                    return None;
+                }
+                again.skip()?;
+                more = again.more(b'}')?;
+            }
+        }
+        *seen |= bit;
         Some(())
     }
 
@@ -444,7 +473,7 @@ mod tests {
             r#"[1.5, 2e3, -0, 1e-7, 123456789012345678901234, 1.7976931348623157e+307, 3.14159265358979323846264338]"#,
             r#""caf\u00e9 \/ \"q\"""#,
             "[[[[]]]]",
-            r#"{"k": {"k": 1, "k": 2}}"#,
+            r#"{"k": {"k": 1, "j": 2}, "j": {"k": 1}}"#,
         ] {
             let m = measure(text).unwrap();
             let exact = json::text(&json::parse(text).unwrap()).len();
@@ -452,6 +481,26 @@ mod tests {
         }
         assert_eq!(measure(r#"{"a":[1,{"b":"c"}]}"#), Some(Measure { depth: 3, size: 19, spaces: 0, rewrite: false }));
         assert_eq!(measure("7").unwrap().depth, 0);
+    }
+
+    #[test]
+    fn finds_a_repeated_member_among_many() {
+        // 300 keys share the signature's 64 bits: keys whose bits collide are read again.
+        let keys: Vec<String> = (0..300).map(|i| format!("k{i}")).collect();
+        let object = |keys: &[String]| {
+            let members: Vec<String> = keys.iter().map(|k| format!(r#""{k}": [1, {{"{k}": 2}}]"#)).collect();
+            format!("{{{}}}", members.join(", "))
+        };
+        assert!(measure(&object(&keys)).is_some());
+        for (first, again) in [(0, 299), (150, 151), (298, 0)] {
+            let mut repeated = keys.clone();
+            repeated[again] = keys[first].clone();
+            assert_eq!(Scan::new(&object(&repeated)).value(64), None, "{first} {again}");
+        }
+        let escaped = object(&keys).replacen(r#""k7":"#, r#""\u006b7":"#, 1);
+        assert!(measure(&escaped).is_some());
+        let repeated = object(&keys).replacen(r#""k7":"#, r#""\u006b8":"#, 1);
+        assert_eq!(Scan::new(&repeated).value(64), None);
     }
 
     #[test]
@@ -472,6 +521,9 @@ mod tests {
             "\"\\x\"",
             "\"a\u{1}b\"",
             "[1 2]",
+            r#"{"a":1,"a":2}"#,
+            r#"{"a":1,"\u0061":2}"#,
+            r#"[{"b":{"x":1},"c":{"x":2,"y":3,"x":4}}]"#,
         ] {
             assert_eq!(Scan::new(text).value(64).map(|(_, m)| m), None, "{text}");
         }
