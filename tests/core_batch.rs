@@ -720,6 +720,49 @@ fn every_body_is_decided_as_the_trees_decide_it() {
 }
 
 #[test]
+fn a_record_decides_every_check_as_the_tree_does_whatever_the_spelling() {
+    // A user's own write compares its role, teams and teams_role with the stored ones: equal
+    // values spelled otherwise (escapes, spacing, members in another order) are equal. Of several
+    // faults, the first in key order is the error, as over a tree (whose members are sorted).
+    // Each write must be decided on records (members kept unsorted), not left to a tree.
+    let stored = BTreeMap::from([(
+        "a".to_string(),
+        r#"{"id":"a","role":"user","teams":["red","blue"],"teams_role":{"red":"admin","blue":"member"}}"#.to_string(),
+    )]);
+    let me = Caller::User("a".into());
+    let same = [
+        r#"{"users": {"a": {"id": "a", "teams_role": {"blue": "member", "red": "admin"}, "role": "user"}}}"#,
+        r#"{"users": {"a": {"id": "a", "teams_role": { "red" : "adm\u0069n", "blue":"member" }, "x": 1}}}"#,
+        r#"{"users": {"a": {"id": "a", "teams": ["blue", "r\u0065d"], "role": "us\u0065r"}}}"#,
+    ];
+    for body in same {
+        assert_eq!(compare(upsert, upsert_trees, body, &stored, &me), (true, true), "{body}");
+    }
+    let refused = [
+        r#"{"users": {"a": {"id": "a", "teams_role": {"red": "member", "blue": "member"}, "role": "user"}}}"#,
+        r#"{"users": {"a": {"id": "a", "teams": ["red"], "role": "user"}}}"#,
+        r#"{"users": {"a": {"id": "a", "teams": [], "role": "ad\u006din"}}}"#,
+        r#"{"users": {"a": {"id": "a", "role": 7, "name": 1, "invisible": "no"}}}"#,
+        r#"{"users": {"a": {"id": "a", "privacy_settings": {"z": 1, "b": 2, "typing_indicators": 3}}}}"#,
+    ];
+    for body in refused {
+        assert!(!compare(upsert, upsert_trees, body, &stored, &me).0, "{body}");
+    }
+    for body in refused.iter().skip(3) {
+        assert!(!compare(upsert, upsert_trees, body, &stored, &Caller::Server).0, "{body}");
+    }
+    // A nested object with a repeated member, near the size limit: serde_json keeps the last
+    // one, so the text is over the limit and the user is not.
+    let big = "x".repeat(5080);
+    let body = format!(r#"{{"users": {{"a": {{"id": "a", "s": {{"k": "{big}", "\u006b": 1}}, "t": "{big}"}}}}}}"#);
+    assert!(compare(upsert, upsert_trees, &body, &stored, &Caller::Server).0);
+    let body = format!(
+        r#"{{"users": {{"a": {{"id": "a", "t": "{big}xxxxxxxxxxxxxxxxxxxxxxxxx", "s": {{"k": "{big}", "\u006b": 1}}}}}}}}"#
+    );
+    assert!(!compare(upsert, upsert_trees, &body, &stored, &Caller::Server).0);
+}
+
+#[test]
 fn a_user_is_stored_as_the_same_bytes_whichever_json_writer_sent_it() {
     // `JSON.stringify`, Python's `json.dumps` (ASCII-only, `\u` escapes, surrogate pairs, spaced)
     // and a writer that escapes `/` and writes numbers in other forms: one user, three bodies.

@@ -99,15 +99,20 @@ impl Json for Value {
 #[derive(Clone, Copy)]
 pub struct Text<'a>(pub &'a str);
 
+/// The value of JSON text that is one string token, its escapes decoded (`None`: another value).
+pub fn string_of(text: &str) -> Option<Cow<'_, str>> {
+    if let Some(plain) = super::record::plain_string(text) {
+        return Some(Cow::Borrowed(plain));
+    }
+    let mut scan = Scan::new(text);
+    let token = scan.string()?;
+    scan.at_end().then_some(())?;
+    token.value()
+}
+
 impl Json for Text<'_> {
     fn str(&self) -> Option<Cow<'_, str>> {
-        if let Some(plain) = super::record::plain_string(self.0) {
-            return Some(Cow::Borrowed(plain));
-        }
-        let mut scan = Scan::new(self.0);
-        let token = scan.string()?;
-        scan.at_end().then_some(())?;
-        token.value()
+        string_of(self.0)
     }
     fn is_string(&self) -> bool {
         self.0.starts_with('"')

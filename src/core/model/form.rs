@@ -35,28 +35,28 @@ pub trait UserForm<'a>: Sized {
     /// Sets field `key` to the JSON text `text` unless the field is there.
     fn or_text(&mut self, key: Key, text: &'a str);
     fn is_null(value: &Self::Value) -> bool;
-    /// A value that is a string; `None`: another type, or unreadable.
-    fn str_value(value: &Self::Value) -> Option<&str>;
+    /// A value that is a string (its escapes decoded); `None`: another type.
+    fn str_value<'v>(value: &'v Self::Value) -> Option<Cow<'v, str>>;
     /// A value that is a boolean.
     fn bool_value(value: &Self::Value) -> Option<bool>;
     /// Checks a value of a field of kind `kind` ([`check::check_field`]).
     fn check(kind: Kind, value: &Self::Value) -> Result<(), Fault>;
     /// How deeply a value nests (a scalar is 0, `[]` is 1).
     fn depth(value: &Self::Value) -> usize;
-    /// The size of the custom data as a JSON object, and whether it is exact (a record knows an
-    /// upper bound).
-    fn custom_size(&self) -> (usize, bool);
+    /// The size of the custom data as serde_json writes it as an object: exact, or an upper
+    /// bound that is within [`user::MAX_CUSTOM_BYTES`] (so exact whenever it is over).
+    fn custom_size(&self) -> usize;
     /// Calls `visit` with each field's key, kind and value, until it fails.
     fn try_each<E>(&self, visit: impl FnMut(&str, Kind, &Self::Value) -> Result<(), E>) -> Result<(), E>;
     /// Keeps only the fields that pass `keep`.
     fn retain(&mut self, keep: impl Fn(Kind, &Self::Value) -> bool);
     /// Adds the fields of `from` whose kind passes `pick` (this form has none of them).
     fn copy(&mut self, from: &Self, pick: impl Fn(Kind) -> bool);
-    /// The value of `key` when it is a string (`None`: absent, not a string, or unreadable).
-    fn str_of(&self, key: Key) -> Option<&str>;
-    /// The sorted, distinct team names (none when `teams` is absent); `None`: unreadable.
-    fn teams(&self) -> Option<Vec<&str>>;
-    /// Whether field `key` holds the same value here and in `other` (`false` when unsure).
+    /// The value of `key` when it is a string (`None`: absent, or not a string).
+    fn str_of(&self, key: Key) -> Option<Cow<'_, str>>;
+    /// The sorted, distinct strings of `teams` (none when it is absent or not an array).
+    fn teams(&self) -> Vec<Cow<'_, str>>;
+    /// Whether field `key` holds the same value here and in `other`.
     fn same(&self, other: &Self, key: Key) -> bool;
 
     /// A value other than null is set at `key`.
@@ -76,12 +76,12 @@ pub trait UserForm<'a>: Sized {
     fn is_active(&self) -> bool {
         !self.is_deactivated() && !self.is_deleted()
     }
-    /// The role (`user` when absent); `None`: unreadable.
-    fn role(&self) -> Option<&str> {
+    /// The role (`user` when absent); `None`: not a string.
+    fn role(&self) -> Option<Cow<'_, str>> {
         if self.has(fields::ROLE) {
             self.str_of(fields::ROLE)
         } else {
-            Some("user")
+            Some(Cow::Borrowed("user"))
         }
     }
 }
@@ -114,8 +114,11 @@ impl<'a> UserForm<'a> for User {
     fn is_null(value: &Value) -> bool {
         value.is_null()
     }
-    fn str_value(value: &Value) -> Option<&str> {
-        value.as_str()
+    fn str_value<'v>(value: &'v Value) -> Option<Cow<'v, str>> {
+        value.as_str().map(Cow::Borrowed)
+    }
+    fn str_of(&self, key: Key) -> Option<Cow<'_, str>> {
+        self.get(key.name)?.as_str().map(Cow::Borrowed)
     }
     fn bool_value(value: &Value) -> Option<bool> {
         value.as_bool()
@@ -126,14 +129,11 @@ impl<'a> UserForm<'a> for User {
     fn depth(value: &Value) -> usize {
         user::nesting_depth(value)
     }
-    fn custom_size(&self) -> (usize, bool) {
-        (user::custom_data_size(self), true)
+    fn custom_size(&self) -> usize {
+        user::custom_data_size(self)
     }
     fn try_each<E>(&self, mut visit: impl FnMut(&str, Kind, &Value) -> Result<(), E>) -> Result<(), E> {
         self.iter().try_for_each(|(k, v)| visit(k, Kind::of(k), v))
-    }
-    fn str_of(&self, key: Key) -> Option<&str> {
-        self.get(key.name).and_then(Value::as_str)
     }
     fn retain(&mut self, keep: impl Fn(Kind, &Value) -> bool) {
         // Removed one by one: `Map::retain` links a second removal machinery for the map.
@@ -147,8 +147,8 @@ impl<'a> UserForm<'a> for User {
             self.insert(k.clone(), v.clone());
         }
     }
-    fn teams(&self) -> Option<Vec<&str>> {
-        Some(super::set::of(user::teams_of(self)))
+    fn teams(&self) -> Vec<Cow<'_, str>> {
+        super::set::of(user::teams_of(self).into_iter().map(Cow::Borrowed))
     }
     fn same(&self, other: &Self, key: Key) -> bool {
         self.get(key.name) == other.get(key.name)
@@ -177,8 +177,11 @@ impl<'a> UserForm<'a> for Record<'a> {
     fn is_null(value: &Field<'a>) -> bool {
         value.is_null()
     }
-    fn str_value<'v>(value: &'v Field<'a>) -> Option<&'v str> {
-        value.plain_str()
+    fn str_value<'v>(value: &'v Field<'a>) -> Option<Cow<'v, str>> {
+        check::string_of(&value.value)
+    }
+    fn str_of(&self, key: Key) -> Option<Cow<'_, str>> {
+        check::string_of(&self.field(key)?.value)
     }
     fn bool_value(value: &Field<'a>) -> Option<bool> {
         match value.value.as_ref() {
@@ -188,12 +191,17 @@ impl<'a> UserForm<'a> for Record<'a> {
         }
     }
     fn check(kind: Kind, value: &Field<'a>) -> Result<(), Fault> {
-        check::check_field(kind, &Text(&value.value))
+        check::check_field(kind, &Text(&value.value)).or_else(|fault| match json::parse(&value.value) {
+            // Refused: the fault of the value's tree, whose members are sorted, so that a value
+            // with two faults gives the same one whatever order its members came in.
+            Ok(tree) => check::check_field(kind, &tree),
+            Err(_) => Err(fault),
+        })
     }
     fn depth(value: &Field<'a>) -> usize {
         value.measure.depth
     }
-    fn custom_size(&self) -> (usize, bool) {
+    fn custom_size(&self) -> usize {
         // `{` + `"key":value` joined by `,` + `}`. A value's measured size is exact when it is
         // canonical, else an upper bound; when the bound passes the limit, the values that are
         // not canonical are written out to measure them exactly.
@@ -202,7 +210,7 @@ impl<'a> UserForm<'a> for Record<'a> {
         let members = custom().count();
         let bound = object(custom().map(|f| f.key.len() + 3 + f.measure.size).sum(), members);
         if bound <= user::MAX_CUSTOM_BYTES || custom().all(|f| !f.measure.rewrite) {
-            return (bound, custom().all(|f| !f.measure.rewrite));
+            return bound;
         }
         let mut text = String::new();
         let exact = custom().map(|f| {
@@ -210,13 +218,19 @@ impl<'a> UserForm<'a> for Record<'a> {
             canonical::push(&mut text, &f.value, f.measure);
             f.key.len() + 3 + text.len()
         });
-        (object(exact.sum(), members), true)
+        object(exact.sum(), members)
     }
     fn try_each<E>(&self, mut visit: impl FnMut(&str, Kind, &Field<'a>) -> Result<(), E>) -> Result<(), E> {
-        self.fields.iter().try_for_each(|f| visit(&f.key, f.kind, f))
-    }
-    fn str_of(&self, key: Key) -> Option<&str> {
-        self.field(key)?.plain_str()
+        if self.fields.iter().try_for_each(|f| visit(&f.key, f.kind, f)).is_ok() {
+            return Ok(());
+        }
+        // A field is refused: the error is the first one in key order, as over a tree (whose
+        // members are sorted), whatever order the fields came in.
+        let mut sorted: Vec<&Field<'a>> = Vec::with_capacity(self.fields.len());
+        for f in &self.fields {
+            sorted.insert(sorted.partition_point(|s| s.key < f.key), f);
+        }
+        sorted.into_iter().try_for_each(|f| visit(&f.key, f.kind, f))
     }
     fn retain(&mut self, keep: impl Fn(Kind, &Field<'a>) -> bool) {
         self.fields.retain(|f| keep(f.kind, f));
@@ -224,11 +238,17 @@ impl<'a> UserForm<'a> for Record<'a> {
     fn copy(&mut self, from: &Self, pick: impl Fn(Kind) -> bool) {
         self.fields.extend(from.fields.iter().filter(|f| pick(f.kind)).cloned());
     }
-    fn teams(&self) -> Option<Vec<&str>> {
-        let Some(field) = self.field(fields::TEAMS) else { return Some(Vec::new()) };
-        Some(super::set::of(team_names(&field.value)?))
+    fn teams(&self) -> Vec<Cow<'_, str>> {
+        self.field(fields::TEAMS).map_or_else(Vec::new, |f| super::set::of(team_names(&f.value)))
     }
     fn same(&self, other: &Self, key: Key) -> bool {
-        self.field(key).map(|f| &f.value) == other.field(key).map(|f| &f.value)
+        match (self.field(key), other.field(key)) {
+            (None, None) => true,
+            // The same text is the same value; other texts may spell one value otherwise.
+            (Some(a), Some(b)) => {
+                a.value == b.value || matches!((json::parse(&a.value), json::parse(&b.value)), (Ok(x), Ok(y)) if x == y)
+            }
+            _ => false,
+        }
     }
 }

@@ -149,14 +149,25 @@ impl<'a> Record<'a> {
     }
 }
 
-/// The team names of a `teams` value that is an array of plain strings.
-pub fn team_names(text: &str) -> Option<Vec<&str>> {
+/// The strings of a `teams` value, in order, their escapes decoded (none when it is not an
+/// array; other items skipped): what a tree's `teams` gives ([`super::user::teams_of`]).
+pub fn team_names(text: &str) -> Vec<Cow<'_, str>> {
     let mut scan = Scan::new(text);
     let mut names = Vec::new();
-    let mut more = scan.open(b'[', b']')?;
-    while more {
-        names.push(scan.string()?.plain()?);
-        more = scan.more(b']')?;
+    if scan.peek() != Some(b'[') {
+        return names;
     }
-    scan.at_end().then_some(names)
+    let mut more = scan.open(b'[', b']').unwrap_or(false);
+    // A record's text is valid JSON: each element is read, strings kept, others skipped.
+    while more {
+        if scan.peek() == Some(b'"') {
+            if let Some(name) = scan.string().and_then(|s| s.value()) {
+                names.push(name);
+            }
+        } else if scan.skip().is_none() {
+            break;
+        }
+        more = scan.more(b']').unwrap_or(false);
+    }
+    names
 }

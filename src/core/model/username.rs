@@ -6,7 +6,6 @@ use super::fields;
 use super::form::UserForm;
 use super::normalize::normalize;
 use super::record::Record;
-use super::scan::Scan;
 use super::set;
 use super::settings::{AppSettings, UniqueMode};
 use super::skeleton;
@@ -42,42 +41,17 @@ impl Named for User {
 
 impl Named for Record<'_> {
     fn id(&self) -> &str {
-        self.str_of(fields::ID).unwrap_or_default()
+        self.field(fields::ID).and_then(|f| f.plain_str()).unwrap_or_default()
     }
     fn name(&self) -> Option<Cow<'_, str>> {
-        string_value(&self.field(fields::NAME)?.value)
+        self.str_of(fields::NAME)
     }
     fn active(&self) -> bool {
         self.is_active()
     }
     fn team_names(&self) -> Vec<Cow<'_, str>> {
-        let Some(field) = self.field(fields::TEAMS) else { return Vec::new() };
-        let mut scan = Scan::new(&field.value);
-        let mut names = Vec::new();
-        if scan.peek() != Some(b'[') {
-            return names;
-        }
-        let mut more = scan.open(b'[', b']').unwrap_or(false);
-        // A record's text is valid JSON: each element is read, strings kept, others skipped.
-        while more {
-            if scan.peek() == Some(b'"') {
-                if let Some(name) = scan.string().and_then(|s| s.value()) {
-                    names.push(name);
-                }
-            } else if scan.value(super::record::FIELD_DEPTH).is_none() {
-                break;
-            }
-            more = scan.more(b']').unwrap_or(false);
-        }
-        names
+        self.field(fields::TEAMS).map_or_else(Vec::new, |f| super::record::team_names(&f.value))
     }
-}
-
-/// The value of JSON text that is one string token, its escapes decoded.
-fn string_value(text: &str) -> Option<Cow<'_, str>> {
-    let mut scan = Scan::new(text);
-    let value = scan.string()?.value()?;
-    scan.at_end().then_some(value)
 }
 
 /// The index key of the name a user holds ([`Held`]): the index lists holders by it, so one list

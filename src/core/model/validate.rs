@@ -14,10 +14,8 @@ use crate::core::wire::error::{ApiError, Result};
 use crate::core::wire::time::Timestamp;
 
 /// Checks the types and limits of every built-in field of `user` and the size of its custom
-/// data, in either form. Messages name fields as `users[<id>].<field>`. A record's size is
-/// exact when its values are in canonical form (as a record reads them); one whose custom data
-/// may be over the limit by an upper bound (a value edited into a form serde_json writes
-/// otherwise) gets [`unreadable`]: its path leaves the user to the tree.
+/// data, in either form. Messages name fields as `users[<id>].<field>`; of several faults, the
+/// first in key order is the error, whatever order the fields came in.
 pub fn validate<'a, U: UserForm<'a>>(user: &U, id: &str) -> Result<()> {
     let label = || format!("users[{id}]");
     user.try_each(|key, kind, value| {
@@ -30,29 +28,21 @@ pub fn validate<'a, U: UserForm<'a>>(user: &U, id: &str) -> Result<()> {
         Ok(())
     })?;
     match user.custom_size() {
-        (size, _) if size <= MAX_CUSTOM_BYTES => Ok(()),
-        (size, true) => Err(ApiError::too_big(format!(
+        size if size <= MAX_CUSTOM_BYTES => Ok(()),
+        size => Err(ApiError::too_big(format!(
             "{} custom data is {size} bytes, larger than the limit of {MAX_CUSTOM_BYTES} bytes (5KB)",
             label()
         ))),
-        (_, false) => Err(unreadable()),
     }
 }
 
-/// The error of a rule that could not read a record's value exactly (custom data near the limit
-/// measured by an upper bound, a name that is not a plain string): only the record form answers
-/// it, and its path then leaves the user to the tree.
-pub fn unreadable() -> ApiError {
-    ApiError::input("a field could not be read exactly")
-}
-
 /// A user's `id`, validated, in either form.
-pub fn id_of<'u, 'a, U: UserForm<'a>>(user: &'u U) -> Result<&'u str> {
+pub fn id_of<'u, 'a, U: UserForm<'a>>(user: &'u U) -> Result<std::borrow::Cow<'u, str>> {
     match user.value(fields::ID) {
         None => Err(ApiError::field("id", "user id is a required field")),
         Some(v) if U::is_null(v) => Err(ApiError::field("id", "user id is a required field")),
         Some(_) => match user.str_of(fields::ID) {
-            Some(id) => validate_id(id).map(|()| id),
+            Some(id) => validate_id(&id).map(|()| id),
             None => Err(ApiError::field("id", "user id must be a string")),
         },
     }
@@ -72,7 +62,7 @@ pub fn refuses_reserved<'a, U: UserForm<'a>>(kind: Kind, value: &U::Value) -> bo
     }
     match kind {
         Kind::CreatedAt | Kind::UpdatedAt | Kind::LastActive => {
-            U::str_value(value).is_none_or(|s| Timestamp::parse(s).is_none())
+            U::str_value(value).is_none_or(|s| Timestamp::parse(&s).is_none())
         }
         Kind::Online => U::bool_value(value) != Some(false),
         _ => kind.is_reserved(),

@@ -49,8 +49,8 @@ pub fn connect_merge(
     if old.is_some_and(|o| o.is_deactivated()) {
         return Err(ApiError::not_found(format!("the user {user_id} was deactivated")));
     }
-    let given_teams = details.teams().unwrap_or_default();
-    let stored_teams = old.and_then(|o| o.teams()).unwrap_or_default();
+    let given_teams = details.teams();
+    let stored_teams = old.map_or_else(Vec::new, |o| o.teams());
     if details.get("teams").is_some_and(|t| !t.is_null()) && given_teams != stored_teams {
         return Err(ApiError::not_allowed("user teams cannot be changed at connection time"));
     }

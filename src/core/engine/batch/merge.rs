@@ -1,9 +1,9 @@
 //! `upsertUsers` over records (see `mod.rs`): each input user read as a [`Record`] while the
 //! body is read, checked and cleaned in id order, merged over its stored record, server state
-//! carried over. A user a record cannot hold exactly (an escaped key, custom data near the
-//! limit, a stored record likewise), or whose check or merge a record refuses, goes through the
-//! same rules as a tree, alone: the other users' records are written as they would be without
-//! it, and the tree words the error.
+//! carried over; each check and the merge word their own errors. A user a record cannot hold
+//! exactly (a key with an escaped quote, a nested object with a repeated member, a stored
+//! record likewise) goes through the same rules as a tree, alone: the other users' records are
+//! written as they would be without it.
 
 use super::*;
 
@@ -53,10 +53,7 @@ pub fn upsert(
         let (id, raw) = (&slot.id, slot.raw);
         slot.input = match std::mem::replace(&mut slot.input, Input::Other) {
             Input::Record(_) if guarded => Input::Tree(clean_tree(body, id, raw, caller)?),
-            Input::Record(record) => match ops::clean_input(id, record, caller) {
-                Ok(record) => Input::Record(record),
-                Err(_) => Input::Tree(clean_tree(body, id, raw, caller)?),
-            },
+            Input::Record(record) => Input::Record(ops::clean_input(id, record, caller)?),
             Input::Object => Input::Tree(clean_tree(body, id, raw, caller)?),
             _ => return Err(ops::user_not_an_object(id)),
         };
@@ -72,12 +69,9 @@ pub fn upsert(
                     Some(Held::Record(old)) => Some(old),
                     _ => None,
                 };
-                if let Ok(new) = ops::merge_user(old, input, &slot.id, caller, now) {
-                    w.user(at, &Held::Record(new));
-                    continue;
-                }
-                // The tree, for this user alone: it words the error.
-                clean_tree(body, &slot.id, slot.raw, caller)?
+                let new = ops::merge_user(old, input, &slot.id, caller, now)?;
+                w.user(at, &Held::Record(new));
+                continue;
             }
             (Input::Tree(tree), _) => tree,
             _ => clean_tree(body, &slot.id, slot.raw, caller)?,

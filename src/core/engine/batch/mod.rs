@@ -9,11 +9,11 @@
 //! `ops`' own, written once over both forms of a user ([`crate::core::model::form`]), and the
 //! errors are theirs, in the order the operations over trees (`POST /users` and `PATCH /users`
 //! in the Worker) meet them: text that is not JSON (serde_json's words), the body's shape, each
-//! user's own checks, then what needs the stored users. A user a record cannot hold exactly (an
-//! escaped quote in a key, a number the scanner refuses, a dotted path through an escaped
-//! member, …), or whose check a record refuses, goes through the same rules as a `serde_json`
-//! tree, alone: the tree words its error, and the other users' records are written as they would
-//! be without it. Records are written in canonical form ([`crate::core::model::scan::canonical`]).
+//! user's own checks, then what needs the stored users. A record's checks word their errors
+//! themselves. A user a record cannot hold exactly (an escaped quote in a key, a nested object
+//! with a repeated member, a dotted path through an escaped member, …) goes through the same
+//! rules as a `serde_json` tree, alone: the tree words its error, and the other users' records
+//! are written as they would be without it. Records are written in canonical form ([`crate::core::model::scan::canonical`]).
 //! `tests/core_batch.rs` checks the answers and errors against the operations over trees, on a
 //! seeded corpus and on bodies of every kind.
 

@@ -106,7 +106,7 @@ pub fn partial_update(
         let new = match (patch, old) {
             (Patch::Text(entry), Some(Held::Record(old))) => {
                 ops::partial_target(Some(old), entry.id, caller)?;
-                apply_entry(old, entry, now_text).map(Held::Record)
+                apply_entry(old, entry, now_text)?.map(Held::Record)
             }
             _ => None,
         };
@@ -240,12 +240,14 @@ fn read_unset<'a>(scan: &mut Scan<'a>, unset: &mut Vec<Path<'a>>) -> Option<()> 
 /// `ops`' partial update of one stored user, over records. Each path touches only its
 /// top-level field, so the fields are edited one at a time: as text when every path on the
 /// field is the field itself or a dotted path into it ([`FieldEdit`]: only the objects on the
-/// path are opened), as a tree when `privacy_settings` (which merges) is written.
-fn apply_entry<'a>(old: &Record<'a>, entry: &Entry<'a>, now: &'a str) -> Option<Record<'a>> {
+/// path are opened), as a tree when `privacy_settings` (which merges) is written. The new
+/// user's checks word their own errors; `None`: an edit the text cannot make (the tree then
+/// makes it, or words its error).
+fn apply_entry<'a>(old: &Record<'a>, entry: &Entry<'a>, now: &'a str) -> Result<Option<Record<'a>>> {
     let edited = &entry.edited;
     let mut new = old.clone();
     for &t in edited {
-        if t == "privacy_settings" {
+        let edited = if t == "privacy_settings" {
             edit_tree(&mut new, t, |tree| {
                 for path in entry.unset.iter().filter(|p| p.top == t) {
                     let segments: Vec<String> = path.raw.split('.').map(str::to_string).collect();
@@ -256,9 +258,12 @@ fn apply_entry<'a>(old: &Record<'a>, entry: &Entry<'a>, now: &'a str) -> Option<
                     partial::set_path(tree, &path, json::parse(value).ok()?).ok()?;
                 }
                 Some(())
-            })?;
+            })
         } else {
-            edit_text(&mut new, old, entry, t)?;
+            edit_text(&mut new, old, entry, t)
+        };
+        if edited.is_none() {
+            return Ok(None);
         }
     }
     for path in entry.unset.iter().filter(|p| !edited.contains(&p.top)) {
@@ -272,8 +277,8 @@ fn apply_entry<'a>(old: &Record<'a>, entry: &Entry<'a>, now: &'a str) -> Option<
         new.put(Field { key: Cow::Borrowed(key), kind: Kind::of(key), value: Cow::Borrowed(value), measure });
     }
     ops::carry_partial(old, &mut new, now);
-    validate::validate(&new, entry.id).ok()?;
-    Some(new)
+    validate::validate(&new, entry.id)?;
+    Ok(Some(new))
 }
 
 /// Edits top-level field `top` (reached by dotted paths) as text.
