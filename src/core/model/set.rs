@@ -29,6 +29,47 @@ pub fn of<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
     set
 }
 
+/// Sorts `items` by `cmp`, in place: a heapsort, O(n log n) without allocating. Each wasm
+/// artifact links this one sort (for each element type); the standard library's sorts, and a
+/// `BTreeSet` or `BTreeMap` collected from an iterator (which sorts first), link 3 to 5 KB each.
+pub fn sort_by<T>(items: &mut [T], cmp: impl Fn(&T, &T) -> std::cmp::Ordering) {
+    let less = |items: &[T], a: usize, b: usize| match (items.get(a), items.get(b)) {
+        (Some(x), Some(y)) => cmp(x, y) == std::cmp::Ordering::Less,
+        _ => false,
+    };
+    // Moves the item at `root` down the heap of the first `end` items.
+    let sift = |items: &mut [T], mut root: usize, end: usize| loop {
+        let mut child = 2 * root + 1;
+        if child >= end {
+            break;
+        }
+        if child + 1 < end && less(items, child, child + 1) {
+            child += 1;
+        }
+        if !less(items, root, child) {
+            break;
+        }
+        items.swap(root, child);
+        root = child;
+    };
+    let n = items.len();
+    for root in (0..n / 2).rev() {
+        sift(items, root, n);
+    }
+    for end in (1..n).rev() {
+        items.swap(0, end);
+        sift(items, 0, end);
+    }
+}
+
+/// The sorted set of many `items` ([`sort_by`], then duplicates dropped): O(n log n), where
+/// [`of`] inserts one at a time.
+pub fn of_many<T: Ord>(mut items: Vec<T>) -> Vec<T> {
+    sort_by(&mut items, T::cmp);
+    items.dedup();
+    items
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,5 +86,34 @@ mod tests {
         assert!(contains(&s, &"a") && !contains(&s, &"c"));
         assert_eq!(of(["c", "a", "c", "b"]), ["a", "b", "c"]);
         assert_eq!(of(Vec::<u8>::new()), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn heap_sort_sorts_as_the_standard_sort() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for len in 0..200 {
+            let mut items: Vec<(u64, usize)> = (0..len)
+                .map(|i| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x % 7, i)
+                })
+                .collect();
+            let mut expected = items.clone();
+            expected.sort();
+            sort_by(&mut items, |a, b| a.cmp(b));
+            assert_eq!(items, expected, "{len}");
+            sort_by(&mut items, |a, b| b.cmp(a));
+            expected.reverse();
+            assert_eq!(items, expected, "{len}");
+        }
+    }
+
+    #[test]
+    fn of_many_is_the_sorted_set() {
+        let items = vec!["b", "a", "c", "a", "b"];
+        assert_eq!(of_many(items.clone()), of(items));
+        assert!(of_many(Vec::<u8>::new()).is_empty());
     }
 }

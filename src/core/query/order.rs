@@ -3,6 +3,7 @@
 //! Never fails.
 
 use super::payload::{page_end, selects, sort_of, UserQuery};
+use crate::core::model::set;
 use crate::core::wire::time::Timestamp;
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
@@ -59,15 +60,14 @@ pub fn sorted<'a>(
     users: impl IntoIterator<Item = &'a Map<String, Value>>,
 ) -> Vec<&'a Map<String, Value>> {
     let sort = sort_of(q);
-    // Each hit keeps its input position: ties keep input order, as a stable sort would, and
-    // the unstable sort links less code than the stable one.
+    // Each hit keeps its input position: ties keep input order, as a stable sort would.
     let mut hits: Vec<(Vec<Option<Key<'a>>>, usize, &'a User)> = users
         .into_iter()
         .filter(|u| selects(q, u))
         .enumerate()
         .map(|(i, u)| (sort.iter().map(|(field, _)| u.get(*field).and_then(Key::of)).collect(), i, u))
         .collect();
-    hits.sort_unstable_by(|(a, ia, _), (b, ib, _)| {
+    set::sort_by(&mut hits, |(a, ia, _), (b, ib, _)| {
         for ((x, y), (_, dir)) in a.iter().zip(b).zip(&sort) {
             let o = sort_cmp(x.as_ref(), y.as_ref(), *dir < 0, |a, b| a.cmp(b));
             if o != Ordering::Equal {
