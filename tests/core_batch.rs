@@ -717,6 +717,29 @@ fn every_body_is_decided_as_the_trees_decide_it() {
     for body in &partials {
         compare(partial_update, partial_trees, body, &stored, &Caller::Server);
     }
+    // An entry's members are checked in the tree's order: the id, the first unknown member in
+    // key order, `set`'s paths sorted, `unset`'s in order, the fields no path may write, a path
+    // both set and unset; then a repeated entry, then who may write what.
+    let entries = [
+        r#"{"users": [{"id": "a", "zeta": 1, "beta": 2, "set": {"x": 1}}]}"#,
+        r#"{"users": [{"id": 5, "bogus": 1}]}"#,
+        r#"{"users": [{"id": null, "set": {"x": 1}}]}"#,
+        r#"{"users": [{"set": 1, "id": "a", "unset": 2}]}"#,
+        r#"{"users": [{"id": "a", "unset": ["x", 5, "a b"]}]}"#,
+        r#"{"users": [{"id": "a", "unset": ["a b", 5]}]}"#,
+        r#"{"users": [{"id": "a", "set": {"b.c": 1, "a b": 2}, "unset": ["b"]}]}"#,
+        r#"{"users": [{"id": "a", "set": {"x": 1, "created_at": "x"}, "unset": ["id"]}]}"#,
+        r#"{"users": [{"id": "a", "set": {"y.z": 1, "x": 1}, "unset": ["y", "x"]}]}"#,
+        r#"{"users": [{"id": "a", "set": {"x": 1}}, {"id": "a", "set": {"role": "admin"}}]}"#,
+        r#"{"users": [{"id": "a", "set": {"role": "admin"}}, {"id": "a", "set": {"x": 1}}]}"#,
+        r#"{"users": [{"id": "\u0061", "set": {"x": 1}, "unset": null}]}"#,
+        r#"{"users": [{"id": "a", "set": {"x": 1}, "unset": ["y"], "set": null}]}"#,
+    ];
+    for body in entries {
+        for caller in [Caller::Server, Caller::User("a".into())] {
+            compare(partial_update, partial_trees, body, &stored, &caller);
+        }
+    }
 }
 
 #[test]

@@ -7,6 +7,7 @@
 use super::user::{is_reserved, User, MAX_NESTING};
 use crate::core::wire::error::{ApiError, Result};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// A validated dotted path, split into segments.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,22 +49,25 @@ pub fn path_fault(raw: &str) -> Option<PathFault> {
     }
 }
 
+/// Checks a dotted path ([`path_fault`]), worded.
+fn check_path(raw: &str) -> Result<()> {
+    match path_fault(raw) {
+        None => Ok(()),
+        Some(PathFault::TooDeep) => {
+            let shown: String = raw.chars().take(64).collect();
+            Err(ApiError::field(shown.clone(), format!("field name '{shown}…' has more than {MAX_NESTING} segments")))
+        }
+        Some(PathFault::Invalid) => Err(ApiError::field(
+            raw.to_string(),
+            format!("field name '{raw}' is invalid: it should not contain spaces or empty segments, as dot is used as path separator"),
+        )),
+    }
+}
+
 impl FieldPath {
     pub fn parse(raw: &str) -> Result<Self> {
-        match path_fault(raw) {
-            Some(PathFault::TooDeep) => {
-                let shown: String = raw.chars().take(64).collect();
-                Err(ApiError::field(
-                    shown.clone(),
-                    format!("field name '{shown}…' has more than {MAX_NESTING} segments"),
-                ))
-            }
-            Some(PathFault::Invalid) => Err(ApiError::field(
-                raw.to_string(),
-                format!("field name '{raw}' is invalid: it should not contain spaces or empty segments, as dot is used as path separator"),
-            )),
-            None => Ok(FieldPath { raw: raw.to_string(), segments: raw.split('.').map(str::to_string).collect() }),
-        }
+        check_path(raw)?;
+        Ok(FieldPath { raw: raw.to_string(), segments: raw.split('.').map(str::to_string).collect() })
     }
     pub fn top(&self) -> &str {
         self.segments.first().map_or("", String::as_str)
@@ -82,59 +86,88 @@ pub struct PartialUpdate {
     pub unset: Vec<FieldPath>,
 }
 
+/// The members of one `PATCH /users` entry as read, whichever way (a tree, the record path's
+/// reader): what [`check_entry`] checks.
+pub struct EntryParts<'p> {
+    /// `id`: absent or null (`None`), a string (its value), or another value (`Some(None)`).
+    pub id: Option<Option<Cow<'p, str>>>,
+    /// The first member other than `id`, `set` and `unset`, in key order.
+    pub unknown: Option<&'p str>,
+    /// `set`'s paths, sorted (none when absent or null; `None`: not an object).
+    pub set: Option<Vec<&'p str>>,
+    /// `unset`'s items in order, `None` for one that is not a string (none when absent or null;
+    /// `None`: not an array).
+    pub unset: Option<Vec<Option<&'p str>>>,
+}
+
+/// Checks an entry's members, the one copy of the rules and their order for both ways of
+/// reading it: the id, a member that is not `id`, `set` or `unset`, `set` and its paths, `unset`
+/// and its paths, the fields no path may write, then a path both set and unset (or a field and
+/// its parent). Returns the id.
+pub fn check_entry<'p>(parts: &EntryParts<'p>) -> Result<Cow<'p, str>> {
+    let id = super::validate::check_id(parts.id.clone())?;
+    if let Some(key) = parts.unknown {
+        return Err(ApiError::field(
+            key,
+            format!("unknown field '{key}' in partial update, expected id, set and unset"),
+        ));
+    }
+    let set = parts.set.as_deref().ok_or_else(|| ApiError::field("set", "set must be an object"))?;
+    for path in set {
+        check_path(path)?;
+    }
+    let not_names = || ApiError::field("unset", "unset must be an array of field names");
+    let items = parts.unset.as_deref().ok_or_else(not_names)?;
+    for item in items {
+        check_path(item.ok_or_else(not_names)?)?;
+    }
+    // Every item is a string from here on.
+    let unset = || items.iter().flatten();
+    for path in set.iter().chain(unset()) {
+        check_writable(path, &id)?;
+    }
+    for s in set {
+        if let Some(u) = unset().find(|u| overlaps(s, u)) {
+            return Err(ApiError::field(
+                s.to_string(),
+                format!("cannot set and unset the same field or a field and its parent: '{s}' and '{u}'"),
+            ));
+        }
+    }
+    Ok(id)
+}
+
 impl PartialUpdate {
-    /// Parses and validates one entry: the id, every key, reserved fields and conflicts.
+    /// Parses and validates one entry ([`check_entry`]).
     pub fn parse(entry: &Value) -> Result<Self> {
         let Value::Object(obj) = entry else {
             return Err(ApiError::input("each partial update must be an object with id, set and unset"));
         };
-        let id = super::validate::id_of(obj)?.to_string();
-        for key in obj.keys() {
-            if !matches!(key.as_str(), "id" | "set" | "unset") {
-                return Err(ApiError::field(
-                    key.clone(),
-                    format!("unknown field '{key}' in partial update, expected id, set and unset"),
-                ));
+        let parts = EntryParts {
+            id: obj.get("id").filter(|v| !v.is_null()).map(|v| v.as_str().map(Cow::Borrowed)),
+            unknown: obj.keys().map(String::as_str).find(|k| !matches!(*k, "id" | "set" | "unset")),
+            set: match obj.get("set") {
+                None | Some(Value::Null) => Some(Vec::new()),
+                Some(Value::Object(m)) => Some(m.keys().map(String::as_str).collect()),
+                Some(_) => None,
+            },
+            unset: match obj.get("unset") {
+                None | Some(Value::Null) => Some(Vec::new()),
+                Some(Value::Array(a)) => Some(a.iter().map(Value::as_str).collect()),
+                Some(_) => None,
+            },
+        };
+        let id = check_entry(&parts)?.into_owned();
+        let mut set = Vec::new();
+        if let Some(Value::Object(m)) = obj.get("set") {
+            for (k, v) in m {
+                set.push((FieldPath::parse(k)?, v.clone()));
             }
         }
-        let set = match obj.get("set") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Object(m)) => {
-                let mut set = Vec::with_capacity(m.len());
-                for (k, v) in m {
-                    set.push((FieldPath::parse(k)?, v.clone()));
-                }
-                set
-            }
-            Some(_) => return Err(ApiError::field("set", "set must be an object")),
-        };
-        let unset = match obj.get("unset") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(a)) => {
-                let mut unset = Vec::with_capacity(a.len());
-                for k in a {
-                    let Value::String(s) = k else {
-                        return Err(ApiError::field("unset", "unset must be an array of field names"));
-                    };
-                    unset.push(FieldPath::parse(s)?);
-                }
-                unset
-            }
-            Some(_) => return Err(ApiError::field("unset", "unset must be an array of field names")),
-        };
-        let label = format!("users[{id}]");
-        for path in set.iter().map(|(p, _)| p).chain(&unset) {
-            check_writable(path, &label)?;
-        }
-        for (s, _) in &set {
-            if let Some(u) = unset.iter().find(|u| u.overlaps(s)) {
-                return Err(ApiError::field(
-                    s.raw.clone(),
-                    format!(
-                        "cannot set and unset the same field or a field and its parent: '{}' and '{}'",
-                        s.raw, u.raw
-                    ),
-                ));
+        let mut unset = Vec::new();
+        if let Some(Value::Array(a)) = obj.get("unset") {
+            for path in a.iter().filter_map(Value::as_str) {
+                unset.push(FieldPath::parse(path)?);
             }
         }
         Ok(PartialUpdate { id, set, unset })
@@ -191,15 +224,15 @@ pub fn write_fault(top: &str) -> Option<WriteFault> {
     }
 }
 
-/// Paths that a partial update may not write ([`write_fault`]), worded.
-fn check_writable(path: &FieldPath, label: &str) -> Result<()> {
-    let top = path.top();
-    let name = format!("{label}.{top}");
-    match write_fault(top) {
-        None => Ok(()),
-        Some(WriteFault::Reserved) => Err(ApiError::field(name.clone(), format!("{name} is a reserved field"))),
-        Some(WriteFault::Id) => Err(ApiError::field(name, "user id cannot be changed")),
-        Some(WriteFault::Lifecycle) => Err(ApiError::field(
+/// Paths that a partial update of user `id` may not write ([`write_fault`]), worded.
+fn check_writable(path: &str, id: &str) -> Result<()> {
+    let top = path.split('.').next().unwrap_or_default();
+    let Some(fault) = write_fault(top) else { return Ok(()) };
+    let name = format!("users[{id}].{top}");
+    match fault {
+        WriteFault::Reserved => Err(ApiError::field(name.clone(), format!("{name} is a reserved field"))),
+        WriteFault::Id => Err(ApiError::field(name, "user id cannot be changed")),
+        WriteFault::Lifecycle => Err(ApiError::field(
             name.clone(),
             format!("{name} can only be changed by deactivating, deleting or restoring the user"),
         )),

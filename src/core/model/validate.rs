@@ -12,6 +12,7 @@ use super::form::UserForm;
 use super::user::{validate_id, MAX_CUSTOM_BYTES, MAX_NESTING};
 use crate::core::wire::error::{ApiError, Result};
 use crate::core::wire::time::Timestamp;
+use std::borrow::Cow;
 
 /// Checks the types and limits of every built-in field of `user` and the size of its custom
 /// data, in either form. Messages name fields as `users[<id>].<field>`; of several faults, the
@@ -37,14 +38,17 @@ pub fn validate<'a, U: UserForm<'a>>(user: &U, id: &str) -> Result<()> {
 }
 
 /// A user's `id`, validated, in either form.
-pub fn id_of<'u, 'a, U: UserForm<'a>>(user: &'u U) -> Result<std::borrow::Cow<'u, str>> {
-    match user.value(fields::ID) {
+pub fn id_of<'u, 'a, U: UserForm<'a>>(user: &'u U) -> Result<Cow<'u, str>> {
+    check_id(user.value(fields::ID).filter(|v| !U::is_null(v)).map(|_| user.str_of(fields::ID)))
+}
+
+/// An `id` member as read: absent or null (`None`), a string (its value) or another value
+/// (`Some(None)`); validated.
+pub fn check_id(id: Option<Option<Cow<'_, str>>>) -> Result<Cow<'_, str>> {
+    match id {
         None => Err(ApiError::field("id", "user id is a required field")),
-        Some(v) if U::is_null(v) => Err(ApiError::field("id", "user id is a required field")),
-        Some(_) => match user.str_of(fields::ID) {
-            Some(id) => validate_id(&id).map(|()| id),
-            None => Err(ApiError::field("id", "user id must be a string")),
-        },
+        Some(Some(id)) => validate_id(&id).map(|()| id),
+        Some(None) => Err(ApiError::field("id", "user id must be a string")),
     }
 }
 

@@ -3,7 +3,7 @@
 //! custom fields its dotted paths reach into.
 
 use super::*;
-use crate::core::model::partial::PartialUpdate;
+use crate::core::model::partial::{EntryParts, PartialUpdate};
 
 /// How many `set` paths, and how many `unset` paths, an entry holds on the record path: its
 /// checks compare paths pairwise, so a larger entry goes to the tree, whose sorted map keeps the
@@ -12,7 +12,7 @@ const MAX_PATHS: usize = 64;
 
 /// One `{id, set, unset}` entry, checked; `set` sorted by path as `ops` applies it.
 struct Entry<'a> {
-    id: &'a str,
+    id: Cow<'a, str>,
     set: Vec<(Path<'a>, &'a str, Measure)>,
     unset: Vec<Path<'a>>,
     /// The top-level fields edited as a whole: reached by a dotted path, or `privacy_settings`
@@ -39,10 +39,13 @@ impl<'a> Path<'a> {
 
 /// An entry, in the form that holds it.
 enum Patch<'a> {
-    /// Read and checked as text.
+    /// Read as text, its members checked.
     Text(Entry<'a>),
-    /// What the reader cannot hold exactly or refuses (an escaped key, a check that fails, say):
-    /// its text is read as a tree.
+    /// Read as text, and refused by a check of its members: the error, raised in the batch's
+    /// order.
+    Refused(ApiError),
+    /// What the reader cannot hold exactly (an escaped key or path, a repeated member, a value
+    /// nesting too deeply, say): its text is read as a tree.
     Raw,
     /// Read and checked as a tree.
     Tree(PartialUpdate),
@@ -51,9 +54,9 @@ enum Patch<'a> {
 impl Patch<'_> {
     fn id(&self) -> &str {
         match self {
-            Patch::Text(entry) => entry.id,
+            Patch::Text(entry) => &entry.id,
             Patch::Tree(update) => &update.id,
-            Patch::Raw => "",
+            Patch::Refused(_) | Patch::Raw => "",
         }
     }
 }
@@ -82,16 +85,25 @@ pub fn partial_update(
     let guarded = guarded(caller, settings);
     let who = (caller, settings);
     let mut patches = Vec::new();
-    match read_body(body, b'[', &mut |scan, skipped| read_patches(scan, caller, skipped, &mut patches))? {
+    match read_body(body, b'[', &mut |scan, skipped| read_patches(scan, skipped, &mut patches))? {
         Users::Read => {}
         Users::Absent => return Err(ops::users_required()),
         Users::Wrong => return Err(ops::users_not_a_list()),
     }
     ops::check_batch_len(patches.len(), "users")?;
     let mut seen = Vec::with_capacity(patches.len());
+    // Each entry's checks, in the batch's order: its members, then whether an earlier entry
+    // names its user, then who may write what (a guarded caller's entries, as trees).
     for (raw, patch) in &mut patches {
-        match patch {
-            Patch::Text(entry) if !guarded => ops::check_once(&mut seen, entry.id)?,
+        match std::mem::replace(patch, Patch::Raw) {
+            Patch::Refused(error) if !guarded => return Err(error),
+            Patch::Text(entry) if !guarded => {
+                ops::check_once(&mut seen, &entry.id)?;
+                let paths = entry.set.iter().map(|(p, _, _)| *p).chain(entry.unset.iter().copied());
+                let touches = |top: &str| paths.clone().any(|p| p.top == top);
+                ops::check_partial_permissions(caller, &entry.id, &touches)?;
+                *patch = Patch::Text(entry);
+            }
             _ => *patch = Patch::Tree(entry_tree(body, raw, who, &mut seen)?),
         }
     }
@@ -105,7 +117,7 @@ pub fn partial_update(
         let (Some(old), Some(text)) = (olds.get(at), texts.get(at)) else { continue };
         let new = match (patch, old) {
             (Patch::Text(entry), Some(Held::Record(old))) => {
-                ops::partial_target(Some(old), entry.id, caller)?;
+                ops::partial_target(Some(old), &entry.id, caller)?;
                 apply_entry(old, entry, now_text)?.map(Held::Record)
             }
             _ => None,
@@ -138,18 +150,13 @@ pub fn partial_update(
 /// Reads into `entries` the entries of the `users` array at the cursor, each with its text:
 /// read as text where an entry can be, else left to be read as a tree (`None`: text that is
 /// not JSON).
-fn read_patches<'a>(
-    scan: &mut Scan<'a>,
-    caller: &Caller,
-    skipped: &mut bool,
-    entries: &mut Vec<(&'a str, Patch<'a>)>,
-) -> Option<()> {
+fn read_patches<'a>(scan: &mut Scan<'a>, skipped: &mut bool, entries: &mut Vec<(&'a str, Patch<'a>)>) -> Option<()> {
     entries.clear();
     let mut more = scan.open(b'[', b']')?;
     while more {
         let start = scan.mark();
-        let read = match read_entry(scan, caller) {
-            Some(entry) => Patch::Text(entry),
+        let read = match read_entry(scan) {
+            Some(entry) => entry,
             None => {
                 scan.reset(start);
                 scan.skip()?;
@@ -163,47 +170,66 @@ fn read_patches<'a>(
     Some(())
 }
 
-fn read_entry<'a>(scan: &mut Scan<'a>, caller: &Caller) -> Option<Entry<'a>> {
-    let mut entry = Entry { id: "", set: Vec::new(), unset: Vec::new(), edited: Vec::new() };
+/// An entry's members read as text and checked as a tree's are ([`partial::check_entry`]);
+/// `None`: text the reader does not hold.
+fn read_entry<'a>(scan: &mut Scan<'a>) -> Option<Patch<'a>> {
+    let mut parts = EntryParts { id: None, unknown: None, set: Some(Vec::new()), unset: Some(Vec::new()) };
+    let (mut set, mut unset) = (Vec::new(), Vec::new());
     members(scan, |scan, key| {
-        match key {
-            "id" => entry.id = scan.string()?.plain()?,
-            "set" if scan.peek()? == b'{' => read_set(scan, &mut entry.set)?,
-            "unset" if scan.peek()? == b'[' => read_unset(scan, &mut entry.unset)?,
-            "set" | "unset" => {
-                if scan.value(0)?.0 != "null" {
-                    return None;
+        let value = scan.peek()?;
+        match (key, value) {
+            (_, b'n') if key != "set" && key != "unset" && key != "id" => {
+                scan.value(0)?;
+                parts.unknown = parts.unknown.filter(|u| *u < key).or(Some(key));
+            }
+            (_, b'n') => {
+                scan.value(0)?;
+            }
+            ("id", b'"') => parts.id = Some(Some(scan.string()?.value()?)),
+            ("set", b'{') => read_set(scan, &mut set)?,
+            ("unset", b'[') => read_unset(scan, &mut unset)?,
+            ("id" | "set" | "unset", _) => {
+                scan.value(FIELD_DEPTH)?;
+                match key {
+                    "id" => parts.id = Some(None),
+                    "set" => parts.set = None,
+                    _ => parts.unset = None,
                 }
             }
-            _ => return None,
+            _ => {
+                scan.value(FIELD_DEPTH)?;
+                parts.unknown = parts.unknown.filter(|u| *u < key).or(Some(key));
+            }
         }
         Some(())
     })?;
-    user::validate_id(entry.id).ok()?;
-    let paths = entry.set.iter().map(|(p, _, _)| *p).chain(entry.unset.iter().copied());
-    let touches = |top: &str| paths.clone().any(|p| p.top == top);
-    ops::check_partial_permissions(caller, entry.id, &touches).ok()?;
-    for path in paths {
-        let top = path.top;
-        if partial::path_fault(path.raw).is_some() || partial::write_fault(top).is_some() {
-            return None;
-        }
-        if (path.is_dotted() || top == "privacy_settings") && !entry.edited.contains(&top) {
-            entry.edited.push(top);
-        }
-    }
-    if entry.set.iter().any(|(s, _, _)| entry.unset.iter().any(|u| partial::overlaps(s.raw, u.raw))) {
-        return None;
-    }
-    // By path, as `ops` applies them: an insertion sort in place (at most MAX_PATHS).
-    for i in 1..entry.set.len() {
-        let (Some(sorted), Some(item)) = (entry.set.get(..i), entry.set.get(i)) else { break };
-        let at = sorted.partition_point(|(p, _, _)| p.raw < item.0.raw);
-        if let Some(moved) = entry.set.get_mut(at..=i) {
+    // By path, as a tree's map holds them and `ops` applies them: an insertion sort in place
+    // (at most MAX_PATHS).
+    for i in 1..set.len() {
+        let (Some(sorted), Some(item)) = (set.get(..i), set.get(i)) else { break };
+        let at = sorted.partition_point(|(p, _, _): &(Path<'_>, _, _)| p.raw < item.0.raw);
+        if let Some(moved) = set.get_mut(at..=i) {
             moved.rotate_right(1);
         }
     }
-    Some(entry)
+    if let Some(paths) = &mut parts.set {
+        paths.extend(set.iter().map(|(p, _, _)| p.raw));
+    }
+    if let Some(items) = &mut parts.unset {
+        items.extend(unset.iter().map(|p: &Option<Path<'_>>| p.map(|p| p.raw)));
+    }
+    let id = match partial::check_entry(&parts) {
+        Ok(id) => id,
+        Err(error) => return Some(Patch::Refused(error)),
+    };
+    let unset: Vec<Path<'a>> = unset.into_iter().flatten().collect();
+    let mut edited = Vec::new();
+    for path in set.iter().map(|(p, _, _)| *p).chain(unset.iter().copied()) {
+        if (path.is_dotted() || path.top == "privacy_settings") && !edited.contains(&path.top) {
+            edited.push(path.top);
+        }
+    }
+    Some(Patch::Text(Entry { id, set, unset, edited }))
 }
 
 /// An entry's `set` object: each path with its value's text (a repeated path: the last one
@@ -224,14 +250,20 @@ fn read_set<'a>(scan: &mut Scan<'a>, set: &mut Vec<(Path<'a>, &'a str, Measure)>
     Some(())
 }
 
-/// An entry's `unset` array of paths.
-fn read_unset<'a>(scan: &mut Scan<'a>, unset: &mut Vec<Path<'a>>) -> Option<()> {
+/// An entry's `unset` array: each item's path, `None` for an item that is not a string.
+fn read_unset<'a>(scan: &mut Scan<'a>, unset: &mut Vec<Option<Path<'a>>>) -> Option<()> {
     let mut more = scan.open(b'[', b']')?;
     while more {
         if unset.len() == MAX_PATHS {
             return None;
         }
-        unset.push(Path::new(scan.string()?.plain()?));
+        unset.push(match scan.peek()? {
+            b'"' => Some(Path::new(scan.string()?.plain()?)),
+            _ => {
+                scan.value(FIELD_DEPTH)?;
+                None
+            }
+        });
         more = scan.more(b']')?;
     }
     Some(())
@@ -277,7 +309,7 @@ fn apply_entry<'a>(old: &Record<'a>, entry: &Entry<'a>, now: &'a str) -> Result<
         new.put(Field { key: Cow::Borrowed(key), kind: Kind::of(key), value: Cow::Borrowed(value), measure });
     }
     ops::carry_partial(old, &mut new, now);
-    validate::validate(&new, entry.id)?;
+    validate::validate(&new, &entry.id)?;
     Ok(Some(new))
 }
 
