@@ -4,7 +4,7 @@
 //! online/offline transitions into events. The Writer holds no socket.
 
 use super::*;
-use std::collections::BTreeSet;
+use crate::core::model::set;
 
 /// Most users one connection may watch through `presence: true` queries.
 pub const MAX_SUBSCRIPTIONS: i64 = 1000;
@@ -120,17 +120,24 @@ impl Writer {
             })
             .collect();
         let results: Vec<Value> = connects.iter().map(|c| self.connect_one(db, &settings, hub, c, at)).collect();
-        let mut gone: BTreeSet<String> = strs("gone").into_iter().map(str::to_string).collect();
+        // Sorted sets ([`set::of_many`]): a hub may hold thousands of connections.
+        let mut gone: Vec<&str> = strs("gone");
         let mut unknown = Vec::new();
+        let known = match report.get("open").and_then(Value::as_array) {
+            Some(_) => set::of_many(store::hub_connections(db, hub)?),
+            None => Vec::new(),
+        };
         if let Some(open) = report.get("open").and_then(Value::as_array) {
-            let open: BTreeSet<&str> = open.iter().filter_map(Value::as_str).collect();
-            let known: BTreeSet<String> = store::hub_connections(db, hub)?.into_iter().collect();
+            let open = set::of_many(open.iter().filter_map(Value::as_str).collect());
             // The list was taken before this report's own connects were accepted: they are
             // open though not in it.
-            let joining: BTreeSet<&str> = connects.iter().map(|c| c.connection_id).collect();
-            gone.extend(known.iter().filter(|c| !open.contains(c.as_str()) && !joining.contains(c.as_str())).cloned());
-            unknown.extend(open.iter().filter(|c| !known.contains(**c)).map(|c| Value::from(*c)));
+            let joining = set::of_many(connects.iter().map(|c| c.connection_id).collect());
+            let open_or_joining = |c: &str| set::contains(&open, &c) || set::contains(&joining, &c);
+            gone.extend(known.iter().map(String::as_str).filter(|c| !open_or_joining(c)));
+            let is_known = |c: &str| known.binary_search_by(|k| k.as_str().cmp(c)).is_ok();
+            unknown.extend(open.iter().filter(|c| !is_known(c)).map(|c| Value::from(*c)));
         }
+        let gone = set::of_many(gone);
         self.connections_gone(db, &gone, at)?;
         {
             let mut activity = self.activity.borrow_mut();
@@ -180,11 +187,12 @@ impl Writer {
 
     /// Connections closed (or lost with their hub): they and their subscriptions go, and each
     /// user left with none goes offline (`last_active` written once, here, not on every ping).
-    pub(super) fn connections_gone(&self, db: &Db, gone: &BTreeSet<String>, at: Timestamp) -> Result<(), ApiError> {
-        let mut users = BTreeSet::new();
+    pub(super) fn connections_gone(&self, db: &Db, gone: &[&str], at: Timestamp) -> Result<(), ApiError> {
+        let mut users = Vec::new();
         for connection in gone {
             users.extend(store::remove_connection(db, connection)?);
         }
+        let users = set::of_many(users);
         for user_id in users {
             if store::is_connected(db, &user_id)? {
                 continue;
@@ -207,8 +215,8 @@ impl Writer {
     pub(super) fn sweep_hubs(&self, db: &Db) -> Result<(), ApiError> {
         let at = now();
         for hub in store::lapsed_hubs(db, now_ms())? {
-            let gone: BTreeSet<String> = store::hub_connections(db, &hub)?.into_iter().collect();
-            self.connections_gone(db, &gone, at)?;
+            let gone = set::of_many(store::hub_connections(db, &hub)?);
+            self.connections_gone(db, &gone.iter().map(String::as_str).collect::<Vec<_>>(), at)?;
             store::forget_hub(db, &hub)?;
         }
         Ok(())
