@@ -156,19 +156,23 @@ pub fn load_settings(db: &Db) -> Result<AppSettings, ApiError> {
     Ok(row.and_then(|r| r.text(0)).map(|s| AppSettings::from_json(&s)).unwrap_or_default())
 }
 
-/// The rows of `sql` (selecting key and text, keys bound as one JSON list), parsed, by key.
+/// The rows of `sql` (selecting key and text, keys bound as one JSON list), parsed, as
+/// `keys` lists them (`None`: no row). A list, not a map: a batch names at most a few hundred
+/// keys, and each map type would link a B-tree of its own.
 fn load_keyed<T>(
     db: &Db,
     sql: &str,
     keys: &[String],
     parse: impl Fn(&str, &str) -> Result<T, ApiError>,
-) -> Result<std::collections::BTreeMap<String, T>, ApiError> {
-    let mut found = std::collections::BTreeMap::new();
+) -> Result<Vec<(String, Option<T>)>, ApiError> {
+    let mut found: Vec<(String, Option<T>)> = keys.iter().map(|k| (k.clone(), None)).collect();
     for row in db.rows(sql, &[json_list(keys).as_str().into()])? {
         let row = row?;
         if let (Some(key), Some(text)) = (row.text(0), row.text(1)) {
             let value = parse(&key, &text)?;
-            found.insert(key, value);
+            if let Some((_, slot)) = found.iter_mut().find(|(k, _)| *k == key) {
+                *slot = Some(value);
+            }
         }
     }
     Ok(found)

@@ -1,7 +1,7 @@
 //! Who watches whom: the users each connection subscribed to with `presence: true` queries.
 
 use super::*;
-use std::collections::BTreeMap;
+use crate::core::model::pairs;
 
 /// A watching connection and the hub that holds it.
 pub struct Watcher {
@@ -11,8 +11,8 @@ pub struct Watcher {
 
 /// The connections watching each of these users, with their hubs (one query for a whole
 /// batch). A subscription's hub is its connection's, recorded when the connection opened.
-pub fn watchers(db: &Db, ids: &[&str]) -> Result<BTreeMap<String, Vec<Watcher>>, ApiError> {
-    let mut out: BTreeMap<String, Vec<Watcher>> = BTreeMap::new();
+pub fn watchers(db: &Db, ids: &[&str]) -> Result<Vec<(String, Vec<Watcher>)>, ApiError> {
+    let mut out = Vec::new();
     let list = json::text(&Value::from(ids.iter().map(|i| Value::from(*i)).collect::<Vec<_>>()));
     let sql = "SELECT s.user_id, s.connection_id, c.hub FROM subscriptions s \
                JOIN connections c ON c.connection_id = s.connection_id \
@@ -20,7 +20,7 @@ pub fn watchers(db: &Db, ids: &[&str]) -> Result<BTreeMap<String, Vec<Watcher>>,
     for row in db.rows(sql, &[list.as_str().into()])? {
         let row = row?;
         if let (Some(user), Some(connection), Some(hub)) = (row.text(0), row.text(1), row.text(2)) {
-            out.entry(user).or_default().push(Watcher { connection, hub });
+            pairs::push(&mut out, user, Watcher { connection, hub });
         }
     }
     Ok(out)

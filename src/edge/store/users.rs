@@ -3,6 +3,7 @@
 //! transaction); versions and the change feed read here too.
 
 use super::*;
+use crate::core::model::pairs;
 
 /// Rebuilds the username index from the users' columns: lists keyed by
 /// [`crate::core::model::username::held_key`] (an index written before skeleton keys, or with
@@ -39,8 +40,7 @@ pub(super) fn parse_ids(norm: &str, text: &str) -> Result<Vec<String>, ApiError>
 /// Users by id, as stored (`None`: no row).
 pub fn load_users(db: &Db, ids: &[String]) -> Result<Vec<(String, Option<User>)>, ApiError> {
     let sql = "SELECT id, record FROM users WHERE id IN (SELECT value FROM json_each(?))";
-    let mut found = load_keyed(db, sql, ids, parse_user)?;
-    Ok(ids.iter().map(|id| (id.clone(), found.remove(id))).collect())
+    load_keyed(db, sql, ids, parse_user)
 }
 
 /// One user, as stored.
@@ -50,22 +50,22 @@ pub fn load_user(db: &Db, id: &str) -> Result<Option<User>, ApiError> {
 
 pub(super) fn load_names(db: &Db, norms: &[String]) -> Result<Vec<(String, Vec<String>)>, ApiError> {
     let sql = "SELECT norm, ids FROM names WHERE norm IN (SELECT value FROM json_each(?))";
-    let mut found = load_keyed(db, sql, norms, parse_ids)?;
-    Ok(norms.iter().map(|n| (n.clone(), found.remove(n).unwrap_or_default())).collect())
+    let found = load_keyed(db, sql, norms, parse_ids)?;
+    Ok(found.into_iter().map(|(norm, ids)| (norm, ids.unwrap_or_default())).collect())
 }
 
 /// The core's loads, from SQL.
 pub struct SqlLoader<'a> {
     pub db: &'a Db,
     /// The index columns of every user loaded (the state before the write), by id.
-    pub before: std::collections::BTreeMap<String, Option<IndexRow>>,
+    pub before: Vec<(String, Option<IndexRow>)>,
 }
 
 impl Loader for SqlLoader<'_> {
     fn users(&mut self, ids: &[String]) -> Result<Vec<(String, Option<User>)>, ApiError> {
         let users = load_users(self.db, ids)?;
         for (id, u) in &users {
-            self.before.insert(id.clone(), u.as_ref().map(row::index_row));
+            pairs::put(&mut self.before, id.clone(), u.as_ref().map(row::index_row));
         }
         Ok(users)
     }
@@ -95,13 +95,13 @@ pub struct Prepared {
     names: Vec<(String, Vec<String>)>,
 }
 
-pub fn prepare(commit: &Commit, before: &std::collections::BTreeMap<String, Option<IndexRow>>) -> Prepared {
+pub fn prepare(commit: &Commit, before: &[(String, Option<IndexRow>)]) -> Prepared {
     let users = commit
         .users
         .iter()
         .map(|u| {
             let id = u.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
-            let old = before.get(&id).cloned().flatten();
+            let old = pairs::get(before, &id).cloned().flatten();
             (id, json::object_text(u), row::index_row(u), old)
         })
         .collect();
@@ -114,7 +114,7 @@ pub fn prepare(commit: &Commit, before: &std::collections::BTreeMap<String, Opti
 pub fn commit(
     db: &Db,
     commit: &Commit,
-    before: &std::collections::BTreeMap<String, Option<IndexRow>>,
+    before: &[(String, Option<IndexRow>)],
     at: crate::core::wire::time::Timestamp,
 ) -> Result<(), ApiError> {
     let prepared = prepare(commit, before);

@@ -9,7 +9,7 @@ use crate::core::model::form::UserForm;
 pub(super) fn guest(db: &Db, env: &Env, body: &[u8], v2: bool, at: Timestamp) -> Result<(Value, User), ApiError> {
     let settings = store::load_settings(db)?;
     let request = ops::GuestRequest::parse(&parse_body(body)?, v2, &settings)?;
-    let mut loader = SqlLoader { db, before: BTreeMap::new() };
+    let mut loader = SqlLoader { db, before: Vec::new() };
     let commit = drive::drive(&mut loader, &mut Snapshot::new(settings), crate::core::Operation::CreateGuest, &|s| {
         ops::create_guest(&request, at, s)
     })

@@ -4,7 +4,7 @@
 //! online/offline transitions into events. The Writer holds no socket.
 
 use super::*;
-use crate::core::model::set;
+use crate::core::model::{pairs, set};
 
 /// Most users one connection may watch through `presence: true` queries.
 pub const MAX_SUBSCRIPTIONS: i64 = 1000;
@@ -78,7 +78,7 @@ pub(super) fn connect(
     })
     .map_err(|e| e.error)?;
     let stored = commit.users.first().cloned().unwrap_or_default();
-    let before = loader.before.get(&user_id).cloned().flatten();
+    let before = pairs::get(&loader.before, &user_id).cloned().flatten();
     let changed = before.is_none_or(|b| b.updated_at != crate::core::query::row::index_row(&stored).updated_at);
     if changed {
         store::commit(db, &commit, &loader.before, at)?;
@@ -200,8 +200,7 @@ impl Writer {
             let Some(stored) = store::load_user(db, &user_id)? else { continue };
             let Some(commit) = ops::offline_commit(&stored, at) else { continue };
             let after = commit.users.first().cloned().unwrap_or_default();
-            let mut before = BTreeMap::new();
-            before.insert(user_id.clone(), Some(crate::core::query::row::index_row(&stored)));
+            let before = vec![(user_id.clone(), Some(crate::core::query::row::index_row(&stored)))];
             store::commit(db, &commit, &before, at)?;
             if events::visible(&after) {
                 self.presence_changed(db, &after, false, at);
@@ -238,7 +237,7 @@ impl Writer {
         let id = u.get("id").and_then(Value::as_str).unwrap_or_default();
         let watching = store::watchers(db, &[id]).unwrap_or_default();
         let mut sends = Sends::default();
-        sends.for_watchers(watching.get(id), &json::text(&event), None);
+        sends.for_watchers(pairs::get(&watching, id), &json::text(&event), None);
         sends.queue(db, now_ms());
         self.queue_webhooks(db, &settings, id, &event);
     }

@@ -5,6 +5,7 @@
 //! side, started after every command (without holding up its answer) and by the alarm.
 
 use super::*;
+use crate::core::model::set;
 use crate::edge::objects::{self, HUB};
 use std::rc::Rc;
 
@@ -21,7 +22,7 @@ impl Writer {
     /// after this request is answered, side by side; each hub's own events stay in order).
     pub(super) fn kick_delivery(&self) {
         for hub in store::hubs_due(&self.db(), now_ms()).unwrap_or_default() {
-            if !self.delivering_events.borrow_mut().insert(hub.clone()) {
+            if !set::insert(&mut self.delivering_events.borrow_mut(), hub.clone()) {
                 continue;
             }
             let (db, env, running) = (self.db(), self.env.clone(), Rc::clone(&self.delivering_events));
@@ -29,7 +30,7 @@ impl Writer {
                 deliver_to(&db, &env, &hub).await;
                 // No await between finding the hub's queue empty and leaving the set: a commit
                 // that queues for this hub afterwards finds it gone and starts a new run.
-                running.borrow_mut().remove(&hub);
+                running.borrow_mut().retain(|h| *h != hub);
             });
         }
     }

@@ -23,7 +23,7 @@ pub(super) fn authorize<'a>(
         return Err(ApiError::new(code::TOKEN_SIGNATURE, 401, "Token signature is invalid"));
     }
     auth::check_user_revocation(&cmd.claims, settings.revoke_tokens_issued_before())?;
-    let mut loader = SqlLoader { db, before: BTreeMap::new() };
+    let mut loader = SqlLoader { db, before: Vec::new() };
     let mut snap = Snapshot::new(settings.clone());
     if let Caller::User(id) = &cmd.claims.caller {
         drive::load(&mut loader, &mut snap, &Need { users: vec![id.clone()], names: Vec::new() })?;

@@ -4,6 +4,7 @@
 //! write (one `hub_events` row per hub per commit, in commit order), and `delivery.rs` sends them.
 
 use super::*;
+use crate::core::model::pairs;
 use crate::edge::store::Watcher;
 
 /// What a committed command tells the connections and webhooks.
@@ -18,7 +19,7 @@ pub enum Publish {
 
 /// The frames of one commit, by hub: `{tags, frame, except_connection, except_user}` each.
 #[derive(Default)]
-pub(super) struct Sends(BTreeMap<String, Vec<Value>>);
+pub(super) struct Sends(Vec<(String, Vec<Value>)>);
 
 impl Sends {
     fn add(
@@ -35,7 +36,7 @@ impl Sends {
             ("except_connection", except_connection.map_or(Value::Null, Value::from)),
             ("except_user", except_user.map_or(Value::Null, Value::from)),
         ]);
-        self.0.entry(hub.to_string()).or_default().push(send);
+        pairs::push(&mut self.0, hub.to_string(), send);
     }
 
     /// A frame to a user's own connections on each of its hubs (but the connection `except`).
@@ -47,9 +48,9 @@ impl Sends {
 
     /// A frame to these watching connections, grouped by hub (but the ones of `except_user`).
     pub(super) fn for_watchers(&mut self, watchers: Option<&Vec<Watcher>>, frame: &str, except_user: Option<&str>) {
-        let mut by_hub: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        let mut by_hub: Vec<(&str, Vec<String>)> = Vec::new();
         for w in watchers.into_iter().flatten() {
-            by_hub.entry(w.hub.as_str()).or_default().push(format!("c:{}", w.connection));
+            pairs::push(&mut by_hub, w.hub.as_str(), format!("c:{}", w.connection));
         }
         for (hub, tags) in by_hub {
             self.add(hub, tags, frame, None, except_user);
@@ -92,7 +93,7 @@ impl Writer {
         let (hubs, watching) = if sockets {
             (store::user_hubs(db, &ids).unwrap_or_default(), store::watchers(db, &ids).unwrap_or_default())
         } else {
-            (BTreeMap::new(), BTreeMap::new())
+            (BTreeMap::new(), Vec::new())
         };
         let mut sends = Sends::default();
         for (u, id) in users.iter().zip(ids) {
@@ -101,7 +102,7 @@ impl Writer {
             if sockets {
                 let own = json::text(&events::for_self(&event, u, &settings));
                 sends.for_user(hubs.get(id), id, &own, except.as_deref());
-                sends.for_watchers(watching.get(id), &json::text(&event), Some(id));
+                sends.for_watchers(pairs::get(&watching, id), &json::text(&event), Some(id));
             }
             if hooks {
                 self.queue_webhooks(db, &settings, id, &event);

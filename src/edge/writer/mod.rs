@@ -68,7 +68,7 @@ use crate::core::wire::json::{self, object};
 use crate::core::wire::time::Timestamp;
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::{durable_object, js_sys, DurableObject, Env, Request, Response, State, Storage};
@@ -90,8 +90,8 @@ pub struct Writer {
     ready: Cell<bool>,
     draining: Cell<bool>,
     delivering: Cell<bool>,
-    /// The hubs a delivery of events is running to (`delivery.rs`).
-    delivering_events: Rc<RefCell<BTreeSet<String>>>,
+    /// The hubs a delivery of events is running to (`delivery.rs`), a sorted set.
+    delivering_events: Rc<RefCell<Vec<String>>>,
     alarm_set: Cell<bool>,
     stats: RefCell<KvStats>,
     /// What ran here since this instance started (`GET /roster/stats`).

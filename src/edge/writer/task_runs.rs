@@ -61,7 +61,7 @@ pub(super) type TaskStep = (Value, Option<store::Prepared>, Option<(UserChange, 
 /// Runs one user's step of a task.
 pub(super) fn task_step(db: &Db, task: &store::TaskRow, id: &str, at: Timestamp) -> Result<TaskStep, String> {
     let settings = store::load_settings(db).map_err(|e| e.reason)?;
-    let mut loader = SqlLoader { db, before: BTreeMap::new() };
+    let mut loader = SqlLoader { db, before: Vec::new() };
     let Some((op, step)) = tasks::step_operation(task.kind, id, &task.options, at) else {
         return export(db, id).map(|e| (e, None, None)).map_err(|e| e.reason);
     };
