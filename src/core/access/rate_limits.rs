@@ -12,7 +12,6 @@ use crate::core::wire::error::{ApiError, Operation, Result};
 use crate::core::wire::json::object;
 use crate::core::wire::time::Timestamp;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 
 /// The per-minute budget reported for an endpoint when the app configured none (and not
 /// enforced then).
@@ -136,7 +135,8 @@ pub fn check_setting(value: &Value) -> Result<()> {
 #[derive(Debug, Default)]
 pub struct Counter {
     minute: i64,
-    counts: BTreeMap<(Platform, &'static str), u32>,
+    /// A list, not a map: a few platforms and endpoints, and a map type would link a B-tree.
+    counts: Vec<(Platform, &'static str, u32)>,
 }
 
 impl Counter {
@@ -150,7 +150,7 @@ impl Counter {
 
     fn usage_of(&self, platform: Platform, endpoint: &str, settings: &Map<String, Value>) -> Usage {
         let limit = configured(settings, endpoint).unwrap_or(DEFAULT_LIMIT);
-        let used = self.counts.get(&(platform, endpoint)).copied().unwrap_or(0);
+        let used = self.counts.iter().find(|(p, e, _)| *p == platform && *e == endpoint).map_or(0, |c| c.2);
         Usage { limit, remaining: limit.saturating_sub(used), reset: (self.minute + 1) * 60 }
     }
 
@@ -173,7 +173,10 @@ impl Counter {
             );
             return (before, Err(e));
         }
-        *self.counts.entry((platform, endpoint.name())).or_insert(0) += 1;
+        match self.counts.iter_mut().find(|(p, e, _)| *p == platform && *e == endpoint.name()) {
+            Some((_, _, n)) => *n += 1,
+            None => self.counts.push((platform, endpoint.name(), 1)),
+        }
         (self.usage_of(platform, endpoint.name(), settings), Ok(()))
     }
 

@@ -43,8 +43,8 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     pub settings: AppSettings,
-    /// Loaded users that are stored, by id.
-    users: BTreeMap<String, User>,
+    /// Loaded users that are stored, sorted by id (a list: a map type would link a B-tree).
+    users: Vec<(String, User)>,
     /// The names the loaded users hold, by id (sorted): each is read once, at load.
     held: Vec<(String, Held)>,
     /// Ids loaded and found not stored, sorted.
@@ -72,7 +72,8 @@ impl Snapshot {
                     let at = self.held.partition_point(|(h, _)| *h < id);
                     self.held.insert(at, (id.clone(), held));
                 }
-                self.users.insert(id, u);
+                let at = self.users.partition_point(|(u, _)| *u < id);
+                self.users.insert(at, (id, u));
                 key
             }
             None => {
@@ -83,11 +84,12 @@ impl Snapshot {
     }
     /// Whether `id` was loaded (stored or not).
     pub fn is_loaded(&self, id: &str) -> bool {
-        self.users.contains_key(id) || self.absent.binary_search_by(|a| a.as_str().cmp(id)).is_ok()
+        self.stored(id).is_some() || self.absent.binary_search_by(|a| a.as_str().cmp(id)).is_ok()
     }
     /// A loaded user's stored record (`None`: not loaded, or not stored).
     pub fn stored(&self, id: &str) -> Option<&User> {
-        self.users.get(id)
+        let at = self.users.partition_point(|(u, _)| u.as_str() < id);
+        self.users.get(at).filter(|(u, _)| u == id).map(|(_, user)| user)
     }
     /// The name a loaded, stored user holds.
     fn held(&self, id: &str) -> Option<&Held> {
