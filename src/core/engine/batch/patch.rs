@@ -176,29 +176,20 @@ fn read_entry<'a>(scan: &mut Scan<'a>) -> Option<Patch<'a>> {
     let mut parts = EntryParts { id: None, unknown: None, set: Some(Vec::new()), unset: Some(Vec::new()) };
     let (mut set, mut unset) = (Vec::new(), Vec::new());
     members(scan, |scan, key| {
-        let value = scan.peek()?;
-        match (key, value) {
-            (_, b'n') if key != "set" && key != "unset" && key != "id" => {
-                scan.value(0)?;
-                parts.unknown = parts.unknown.filter(|u| *u < key).or(Some(key));
-            }
-            (_, b'n') => {
-                scan.value(0)?;
-            }
+        match (key, scan.peek()?) {
             ("id", b'"') => parts.id = Some(Some(scan.string()?.value()?)),
             ("set", b'{') => read_set(scan, &mut set)?,
             ("unset", b'[') => read_unset(scan, &mut unset)?,
-            ("id" | "set" | "unset", _) => {
-                scan.value(FIELD_DEPTH)?;
-                match key {
-                    "id" => parts.id = Some(None),
-                    "set" => parts.set = None,
-                    _ => parts.unset = None,
-                }
-            }
             _ => {
-                scan.value(FIELD_DEPTH)?;
-                parts.unknown = parts.unknown.filter(|u| *u < key).or(Some(key));
+                // Null counts as absent; any other value is of the wrong kind.
+                let null = scan.value(FIELD_DEPTH)?.0 == "null";
+                match key {
+                    "id" => parts.id = (!null).then_some(None),
+                    "set" if !null => parts.set = None,
+                    "unset" if !null => parts.unset = None,
+                    "set" | "unset" => {}
+                    _ => parts.unknown = parts.unknown.filter(|u| *u < key).or(Some(key)),
+                }
             }
         }
         Some(())
