@@ -137,6 +137,14 @@ fn hex4(hex: &[u8]) -> Option<(u32, bool)> {
     Some((unit, upper))
 }
 
+/// A hash of an object key (its length and its first, middle and last bytes), to 0..128.
+#[inline(always)]
+fn key_hash(key: &[u8]) -> u32 {
+    let byte = |at: usize| u32::from(key.get(at).copied().unwrap_or(0));
+    let mixed = (key.len() as u32) << 24 ^ byte(0) << 16 ^ byte(key.len() / 2) << 8 ^ byte(key.len().wrapping_sub(1));
+    mixed.wrapping_mul(0x9e37_79b1) >> 25
+}
+
 /// A cursor over JSON text.
 pub struct Scan<'a> {
     text: &'a str,
@@ -367,7 +375,7 @@ impl<'a> Scan<'a> {
                 m.size += 2;
                 let mut more = self.open(c, close)?;
                 let mut first = true;
-                let (members, mut seen) = (self.at, 0u64);
+                let (members, mut seen) = (self.at, [0u64; 2]);
                 while more {
                     if !first {
                         m.size += 1;
@@ -399,30 +407,43 @@ impl<'a> Scan<'a> {
     }
 
     /// Whether `key`, just read, is new in the object whose members start at `members`
-    /// (`seen`: a signature of the keys read before it, by length and last byte): `None` when
-    /// the object already has it. serde_json keeps the last of repeated members, which the text
-    /// written as it came would not say: such a value is not read. Only when the signature
-    /// already has the key's bit are the keys before it read again.
-    fn new_key(&self, key: Str<'a>, members: usize, seen: &mut u64) -> Option<()> {
-        let value = key.value()?;
-        let bit = 1u64 << ((value.len() * 7 + usize::from(value.bytes().last().unwrap_or(0))) % 64);
-        if *seen & bit != 0 {
-            let mut again = Scan { text: self.text.get(..self.at)?, at: members };
-            let mut more = true;
-            while more {
-                let before = again.string()?;
-                if again.eat(b':').is_none() {
-                    break; // `key` itself: the last member read.
-                }
-                if before.value()? == value {
-                    return None;
-                }
-                again.skip()?;
-                more = again.more(b'}')?;
-            }
+    /// (`seen`: 128 bits, set by a hash of each key read before it): `None` when the object
+    /// already has it. serde_json keeps the last of repeated members, which the text written as
+    /// it came would not say: such a value is not read. Only when the key's bit is already set
+    /// are the keys before it read again ([`Scan::repeated`]).
+    #[inline(always)]
+    fn new_key(&self, key: Str<'a>, members: usize, seen: &mut [u64; 2]) -> Option<()> {
+        let hash = match key.plain() {
+            Some(plain) => key_hash(plain.as_bytes()),
+            None => key_hash(key.value()?.as_bytes()),
+        };
+        let (word, bit) = (usize::from(hash & 64 != 0), 1u64 << (hash % 64));
+        let slot = seen.get_mut(word)?;
+        if *slot & bit != 0 && self.repeated(key, members)? {
+            return None;
         }
-        *seen |= bit;
+        *slot |= bit;
         Some(())
+    }
+
+    /// Whether the object whose members start at `members` has `key` (the last key read)
+    /// before it.
+    #[cold]
+    #[inline(never)]
+    fn repeated(&self, key: Str<'a>, members: usize) -> Option<bool> {
+        let value = key.value()?;
+        let mut again = Scan { text: self.text.get(..self.at)?, at: members };
+        loop {
+            let before = again.string()?;
+            if again.eat(b':').is_none() {
+                return Some(false); // `key` itself: the last member read.
+            }
+            if before.value()? == value {
+                return Some(true);
+            }
+            again.skip()?;
+            again.more(b'}')?;
+        }
     }
 
     fn literal(&mut self, word: &str) -> Option<usize> {
@@ -485,7 +506,7 @@ mod tests {
 
     #[test]
     fn finds_a_repeated_member_among_many() {
-        // 300 keys share the signature's 64 bits: keys whose bits collide are read again.
+        // 300 keys share the signature's 128 bits: keys whose bits collide are read again.
         let keys: Vec<String> = (0..300).map(|i| format!("k{i}")).collect();
         let object = |keys: &[String]| {
             let members: Vec<String> = keys.iter().map(|k| format!(r#""{k}": [1, {{"{k}": 2}}]"#)).collect();
