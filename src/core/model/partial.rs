@@ -86,48 +86,70 @@ pub struct PartialUpdate {
     pub unset: Vec<FieldPath>,
 }
 
+/// A list of paths as an entry's reader holds them: `set`'s keys, or `unset`'s items (`None`
+/// for an item that is not a string). Read by position, so each reader lends its own list.
+pub trait PathList {
+    /// The item at `at` (`None`: past the end).
+    fn item(&self, at: usize) -> Option<Option<&str>>;
+}
+
+impl PathList for Vec<&str> {
+    fn item(&self, at: usize) -> Option<Option<&str>> {
+        self.get(at).map(|p| Some(*p))
+    }
+}
+
+impl PathList for Vec<Option<&str>> {
+    fn item(&self, at: usize) -> Option<Option<&str>> {
+        self.get(at).copied()
+    }
+}
+
+/// The items of a list, in order.
+fn items(list: &dyn PathList) -> impl Iterator<Item = Option<&str>> + Clone + '_ {
+    (0..).map_while(move |at| list.item(at))
+}
+
 /// The members of one `PATCH /users` entry as read, whichever way (a tree, the record path's
 /// reader): what [`check_entry`] checks.
-pub struct EntryParts<'p> {
+pub struct EntryParts<'i, 'p> {
     /// `id`: absent or null (`None`), a string (its value), or another value (`Some(None)`).
-    pub id: Option<Option<Cow<'p, str>>>,
+    pub id: Option<Option<Cow<'i, str>>>,
     /// The first member other than `id`, `set` and `unset`, in key order.
     pub unknown: Option<&'p str>,
-    /// `set`'s paths, sorted (none when absent or null; `None`: not an object).
-    pub set: Option<Vec<&'p str>>,
-    /// `unset`'s items in order, `None` for one that is not a string (none when absent or null;
-    /// `None`: not an array).
-    pub unset: Option<Vec<Option<&'p str>>>,
+    /// `set`'s paths, sorted (an empty list when absent or null; `None`: not an object).
+    pub set: Option<&'p dyn PathList>,
+    /// `unset`'s items in order (an empty list when absent or null; `None`: not an array).
+    pub unset: Option<&'p dyn PathList>,
 }
 
 /// Checks an entry's members, the one copy of the rules and their order for both ways of
 /// reading it: the id, a member that is not `id`, `set` or `unset`, `set` and its paths, `unset`
 /// and its paths, the fields no path may write, then a path both set and unset (or a field and
 /// its parent). Returns the id.
-pub fn check_entry<'p>(parts: &EntryParts<'p>) -> Result<Cow<'p, str>> {
-    let id = super::validate::check_id(parts.id.clone())?;
+pub fn check_entry<'i>(parts: EntryParts<'i, '_>) -> Result<Cow<'i, str>> {
+    let id = super::validate::check_id(parts.id)?;
     if let Some(key) = parts.unknown {
         return Err(ApiError::field(
             key,
             format!("unknown field '{key}' in partial update, expected id, set and unset"),
         ));
     }
-    let set = parts.set.as_deref().ok_or_else(|| ApiError::field("set", "set must be an object"))?;
-    for path in set {
+    let set = parts.set.ok_or_else(|| ApiError::field("set", "set must be an object"))?;
+    for path in items(set).flatten() {
         check_path(path)?;
     }
     let not_names = || ApiError::field("unset", "unset must be an array of field names");
-    let items = parts.unset.as_deref().ok_or_else(not_names)?;
-    for item in items {
+    let unset = parts.unset.ok_or_else(not_names)?;
+    for item in items(unset) {
         check_path(item.ok_or_else(not_names)?)?;
     }
     // Every item is a string from here on.
-    let unset = || items.iter().flatten();
-    for path in set.iter().chain(unset()) {
+    for path in items(set).chain(items(unset)).flatten() {
         check_writable(path, &id)?;
     }
-    for s in set {
-        if let Some(u) = unset().find(|u| overlaps(s, u)) {
+    for s in items(set).flatten() {
+        if let Some(u) = items(unset).flatten().find(|u| overlaps(s, u)) {
             return Err(ApiError::field(
                 s.to_string(),
                 format!("cannot set and unset the same field or a field and its parent: '{s}' and '{u}'"),
@@ -143,21 +165,30 @@ impl PartialUpdate {
         let Value::Object(obj) = entry else {
             return Err(ApiError::input("each partial update must be an object with id, set and unset"));
         };
+        let none: Vec<&str> = Vec::new();
+        let keys: Vec<&str>;
+        let names: Vec<Option<&str>>;
         let parts = EntryParts {
             id: obj.get("id").filter(|v| !v.is_null()).map(|v| v.as_str().map(Cow::Borrowed)),
             unknown: obj.keys().map(String::as_str).find(|k| !matches!(*k, "id" | "set" | "unset")),
             set: match obj.get("set") {
-                None | Some(Value::Null) => Some(Vec::new()),
-                Some(Value::Object(m)) => Some(m.keys().map(String::as_str).collect()),
+                None | Some(Value::Null) => Some(&none),
+                Some(Value::Object(m)) => {
+                    keys = m.keys().map(String::as_str).collect();
+                    Some(&keys)
+                }
                 Some(_) => None,
             },
             unset: match obj.get("unset") {
-                None | Some(Value::Null) => Some(Vec::new()),
-                Some(Value::Array(a)) => Some(a.iter().map(Value::as_str).collect()),
+                None | Some(Value::Null) => Some(&none),
+                Some(Value::Array(a)) => {
+                    names = a.iter().map(Value::as_str).collect();
+                    Some(&names)
+                }
                 Some(_) => None,
             },
         };
-        let id = check_entry(&parts)?.into_owned();
+        let id = check_entry(parts)?.into_owned();
         let mut set = Vec::new();
         if let Some(Value::Object(m)) = obj.get("set") {
             for (k, v) in m {

@@ -3,7 +3,7 @@
 //! custom fields its dotted paths reach into.
 
 use super::*;
-use crate::core::model::partial::{EntryParts, PartialUpdate};
+use crate::core::model::partial::{EntryParts, PartialUpdate, PathList};
 
 /// How many `set` paths, and how many `unset` paths, an entry holds on the record path: its
 /// checks compare paths pairwise, so a larger entry goes to the tree, whose sorted map keeps the
@@ -34,6 +34,18 @@ impl<'a> Path<'a> {
     }
     fn is_dotted(self) -> bool {
         self.top.len() < self.raw.len()
+    }
+}
+
+impl PathList for Vec<(Path<'_>, &str, Measure)> {
+    fn item(&self, at: usize) -> Option<Option<&str>> {
+        self.get(at).map(|(p, _, _)| Some(p.raw))
+    }
+}
+
+impl PathList for Vec<Option<Path<'_>>> {
+    fn item(&self, at: usize) -> Option<Option<&str>> {
+        self.get(at).map(|p| p.map(|p| p.raw))
     }
 }
 
@@ -173,22 +185,21 @@ fn read_patches<'a>(scan: &mut Scan<'a>, skipped: &mut bool, entries: &mut Vec<(
 /// An entry's members read as text and checked as a tree's are ([`partial::check_entry`]);
 /// `None`: text the reader does not hold.
 fn read_entry<'a>(scan: &mut Scan<'a>) -> Option<Patch<'a>> {
-    let mut parts = EntryParts { id: None, unknown: None, set: Some(Vec::new()), unset: Some(Vec::new()) };
+    let (mut id, mut unknown, mut set_kind, mut unset_kind) = (None, None, true, true);
     let (mut set, mut unset) = (Vec::new(), Vec::new());
     members(scan, |scan, key| {
         match (key, scan.peek()?) {
-            ("id", b'"') => parts.id = Some(Some(scan.string()?.value()?)),
+            ("id", b'"') => id = Some(Some(scan.string()?.value()?)),
             ("set", b'{') => read_set(scan, &mut set)?,
             ("unset", b'[') => read_unset(scan, &mut unset)?,
             _ => {
                 // Null counts as absent; any other value is of the wrong kind.
                 let null = scan.value(FIELD_DEPTH)?.0 == "null";
                 match key {
-                    "id" => parts.id = (!null).then_some(None),
-                    "set" if !null => parts.set = None,
-                    "unset" if !null => parts.unset = None,
-                    "set" | "unset" => {}
-                    _ => parts.unknown = parts.unknown.filter(|u| *u < key).or(Some(key)),
+                    "id" => id = (!null).then_some(None),
+                    "set" => set_kind &= null,
+                    "unset" => unset_kind &= null,
+                    _ => unknown = unknown.filter(|u| *u < key).or(Some(key)),
                 }
             }
         }
@@ -203,16 +214,17 @@ fn read_entry<'a>(scan: &mut Scan<'a>) -> Option<Patch<'a>> {
             moved.rotate_right(1);
         }
     }
-    if let Some(paths) = &mut parts.set {
-        paths.extend(set.iter().map(|(p, _, _)| p.raw));
-    }
-    if let Some(items) = &mut parts.unset {
-        items.extend(unset.iter().map(|p: &Option<Path<'_>>| p.map(|p| p.raw)));
-    }
-    let id = match partial::check_entry(&parts) {
+    let parts = EntryParts {
+        id,
+        unknown,
+        set: set_kind.then_some(&set as &dyn PathList),
+        unset: unset_kind.then_some(&unset as &dyn PathList),
+    };
+    let id = match partial::check_entry(parts) {
         Ok(id) => id,
         Err(error) => return Some(Patch::Refused(error)),
     };
+    // Every item is a path once checked.
     let unset: Vec<Path<'a>> = unset.into_iter().flatten().collect();
     let mut edited = Vec::new();
     for path in set.iter().map(|(p, _, _)| *p).chain(unset.iter().copied()) {
