@@ -1,9 +1,12 @@
-//! Small maps as lists of `(key, value)` pairs, in the order their keys were first added.
+//! Small maps as lists of `(key, value)` pairs: in the order their keys were first added
+//! ([`get`], [`put`], [`push`]), or sorted by key ([`get_sorted`], [`insert_sorted`]).
 //!
 //! The maps a command builds hold a batch's worth of users or a handful of hubs. Each
 //! `BTreeMap<K, V>` type links a B-tree of its own (insertion, removal and rebalancing, several
 //! KB of wasm each); a list shares the vector code every artifact already links, and a linear
 //! search over a few hundred keys costs less than the write it serves.
+
+use std::borrow::Borrow;
 
 /// The value at `key`, if the list has it.
 pub fn get<'m, K: PartialEq<Q>, Q: ?Sized, V>(pairs: &'m [(K, V)], key: &Q) -> Option<&'m V> {
@@ -26,6 +29,18 @@ pub fn push<K: PartialEq, T>(pairs: &mut Vec<(K, Vec<T>)>, key: K, item: T) {
     }
 }
 
+/// In a list sorted by key: the value at `key`, if the list has it.
+pub fn get_sorted<'m, K: Borrow<Q>, Q: Ord + ?Sized, V>(pairs: &'m [(K, V)], key: &Q) -> Option<&'m V> {
+    let at = pairs.partition_point(|(k, _)| k.borrow() < key);
+    pairs.get(at).filter(|(k, _)| k.borrow() == key).map(|(_, v)| v)
+}
+
+/// In a list sorted by key: adds `(key, value)` in its place (the caller adds each key once).
+pub fn insert_sorted<K: Ord, V>(pairs: &mut Vec<(K, V)>, key: K, value: V) {
+    let at = pairs.partition_point(|(k, _)| *k < key);
+    pairs.insert(at, (key, value));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,5 +60,16 @@ mod tests {
         put(&mut pairs, "c".to_string(), vec![]);
         assert_eq!(pairs.len(), 3);
         assert_eq!((get(&pairs, "a"), get(&pairs, "c")), (Some(&vec![4]), Some(&vec![])));
+    }
+
+    #[test]
+    fn keeps_a_sorted_list_sorted() {
+        let mut pairs: Vec<(String, u8)> = Vec::new();
+        for (k, v) in [("m", 1), ("c", 2), ("x", 3), ("a", 4)] {
+            insert_sorted(&mut pairs, k.to_string(), v);
+        }
+        let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["a", "c", "m", "x"]);
+        assert_eq!((get_sorted(&pairs, "c"), get_sorted(&pairs, "b"), get_sorted(&pairs, "z")), (Some(&2), None, None));
     }
 }

@@ -5,6 +5,7 @@
 use super::fields;
 use super::form::UserForm;
 use super::normalize::normalize;
+use super::pairs;
 use super::record::Record;
 use super::set;
 use super::settings::{AppSettings, UniqueMode};
@@ -227,13 +228,13 @@ pub fn index_updates(changes: &[Change<'_>], h: &dyn Holders) -> IndexUpdates {
     let mut holds: Vec<(&str, Option<&str>)> = Vec::with_capacity(changes.len());
     for c in changes {
         let id = c.after.id();
-        holds.insert(holds.partition_point(|(i, _)| *i < id), (id, c.after_name.as_ref().map(|h| h.key.as_str())));
+        pairs::insert_sorted(&mut holds, id, c.after_name.as_ref().map(|h| h.key.as_str()));
     }
-    let held_by = |id: &str| holds.binary_search_by_key(&id, |(i, _)| i).ok().and_then(|at| holds.get(at));
+    let held_by = |id: &str| pairs::get_sorted(&holds, id);
     // The batch's users leave the lists of names they do not hold …
     for (key, ids, _, lost) in lists.iter_mut() {
         let before = ids.len();
-        ids.retain(|id| held_by(id).is_none_or(|(_, held)| *held == Some(key.as_str())));
+        ids.retain(|id| held_by(id).is_none_or(|held| *held == Some(key.as_str())));
         *lost |= ids.len() != before;
     }
     // … and join the list of the name they hold, in the batch's order.

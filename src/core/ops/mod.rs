@@ -30,10 +30,10 @@ pub use upsert::{
 };
 
 use crate::core::access::auth::Caller;
-use crate::core::model::set;
 use crate::core::model::settings::AppSettings;
 use crate::core::model::user::User;
 use crate::core::model::username::{self, Change, Held, Holders, Named};
+use crate::core::model::{pairs, set};
 use crate::core::query::tenancy;
 use crate::core::wire::error::Result;
 use serde_json::{Map, Value};
@@ -69,11 +69,9 @@ impl Snapshot {
                 let held = Held::of(&u);
                 let key = held.as_ref().map(|h| h.key.clone());
                 if let Some(held) = held {
-                    let at = self.held.partition_point(|(h, _)| *h < id);
-                    self.held.insert(at, (id.clone(), held));
+                    pairs::insert_sorted(&mut self.held, id.clone(), held);
                 }
-                let at = self.users.partition_point(|(u, _)| *u < id);
-                self.users.insert(at, (id, u));
+                pairs::insert_sorted(&mut self.users, id, u);
                 key
             }
             None => {
@@ -88,13 +86,11 @@ impl Snapshot {
     }
     /// A loaded user's stored record (`None`: not loaded, or not stored).
     pub fn stored(&self, id: &str) -> Option<&User> {
-        let at = self.users.partition_point(|(u, _)| u.as_str() < id);
-        self.users.get(at).filter(|(u, _)| u == id).map(|(_, user)| user)
+        pairs::get_sorted(&self.users, id)
     }
     /// The name a loaded, stored user holds.
     fn held(&self, id: &str) -> Option<&Held> {
-        let at = self.held.partition_point(|(h, _)| h.as_str() < id);
-        self.held.get(at).filter(|(h, _)| h == id).map(|(_, held)| held)
+        pairs::get_sorted(&self.held, id)
     }
     /// The loaded users that are stored, by id: what the snapshot gives back to its shell.
     pub fn into_users(self) -> impl Iterator<Item = (String, User)> {

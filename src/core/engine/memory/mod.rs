@@ -11,6 +11,7 @@ use super::answers;
 use super::batch;
 use super::drive::{self, Loader, OpFn};
 use crate::core::access::auth::{self, Caller, Claims};
+use crate::core::model::pairs;
 use crate::core::model::settings::AppSettings;
 use crate::core::model::user::User;
 use crate::core::model::username::IndexUpdates;
@@ -39,8 +40,7 @@ impl Loader for MemoryLoader<'_> {
         for id in ids {
             let user = self.users.remove(id).map(|stored| {
                 let (text, tree) = stored.split();
-                let at = self.texts.partition_point(|(t, _)| t < id);
-                self.texts.insert(at, (id.clone(), text));
+                pairs::insert_sorted(&mut self.texts, id.clone(), text);
                 tree
             });
             out.push((id.clone(), user));
