@@ -123,11 +123,13 @@ impl Writer {
         // Sorted sets ([`set::of_many`]): a hub may hold thousands of connections.
         let mut gone: Vec<&str> = strs("gone");
         let mut unknown = Vec::new();
-        let known = match report.get("open").and_then(Value::as_array) {
+        let open = report.get("open").and_then(Value::as_array);
+        // Outside the block below: `gone` borrows the connections it names from it.
+        let known = match open {
             Some(_) => set::of_many(store::hub_connections(db, hub)?),
             None => Vec::new(),
         };
-        if let Some(open) = report.get("open").and_then(Value::as_array) {
+        if let Some(open) = open {
             let open = set::of_many(open.iter().filter_map(Value::as_str).collect());
             // The list was taken before this report's own connects were accepted: they are
             // open though not in it.
