@@ -67,7 +67,11 @@ fn check_path(raw: &str) -> Result<()> {
 impl FieldPath {
     pub fn parse(raw: &str) -> Result<Self> {
         check_path(raw)?;
-        Ok(FieldPath { raw: raw.to_string(), segments: raw.split('.').map(str::to_string).collect() })
+        Ok(FieldPath::checked(raw))
+    }
+    /// The path `raw`, already checked ([`check_path`]).
+    fn checked(raw: &str) -> Self {
+        FieldPath { raw: raw.to_string(), segments: raw.split('.').map(str::to_string).collect() }
     }
     pub fn top(&self) -> &str {
         self.segments.first().map_or("", String::as_str)
@@ -189,18 +193,15 @@ impl PartialUpdate {
             },
         };
         let id = check_entry(parts)?.into_owned();
-        let mut set = Vec::new();
-        if let Some(Value::Object(m)) = obj.get("set") {
-            for (k, v) in m {
-                set.push((FieldPath::parse(k)?, v.clone()));
-            }
-        }
-        let mut unset = Vec::new();
-        if let Some(Value::Array(a)) = obj.get("unset") {
-            for path in a.iter().filter_map(Value::as_str) {
-                unset.push(FieldPath::parse(path)?);
-            }
-        }
+        // Every path was checked with the entry.
+        let set = match obj.get("set") {
+            Some(Value::Object(m)) => m.iter().map(|(k, v)| (FieldPath::checked(k), v.clone())).collect(),
+            _ => Vec::new(),
+        };
+        let unset = match obj.get("unset") {
+            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(FieldPath::checked).collect(),
+            _ => Vec::new(),
+        };
         Ok(PartialUpdate { id, set, unset })
     }
 
