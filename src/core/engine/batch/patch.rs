@@ -103,22 +103,7 @@ pub fn partial_update(
         Users::Wrong => return Err(ops::users_not_a_list()),
     }
     ops::check_batch_len(patches.len(), "users")?;
-    let mut seen = Vec::with_capacity(patches.len());
-    // Each entry's checks, in the batch's order: its members, then whether an earlier entry
-    // names its user, then who may write what (a guarded caller's entries, as trees).
-    for (raw, patch) in &mut patches {
-        match std::mem::replace(patch, Patch::Raw) {
-            Patch::Refused(error) if !guarded => return Err(error),
-            Patch::Text(entry) if !guarded => {
-                ops::check_once(&mut seen, &entry.id)?;
-                let paths = entry.set.iter().map(|(p, _, _)| *p).chain(entry.unset.iter().copied());
-                let touches = |top: &str| paths.clone().any(|p| p.top == top);
-                ops::check_partial_permissions(caller, &entry.id, &touches)?;
-                *patch = Patch::Text(entry);
-            }
-            _ => *patch = Patch::Tree(entry_tree(body, raw, who, &mut seen)?),
-        }
-    }
+    check_patches(body, &mut patches, who, guarded)?;
     let ids: Vec<&str> = patches.iter().map(|(_, p)| p.id()).collect();
     let mut w = Writer::new(false, body.len(), ids.iter().map(|id| id.to_string()).collect());
     let order = w.order();
@@ -157,6 +142,27 @@ pub fn partial_update(
         }
     }
     Ok(w.finish())
+}
+
+/// Each entry's checks, in the batch's order: its members, then whether an earlier entry names
+/// its user, then who may write what. A guarded caller's entries, and those the reader could not
+/// hold, are read and checked as trees.
+fn check_patches<'a>(body: &str, patches: &mut [(&'a str, Patch<'a>)], who: Who<'_>, guarded: bool) -> Result<()> {
+    let mut seen = Vec::with_capacity(patches.len());
+    for (raw, patch) in patches {
+        match std::mem::replace(patch, Patch::Raw) {
+            Patch::Refused(error) if !guarded => return Err(error),
+            Patch::Text(entry) if !guarded => {
+                ops::check_once(&mut seen, &entry.id)?;
+                let paths = entry.set.iter().map(|(p, _, _)| *p).chain(entry.unset.iter().copied());
+                let touches = |top: &str| paths.clone().any(|p| p.top == top);
+                ops::check_partial_permissions(who.0, &entry.id, &touches)?;
+                *patch = Patch::Text(entry);
+            }
+            _ => *patch = Patch::Tree(entry_tree(body, raw, who, &mut seen)?),
+        }
+    }
+    Ok(())
 }
 
 /// Reads into `entries` the entries of the `users` array at the cursor, each with its text:

@@ -5,7 +5,8 @@
 //! ryu's shortest form). A user's record is stored in this form, so the same user gives the same
 //! bytes whichever JSON writer sent it.
 
-use super::{unescape, Measure, Scan};
+use super::string::unescape;
+use super::{Measure, Scan};
 use crate::core::wire::json;
 
 /// Appends `text`, one JSON value the scanner measured (`m`), in canonical form: copied when it

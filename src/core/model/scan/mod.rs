@@ -8,10 +8,11 @@
 //! ([`Scan::skip`], which walks any JSON text) and has serde_json
 //! ([`crate::core::wire::json::parse`]) parse it, which decides — and words every error.
 
-use std::borrow::Cow;
-
 pub mod canonical;
 mod number;
+mod string;
+
+pub use string::Str;
 
 /// What a scanned value costs: its nesting (a scalar is 0, `[]` is 1) and an upper bound of its
 /// length in serde_json's compact output.
@@ -25,116 +26,6 @@ pub struct Measure {
     /// not write (`\/`, `\u00e9`, `\u000a`), or a number it writes in another form (`1.50`,
     /// `1e5`, `-0`). Such a value is rewritten when stored ([`canonical`]).
     pub rewrite: bool,
-}
-
-/// A string token: the text between its quotes, as written (escapes undecoded).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Str<'a> {
-    pub raw: &'a str,
-    pub escaped: bool,
-    /// An escape serde_json does not write (it writes the character itself, or a shorter escape).
-    pub rewrite: bool,
-}
-
-impl<'a> Str<'a> {
-    /// The string's value when it holds no escapes (its text is then its value).
-    pub fn plain(self) -> Option<&'a str> {
-        (!self.escaped).then_some(self.raw)
-    }
-    /// The string's value: its text when plain, else its escapes decoded ([`unescape`]).
-    pub fn value(self) -> Option<Cow<'a, str>> {
-        if let Some(plain) = self.plain() {
-            return Some(Cow::Borrowed(plain));
-        }
-        let mut value = String::with_capacity(self.raw.len());
-        unescape(&mut value, self.raw, false)?;
-        Some(Cow::Owned(value))
-    }
-}
-
-/// Appends a string token's text (`raw`, between its quotes, escapes checked by the scanner) with
-/// its escapes decoded. `canonical`: the characters serde_json escapes are written escaped as it
-/// writes them (`\"`, `\\`, the short escapes of control characters, `\u00xx` for the others),
-/// which gives the token's canonical text; otherwise every character is written as itself, which
-/// gives its value.
-pub(super) fn unescape(out: &mut String, raw: &str, canonical: bool) -> Option<()> {
-    // Decoded, the text is no longer than written.
-    out.reserve(raw.len());
-    let mut rest = raw;
-    while let Some(at) = rest.find('\\') {
-        out.push_str(rest.get(..at)?);
-        let escape = rest.get(at + 1..)?;
-        let (c, len) = match escape.as_bytes().first()? {
-            b'u' => {
-                let (unit, _) = hex4(escape.as_bytes().get(1..5)?)?;
-                if (0xD800..0xDC00).contains(&unit) {
-                    // A surrogate pair (the scanner read the low half after it).
-                    let (low, _) = hex4(escape.as_bytes().get(7..11)?)?;
-                    (char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))?, 11)
-                } else {
-                    (char::from_u32(unit)?, 5)
-                }
-            }
-            b'b' => ('\u{8}', 1),
-            b'f' => ('\u{c}', 1),
-            b'n' => ('\n', 1),
-            b'r' => ('\r', 1),
-            b't' => ('\t', 1),
-            &other => (char::from(other), 1),
-        };
-        match c {
-            c if !canonical => out.push(c),
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.push_str("\\u00");
-                out.push(char::from(*HEX.get(usize::from(c as u8 >> 4))?));
-                out.push(char::from(*HEX.get(usize::from(c as u8 & 0xf))?));
-            }
-            c => out.push(c),
-        }
-        rest = escape.get(len..)?;
-    }
-    out.push_str(rest);
-    Some(())
-}
-
-/// Flags the bytes of `word` (little-endian: its first byte is the lowest) that are `"`, `\\` or
-/// below 0x20, the bytes that end or interrupt a string's plain run. The lowest flag is exact (a
-/// flag above a flagged byte may be false), so `trailing_zeros() / 8` is the first such byte;
-/// zero when there is none. Bytes of 0x80 and above are never flagged.
-#[inline(always)]
-fn special(word: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
-    zero_byte(word ^ (ONES * u64::from(b'"'))) | zero_byte(word ^ (ONES * u64::from(b'\\'))) | below_space
-}
-
-/// Four hex digits as a number, and whether a digit is upper case.
-#[inline(always)]
-fn hex4(hex: &[u8]) -> Option<(u32, bool)> {
-    let (mut unit, mut upper) = (0, false);
-    for &b in hex {
-        let digit = match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            b'A'..=b'F' => {
-                upper = true;
-                b - b'A' + 10
-            }
-            _ => return None,
-        };
-        unit = unit << 4 | u32::from(digit);
-    }
-    Some((unit, upper))
 }
 
 /// A hash of an object key (its length and its first, middle and last bytes), to 0..128.
@@ -224,81 +115,6 @@ impl<'a> Scan<'a> {
             return Some(false);
         }
         Some(true)
-    }
-
-    /// A string token. Escapes are checked: a surrogate escape is read only as half of a pair,
-    /// high then low (the others are left to serde_json, which words what it refuses).
-    pub fn string(&mut self) -> Option<Str<'a>> {
-        self.eat(b'"')?;
-        let bytes = self.bytes();
-        let start = self.at;
-        let mut i = start;
-        let (mut escaped, mut rewrite) = (false, false);
-        loop {
-            // Eight bytes at a time to the next quote, backslash or control byte.
-            while let Some(word) = bytes.get(i..i + 8) {
-                let flags = special(u64::from_le_bytes(word.try_into().unwrap_or_default()));
-                if flags != 0 {
-                    i += (flags.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                i += 8;
-            }
-            match *bytes.get(i)? {
-                b'"' => break,
-                b'\\' => {
-                    escaped = true;
-                    self.at = i + 1;
-                    rewrite |= !self.escape()?;
-                    i = self.at;
-                }
-                0..=0x1f => return None,
-                _ => i += 1,
-            }
-        }
-        self.at = i + 1;
-        Some(Str { raw: self.text.get(start..i)?, escaped, rewrite })
-    }
-
-    /// An escape after its backslash: whether it is one serde_json writes.
-    fn escape(&mut self) -> Option<bool> {
-        let c = *self.bytes().get(self.at)?;
-        self.at += 1;
-        match c {
-            b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => Some(true),
-            b'/' => Some(false),
-            b'u' => {
-                let (unit, upper) = self.unit()?;
-                match unit {
-                    // A character beyond the Basic Multilingual Plane, as `json.dumps` and others
-                    // write it: a high surrogate, then a low one.
-                    0xD800..=0xDBFF => {
-                        self.eat_raw(b'\\')?;
-                        self.eat_raw(b'u')?;
-                        (0xDC00..=0xDFFF).contains(&self.unit()?.0).then_some(false)
-                    }
-                    // A lone low surrogate.
-                    0xDC00..=0xDFFF => None,
-                    // serde_json writes `\u00XX` (lower case) for control characters that have
-                    // no short escape, and every other character as itself.
-                    unit => Some(!upper && unit < 0x20 && !matches!(unit, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d)),
-                }
-            }
-            _ => None,
-        }
-    }
-
-    /// The four hex digits of a `\u` escape, as a UTF-16 code unit, and whether a digit is
-    /// upper case.
-    fn unit(&mut self) -> Option<(u32, bool)> {
-        let unit = hex4(self.bytes().get(self.at..self.at + 4)?);
-        self.at += 4;
-        unit
-    }
-
-    /// Consumes byte `c` where the cursor is (no whitespace before it).
-    fn eat_raw(&mut self, c: u8) -> Option<()> {
-        (*self.bytes().get(self.at)? == c).then(|| self.at += 1)
     }
 
     /// Skips one value, validating it and measuring it; returns its text. Values nesting deeper
@@ -467,24 +283,6 @@ mod tests {
         assert!(s.at_end());
         assert_eq!(raw, text.trim());
         Some(m)
-    }
-
-    #[test]
-    fn special_finds_the_first_quote_backslash_or_control() {
-        let naive = |w: u64| w.to_le_bytes().iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
-        let first = |flags: u64| (flags != 0).then_some((flags.trailing_zeros() / 8) as usize);
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        for _ in 0..20_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            assert_eq!(first(special(x)), naive(x), "{x:#x}");
-            // Plain bytes around one byte of every value, at every position.
-            let plain = u64::from_le_bytes([b'a', 0xc3, b'~', 0x80, b' ', 0xff, b'#', b']']);
-            let at = (x % 8) as u32 * 8;
-            let w = (plain & !(0xff << at)) | (((x >> 8) & 0xff) << at);
-            assert_eq!(first(special(w)), naive(w), "{w:#x}");
-        }
     }
 
     #[test]
