@@ -5,7 +5,7 @@
 //! ryu's shortest form). A user's record is stored in this form, so the same user gives the same
 //! bytes whichever JSON writer sent it.
 
-use super::string::unescape;
+use super::string::{plain_run, unescape};
 use super::{Measure, Scan};
 use crate::core::wire::json;
 
@@ -33,8 +33,8 @@ fn push_rewritten(out: &mut String, text: &str, rewrite: bool) {
                 let mut end = start;
                 let mut escaped = false;
                 loop {
-                    end +=
-                        bytes.get(end..).unwrap_or_default().iter().take_while(|&&c| c != b'"' && c != b'\\').count();
+                    // A string the scanner read holds no control byte.
+                    end = plain_run(bytes, end);
                     match bytes.get(end) {
                         Some(b'\\') => {
                             escaped = true;

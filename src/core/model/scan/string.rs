@@ -37,27 +37,34 @@ impl<'a> Str<'a> {
 pub(super) fn unescape(out: &mut String, raw: &str, canonical: bool) -> Option<()> {
     // Decoded, the text is no longer than written.
     out.reserve(raw.len());
-    let mut rest = raw;
-    while let Some(at) = rest.find('\\') {
-        out.push_str(rest.get(..at)?);
-        let escape = rest.get(at + 1..)?;
-        let (c, len) = match escape.as_bytes().first()? {
+    let bytes = raw.as_bytes();
+    let (mut i, mut run) = (0, 0);
+    loop {
+        // The next backslash: here, in a run of escapes (text written ASCII-only), else searched.
+        if bytes.get(i) != Some(&b'\\') {
+            match bytes.get(i..)?.iter().position(|&b| b == b'\\') {
+                Some(at) => i += at,
+                None => break,
+            }
+        }
+        out.push_str(raw.get(run..i)?);
+        let (c, len) = match *bytes.get(i + 1)? {
             b'u' => {
-                let (unit, _) = hex4(escape.as_bytes().get(1..5)?)?;
+                let (unit, _) = hex4(bytes.get(i + 2..i + 6)?)?;
                 if (0xD800..0xDC00).contains(&unit) {
                     // A surrogate pair (the scanner read the low half after it).
-                    let (low, _) = hex4(escape.as_bytes().get(7..11)?)?;
-                    (char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))?, 11)
+                    let (low, _) = hex4(bytes.get(i + 8..i + 12)?)?;
+                    (char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))?, 12)
                 } else {
-                    (char::from_u32(unit)?, 5)
+                    (char::from_u32(unit)?, 6)
                 }
             }
-            b'b' => ('\u{8}', 1),
-            b'f' => ('\u{c}', 1),
-            b'n' => ('\n', 1),
-            b'r' => ('\r', 1),
-            b't' => ('\t', 1),
-            &other => (char::from(other), 1),
+            b'b' => ('\u{8}', 2),
+            b'f' => ('\u{c}', 2),
+            b'n' => ('\n', 2),
+            b'r' => ('\r', 2),
+            b't' => ('\t', 2),
+            other => (char::from(other), 2),
         };
         match c {
             c if !canonical => out.push(c),
@@ -69,17 +76,32 @@ pub(super) fn unescape(out: &mut String, raw: &str, canonical: bool) -> Option<(
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             c if u32::from(c) < 0x20 => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
+                const DIGITS: &[u8; 16] = b"0123456789abcdef";
                 out.push_str("\\u00");
-                out.push(char::from(*HEX.get(usize::from(c as u8 >> 4))?));
-                out.push(char::from(*HEX.get(usize::from(c as u8 & 0xf))?));
+                out.push(char::from(*DIGITS.get(usize::from(c as u8 >> 4))?));
+                out.push(char::from(*DIGITS.get(usize::from(c as u8 & 0xf))?));
             }
             c => out.push(c),
         }
-        rest = escape.get(len..)?;
+        i += len;
+        run = i;
     }
-    out.push_str(rest);
+    out.push_str(raw.get(run..)?);
     Some(())
+}
+
+/// Where the plain run of a string's text that starts at `from` ends: the first `"`, `\\` or
+/// control byte at or after it (or the end of `bytes`), found eight bytes at a time.
+#[inline(always)]
+pub(super) fn plain_run(bytes: &[u8], mut from: usize) -> usize {
+    while let Some(word) = bytes.get(from..from + 8) {
+        let flags = special(u64::from_le_bytes(word.try_into().unwrap_or_default()));
+        if flags != 0 {
+            return from + (flags.trailing_zeros() / 8) as usize;
+        }
+        from += 8;
+    }
+    from + bytes.get(from..).unwrap_or_default().iter().take_while(|&&b| b != b'"' && b != b'\\' && b >= 0x20).count()
 }
 
 /// Flags the bytes of `word` (little-endian: its first byte is the lowest) that are `"`, `\\` or
@@ -95,23 +117,33 @@ pub(super) fn special(word: u64) -> u64 {
     zero_byte(word ^ (ONES * u64::from(b'"'))) | zero_byte(word ^ (ONES * u64::from(b'\\'))) | below_space
 }
 
-/// Four hex digits as a number, and whether a digit is upper case.
+/// Each byte's value as a hex digit, with 0x10 set for an upper-case letter; 0x80: not a digit.
+#[allow(clippy::indexing_slicing)] // `b` < 256, the table's length
+const HEX: [u8; 256] = {
+    let mut table = [0x80u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = match b as u8 {
+            d @ b'0'..=b'9' => d - b'0',
+            d @ b'a'..=b'f' => d - b'a' + 10,
+            d @ b'A'..=b'F' => (d - b'A' + 10) | 0x10,
+            _ => 0x80,
+        };
+        b += 1;
+    }
+    table
+};
+
+/// Four hex digits (the first four bytes of `hex`) as a number, and whether a digit is upper
+/// case.
 #[inline(always)]
 pub(super) fn hex4(hex: &[u8]) -> Option<(u32, bool)> {
-    let (mut unit, mut upper) = (0, false);
-    for &b in hex {
-        let digit = match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            b'A'..=b'F' => {
-                upper = true;
-                b - b'A' + 10
-            }
-            _ => return None,
-        };
-        unit = unit << 4 | u32::from(digit);
-    }
-    Some((unit, upper))
+    let &[a, b, c, d] = hex.first_chunk::<4>()?;
+    let digit = |x: u8| HEX.get(usize::from(x)).copied().unwrap_or(0x80);
+    let (a, b, c, d) = (digit(a), digit(b), digit(c), digit(d));
+    let all = a | b | c | d;
+    let unit = u32::from(a & 15) << 12 | u32::from(b & 15) << 8 | u32::from(c & 15) << 4 | u32::from(d & 15);
+    (all & 0x80 == 0).then_some((unit, all & 0x10 != 0))
 }
 
 impl<'a> Scan<'a> {
@@ -124,70 +156,48 @@ impl<'a> Scan<'a> {
         let mut i = start;
         let (mut escaped, mut rewrite) = (false, false);
         loop {
-            // Eight bytes at a time to the next quote, backslash or control byte.
-            while let Some(word) = bytes.get(i..i + 8) {
-                let flags = special(u64::from_le_bytes(word.try_into().unwrap_or_default()));
-                if flags != 0 {
-                    i += (flags.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                i += 8;
-            }
+            i = plain_run(bytes, i);
             match *bytes.get(i)? {
                 b'"' => break,
                 b'\\' => {
                     escaped = true;
-                    self.at = i + 1;
-                    rewrite |= !self.escape()?;
-                    i = self.at;
+                    let (len, canonical) = escape(bytes.get(i + 1..)?)?;
+                    rewrite |= !canonical;
+                    i += 1 + len;
                 }
-                0..=0x1f => return None,
-                _ => i += 1,
+                _ => return None,
             }
         }
         self.at = i + 1;
         Some(Str { raw: self.text.get(start..i)?, escaped, rewrite })
     }
+}
 
-    /// An escape after its backslash: whether it is one serde_json writes.
-    fn escape(&mut self) -> Option<bool> {
-        let c = *self.bytes().get(self.at)?;
-        self.at += 1;
-        match c {
-            b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => Some(true),
-            b'/' => Some(false),
-            b'u' => {
-                let (unit, upper) = self.unit()?;
-                match unit {
-                    // A character beyond the Basic Multilingual Plane, as `json.dumps` and others
-                    // write it: a high surrogate, then a low one.
-                    0xD800..=0xDBFF => {
-                        self.eat_raw(b'\\')?;
-                        self.eat_raw(b'u')?;
-                        (0xDC00..=0xDFFF).contains(&self.unit()?.0).then_some(false)
-                    }
-                    // A lone low surrogate.
-                    0xDC00..=0xDFFF => None,
-                    // serde_json writes `\u00XX` (lower case) for control characters that have
-                    // no short escape, and every other character as itself.
-                    unit => Some(!upper && unit < 0x20 && !matches!(unit, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d)),
+/// The escape at the start of `text` (after its backslash): its length, and whether it is one
+/// serde_json writes. `None`: an escape the scanner leaves to serde_json.
+#[inline(always)]
+fn escape(text: &[u8]) -> Option<(usize, bool)> {
+    match *text.first()? {
+        b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => Some((1, true)),
+        b'/' => Some((1, false)),
+        b'u' => {
+            let (unit, upper) = hex4(text.get(1..)?)?;
+            match unit {
+                // A character beyond the Basic Multilingual Plane, as `json.dumps` and others
+                // write it: a high surrogate, then a low one.
+                0xD800..=0xDBFF => {
+                    let low = text.get(5..11)?;
+                    let (unit, _) = hex4(low.get(2..)?)?;
+                    (low.starts_with(b"\\u") && (0xDC00..=0xDFFF).contains(&unit)).then_some((11, false))
                 }
+                // A lone low surrogate.
+                0xDC00..=0xDFFF => None,
+                // serde_json writes `\u00XX` (lower case) for control characters that have
+                // no short escape, and every other character as itself.
+                unit => Some((5, !upper && unit < 0x20 && !matches!(unit, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d))),
             }
-            _ => None,
         }
-    }
-
-    /// The four hex digits of a `\u` escape, as a UTF-16 code unit, and whether a digit is
-    /// upper case.
-    fn unit(&mut self) -> Option<(u32, bool)> {
-        let unit = hex4(self.bytes().get(self.at..self.at + 4)?);
-        self.at += 4;
-        unit
-    }
-
-    /// Consumes byte `c` where the cursor is (no whitespace before it).
-    fn eat_raw(&mut self, c: u8) -> Option<()> {
-        (*self.bytes().get(self.at)? == c).then(|| self.at += 1)
+        _ => None,
     }
 }
 
