@@ -29,17 +29,21 @@ pub enum PathFault {
 
 /// Checks a dotted path in one pass; a path too deep is reported before any other fault.
 pub fn path_fault(raw: &str) -> Option<PathFault> {
-    let (mut segments, mut len, mut invalid) = (1, 0, false);
-    for c in raw.chars() {
-        if c == '.' {
+    let (mut segments, mut len, mut invalid, mut wide) = (1, 0, false, false);
+    // By byte: a dot and ASCII whitespace are single bytes; whitespace beyond ASCII (U+00A0,
+    // U+3000, …) is looked for by character only in a path that has such bytes.
+    for b in raw.bytes() {
+        if b == b'.' {
             invalid |= len == 0;
             segments += 1;
             len = 0;
         } else {
-            invalid |= c.is_whitespace();
+            invalid |= matches!(b, b'\t'..=b'\r' | b' ');
+            wide |= b >= 0x80;
             len += 1;
         }
     }
+    invalid |= wide && raw.chars().any(char::is_whitespace);
     if segments > MAX_NESTING {
         Some(PathFault::TooDeep)
     } else if invalid || len == 0 {
@@ -333,7 +337,7 @@ mod tests {
             assert_eq!(path_fault(ok), None, "{ok}");
             assert_eq!(FieldPath::parse(ok).map(|p| p.segments.len()).ok(), Some(ok.split('.').count()));
         }
-        for bad in ["", ".", "a.", ".a", "a..b", "a b", "a.\tb", "a.\u{a0}"] {
+        for bad in ["", ".", "a.", ".a", "a..b", "a b", "a.\tb", "a\u{b}b", "a.\u{a0}", "é\u{3000}"] {
             assert_eq!(path_fault(bad), Some(PathFault::Invalid), "{bad:?}");
             assert!(FieldPath::parse(bad).unwrap_err().reason.contains("should not contain spaces or empty segments"));
         }

@@ -136,6 +136,10 @@ impl Writer {
         }
         order
     }
+    /// Makes room for about `more` bytes of records.
+    fn reserve(&mut self, more: usize) {
+        self.w.body.reserve(more);
+    }
     /// Writes the user at position `at` of the batch.
     fn user(&mut self, at: usize, user: &Held<'_>) {
         let Some((id, range)) = self.slots.get_mut(at) else { return };

@@ -105,9 +105,11 @@ pub fn partial_update(
     ops::check_batch_len(patches.len(), "users")?;
     check_patches(body, &mut patches, who, guarded)?;
     let ids: Vec<&str> = patches.iter().map(|(_, p)| p.id()).collect();
-    let mut w = Writer::new(false, body.len(), ids.iter().map(|id| id.to_string()).collect());
+    let mut w = Writer::new(false, 0, ids.iter().map(|id| id.to_string()).collect());
     let order = w.order();
     let texts = load_texts(&ids, &order, stored)?;
+    // The new records are about as long as the stored ones, and the body's values.
+    w.reserve(texts.iter().flatten().map(String::len).sum::<usize>() + body.len());
     let olds = read_stored(&texts, &ids, &order)?;
     let mut news = Vec::with_capacity(patches.len());
     for (at, (raw, patch)) in patches.iter().enumerate() {
