@@ -14,6 +14,7 @@ use super::fields::{Key, Kind};
 use super::scan::{canonical, Measure, Scan, Str};
 use super::user::MAX_NESTING;
 use std::borrow::Cow;
+use std::ops::Range;
 
 /// One top-level field.
 #[derive(Clone, Debug)]
@@ -135,6 +136,11 @@ impl<'a> Record<'a> {
     /// ([`canonical::push`]): whatever spacing, escapes or number forms a value arrived with, the
     /// same value gives the same text.
     pub fn write(&self, out: &mut String) {
+        self.write_marking(out, &mut |_, _| ());
+    }
+    /// Writes the record ([`Record::write`]), telling `mark` where in `out` each field's value
+    /// went, by its kind.
+    pub fn write_marking(&self, out: &mut String, mark: &mut dyn FnMut(Kind, Range<usize>)) {
         out.push('{');
         for (i, f) in self.fields.iter().enumerate() {
             if i > 0 {
@@ -143,7 +149,9 @@ impl<'a> Record<'a> {
             out.push('"');
             out.push_str(&f.key);
             out.push_str("\":");
+            let start = out.len();
             canonical::push(out, &f.value, f.measure);
+            mark(f.kind, start..out.len());
         }
         out.push('}');
     }

@@ -20,6 +20,7 @@
 use crate::core::access::auth::Caller;
 use crate::core::model::edit::FieldEdit;
 use crate::core::model::fields::Kind;
+use crate::core::model::form::UserForm;
 use crate::core::model::partial::{self, FieldPath};
 use crate::core::model::record::{Field, Record, FIELD_DEPTH};
 use crate::core::model::scan::{Measure, Scan};
@@ -51,6 +52,19 @@ pub use patch::partial_update;
 pub struct Written {
     pub body: String,
     pub users: Vec<(String, Range<usize>)>,
+    /// What each user of `users` says about the name it holds, where the body has it (`None`:
+    /// a user written as a tree): `UserStore`'s index reads it there, not reading each record
+    /// again.
+    pub namings: Vec<Option<Naming>>,
+}
+
+/// Where a written user's `name` and `teams` values are in the body, and whether the user is
+/// active (neither deactivated nor deleted).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Naming {
+    pub name: Option<Range<usize>>,
+    pub teams: Option<Range<usize>>,
+    pub active: bool,
 }
 
 impl Written {
@@ -81,11 +95,22 @@ enum Held<'t> {
 }
 
 impl Held<'_> {
-    /// The user as it is stored and answered.
-    fn write(&self, out: &mut String) {
+    /// Writes the user as it is stored and answered; a record's [`Naming`] too.
+    fn write(&self, out: &mut String) -> Option<Naming> {
         match self {
-            Held::Record(record) => record.write(out),
-            Held::Tree(user) => out.push_str(&json::text(&Value::Object(user::public_view(user)))),
+            Held::Record(record) => {
+                let mut naming = Naming { active: record.is_active(), ..Naming::default() };
+                record.write_marking(out, &mut |kind, at| match kind {
+                    Kind::Name => naming.name = Some(at),
+                    Kind::Teams => naming.teams = Some(at),
+                    _ => {}
+                });
+                Some(naming)
+            }
+            Held::Tree(user) => {
+                out.push_str(&json::text(&Value::Object(user::public_view(user))));
+                None
+            }
         }
     }
 }
@@ -106,12 +131,15 @@ fn tree_of(text: &str) -> Option<User> {
     }
 }
 
+/// Where a user's record went in the body, and its naming.
+type Placed = (Range<usize>, Option<Naming>);
+
 /// Writes `{"users":{"<id>":<record>,…}` and the tail of the response, the users in id order.
 struct Writer {
     w: Written,
     upsert: bool,
-    /// Each user's id and, once written, its record's place, in the batch's order.
-    slots: Vec<(String, Option<Range<usize>>)>,
+    /// Each user's id and, once written, its record's place and naming, in the batch's order.
+    slots: Vec<(String, Option<Placed>)>,
 }
 
 impl Writer {
@@ -124,7 +152,7 @@ impl Writer {
         for id in ids {
             slots.push((id, None));
         }
-        Writer { w: Written { body, users: Vec::new() }, upsert, slots }
+        Writer { w: Written { body, users: Vec::new(), namings: Vec::new() }, upsert, slots }
     }
     /// The batch's positions in id order: the order to write them in. Sorted by insertion (a
     /// sort would link a sorting routine of its own; a batch holds at most 100 users).
@@ -152,14 +180,15 @@ impl Writer {
         body.push_str(id);
         body.push_str("\":");
         let start = body.len();
-        user.write(body);
-        *range = Some(start..body.len());
+        let naming = user.write(body);
+        *range = Some((start..body.len(), naming));
     }
     fn finish(mut self) -> Written {
         self.w.body.push_str(if self.upsert { "},\"membership_deletion_task_id\":\"\"}" } else { "}}" });
-        for (id, range) in self.slots {
-            if let Some(range) = range {
+        for (id, written) in self.slots {
+            if let Some((range, naming)) = written {
                 self.w.users.push((id, range));
+                self.w.namings.push(naming);
             }
         }
         self.w

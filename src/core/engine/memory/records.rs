@@ -8,14 +8,17 @@
 use super::stored::{Form, Stored};
 use super::MemoryStore;
 use crate::core::access::auth::Caller;
-use crate::core::engine::batch::Written;
+use crate::core::engine::batch::{Naming, Written};
 use crate::core::model::settings::UniqueMode;
 use crate::core::model::username::{self, Change, Held, Holders, IndexUpdates, Named, Rule};
+use crate::core::model::{check, record};
 use crate::core::query::tenancy;
 use crate::core::wire::error::Result;
 use crate::core::wire::json;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 impl MemoryStore {
     /// Whether `caller` is a user token that may not see some fields (`roster_hidden_fields`).
@@ -50,7 +53,7 @@ impl MemoryStore {
         for (n, ids) in updates.claims.iter().chain(&updates.releases) {
             self.put_names(n, ids);
         }
-        let Written { body, users } = written;
+        let Written { body, users, .. } = written;
         for ((id, range), held) in users.into_iter().zip(held) {
             let text = body.get(range).unwrap_or_default().to_string();
             self.users.insert(id, Stored::holding(text, held));
@@ -68,7 +71,12 @@ impl MemoryStore {
             UniqueMode::Team => stored.iter().map(|s| s.map(|s| Form::of(s.text()))).collect(),
             _ => Vec::new(),
         };
-        let after: Vec<Form<'_>> = written.records().map(|(_, text)| Form::of(text)).collect();
+        let after: Vec<After<'_>> = written
+            .users
+            .iter()
+            .zip(&written.namings)
+            .map(|(user, naming)| After::of(written, user, naming.as_ref()))
+            .collect();
         let id = |i: usize| written.users.get(i).map_or("", |(id, _)| id.as_str());
         let mut order: Vec<usize> = Vec::with_capacity(after.len());
         for i in 0..after.len() {
@@ -92,6 +100,50 @@ impl MemoryStore {
             }
         }
         Ok((updates, held))
+    }
+}
+
+/// A user the batch wrote, as the index reads it: its `name` and `teams` values where the body
+/// holds them (a record's [`Naming`]), or its text read again (a user written as a tree).
+enum After<'a> {
+    Marked { id: &'a str, name: Option<&'a str>, teams: Option<&'a str>, active: bool },
+    Read(Form<'a>),
+}
+
+impl<'a> After<'a> {
+    fn of(written: &'a Written, (id, range): &'a (String, Range<usize>), naming: Option<&Naming>) -> Self {
+        let text = |at: &Option<Range<usize>>| at.clone().and_then(|at| written.body.get(at));
+        match naming {
+            Some(n) => After::Marked { id, name: text(&n.name), teams: text(&n.teams), active: n.active },
+            None => After::Read(Form::of(written.body.get(range.clone()).unwrap_or_default())),
+        }
+    }
+}
+
+impl Named for After<'_> {
+    fn id(&self) -> &str {
+        match self {
+            After::Marked { id, .. } => id,
+            After::Read(form) => form.id(),
+        }
+    }
+    fn name(&self) -> Option<Cow<'_, str>> {
+        match self {
+            After::Marked { name, .. } => name.and_then(check::string_of),
+            After::Read(form) => form.name(),
+        }
+    }
+    fn active(&self) -> bool {
+        match self {
+            After::Marked { active, .. } => *active,
+            After::Read(form) => form.active(),
+        }
+    }
+    fn team_names(&self) -> Vec<Cow<'_, str>> {
+        match self {
+            After::Marked { teams, .. } => teams.map_or_else(Vec::new, record::team_names),
+            After::Read(form) => form.team_names(),
+        }
     }
 }
 
