@@ -572,6 +572,10 @@ fn stale_index_entries_are_ignored_and_repaired() {
     assert_eq!(s.names.get("bob"), Some(&vec!["b".to_string()]), "the ghost entry was dropped");
     upsert(&mut s, json!([{"id": "c", "name": "Old"}])).unwrap();
     assert_eq!(s.names.get("old"), Some(&vec!["c".to_string()]));
+    // A write that keeps its user's name repairs that name's list too.
+    s.names.insert("bob".into(), vec!["b".into(), "ghost".into()]);
+    upsert(&mut s, json!([{"id": "b", "name": "Bob", "v": 2}])).unwrap();
+    assert_eq!(s.names.get("bob"), Some(&vec!["b".to_string()]), "the ghost entry was dropped");
 }
 
 #[test]
