@@ -4,6 +4,8 @@
 //! iterates in the same order as a `BTreeSet` and compares the same way, and it shares the
 //! vector code every wasm artifact already links instead of adding a B-tree per element type.
 
+use std::borrow::Borrow;
+
 /// Inserts `item` into the sorted set `set`; `false` if it was already there.
 pub fn insert<T: Ord>(set: &mut Vec<T>, item: T) -> bool {
     match set.binary_search(&item) {
@@ -15,9 +17,9 @@ pub fn insert<T: Ord>(set: &mut Vec<T>, item: T) -> bool {
     }
 }
 
-/// Whether the sorted set `set` holds `item`.
-pub fn contains<T: Ord>(set: &[T], item: &T) -> bool {
-    set.binary_search(item).is_ok()
+/// Whether the sorted set `set` holds `item` (a `String` set is asked with a `str`, say).
+pub fn contains<T: Borrow<Q>, Q: Ord + ?Sized>(set: &[T], item: &Q) -> bool {
+    set.binary_search_by(|x| x.borrow().cmp(item)).is_ok()
 }
 
 /// The sorted set of `items`.
@@ -84,6 +86,8 @@ mod tests {
         assert!(!insert(&mut s, "b"));
         assert_eq!(s, ["a", "b"]);
         assert!(contains(&s, &"a") && !contains(&s, &"c"));
+        let owned = of(["b".to_string(), "a".to_string()]);
+        assert!(contains(&owned, "a") && contains(&owned, "b") && !contains(&owned, "ab"));
         assert_eq!(of(["c", "a", "c", "b"]), ["a", "b", "c"]);
         assert_eq!(of(Vec::<u8>::new()), Vec::<u8>::new());
     }

@@ -82,7 +82,7 @@ impl Snapshot {
     }
     /// Whether `id` was loaded (stored or not).
     pub fn is_loaded(&self, id: &str) -> bool {
-        self.stored(id).is_some() || self.absent.binary_search_by(|a| a.as_str().cmp(id)).is_ok()
+        self.stored(id).is_some() || set::contains(&self.absent, id)
     }
     /// A loaded user's stored record (`None`: not loaded, or not stored).
     pub fn stored(&self, id: &str) -> Option<&User> {

@@ -136,8 +136,7 @@ impl Writer {
             let joining = set::of_many(connects.iter().map(|c| c.connection_id).collect());
             let open_or_joining = |c: &str| set::contains(&open, &c) || set::contains(&joining, &c);
             gone.extend(known.iter().map(String::as_str).filter(|c| !open_or_joining(c)));
-            let is_known = |c: &str| known.binary_search_by(|k| k.as_str().cmp(c)).is_ok();
-            unknown.extend(open.iter().filter(|c| !is_known(c)).map(|c| Value::from(*c)));
+            unknown.extend(open.iter().filter(|c| !set::contains(&known, **c)).map(|c| Value::from(*c)));
         }
         let gone = set::of_many(gone);
         self.connections_gone(db, &gone, at)?;
