@@ -1,5 +1,6 @@
 //! Small maps as lists of `(key, value)` pairs: in the order their keys were first added
-//! ([`get`], [`put`], [`push`]), or sorted by key ([`get_sorted`], [`insert_sorted`]).
+//! ([`get`], [`put`], [`push`]), or sorted by key ([`get_sorted`], [`insert_sorted`],
+//! [`positions_by_key`]).
 //!
 //! The maps a command builds hold a batch's worth of users or a handful of hubs. Each
 //! `BTreeMap<K, V>` type links a B-tree of its own (insertion, removal and rebalancing, several
@@ -41,6 +42,18 @@ pub fn insert_sorted<K: Ord, V>(pairs: &mut Vec<(K, V)>, key: K, value: V) {
     pairs.insert(at, (key, value));
 }
 
+/// The positions `0..n` in the order of their keys (`key(i)`; equal keys in reverse order of
+/// position). Sorted by insertion: a sort would link a sorting routine of its own, and the lists
+/// ordered so hold a batch's worth of ids.
+pub fn positions_by_key<'k>(n: usize, key: &dyn Fn(usize) -> &'k str) -> Vec<usize> {
+    let mut order: Vec<usize> = Vec::with_capacity(n);
+    for i in 0..n {
+        let k = key(i);
+        order.insert(order.partition_point(|&o| key(o) < k), i);
+    }
+    order
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +84,12 @@ mod tests {
         let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["a", "c", "m", "x"]);
         assert_eq!((get_sorted(&pairs, "c"), get_sorted(&pairs, "b"), get_sorted(&pairs, "z")), (Some(&2), None, None));
+    }
+
+    #[test]
+    fn orders_positions_by_their_keys() {
+        let keys = ["m", "c", "x", "a", "c"];
+        assert_eq!(positions_by_key(keys.len(), &|i| keys.get(i).copied().unwrap_or_default()), [3, 4, 1, 0, 2]);
+        assert!(positions_by_key(0, &|_| "").is_empty());
     }
 }

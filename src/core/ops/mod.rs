@@ -137,8 +137,8 @@ fn need_users(users: Vec<String>) -> Step {
 /// The batch's new states layered over the snapshot, for uniqueness checks.
 struct View<'a> {
     snap: &'a Snapshot,
-    /// The batch's users, sorted by id (a batch holds each id once), with the names they hold.
-    batch: Vec<(&'a str, &'a User, Option<&'a Held>)>,
+    /// The batch's users by id (sorted; a batch holds each id once), with the names they hold.
+    batch: Vec<(&'a str, (&'a User, Option<&'a Held>))>,
 }
 
 impl Holders for View<'_> {
@@ -146,13 +146,13 @@ impl Holders for View<'_> {
         self.snap.names.get(norm).map_or(&[], Vec::as_slice)
     }
     fn user(&self, id: &str) -> Option<(&dyn Named, Option<&Held>)> {
-        match self.batch.binary_search_by(|(b, _, _)| (*b).cmp(id)).ok().and_then(|at| self.batch.get(at)) {
-            Some((_, user, held)) => Some((*user as &dyn Named, *held)),
+        match pairs::get_sorted(&self.batch, id) {
+            Some((user, held)) => Some((*user as &dyn Named, *held)),
             None => self.snap.stored(id).map(|u| (u as &dyn Named, self.snap.held(id))),
         }
     }
     fn is_loaded(&self, id: &str) -> bool {
-        self.batch.iter().any(|(b, _, _)| *b == id) || self.snap.is_loaded(id)
+        pairs::get_sorted(&self.batch, id).is_some() || self.snap.is_loaded(id)
     }
 }
 
@@ -164,10 +164,9 @@ fn finish(snap: &Snapshot, changes: Vec<(Option<&User>, User)>, response: Value,
         changes.iter().map(|(b, a)| Change::new(b.map(|b| b as &dyn Named), held(a), a)).collect();
     let names: Vec<String> =
         username::names_touched(&refs).into_iter().filter(|n| !snap.names.contains_key(n)).collect();
-    let mut batch: Vec<(&str, &User, Option<&Held>)> = Vec::with_capacity(refs.len());
+    let mut batch = Vec::with_capacity(refs.len());
     for ((_, a), c) in changes.iter().zip(&refs) {
-        let id = c.after.id();
-        batch.insert(batch.partition_point(|(b, _, _)| *b < id), (id, a, c.after_name.as_ref()));
+        pairs::insert_sorted(&mut batch, c.after.id(), (a, c.after_name.as_ref()));
     }
     let view = View { snap, batch };
     let rule = username::Rule::of(&snap.settings);

@@ -21,6 +21,7 @@ use crate::core::access::auth::Caller;
 use crate::core::model::edit::FieldEdit;
 use crate::core::model::fields::Kind;
 use crate::core::model::form::UserForm;
+use crate::core::model::pairs;
 use crate::core::model::partial::{self, FieldPath};
 use crate::core::model::record::{Field, Record, FIELD_DEPTH};
 use crate::core::model::scan::{Measure, Scan};
@@ -154,15 +155,9 @@ impl Writer {
         }
         Writer { w: Written { body, users: Vec::new(), namings: Vec::new() }, upsert, slots }
     }
-    /// The batch's positions in id order: the order to write them in. Sorted by insertion (a
-    /// sort would link a sorting routine of its own; a batch holds at most 100 users).
+    /// The batch's positions in id order: the order to write them in.
     fn order(&self) -> Vec<usize> {
-        let mut order: Vec<usize> = Vec::with_capacity(self.slots.len());
-        let id = |i: usize| self.slots.get(i).map_or("", |(id, _)| id.as_str());
-        for i in 0..self.slots.len() {
-            order.insert(order.partition_point(|&o| id(o) < id(i)), i);
-        }
-        order
+        pairs::positions_by_key(self.slots.len(), &|i| self.slots.get(i).map_or("", |(id, _)| id.as_str()))
     }
     /// Makes room for about `more` bytes of records.
     fn reserve(&mut self, more: usize) {

@@ -11,7 +11,7 @@ use crate::core::access::auth::Caller;
 use crate::core::engine::batch::{Naming, Written};
 use crate::core::model::settings::UniqueMode;
 use crate::core::model::username::{self, Change, Held, Holders, IndexUpdates, Named, Rule};
-use crate::core::model::{check, record};
+use crate::core::model::{check, pairs, record};
 use crate::core::query::tenancy;
 use crate::core::wire::error::Result;
 use crate::core::wire::json;
@@ -77,13 +77,10 @@ impl MemoryStore {
             .zip(&written.namings)
             .map(|(user, naming)| After::of(written, user, naming.as_ref()))
             .collect();
-        let id = |i: usize| written.users.get(i).map_or("", |(id, _)| id.as_str());
-        let mut order: Vec<usize> = Vec::with_capacity(after.len());
-        for i in 0..after.len() {
-            // Sorted by insertion: a sort would link a sorting routine of its own.
-            let at = if by_id { order.partition_point(|&o| id(o) < id(i)) } else { i };
-            order.insert(at, i);
-        }
+        let order = match by_id {
+            true => pairs::positions_by_key(after.len(), &|i| written.users.get(i).map_or("", |(id, _)| id.as_str())),
+            false => (0..after.len()).collect(),
+        };
         let mut changes = Vec::with_capacity(order.len());
         for &i in &order {
             let (Some(s), Some(a)) = (stored.get(i), after.get(i)) else { continue };
@@ -147,33 +144,33 @@ impl Named for After<'_> {
     }
 }
 
+/// A user as the uniqueness rules read it, with the name it holds.
+type Holder<'a> = (&'a dyn Named, Option<&'a Held>);
+
 /// The store as the uniqueness rules see it during a write: the index lists, the batch's new
 /// states over the stored ones, and every other holder of a name the batch touches.
 struct View<'a> {
     names: &'a BTreeMap<String, Vec<String>>,
-    /// The batch's users, sorted by id.
-    batch: Vec<(&'a str, &'a dyn Named, Option<&'a Held>)>,
-    /// The other holders, sorted by id.
-    others: Vec<(&'a str, Form<'a>, Option<&'a Held>)>,
+    /// The batch's users by id (sorted), with the names they hold.
+    batch: Vec<(&'a str, Holder<'a>)>,
+    /// The other holders by id (sorted).
+    others: Vec<(&'a str, (Form<'a>, Option<&'a Held>))>,
 }
 
 impl<'a> View<'a> {
     fn new(store: &'a MemoryStore, changes: &'a [Change<'a>]) -> Self {
-        // Sorted by insertion: a sort would link a sorting routine of its own.
-        let mut batch: Vec<(&str, &dyn Named, Option<&Held>)> = Vec::with_capacity(changes.len());
+        let mut batch = Vec::with_capacity(changes.len());
         for c in changes {
-            let id = c.after.id();
-            batch.insert(batch.partition_point(|(b, _, _)| *b < id), (id, c.after, c.after_name.as_ref()));
+            pairs::insert_sorted(&mut batch, c.after.id(), (c.after, c.after_name.as_ref()));
         }
-        let mut others: Vec<(&str, Form<'_>, Option<&Held>)> = Vec::new();
+        let mut others = Vec::new();
         for key in username::keys_touched(changes) {
             for id in store.names.get(key).into_iter().flatten().map(String::as_str) {
-                let at = others.partition_point(|(o, _, _)| *o < id);
-                if find(&batch, id).is_some() || others.get(at).is_some_and(|(o, _, _)| *o == id) {
+                if pairs::get_sorted(&batch, id).is_some() || pairs::get_sorted(&others, id).is_some() {
                     continue;
                 }
                 if let Some(s) = store.users.get(id) {
-                    others.insert(at, (id, Form::of(s.text()), s.held()));
+                    pairs::insert_sorted(&mut others, id, (Form::of(s.text()), s.held()));
                 }
             }
         }
@@ -181,19 +178,14 @@ impl<'a> View<'a> {
     }
 }
 
-/// The row of `id` in `rows`, which are sorted by id.
-fn find<'r, A, B>(rows: &'r [(&str, A, B)], id: &str) -> Option<&'r (&'r str, A, B)> {
-    rows.get(rows.partition_point(|(r, _, _)| *r < id)).filter(|(r, _, _)| *r == id)
-}
-
 impl Holders for View<'_> {
     fn holders(&self, key: &str) -> &[String] {
         self.names.get(key).map_or(&[], Vec::as_slice)
     }
     fn user(&self, id: &str) -> Option<(&dyn Named, Option<&Held>)> {
-        match find(&self.batch, id) {
-            Some((_, user, held)) => Some((*user, *held)),
-            None => find(&self.others, id).map(|(_, form, held)| (form as &dyn Named, *held)),
+        match pairs::get_sorted(&self.batch, id) {
+            Some((user, held)) => Some((*user, *held)),
+            None => pairs::get_sorted(&self.others, id).map(|(form, held)| (form as &dyn Named, *held)),
         }
     }
     /// Everything is in memory: an id not stored is known to be missing.
