@@ -24,5 +24,5 @@ wasm-opt $wasm_opt --enable-bulk-memory --enable-nontrapping-float-to-int --enab
   --enable-mutable-globals --enable-reference-types --enable-multivalue \
   "$out/bindgen/roster_bg.wasm" -o "$out/pkg/roster_bg.wasm"
 bash scripts/patch-glue.sh "$out/bindgen/roster.js"   # as the package's glue is
-cp "$out/bindgen/roster.js" src/js/package/node.js "$out/pkg/"
+cp "$out/bindgen/roster.js" src/js/package/node.js src/js/package/boundary.js "$out/pkg/"
 echo "$out/pkg/node.js: wasm $(wc -c < "$out/pkg/roster_bg.wasm") bytes raw, $(gzip -9c "$out/pkg/roster_bg.wasm" | wc -c) gzip"

@@ -24,7 +24,7 @@ rm -f pkg/*.js pkg/*.d.ts pkg/*.wasm
 if [ "$profile" = serve ]; then
   cp "$bindgen/roster_bg.wasm" pkg/roster_bg.wasm
   cp "$bindgen/roster.js" pkg/roster.js
-  cp src/js/package/node.js src/js/package/browser.js src/js/package/workerd.js src/js/package/index.d.ts pkg/
+  cp src/js/package/node.js src/js/package/browser.js src/js/package/workerd.js src/js/package/boundary.js src/js/package/index.d.ts pkg/
   echo serve > pkg/.profile
   echo "built pkg/ (profile serve: for the local playground, not for publishing): $(cd pkg && ls | tr '\n' ' ')"
   exit 0
@@ -37,6 +37,6 @@ wasm-opt -Oz --converge --low-memory-unused --strip-debug --strip-producers --st
   --enable-mutable-globals --enable-reference-types --enable-multivalue \
   "$bindgen/roster_bg.wasm" -o pkg/roster_bg.wasm
 cp "$bindgen/roster.js" pkg/roster.js
-cp src/js/package/node.js src/js/package/browser.js src/js/package/workerd.js src/js/package/index.d.ts pkg/
+cp src/js/package/node.js src/js/package/browser.js src/js/package/workerd.js src/js/package/boundary.js src/js/package/index.d.ts pkg/
 echo npm > pkg/.profile   # which profile built pkg/ (scripts/build-www.sh reads it)
 echo "built pkg/: $(cd pkg && ls | tr '\n' ' ')"

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Assembles the playground into build/www, the Worker's static assets (wrangler.toml [assets]):
-# the page's sources from www/ plus the npm package's web build (browser.js, roster.js and
+# the page's sources from www/ plus the npm package's web build (browser.js, roster.js, boundary.js and
 # roster_bg.wasm from pkg/) under build/www/pkg/. Builds pkg/ first (scripts/build-pkg.sh) when
 # it is missing, older than its sources, or built with another profile than this build's (npm, or
 # serve under ROSTER_BUILD=serve: pkg/.profile says which). Safe to re-run while `npm run dev` serves the page.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-web_build=(pkg/browser.js pkg/roster.js pkg/roster_bg.wasm)
+web_build=(pkg/browser.js pkg/roster.js pkg/boundary.js pkg/roster_bg.wasm)
 stale=""
 for f in "${web_build[@]}"; do [ -f "$f" ] || stale="$f is missing"; done
 want_profile=npm

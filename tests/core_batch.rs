@@ -218,8 +218,8 @@ fn stored_users(r: &mut Rng, ids: &[String], clean: bool) -> BTreeMap<String, St
 
 fn loader(
     stored: &BTreeMap<String, String>,
-) -> impl FnMut(&str) -> roster::core::wire::error::Result<Option<String>> + '_ {
-    |id| Ok(stored.get(id).cloned())
+) -> impl FnMut(&[&str]) -> roster::core::wire::error::Result<Vec<Option<String>>> + '_ {
+    |ids| Ok(ids.iter().map(|id| stored.get(*id).cloned()).collect())
 }
 
 /// The response and the records, as parsed JSON (the records by id: their order is free).

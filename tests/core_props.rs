@@ -23,7 +23,7 @@ fn patch(stored: &Map<String, Value>, entry: Value, at: i64) -> Result<Map<Strin
     let body = json::text(&json!({ "users": [entry] }));
     let written = batch::partial_update(
         &body,
-        &mut |_| Ok(Some(text.clone())),
+        &mut |ids| Ok(vec![Some(text.clone()); ids.len()]),
         &Caller::Server,
         &Default::default(),
         Timestamp(at),

@@ -8,7 +8,7 @@ use super::error::type_error;
 use crate::core::engine::batch::{self, Written};
 use crate::core::model::settings::AppSettings;
 use crate::core::{ApiError, Operation};
-use js_sys::{Function, JsString, Map, Object, Reflect};
+use js_sys::{Function, JsString, Map};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -65,38 +65,34 @@ fn string_of_utf16(units: &[u16]) -> JsString {
 
 /// `{body, users}`: the response text and each user's record text by id. The records are
 /// slices of the body (JavaScript's `substring` shares its characters): the text crosses the
-/// boundary once, not twice.
+/// boundary once, not twice, and the object is built in JavaScript (`boundary.js`) from the
+/// users' places in it.
 fn result(written: &Written) -> Result<JsValue, JsValue> {
     let body = JsString::from(written.body.as_str());
     let mut at = Utf16At::default();
-    // Without a prototype, `__proto__` (a valid user id) is a member like any other.
-    let users = object_with_prototype(&JsValue::NULL);
     // In the body's order: the offsets are counted in one pass.
     let mut in_body: Vec<&(String, std::ops::Range<usize>)> = Vec::with_capacity(written.users.len());
     for user in &written.users {
         in_body.insert(in_body.partition_point(|(_, r)| r.start < user.1.start), user);
     }
+    let mut offsets = Vec::with_capacity(3 * in_body.len());
     for (id, range) in in_body {
         // The body holds `"<id>":<record>`; ids are ASCII.
         let start = at.of(&written.body, range.start);
-        let id_start = start - 2 - id.len() as u32;
-        let end = at.of(&written.body, range.end);
-        set_member(&users, &body.substring(id_start, start - 2), &body.substring(start, end));
+        offsets.extend([start - 2 - id.len() as u32, start, at.of(&written.body, range.end)]);
     }
-    let out = Object::new();
-    Reflect::set(&out, &JsValue::from_str("body"), &body)?;
-    Reflect::set(&out, &JsValue::from_str("users"), &users)?;
-    Ok(out.into())
+    Ok(batch_answer(&body, &offsets))
 }
 
-#[wasm_bindgen]
+#[wasm_bindgen(raw_module = "./boundary.js")]
 extern "C" {
-    #[wasm_bindgen(js_namespace = Object, js_name = create)]
-    fn object_with_prototype(prototype: &JsValue) -> Object;
-    /// `Reflect.set` on an object this module made (no prototype, no setters): it cannot throw,
-    /// so it is called without js_sys's try/catch wrapper.
-    #[wasm_bindgen(js_namespace = Reflect, js_name = set)]
-    fn set_member(target: &Object, key: &JsString, value: &JsString) -> bool;
+    /// `{body, users}` from the users' UTF-16 offsets in `body` (three each).
+    #[wasm_bindgen(js_name = batchAnswer)]
+    fn batch_answer(body: &JsString, at: &[u32]) -> JsValue;
+    /// The stored texts of `ids` (joined by newlines), in their order: each a string, `null`
+    /// for none, `false` for a value that is not a record (reading stopped there).
+    #[wasm_bindgen(js_name = loadTexts)]
+    fn load_texts(stored: &JsValue, kind: u8, ids: &str) -> js_sys::Array;
 }
 
 /// UTF-16 offsets of increasing UTF-8 offsets in one text, counted in one pass.
@@ -133,54 +129,46 @@ impl Utf16At {
 }
 
 /// The stored users: a `Map` or a plain object of id → record, or a function of the id. A
-/// record is JSON text or an object (serialized); `undefined` or `null`: not stored.
-fn loader(stored: &JsValue) -> Result<impl FnMut(&str) -> Result<Option<String>, ApiError> + '_, JsValue> {
+/// record is JSON text or an object (serialized); `undefined` or `null`: not stored. A batch's
+/// records are read in one call into JavaScript (`boundary.js`).
+fn loader(stored: &JsValue) -> Result<impl FnMut(&[&str]) -> Texts + '_, JsValue> {
     let kind = if stored.is_undefined() || stored.is_null() {
-        Source::Nothing
-    } else if let Some(map) = stored.dyn_ref::<Map>() {
-        Source::Map(map)
-    } else if let Some(f) = stored.dyn_ref::<Function>() {
-        Source::Function(f)
+        NOTHING
+    } else if stored.is_instance_of::<Map>() {
+        MAP
+    } else if stored.is_instance_of::<Function>() {
+        FUNCTION
     } else if stored.is_object() {
-        Source::Object(stored)
+        OBJECT
     } else {
         return Err(type_error("stored must be a Map, an object or a function of the user id"));
     };
-    Ok(move |id: &str| {
-        let key = JsValue::from_str(id);
-        let got = match kind {
-            Source::Nothing => return Ok(None),
-            Source::Map(map) => map.get(&key),
-            Source::Function(f) => f.call1(&JsValue::UNDEFINED, &key).map_err(|_| bad_record(id))?,
-            Source::Object(o) => {
-                if !Object::has_own(o.unchecked_ref::<Object>(), &key) {
-                    return Ok(None);
-                }
-                Reflect::get(o, &key).map_err(|_| bad_record(id))?
-            }
-        };
-        if got.is_undefined() || got.is_null() {
-            return Ok(None);
+    Ok(move |ids: &[&str]| {
+        if kind == NOTHING || ids.is_empty() {
+            return Ok(vec![None; ids.len()]);
         }
-        if let Some(text) = got.as_string() {
-            return Ok(Some(text));
-        }
-        if got.is_object() {
-            if let Some(text) = js_sys::JSON::stringify(&got).ok().and_then(|t| t.as_string()) {
-                return Ok(Some(text));
+        let texts = load_texts(stored, kind, &ids.join("\n"));
+        let mut out = Vec::with_capacity(ids.len());
+        for (i, id) in (0u32..).zip(ids) {
+            let text = texts.get(i);
+            match text.as_string() {
+                Some(text) => out.push(Some(text)),
+                None if text.is_null() => out.push(None),
+                None => return Err(bad_record(id)),
             }
         }
-        Err(bad_record(id))
+        Ok(out)
     })
 }
 
-#[derive(Clone, Copy)]
-enum Source<'a> {
-    Nothing,
-    Map(&'a Map),
-    Function(&'a Function),
-    Object(&'a JsValue),
-}
+/// The stored texts of a batch's ids, or the error for a value that is not a record.
+type Texts = Result<Vec<Option<String>>, ApiError>;
+
+/// How the stored users answer an id (`boundary.js` reads the same numbers).
+const NOTHING: u8 = 0;
+const MAP: u8 = 1;
+const FUNCTION: u8 = 2;
+const OBJECT: u8 = 3;
 
 fn bad_record(id: &str) -> ApiError {
     ApiError::input(format!("stored user '{id}' must be JSON text, an object, null or undefined"))

@@ -41,8 +41,13 @@ pub fn apply_partial_update(user: &JsValue, update: &JsValue, options: &JsValue)
     let call = convert::call(options)?;
     let user = object_text(user, "user", op)?.ok_or_else(|| type_error("user must be an object"))?;
     let body = format!("{{\"users\":[{}]}}", throw(op, convert::to_text(update, "update"))?);
-    let written =
-        writes::partial_update(&body, &mut |_| Ok(Some(user.clone())), &call.caller, &Default::default(), call.now);
+    let written = writes::partial_update(
+        &body,
+        &mut |ids| Ok(vec![Some(user.clone()); ids.len()]),
+        &call.caller,
+        &Default::default(),
+        call.now,
+    );
     one_record(op, "update", written)
 }
 
@@ -63,7 +68,13 @@ pub fn merge_upsert(stored: &JsValue, input: &JsValue, options: &JsValue) -> Res
     let id = js_sys::Reflect::get(input, &JsValue::from_str("id")).ok().and_then(|id| id.as_string());
     let key = json::text(&Value::String(id.unwrap_or_default()));
     let body = format!("{{\"users\":{{{key}:{}}}}}", throw(op, convert::to_text(input, "user"))?);
-    let written = writes::upsert(&body, &mut |_| Ok(stored.clone()), &call.caller, &Default::default(), call.now);
+    let written = writes::upsert(
+        &body,
+        &mut |ids| Ok(vec![stored.clone(); ids.len()]),
+        &call.caller,
+        &Default::default(),
+        call.now,
+    );
     one_record(op, "user", written)
 }
 

@@ -8,7 +8,7 @@ use super::convert::{self, throw};
 use super::error::{roster_error, type_error};
 use crate::core::engine::memory::{MemoryStore, Response};
 use crate::core::wire::error::OpError;
-use crate::core::wire::json::{self, object};
+use crate::core::wire::json::object;
 use crate::core::{ApiError, Operation};
 use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
@@ -36,25 +36,32 @@ fn written(op: Operation, what: &str, result: Result<Response, OpError>) -> Resu
     }
 }
 
-/// `POST /users`'s body of `users`: an array is keyed by each entry's `id`. An entry without a
-/// string id goes under "", which no valid id can take, so the core still sees it and refuses
-/// the batch; of entries with one id, the last is kept.
+/// `POST /users`'s body of `users`: an array is keyed by each entry's `id`, in JavaScript
+/// (`boundary.js`: one call, and one string per run of users, not three calls per user). An entry without a string
+/// id goes under "", which no valid id can take, so the core still sees it and refuses the
+/// batch; of entries with one id, the last is kept.
 fn upsert_body(users: &JsValue) -> Result<String, ApiError> {
     let Some(list) = users.dyn_ref::<js_sys::Array>() else {
         return Ok(format!("{{\"users\":{}}}", convert::to_text(users, "users")?));
     };
+    let members = upsert_members(list).ok_or_else(|| ApiError::input("users cannot be serialized as JSON"))?;
     let mut body = String::from("{\"users\":{");
-    for (i, user) in list.iter().enumerate() {
-        let id = js_sys::Reflect::get(&user, &JsValue::from_str("id")).ok().and_then(|id| id.as_string());
+    for (i, member) in members.iter().enumerate() {
         if i > 0 {
             body.push(',');
         }
-        body.push_str(&json::text(&Value::String(id.unwrap_or_default())));
-        body.push(':');
-        body.push_str(&convert::to_text(&user, "users")?);
+        body.push_str(&member.as_string().unwrap_or_default());
     }
     body.push_str("}}");
     Ok(body)
+}
+
+#[wasm_bindgen(raw_module = "./boundary.js")]
+extern "C" {
+    /// The users of `users` as `"<id>":<user>`, in runs joined by commas; `None`: a user cannot
+    /// be serialized.
+    #[wasm_bindgen(js_name = upsertMembers)]
+    fn upsert_members(users: &js_sys::Array) -> Option<js_sys::Array>;
 }
 
 /// A JSON argument of operation `op` (`undefined` is `null`).

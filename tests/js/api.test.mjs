@@ -342,6 +342,40 @@ test("upsertUsers: POST /users in one call, text in and text out, equal to merge
   assert.equal(JSON.parse(proto.users["__proto__"]).created_at, T0_ISO);
 });
 
+test("the batch exports read a batch's stored users in one call, in id order, each value as a record or refused", () => {
+  const u1 = JSON.stringify(mergeUpsert(null, { id: "u1", n: 1 }, { now: T0 }));
+  const body = JSON.stringify({ users: { u3: { id: "u3" }, u1: { id: "u1" }, u2: { id: "u2" } } });
+  // Asked once each, in id order; `null` and `undefined` are "not stored", whatever comes after.
+  const calls = [];
+  const out = upsertUsers(body, (id) => (calls.push(id), id === "u1" ? u1 : id === "u2" ? null : undefined), { now: T0 + 1 });
+  assert.deepEqual(calls, ["u1", "u2", "u3"]);
+  const users = JSON.parse(out.body).users;
+  assert.deepEqual([users.u1.created_at, users.u2.created_at, users.u3.created_at], [T0_ISO, users.u3.updated_at, users.u3.updated_at]);
+  assert.notEqual(users.u3.updated_at, T0_ISO);
+  // An inherited member is not a stored user.
+  assert.equal(JSON.parse(upsertUsers(body, Object.create({ u1 }), { now: T0 + 1 }).body).users.u1.created_at, users.u3.created_at);
+  // A value that is neither text, an object, null nor undefined is refused by the id that gave it.
+  const cyclic = {};
+  cyclic.self = cyclic;
+  const refused = 'UpdateUsers failed with error: "stored user \'u2\' must be JSON text, an object, null or undefined"';
+  const throwing = Object.defineProperty({}, "u2", { get: () => { throw new Error("no"); }, enumerable: true });
+  for (const stored of [new Map([["u2", 5]]), { u2: true }, { u2: () => u1 }, { u2: { toJSON: () => undefined } }, { u2: cyclic }, throwing]) {
+    throwsRoster(() => upsertUsers(body, stored, { now: T0 }), 4, 400, refused);
+  }
+  // Reading stops at the first such value: the users after it are not asked for.
+  calls.length = 0;
+  const stopAt = (id) => {
+    calls.push(id);
+    if (id === "u2") throw new Error("storage is down");
+    return null;
+  };
+  throwsRoster(() => upsertUsers(body, stopAt, { now: T0 }), 4, 400, refused);
+  assert.deepEqual(calls, ["u1", "u2"]);
+  const patch = JSON.stringify({ users: [{ id: "u1", set: { a: 1 } }] });
+  throwsRoster(() => partialUpdateUsers(patch, { u1: 7 }, { now: T0 }), 4, 400, /stored user 'u1' must be JSON text/);
+  assert.equal(JSON.parse(partialUpdateUsers(patch, { u1: JSON.parse(u1) }, { now: T0 }).users.u1).a, 1);
+});
+
 test("upsertUsers: each record is its own slice of the body, whatever characters come before it", () => {
   const names = ["Zoë 😀", "李小龙", "ascii only name", "Ωmega 🎉🎉", "", "Ünal Çelik the third of his name"];
   const users = Object.fromEntries(

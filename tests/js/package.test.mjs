@@ -50,7 +50,7 @@ test("the tarball holds the files allow-list, package.json and README, nothing e
   const files = packed.files.map((f) => f.path).sort();
   assert.deepEqual(files, [...manifest.files, "package.json", "README.md"].sort());
   const installed = readdirSync(join(consumer, "node_modules", "roster-users", "pkg")).sort();
-  assert.deepEqual(installed, ["browser.js", "index.d.ts", "node.js", "roster.js", "roster_bg.wasm", "workerd.js"]);
+  assert.deepEqual(installed, ["boundary.js", "browser.js", "index.d.ts", "node.js", "roster.js", "roster_bg.wasm", "workerd.js"]);
   assert.equal(manifest.type, "module");
   assert.deepEqual(Object.keys(manifest.exports["."]), ["types", "workerd", "browser", "node", "default"]);
 });

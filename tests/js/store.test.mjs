@@ -400,3 +400,22 @@ test("upsertUsers and partialUpdateUsers run the batch exports' record path: sam
   assert.equal(snapshot(store)[0].name, "Ann B");
 });
 
+test("upsertUsers([...]) keys each user by its id, in runs of any length, as the SDK keys them", () => {
+  const store = new UserStore();
+  // 100 users of about 330 characters each cross into wasm in several runs; ids repeat across runs.
+  const users = Array.from({ length: 100 }, (_, i) => ({ id: `u${i % 80}`, bio: "x".repeat(300), v: i }));
+  const { users: written } = store.upsertUsers(users, at(0));
+  assert.equal(Object.keys(written).length, 80);
+  assert.deepEqual([written.u5.v, written.u25.v, written.u79.v], [85, 25, 79]);
+  assert.deepEqual(store.queryUsers({ id: { $in: ["u5", "u6"] } }, [{ field: "id", direction: 1 }], {}).users.map((u) => u.v), [85, 86]);
+  // A user that cannot be serialized refuses the batch, and nothing is written.
+  const cyclic = { id: "c" };
+  cyclic.self = cyclic;
+  throwsRoster(() => store.upsertUsers([{ id: "n1" }, cyclic], at(1)), 4, 400, 'UpdateUsers failed with error: "users cannot be serialized as JSON"');
+  // An id that is not a string, or whose getter throws, is no id; `toJSON` is what is written.
+  throwsRoster(() => store.upsertUsers([{ id: 7 }], at(1)), 4, 400, /user id must be a string/);
+  const getter = Object.defineProperty({}, "id", { get: () => { throw new Error("no"); } });
+  throwsRoster(() => store.upsertUsers([getter], at(1)), 4, 400, /user id is a required field/);
+  throwsRoster(() => store.upsertUsers([{ id: "a", toJSON: () => ({ id: "b" }) }], at(1)), 4, 400, /users\[a\]\.id must match its key, got 'b'/);
+  assert.deepEqual(store.queryUsers({ id: { $in: ["n1", "c", "a", "b"] } }, [], {}).users, []);
+});

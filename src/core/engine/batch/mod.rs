@@ -75,8 +75,10 @@ impl Written {
     }
 }
 
-/// Loads a stored user's record text by id (`None`: not stored).
-pub type Load<'l> = dyn FnMut(&str) -> Result<Option<String>> + 'l;
+/// Loads stored users' record texts: given the batch's ids (each once), each one's text in the
+/// same order (`None`: not stored). Called once per batch: a shell across a boundary (the npm
+/// package's JavaScript) crosses it once.
+pub type Load<'l> = dyn FnMut(&[&str]) -> Result<Vec<Option<String>>> + 'l;
 
 /// Whether `caller` is a user token writing under the app's server-only fields: its users are
 /// guarded as trees ([`tenancy::guard_write`], [`tenancy::check_partial`]).
@@ -307,13 +309,14 @@ fn read_stored<'t>(texts: &'t [Option<String>], ids: &[&str], order: &[usize]) -
     Ok(olds)
 }
 
-/// The stored records of the batch's ids (`ids`, in the batch's order), as text, loaded in
+/// The stored records of the batch's ids (`ids`, in the batch's order), as text, asked for in
 /// `order`.
 fn load_texts(ids: &[&str], order: &[usize], stored: &mut Load<'_>) -> Result<Vec<Option<String>>> {
+    let asked: Vec<&str> = order.iter().filter_map(|&at| ids.get(at).copied()).collect();
     let mut texts = vec![None; ids.len()];
-    for &at in order {
-        if let (Some(id), Some(slot)) = (ids.get(at), texts.get_mut(at)) {
-            *slot = stored(id)?;
+    for (&at, text) in order.iter().zip(stored(&asked)?) {
+        if let Some(slot) = texts.get_mut(at) {
+            *slot = text;
         }
     }
     Ok(texts)

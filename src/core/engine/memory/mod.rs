@@ -184,7 +184,8 @@ impl MemoryStore {
     ) -> std::result::Result<Written, OpError> {
         let op = w.op();
         let fail = |error| OpError { op, error };
-        let load = &mut |id: &str| self.text_of(id);
+        let load =
+            &mut |ids: &[&str]| Ok(ids.iter().map(|id| self.users.get(*id).map(|s| s.text().to_string())).collect());
         let written = match w {
             Write::Upsert => batch::upsert(body, load, caller, &self.settings, now),
             Write::Partial => batch::partial_update(body, load, caller, &self.settings, now),

@@ -39,11 +39,6 @@ impl MemoryStore {
         response
     }
 
-    /// The stored text of `id`, for the batch path's loader.
-    pub(super) fn text_of(&self, id: &str) -> Result<Option<String>> {
-        Ok(self.users.get(id).map(|s| s.text().to_string()))
-    }
-
     /// Checks unique usernames for a batch written on records, then stores it: the index lists
     /// it changes, then its records. `by_id`: the batch's users are checked in id order (an
     /// upsert's, as its body's `users` object is read by the operation over trees); otherwise in
