@@ -242,9 +242,11 @@ export function applyPartialUpdate(user: UserInput, update: PartialUserUpdate, o
 export function mergeUpsert(stored: UserInput | null | undefined, input: UserInput, options?: CallOptions): UserResponse;
 
 /**
- * The stored users of a batch, looked up by id: a `Map` or a plain object of id → record, or a
- * function of the id. A record is JSON text (as a KV store or database holds it) or an object;
- * `undefined` or `null` means not stored.
+ * The stored users of a batch, looked up by id: a `Map` or a plain object of id → record (its own
+ * members only), or a function of the id. A record is JSON text (as a KV store or database holds
+ * it) or an object; `undefined` or `null` means not stored. Each id of the batch is looked up
+ * once, in id order, all in one call from wasm; any other value (or a lookup that throws) refuses
+ * the batch with that id, and the ids after it are not looked up.
  */
 export type StoredUsers =
   | Map<string, string | UserResponse | null | undefined>
@@ -254,11 +256,8 @@ export type StoredUsers =
 /**
  * What a batch write returns, as text: `body`, the response body (`POST /users` or
  * `PATCH /users`, without `duration`), and `users`, each changed user's new record by id — the
- * JSON text to store, also the user as the response shows it.
- */
-/**
- * What a batch write returns: the response body, and each user's new record (the text to store)
- * by id. `users` has no prototype, so every id, `__proto__` included, is an own member.
+ * JSON text to store, also the user as the response shows it. `users` has no prototype, so every
+ * id, `__proto__` included, is an own member.
  */
 export type BatchWritten = { body: string; users: { [id: string]: string } };
 
