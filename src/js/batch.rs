@@ -20,7 +20,7 @@ pub fn upsert_users(body: &JsValue, stored: &JsValue, options: &JsValue) -> Resu
     let body = convert::string(body, "body")?;
     let mut load = loader(stored)?;
     let written = throw(op, batch::upsert(&body, &mut load, &call.caller, &AppSettings::default(), call.now))?;
-    result(&written)
+    Ok(result(&written))
 }
 
 /// `partialUpdateUsers(body, stored, {caller, now})`: `PATCH /users` over users the caller holds.
@@ -31,7 +31,7 @@ pub fn partial_update_users(body: &JsValue, stored: &JsValue, options: &JsValue)
     let body = convert::string(body, "body")?;
     let mut load = loader(stored)?;
     let written = throw(op, batch::partial_update(&body, &mut load, &call.caller, &AppSettings::default(), call.now))?;
-    result(&written)
+    Ok(result(&written))
 }
 
 /// `normalizeUsernames(names)`: a JSON array of names to the JSON array of their normalized forms.
@@ -67,7 +67,7 @@ fn string_of_utf16(units: &[u16]) -> JsString {
 /// slices of the body (JavaScript's `substring` shares its characters): the text crosses the
 /// boundary once, not twice, and the object is built in JavaScript (`boundary.js`) from the
 /// users' places in it.
-fn result(written: &Written) -> Result<JsValue, JsValue> {
+fn result(written: &Written) -> JsValue {
     let body = JsString::from(written.body.as_str());
     let mut at = Utf16At::default();
     // In the body's order: the offsets are counted in one pass.
@@ -81,7 +81,7 @@ fn result(written: &Written) -> Result<JsValue, JsValue> {
         let start = at.of(&written.body, range.start);
         offsets.extend([start - 2 - id.len() as u32, start, at.of(&written.body, range.end)]);
     }
-    Ok(batch_answer(&body, &offsets))
+    batch_answer(&body, &offsets)
 }
 
 #[wasm_bindgen(raw_module = "./boundary.js")]

@@ -37,9 +37,9 @@ fn written(op: Operation, what: &str, result: Result<Response, OpError>) -> Resu
 }
 
 /// `POST /users`'s body of `users`: an array is keyed by each entry's `id`, in JavaScript
-/// (`boundary.js`: one call, and one string per run of users, not three calls per user). An entry without a string
-/// id goes under "", which no valid id can take, so the core still sees it and refuses the
-/// batch; of entries with one id, the last is kept.
+/// (`boundary.js`: one call, and one string per run of users, not three calls per user). An
+/// entry without a string id goes under "", which no valid id can take, so the core still sees
+/// it and refuses the batch; of entries with one id, the last is kept.
 fn upsert_body(users: &JsValue) -> Result<String, ApiError> {
     let Some(list) = users.dyn_ref::<js_sys::Array>() else {
         return Ok(format!("{{\"users\":{}}}", convert::to_text(users, "users")?));
