@@ -3,6 +3,7 @@
 //! The request body and the stored users arrive as the JSON text a server or a Worker already
 //! holds; the response body and each user's new record leave as text, ready to send and store.
 
+use super::boundary::{batch_answer, load_texts, FUNCTION, MAP, NOTHING, OBJECT};
 use super::convert::{self, throw};
 use super::error::type_error;
 use crate::core::engine::batch::{self, Written};
@@ -84,17 +85,6 @@ fn result(written: &Written) -> JsValue {
     batch_answer(&body, &offsets)
 }
 
-#[wasm_bindgen(raw_module = "./boundary.js")]
-extern "C" {
-    /// `{body, users}` from the users' UTF-16 offsets in `body` (three each).
-    #[wasm_bindgen(js_name = batchAnswer)]
-    fn batch_answer(body: &JsString, at: &[u32]) -> JsValue;
-    /// The stored texts of `ids` (joined by newlines), in their order: each a string, `null`
-    /// for none, `false` for a value that is not a record (reading stopped there).
-    #[wasm_bindgen(js_name = loadTexts)]
-    fn load_texts(stored: &JsValue, kind: u8, ids: &str) -> js_sys::Array;
-}
-
 /// UTF-16 offsets of increasing UTF-8 offsets in one text, counted in one pass.
 #[derive(Default)]
 struct Utf16At {
@@ -163,12 +153,6 @@ fn loader(stored: &JsValue) -> Result<impl FnMut(&[&str]) -> Texts + '_, JsValue
 
 /// The stored texts of a batch's ids, or the error for a value that is not a record.
 type Texts = Result<Vec<Option<String>>, ApiError>;
-
-/// How the stored users answer an id (`boundary.js` reads the same numbers).
-const NOTHING: u8 = 0;
-const MAP: u8 = 1;
-const FUNCTION: u8 = 2;
-const OBJECT: u8 = 3;
 
 fn bad_record(id: &str) -> ApiError {
     ApiError::input(format!("stored user '{id}' must be JSON text, an object, null or undefined"))

@@ -6,6 +6,7 @@
 //! are hand-written in `src/js/package/index.d.ts`, next to the per-environment entry modules.
 
 mod batch;
+mod boundary;
 mod convert;
 mod error;
 mod store;
@@ -14,7 +15,6 @@ use crate::core::access::auth;
 use crate::core::engine::batch::{self as writes, Written};
 use crate::core::model::normalize::normalize;
 use crate::core::model::settings::AppSettings;
-use crate::core::wire::json;
 use crate::core::{ops, ApiError, Operation};
 use convert::throw;
 use error::type_error;
@@ -64,10 +64,11 @@ pub fn merge_upsert(stored: &JsValue, input: &JsValue, options: &JsValue) -> Res
                 .ok_or_else(|| type_error("stored user must be an object, null or undefined"))?,
         ),
     };
-    // Keyed by its id, as the SDK keys it; without a string id, by "", which no valid id takes.
-    let id = js_sys::Reflect::get(input, &JsValue::from_str("id")).ok().and_then(|id| id.as_string());
-    let key = json::text(&Value::String(id.unwrap_or_default()));
-    let body = format!("{{\"users\":{{{key}:{}}}}}", throw(op, convert::to_text(input, "user"))?);
+    // Keyed by its id as `UserStore.upsertUsers` keys each user (`boundary.js`); without a
+    // string id, by "", which no valid id takes.
+    let member = boundary::upsert_members(&js_sys::Array::of1(input)).map(|runs| runs.get(0).as_string());
+    let member = throw(op, member.flatten().ok_or_else(|| ApiError::input("user cannot be serialized as JSON")))?;
+    let body = format!("{{\"users\":{{{member}}}}}");
     let written = writes::upsert(
         &body,
         &mut |ids| Ok(vec![stored.clone(); ids.len()]),

@@ -4,6 +4,7 @@
 //! body the SDK would send, runs the same core operation as the Worker's endpoint and returns
 //! that endpoint's response body (without `duration`).
 
+use super::boundary::upsert_members;
 use super::convert::{self, throw};
 use super::error::{roster_error, type_error};
 use crate::core::engine::memory::{MemoryStore, Response};
@@ -54,14 +55,6 @@ fn upsert_body(users: &JsValue) -> Result<String, ApiError> {
     }
     body.push_str("}}");
     Ok(body)
-}
-
-#[wasm_bindgen(raw_module = "./boundary.js")]
-extern "C" {
-    /// The users of `users` as `"<id>":<user>`, in runs joined by commas; `None`: a user cannot
-    /// be serialized.
-    #[wasm_bindgen(js_name = upsertMembers)]
-    fn upsert_members(users: &js_sys::Array) -> Option<js_sys::Array>;
 }
 
 /// A JSON argument of operation `op` (`undefined` is `null`).

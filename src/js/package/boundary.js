@@ -1,8 +1,9 @@
-// The batch exports' side of the boundary that runs in JavaScript (src/js/batch.rs imports it):
-// a batch's stored users read, and its answer's users object built, in one call each, instead
-// of one call from wasm per user and per member.
+// The package's side of the boundary that runs in JavaScript (src/js/boundary.rs imports it): a
+// batch's stored users read, its answer's users object built, and users keyed by their ids
+// (UserStore.upsertUsers, mergeUpsert), in one call each, instead of one call from wasm per user
+// and per member.
 
-// How `stored` answers a user id (src/js/batch.rs sends the kind it found).
+// How `stored` answers a user id (src/js/boundary.rs names the same numbers).
 const MAP = 1;
 const FUNCTION = 2;
 const OBJECT = 3;
@@ -57,8 +58,8 @@ export function batchAnswer(body, at) {
 const CHUNK = 16384;
 
 /**
- * The members of `POST /users`'s `users` object for `UserStore.upsertUsers([...])`
- * (src/js/store.rs): each user as `"<id>":<user>` JSON text, keyed by its `id`, joined by
+ * The members of `POST /users`'s `users` object for `UserStore.upsertUsers([...])` and
+ * `mergeUpsert` (src/js/store.rs, src/js/mod.rs): each user as `"<id>":<user>` JSON text, keyed by its `id`, joined by
  * commas into runs of about CHUNK characters. A user without a string id goes under "", which
  * no valid id can take, so the core still sees it and refuses the batch. `undefined` when a user
  * cannot be serialized.
