@@ -246,7 +246,11 @@ pub(super) fn attach_versions(db: &Db, value: &mut Value) -> Result<Option<i64>,
         _ => None,
     };
     if let Value::Object(m) = value {
-        let shown = versions.into_iter().map(|(id, v)| (id, Value::from(v))).collect();
+        // Inserted one by one: a map collected from an iterator links a stable sort.
+        let mut shown = serde_json::Map::new();
+        for (id, v) in versions {
+            shown.insert(id, Value::from(v));
+        }
         m.insert("versions".into(), Value::Object(shown));
     }
     Ok(single)
