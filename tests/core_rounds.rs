@@ -41,7 +41,7 @@ fn try_run(store: &MemoryStore, op: impl Fn(&Snapshot) -> Result<Step>) -> (Vec<
                 }
                 for n in need.names {
                     let ids = store.names.get(&n).cloned().unwrap_or_default();
-                    snap.names.insert(n, ids);
+                    snap.load_names(n, ids);
                 }
             }
             Step::Done(commit) => return (rounds, Ok(commit)),

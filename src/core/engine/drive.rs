@@ -27,13 +27,13 @@ pub fn load(loader: &mut dyn Loader, snap: &mut Snapshot, need: &Need) -> Result
     }
     let mut keys = Vec::new();
     for key in need.names.iter().cloned().chain(held) {
-        if !snap.names.contains_key(&key) {
+        if !snap.has_names(&key) {
             set::insert(&mut keys, key);
         }
     }
     if !keys.is_empty() {
         for (key, ids) in loader.names(&keys)? {
-            snap.names.entry(key).or_insert(ids);
+            snap.load_names(key, ids);
         }
     }
     Ok(())

@@ -37,7 +37,6 @@ use crate::core::model::{pairs, set};
 use crate::core::query::tenancy;
 use crate::core::wire::error::Result;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 
 /// What a shell has loaded so far.
 #[derive(Clone, Debug, Default)]
@@ -49,8 +48,8 @@ pub struct Snapshot {
     held: Vec<(String, Held)>,
     /// Ids loaded and found not stored, sorted.
     absent: Vec<String>,
-    /// Loaded username index lists: normalized name → ids of users holding it.
-    pub names: BTreeMap<String, Vec<String>>,
+    /// Loaded username index lists, sorted by name key: the ids of the users holding it.
+    names: Vec<(String, Vec<String>)>,
 }
 
 impl Snapshot {
@@ -79,6 +78,21 @@ impl Snapshot {
                 None
             }
         }
+    }
+    /// Records a loaded username index list (name key → ids of holders); a list loaded already
+    /// is kept.
+    pub fn load_names(&mut self, key: String, ids: Vec<String>) {
+        if !self.has_names(&key) {
+            pairs::insert_sorted(&mut self.names, key, ids);
+        }
+    }
+    /// Whether the index list of `key` was loaded.
+    pub fn has_names(&self, key: &str) -> bool {
+        pairs::get_sorted(&self.names, key).is_some()
+    }
+    /// The loaded index list of `key` (empty: not loaded, or no holders).
+    fn names_of(&self, key: &str) -> &[String] {
+        pairs::get_sorted(&self.names, key).map_or(&[], Vec::as_slice)
     }
     /// Whether `id` was loaded (stored or not).
     pub fn is_loaded(&self, id: &str) -> bool {
@@ -143,7 +157,7 @@ struct View<'a> {
 
 impl Holders for View<'_> {
     fn holders(&self, norm: &str) -> &[String] {
-        self.snap.names.get(norm).map_or(&[], Vec::as_slice)
+        self.snap.names_of(norm)
     }
     fn user(&self, id: &str) -> Option<(&dyn Named, Option<&Held>)> {
         match pairs::get_sorted(&self.batch, id) {
@@ -162,8 +176,7 @@ fn finish(snap: &Snapshot, changes: Vec<(Option<&User>, User)>, response: Value,
     let held = |u: &User| u.get("id").and_then(Value::as_str).and_then(|id| snap.held(id));
     let refs: Vec<Change<'_>> =
         changes.iter().map(|(b, a)| Change::new(b.map(|b| b as &dyn Named), held(a), a)).collect();
-    let names: Vec<String> =
-        username::names_touched(&refs).into_iter().filter(|n| !snap.names.contains_key(n)).collect();
+    let names: Vec<String> = username::names_touched(&refs).into_iter().filter(|n| !snap.has_names(n)).collect();
     let mut batch = Vec::with_capacity(refs.len());
     for ((_, a), c) in changes.iter().zip(&refs) {
         pairs::insert_sorted(&mut batch, c.after.id(), (a, c.after_name.as_ref()));
@@ -174,7 +187,7 @@ fn finish(snap: &Snapshot, changes: Vec<(Option<&User>, User)>, response: Value,
     // Holders come from the lists of the names the batch will hold. Once those are loaded (an
     // upsert asks for them with its users), holders and any other names (a renamed user's old
     // one) are asked for in one round: a read round trip less for the shell.
-    let held_loaded = refs.iter().filter_map(|c| c.after_name.as_ref()).all(|h| snap.names.contains_key(&h.key));
+    let held_loaded = refs.iter().filter_map(|c| c.after_name.as_ref()).all(|h| snap.has_names(&h.key));
     let load = if held_loaded { username::holders_to_load(&refs, mode, &view) } else { Vec::new() };
     if !names.is_empty() || !load.is_empty() {
         return Ok(Step::Need(Need { users: load, names }));

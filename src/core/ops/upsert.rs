@@ -157,7 +157,7 @@ pub fn upsert_parsed(batch: &UpsertBatch, caller: &Caller, now: Timestamp, snap:
         // The names the batch will hold are its inputs' names: their index lists load in the
         // same round as the users (an unchanged name then needs no second round).
         let held = batch.iter().filter_map(|(_, input)| username::held_key(input));
-        let names = set::of(held.filter(|n| !snap.names.contains_key(n)));
+        let names = set::of(held.filter(|n| !snap.has_names(n)));
         return Ok(Step::Need(Need { users: missing, names }));
     }
     let mut changes = Vec::with_capacity(batch.len());

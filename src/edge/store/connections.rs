@@ -2,7 +2,7 @@
 //! lease, and the frames queued for each hub (delivered in commit order, `seq` increasing).
 
 use super::*;
-use std::collections::BTreeMap;
+use crate::core::model::pairs;
 
 /// A new connection on a hub.
 pub fn add_connection(db: &Db, connection: &str, user_id: &str, hub: &str) -> Result<(), ApiError> {
@@ -43,15 +43,15 @@ pub fn hub_connections(db: &Db, hub: &str) -> Result<Vec<String>, ApiError> {
     texts(db, "SELECT connection_id FROM connections WHERE hub = ?", &[hub.into()])
 }
 
-/// The hubs holding each of these users' connections.
-pub fn user_hubs(db: &Db, ids: &[&str]) -> Result<BTreeMap<String, Vec<String>>, ApiError> {
+/// The hubs holding each of these users' connections, by user id.
+pub fn user_hubs(db: &Db, ids: &[&str]) -> Result<Vec<(String, Vec<String>)>, ApiError> {
     let list = json::text(&Value::from(ids.iter().map(|i| Value::from(*i)).collect::<Vec<_>>()));
     let sql = "SELECT DISTINCT user_id, hub FROM connections WHERE user_id IN (SELECT value FROM json_each(?))";
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut out = Vec::new();
     for row in db.rows(sql, &[list.as_str().into()])? {
         let row = row?;
         if let (Some(user), Some(hub)) = (row.text(0), row.text(1)) {
-            out.entry(user).or_default().push(hub);
+            pairs::push(&mut out, user, hub);
         }
     }
     Ok(out)

@@ -3,22 +3,36 @@
 //! transaction); versions and the change feed read here too.
 
 use super::*;
-use crate::core::model::pairs;
+use crate::core::model::{pairs, set};
 
 /// Rebuilds the username index from the users' columns: lists keyed by
 /// [`crate::core::model::username::held_key`] (an index written before skeleton keys, or with
 /// another table, lists names under other keys).
 pub(super) fn rebuild_names(db: &Db) -> Result<(), ApiError> {
     let sql = "SELECT id, name_norm FROM users WHERE deactivated = 0 AND deleted = 0 AND name_norm != '' ORDER BY id";
-    let mut lists: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    let mut held = Vec::new();
     for row in db.rows(sql, &[])? {
         let row = row?;
         if let (Some(id), Some(norm)) = (row.text(0), row.text(1)) {
-            lists.entry(skeleton::key(&norm)).or_default().push(id);
+            held.push((skeleton::key(&norm), id));
         }
     }
     db.run("DELETE FROM names", &[])?;
-    put_names(db, &lists.into_iter().collect::<Vec<_>>())
+    put_names(db, &index_lists(held))
+}
+
+/// The username index lists of `held`, each user's name key and id: the ids holding each key,
+/// in id order, the lists in key order. Sorted once (a map type would link a B-tree of its own).
+pub fn index_lists(mut held: Vec<(String, String)>) -> Vec<(String, Vec<String>)> {
+    set::sort_by(&mut held, |a, b| a.cmp(b));
+    let mut lists: Vec<(String, Vec<String>)> = Vec::new();
+    for (key, id) in held {
+        match lists.last_mut() {
+            Some((last, ids)) if *last == key => ids.push(id),
+            _ => lists.push((key, vec![id])),
+        }
+    }
+    lists
 }
 
 /// A stored user record. An unreadable one is a storage fault (500), never "missing":

@@ -76,7 +76,7 @@ impl Writer {
             Publish::Custom(user_id, event) => {
                 let hubs = store::user_hubs(db, &[user_id.as_str()]).unwrap_or_default();
                 let mut sends = Sends::default();
-                sends.for_user(hubs.get(&user_id), &user_id, &json::text(&event), None);
+                sends.for_user(pairs::get(&hubs, &user_id), &user_id, &json::text(&event), None);
                 sends.queue(db, now_ms());
                 self.queue_webhooks(db, &settings, &user_id, &event);
                 return;
@@ -93,15 +93,15 @@ impl Writer {
         let (hubs, watching) = if sockets {
             (store::user_hubs(db, &ids).unwrap_or_default(), store::watchers(db, &ids).unwrap_or_default())
         } else {
-            (BTreeMap::new(), Vec::new())
+            (Vec::new(), Vec::new())
         };
         let mut sends = Sends::default();
         for (u, id) in users.iter().zip(ids) {
-            let online = hubs.contains_key(id) && events::visible(u);
+            let online = pairs::get(&hubs, id).is_some() && events::visible(u);
             let event = events::user_event(change, u, online, &settings, at);
             if sockets {
                 let own = json::text(&events::for_self(&event, u, &settings));
-                sends.for_user(hubs.get(id), id, &own, except.as_deref());
+                sends.for_user(pairs::get(&hubs, id), id, &own, except.as_deref());
                 sends.for_watchers(pairs::get(&watching, id), &json::text(&event), Some(id));
             }
             if hooks {

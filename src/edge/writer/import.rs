@@ -2,11 +2,14 @@
 //! Workers KV) before anything is served.
 
 use super::*;
+use crate::core::model::{pairs, set};
 
 /// What the previous version stored: user records by id, and the app settings.
 #[derive(Default)]
 pub(super) struct Legacy {
-    users: BTreeMap<String, (String, bool)>,
+    /// Each user's record, and whether it came from this object's own storage, sorted by id (a
+    /// list sorted once: a map type would link a B-tree of its own).
+    users: Vec<(String, (String, bool))>,
     settings: Option<String>,
     /// KV keys of the previous username index (`n:…`), to delete from KV.
     name_keys: Vec<String>,
@@ -25,9 +28,10 @@ pub(super) async fn import(storage: Storage, env: Env) -> Result<(), ApiError> {
     let mut legacy = Legacy::default();
     for (key, text) in db.legacy_list("u:").await? {
         if let Some(id) = key.strip_prefix("u:") {
-            legacy.users.insert(id.to_string(), (text, true));
+            legacy.users.push((id.to_string(), (text, true)));
         }
     }
+    by_id(&mut legacy.users);
     legacy.settings = db.legacy_get(SETTINGS_KEY).await?;
     if let Ok(kv) = KvNamespace::from_env(&env, "USERS") {
         import_kv(&kv, &mut legacy).await?;
@@ -36,7 +40,15 @@ pub(super) async fn import(storage: Storage, env: Env) -> Result<(), ApiError> {
     db.transaction(move |db| write_import(db, &legacy, now))
 }
 
+/// Sorts `users` by id.
+fn by_id(users: &mut [(String, (String, bool))]) {
+    set::sort_by(users, |a, b| a.0.cmp(&b.0));
+}
+
+/// Adds what Workers KV holds and `legacy` lacks: the users (`legacy.users` sorted by id before
+/// and after), the old index's keys and the settings.
 pub(super) async fn import_kv(kv: &KvNamespace, legacy: &mut Legacy) -> Result<(), ApiError> {
+    let mut found = Vec::new();
     for prefix in ["u:", "n:"] {
         let mut cursor = None;
         loop {
@@ -45,8 +57,10 @@ pub(super) async fn import_kv(kv: &KvNamespace, legacy: &mut Legacy) -> Result<(
             if prefix == "n:" {
                 legacy.name_keys.extend(keys);
             } else {
-                let missing: Vec<String> =
-                    keys.into_iter().filter(|k| !legacy.users.contains_key(k.get(2..).unwrap_or_default())).collect();
+                let missing: Vec<String> = keys
+                    .into_iter()
+                    .filter(|k| pairs::get_sorted(&legacy.users, k.get(2..).unwrap_or_default()).is_none())
+                    .collect();
                 let mut reads = Vec::new();
                 for chunk in missing.chunks(100) {
                     reads.push(kv.get_texts(chunk)?);
@@ -55,7 +69,7 @@ pub(super) async fn import_kv(kv: &KvNamespace, legacy: &mut Legacy) -> Result<(
                 for (chunk, map) in missing.chunks(100).zip(&maps) {
                     for (key, text) in chunk.iter().zip(kv::texts_of(map, chunk)) {
                         if let (Some(id), Some(text)) = (key.get(2..), text) {
-                            legacy.users.insert(id.to_string(), (text, false));
+                            found.push((id.to_string(), (text, false)));
                         }
                     }
                 }
@@ -66,6 +80,8 @@ pub(super) async fn import_kv(kv: &KvNamespace, legacy: &mut Legacy) -> Result<(
             }
         }
     }
+    legacy.users.extend(found);
+    by_id(&mut legacy.users);
     if legacy.settings.is_none() {
         legacy.settings = kv.get_text(SETTINGS_KEY).await?;
     }
@@ -74,16 +90,16 @@ pub(super) async fn import_kv(kv: &KvNamespace, legacy: &mut Legacy) -> Result<(
 
 pub(super) fn write_import(db: &Db, legacy: &Legacy, now: i64) -> Result<(), ApiError> {
     let seq = 1;
-    let mut names: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut held = Vec::new();
     let mut rows = Vec::with_capacity(legacy.users.len());
     let mut stale: Vec<(String, Option<&str>)> = Vec::new();
-    for (id, (text, own)) in &legacy.users {
+    for (id, (text, own)) in legacy.users.iter() {
         // An unreadable record is kept as it is, with no index columns: reading it stays a
         // storage error.
         let columns = match store::parse_user(id, text) {
             Ok(u) => {
                 if let Some(n) = username::held_key(&u) {
-                    names.entry(n).or_default().push(id.clone());
+                    held.push((n, id.clone()));
                 }
                 crate::core::query::row::index_row(&u)
             }
@@ -98,7 +114,7 @@ pub(super) fn write_import(db: &Db, legacy: &Legacy, now: i64) -> Result<(), Api
     for chunk in rows.chunks(1000) {
         store::put_users(db, chunk, seq)?;
     }
-    store::put_names(db, &names.into_iter().collect::<Vec<_>>())?;
+    store::put_names(db, &store::index_lists(held))?;
     if let Some(s) = &legacy.settings {
         store::put_settings(db, s)?;
     }
