@@ -260,3 +260,34 @@ describe('dev tokens (disable_auth_checks)', () => {
     await kvFault(w, 'none');
   });
 });
+
+describe('one path for a user write (issue 23)', () => {
+  // Times are the write's own; everything else is compared byte for byte.
+  const untimed = (text) => text.replace(/"(created_at|updated_at|last_active)":"[^"]*"/g, '"$1":"T"');
+
+  test('the Writer stores the record the npm batch exports write for the same body, byte for byte', LIMIT, async () => {
+    const { upsertUsers, partialUpdateUsers } = await import('roster-users');
+    const w = await start();
+    // Members out of key order (top level and nested), an escaped name, a float spelled
+    // `2.50` and the spacing Python's `json.dumps` writes: over a tree the members were sorted;
+    // the record path keeps their order and writes the canonical text (compact, `2.5`, `é`).
+    const id = uid('op');
+    const upsert = `{"users": {"${id}": {"id": "${id}", "zeta": {"b": 2, "a": [1, 2.50]}, "name": "Jos\\u00e9 Ng", "alpha": "x"}}}`;
+    const created = await raw(w, 'POST', '/users', { body: upsert });
+    assert.equal(created.status, 201, created.text);
+    await drained(w);
+    const stored = (await kvDump(w, `u:${id}`))[`u:${id}`].value;
+    assert.equal(untimed(stored), untimed(upsertUsers(upsert, {}, {}).users[id]));
+    assert.ok(stored.indexOf('"zeta"') < stored.indexOf('"alpha"') && stored.includes('"José Ng"'), stored);
+
+    const patch = `{"users": [{"id": "${id}", "set": {"zeta.c": {"y": 1, "x": 2}, "beta": true}, "unset": ["alpha"]}]}`;
+    const patched = await raw(w, 'PATCH', '/users', { body: patch });
+    assert.equal(patched.status, 200, patched.text);
+    await drained(w);
+    const after = (await kvDump(w, `u:${id}`))[`u:${id}`].value;
+    assert.equal(untimed(after), untimed(partialUpdateUsers(patch, { [id]: stored }, {}).users[id]));
+    assert.ok(after.indexOf('"zeta"') < after.indexOf('"beta"') && after.includes('{"y":1,"x":2}'), after);
+    // What the Writer answered is what it stored.
+    assert.deepEqual(patched.json.users[id], JSON.parse(after));
+  });
+});

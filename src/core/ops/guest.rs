@@ -3,15 +3,11 @@
 //! multi-tenant (as in Stream, guests and teams do not mix); an existing user that is no guest
 //! cannot be taken. The shell signs the guest's token.
 
-use super::upsert::upsert_users;
-use super::{need_users, Snapshot, Step};
-use crate::core::access::auth::Caller;
 use crate::core::model::settings::AppSettings;
-use crate::core::model::user;
+use crate::core::model::user::{self, User};
 use crate::core::model::v2;
 use crate::core::wire::error::{ApiError, Result};
-use crate::core::wire::json::object;
-use crate::core::wire::time::Timestamp;
+use crate::core::wire::json::{self, object};
 use serde_json::{Map, Value};
 
 /// A guest request, read and allowed.
@@ -49,15 +45,19 @@ impl GuestRequest {
     }
 }
 
-/// The guest's upsert, once its stored record (if any) is loaded.
-pub fn create_guest(req: &GuestRequest, at: Timestamp, snap: &Snapshot) -> Result<Step> {
-    if !snap.is_loaded(&req.id) {
-        return Ok(need_users(vec![req.id.clone()]));
+impl GuestRequest {
+    /// Whether the guest may be written over its stored user (`None`: not stored): a user that
+    /// exists and is no guest cannot be taken.
+    pub fn check_stored(&self, stored: Option<&User>) -> Result<()> {
+        match stored.is_some_and(|u| user::role_of(u) != "guest") {
+            true => Err(ApiError::not_allowed(format!("user '{}' exists and is not a guest", self.id))),
+            false => Ok(()),
+        }
     }
-    if snap.stored(&req.id).is_some_and(|u| user::role_of(u) != "guest") {
-        return Err(ApiError::not_allowed(format!("user '{}' exists and is not a guest", req.id)));
+    /// The guest's write: the body of a server-side `POST /users` of it, which the shell runs.
+    pub fn upsert_body(&self) -> String {
+        let mut users = Map::new();
+        users.insert(self.id.clone(), Value::Object(self.input.clone()));
+        json::text(&object([("users", Value::Object(users))]))
     }
-    let mut users = Map::new();
-    users.insert(req.id.clone(), Value::Object(req.input.clone()));
-    upsert_users(&object([("users", Value::Object(users))]), &Caller::Server, at, snap)
 }

@@ -15,7 +15,7 @@ mod settings;
 mod upsert;
 
 pub use connect::{connect_merge, connect_user, offline_commit, own_user_view, went_offline, OWN_USER_DEFAULTS};
-pub use guest::{create_guest, GuestRequest};
+pub use guest::GuestRequest;
 pub use lifecycle::{deactivate_user, delete_user, reactivate_user, restore_users};
 pub use partial_update::{
     apply_partial, carry_partial, check_once, check_partial_permissions, partial_entry, partial_target,
@@ -168,6 +168,16 @@ impl Holders for View<'_> {
     fn is_loaded(&self, id: &str) -> bool {
         pairs::get_sorted(&self.batch, id).is_some() || self.snap.is_loaded(id)
     }
+}
+
+/// The tail of a batch the record path wrote (`POST /users`, `PATCH /users` in the Worker):
+/// `written`, each user's new state as its record reads, in the order the uniqueness check takes
+/// them (an upsert's by id, a partial update's in the batch's order); their stored states are
+/// the snapshot's. Loads index lists and holders, checks uniqueness, builds the commit.
+pub fn finish_written(snap: &Snapshot, written: &[User], response: &Value, status: u16) -> Result<Step> {
+    let id = |u: &User| u.get("id").and_then(Value::as_str).and_then(|id| snap.stored(id));
+    let changes = written.iter().map(|u| (id(u), u.clone())).collect();
+    finish(snap, changes, response.clone(), status)
 }
 
 /// Shared tail of every write: load index lists and holders, check uniqueness, build the commit.

@@ -53,8 +53,14 @@ pub(super) fn parse_ids(norm: &str, text: &str) -> Result<Vec<String>, ApiError>
 
 /// Users by id, as stored (`None`: no row).
 pub fn load_users(db: &Db, ids: &[String]) -> Result<Vec<(String, Option<User>)>, ApiError> {
+    Ok(load_with_texts(db, ids)?.into_iter().map(|(id, u)| (id, u.map(|(u, _)| u))).collect())
+}
+
+/// Users as stored, each with its record text (what the record path reads). The one reader of
+/// user rows: one instance of [`load_keyed`] for them all.
+fn load_with_texts(db: &Db, ids: &[String]) -> Result<Vec<(String, Option<WithText>)>, ApiError> {
     let sql = "SELECT id, record FROM users WHERE id IN (SELECT value FROM json_each(?))";
-    load_keyed(db, sql, ids, parse_user)
+    load_keyed(db, sql, ids, |id, text| Ok((parse_user(id, text)?, text.to_string())))
 }
 
 /// One user, as stored.
@@ -75,13 +81,24 @@ pub struct SqlLoader<'a> {
     pub before: Vec<(String, Option<IndexRow>)>,
 }
 
-impl Loader for SqlLoader<'_> {
-    fn users(&mut self, ids: &[String]) -> Result<Vec<(String, Option<User>)>, ApiError> {
-        let users = load_users(self.db, ids)?;
+/// A stored user read with its record text.
+pub type WithText = (User, String);
+
+impl SqlLoader<'_> {
+    /// These users as stored, each with its record text (what the record path reads), their
+    /// index columns kept as [`Loader::users`] keeps them.
+    pub fn users_and_texts(&mut self, ids: &[String]) -> Result<Vec<(String, Option<WithText>)>, ApiError> {
+        let users = load_with_texts(self.db, ids)?;
         for (id, u) in &users {
-            pairs::put(&mut self.before, id.clone(), u.as_ref().map(row::index_row));
+            pairs::put(&mut self.before, id.clone(), u.as_ref().map(|(u, _)| row::index_row(u)));
         }
         Ok(users)
+    }
+}
+
+impl Loader for SqlLoader<'_> {
+    fn users(&mut self, ids: &[String]) -> Result<Vec<(String, Option<User>)>, ApiError> {
+        Ok(self.users_and_texts(ids)?.into_iter().map(|(id, u)| (id, u.map(|(u, _)| u))).collect())
     }
     fn names(&mut self, keys: &[String]) -> Result<Vec<(String, Vec<String>)>, ApiError> {
         load_names(self.db, keys)
@@ -109,14 +126,17 @@ pub struct Prepared {
     names: Vec<(String, Vec<String>)>,
 }
 
-pub fn prepare(commit: &Commit, before: &[(String, Option<IndexRow>)]) -> Prepared {
+/// What a commit writes: each user's row (`texts`: records written as text by the record path,
+/// by id; any other user's is its tree's text) and the index lists.
+pub fn prepare(commit: &Commit, before: &[(String, Option<IndexRow>)], texts: &[(&str, &str)]) -> Prepared {
     let users = commit
         .users
         .iter()
         .map(|u| {
             let id = u.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
             let old = pairs::get(before, &id).cloned().flatten();
-            (id, json::object_text(u), row::index_row(u), old)
+            let text = pairs::get(texts, &id.as_str()).map_or_else(|| json::object_text(u), |t| t.to_string());
+            (id, text, row::index_row(u), old)
         })
         .collect();
     let names = commit.claims.iter().chain(&commit.releases).cloned().collect();
@@ -124,14 +144,16 @@ pub fn prepare(commit: &Commit, before: &[(String, Option<IndexRow>)]) -> Prepar
 }
 
 /// Commits what the core decided, in one transaction: [`prepare`] (`before`: the index rows of
-/// the users as loaded) then [`apply`] at the command's time.
+/// the users as loaded; `texts`: the records the record path wrote) then [`apply`] at the
+/// command's time.
 pub fn commit(
     db: &Db,
     commit: &Commit,
     before: &[(String, Option<IndexRow>)],
+    texts: &[(&str, &str)],
     at: crate::core::wire::time::Timestamp,
 ) -> Result<(), ApiError> {
-    let prepared = prepare(commit, before);
+    let prepared = prepare(commit, before, texts);
     let now_ms = at.0 / 1000;
     db.transaction(move |db| apply(db, &prepared, now_ms))
 }

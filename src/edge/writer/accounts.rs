@@ -9,16 +9,22 @@ use crate::core::model::form::UserForm;
 pub(super) fn guest(db: &Db, env: &Env, body: &[u8], v2: bool, at: Timestamp) -> Result<(Value, User), ApiError> {
     let settings = store::load_settings(db)?;
     let request = ops::GuestRequest::parse(&parse_body(body)?, v2, &settings)?;
-    let mut loader = SqlLoader { db, before: Vec::new() };
-    let commit = drive::drive(&mut loader, &mut Snapshot::new(settings), crate::core::Operation::CreateGuest, &|s| {
-        ops::create_guest(&request, at, s)
-    })
-    .map_err(|e| e.error)?;
     let id = &request.id;
+    let mut loader = SqlLoader { db, before: Vec::new() };
+    request.check_stored(store::load_user(db, id)?.as_ref())?;
+    let w = records::BatchWrite {
+        db,
+        op: crate::core::Operation::CreateGuest,
+        upsert: true,
+        caller: &Caller::Server,
+        settings: &settings,
+        at,
+    };
+    let mut snap = Snapshot::new(settings.clone());
+    let commit = records::write(&w, &request.upsert_body(), &mut snap, &mut loader).map_err(|e| e.error)?;
     let secret = super::super::Credentials::from_env(env)?.secret;
     let token = auth::user_token(id, None, Some(at.secs()), &secret);
     let shown = commit.response.get("users").and_then(|u| u.get(id)).cloned().unwrap_or(Value::Null);
-    store::commit(db, &commit, &loader.before, at)?;
     let stored = commit.users.first().cloned().unwrap_or_default();
     Ok((object([("user", shown), ("access_token", Value::from(token))]), stored))
 }

@@ -81,7 +81,7 @@ pub(super) fn connect(
     let before = pairs::get(&loader.before, &user_id).cloned().flatten();
     let changed = before.is_none_or(|b| b.updated_at != crate::core::query::row::index_row(&stored).updated_at);
     if changed {
-        store::commit(db, &commit, &loader.before, at)?;
+        store::commit(db, &commit, &loader.before, &[], at)?;
     }
     Ok((commit.response, stored, changed))
 }
@@ -202,7 +202,7 @@ impl Writer {
             let Some(commit) = ops::offline_commit(&stored, at) else { continue };
             let after = commit.users.first().cloned().unwrap_or_default();
             let before = vec![(user_id.clone(), Some(crate::core::query::row::index_row(&stored)))];
-            store::commit(db, &commit, &before, at)?;
+            store::commit(db, &commit, &before, &[], at)?;
             if events::visible(&after) {
                 self.presence_changed(db, &after, false, at);
             }

@@ -56,14 +56,32 @@ pub(super) fn execute(
     let op = cmd.route.op();
     let fail = |error| OpError { op, error };
     let (mut snap, mut loader) = authorize(db, cmd, settings).map_err(fail)?;
-    let body = request_body(db, cmd, body).map_err(fail)?;
+    let raw = body;
+    let (body, as_sent) = request_body(db, cmd, raw).map_err(fail)?;
     let ctx = Ctx { db, cmd, settings, body: &body, at };
     if let Some(answer) = answer_without_driver(&ctx, &snap, presence).map_err(fail)? {
         return Ok(answer);
     }
+    if matches!(cmd.route, Route::Upsert | Route::Partial) {
+        // The record path reads the body as sent, unless reading it changed it.
+        let text = match (as_sent, std::str::from_utf8(raw)) {
+            (true, Ok(text)) => std::borrow::Cow::Borrowed(text),
+            _ => std::borrow::Cow::Owned(json::text(&body)),
+        };
+        let w = records::BatchWrite {
+            db,
+            op,
+            upsert: matches!(cmd.route, Route::Upsert),
+            caller: &cmd.claims.caller,
+            settings,
+            at,
+        };
+        let commit = records::write(&w, &text, &mut snap, &mut loader)?;
+        return Ok((commit.response, commit.status, Some(Publish::Users(UserChange::Updated, commit.users))));
+    }
     let operation = driven_operation(&ctx).map_err(fail)?;
     let commit = drive::drive(&mut loader, &mut snap, op, &*operation)?;
-    store::commit(db, &commit, &loader.before, at).map_err(fail)?;
+    store::commit(db, &commit, &loader.before, &[], at).map_err(fail)?;
     let change = match cmd.route {
         Route::Deactivate(_) => UserChange::Deactivated,
         Route::Reactivate(_) => UserChange::Reactivated,
@@ -75,9 +93,11 @@ pub(super) fn execute(
 
 /// The body as the operation reads it: parsed, `/api/v2`'s shapes brought in, and the
 /// preconditions of an upsert or partial update checked (with no await before the commit: two
-/// writers expecting one version cannot both pass) and taken out.
-fn request_body(db: &Db, cmd: &Command, body: &[u8]) -> Result<Value, ApiError> {
-    let mut body = parse_body(body)?;
+/// writers expecting one version cannot both pass) and taken out. With whether it is the body as
+/// sent: not blank, neither reshaped nor holding a precondition.
+fn request_body(db: &Db, cmd: &Command, raw: &[u8]) -> Result<(Value, bool), ApiError> {
+    let mut body = parse_body(raw)?;
+    let as_sent = !cmd.v2 && !body.is_null() && body.get(precondition::BODY_KEY).is_none();
     if cmd.v2 {
         body = v2::body_in(&body);
         body = match cmd.route {
@@ -96,7 +116,7 @@ fn request_body(db: &Db, cmd: &Command, body: &[u8]) -> Result<Value, ApiError> 
             precondition::check(&expected, &store::versions(db, &ids)?)?;
         }
     }
-    Ok(body)
+    Ok((body, as_sent))
 }
 
 /// The commands that do not run a core operation through the driver: reads, settings, tasks,
@@ -144,14 +164,6 @@ fn answer_without_driver(ctx: &Ctx<'_>, snap: &Snapshot, presence: &dyn Presence
 fn driven_operation<'a>(ctx: &Ctx<'a>) -> Result<Box<OpFn<'a>>, ApiError> {
     let (body, caller, at) = (ctx.body, &ctx.cmd.claims.caller, ctx.at);
     Ok(match &ctx.cmd.route {
-        Route::Upsert => {
-            let batch = ops::UpsertBatch::parse(body.clone(), caller)?;
-            Box::new(move |s| ops::upsert_parsed(&batch, caller, at, s))
-        }
-        Route::Partial => {
-            let batch = ops::PartialBatch::parse(body, caller, ctx.settings)?;
-            Box::new(move |s| ops::partial_update_parsed(&batch, caller, at, s))
-        }
         Route::Deactivate(id) => Box::new(move |s| ops::deactivate_user(id, body, caller, at, s)),
         Route::Reactivate(id) => Box::new(move |s| ops::reactivate_user(id, body, caller, at, s)),
         Route::Delete(id) => {

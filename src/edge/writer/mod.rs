@@ -29,6 +29,7 @@ mod fanout;
 mod hooks;
 mod import;
 mod outbox;
+mod records;
 mod stats;
 mod task_runs;
 mod webhooks;

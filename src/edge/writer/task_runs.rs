@@ -73,7 +73,7 @@ pub(super) fn task_step(db: &Db, task: &store::TaskRow, id: &str, at: Timestamp)
         _ => UserChange::Deleted,
     };
     let changed = commit.users.first().cloned().map(|u| (change, u));
-    Ok((shown, Some(store::prepare(&commit, &loader.before)), changed))
+    Ok((shown, Some(store::prepare(&commit, &loader.before, &[])), changed))
 }
 
 impl Writer {

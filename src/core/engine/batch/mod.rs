@@ -86,6 +86,25 @@ fn guarded(caller: &Caller, settings: &AppSettings) -> bool {
     matches!(caller, Caller::User(_)) && !settings.server_only_fields().is_empty()
 }
 
+/// Whether `caller` is a user token that may not see some fields (`roster_hidden_fields`): a
+/// batch's response is then shown to it without them ([`shown`]).
+pub fn hides(caller: &Caller, settings: &AppSettings) -> bool {
+    matches!(caller, Caller::User(_)) && !settings.hidden_fields().is_empty()
+}
+
+/// A batch response (`body`: its users as stored) as `caller` sees it, hidden fields removed.
+pub fn shown(body: &str, caller: &Caller, settings: &AppSettings) -> Value {
+    let mut response = json::parse(body).unwrap_or_default();
+    if let Some(Value::Object(users)) = response.get_mut("users") {
+        for user in users.values_mut() {
+            if let Value::Object(u) = user {
+                *u = tenancy::shown(u, caller, settings);
+            }
+        }
+    }
+    response
+}
+
 /// A request body as JSON, or Stream's error for text that is not JSON.
 pub fn parse_body(body: &str) -> Result<Value> {
     json::parse(body).map_err(ApiError::invalid_body)

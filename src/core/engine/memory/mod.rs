@@ -193,8 +193,8 @@ impl MemoryStore {
         // An upsert's users are checked in id order, as the tree of its body holds them.
         let by_id = matches!(w, Write::Upsert);
         let (body, idx) = self.commit_records(written.map_err(fail)?, by_id).map_err(fail)?;
-        match self.hides(caller) {
-            true => Ok((Response::Json(self.shown(&body, caller)), idx)),
+        match batch::hides(caller, &self.settings) {
+            true => Ok((Response::Json(batch::shown(&body, caller, &self.settings)), idx)),
             false => Ok((Response::Text(body), idx)),
         }
     }

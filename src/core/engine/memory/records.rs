@@ -7,38 +7,16 @@
 
 use super::stored::{Form, Stored};
 use super::MemoryStore;
-use crate::core::access::auth::Caller;
 use crate::core::engine::batch::{Naming, Written};
 use crate::core::model::settings::UniqueMode;
 use crate::core::model::username::{self, Change, Held, Holders, IndexUpdates, Named, Rule};
 use crate::core::model::{check, pairs, record};
-use crate::core::query::tenancy;
 use crate::core::wire::error::Result;
-use crate::core::wire::json;
-use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
 impl MemoryStore {
-    /// Whether `caller` is a user token that may not see some fields (`roster_hidden_fields`).
-    pub(super) fn hides(&self, caller: &Caller) -> bool {
-        matches!(caller, Caller::User(_)) && !self.settings.hidden_fields().is_empty()
-    }
-
-    /// A batch response (`body`: its users as stored) as `caller` sees it, hidden fields removed.
-    pub(super) fn shown(&self, body: &str, caller: &Caller) -> Value {
-        let mut response = json::parse(body).unwrap_or_default();
-        if let Some(Value::Object(users)) = response.get_mut("users") {
-            for user in users.values_mut() {
-                if let Value::Object(u) = user {
-                    *u = tenancy::shown(u, caller, &self.settings);
-                }
-            }
-        }
-        response
-    }
-
     /// Checks unique usernames for a batch written on records, then stores it: the index lists
     /// it changes, then its records. `by_id`: the batch's users are checked in id order (an
     /// upsert's, as its body's `users` object is read by the operation over trees); otherwise in
