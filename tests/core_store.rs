@@ -1,12 +1,15 @@
 //! `UserStore`'s batch writes (`MemoryStore::upsert_text`, `partial_text`: the record path, then
-//! unique usernames and the index) against the same writes as operations over trees, run by the
-//! same store type through the driver: on seeded random histories under every uniqueness rule,
-//! with colliding, lookalike, escaped and inactive names, teams, user tokens (under server-only
-//! and hidden fields too) and errors. After every step both stores must hold the same users and
-//! the same index lists, and every write must answer the same JSON or the same error.
+//! unique usernames and the index over records) against the same writes as the Worker's Writer
+//! runs them (`src/edge/writer/records.rs`: the same record path, then the written users as
+//! trees and unique usernames through the driver, `ops::finish_written`), in a second store of
+//! the same type: on seeded random histories under every uniqueness rule, with colliding,
+//! lookalike, escaped and inactive names, teams, user tokens (under server-only and hidden
+//! fields too) and errors. After every step both stores must hold the same users and the same
+//! index lists, and every write must answer the same JSON or the same error.
 #![cfg(test)]
 
 use roster::core::access::auth::Caller;
+use roster::core::engine::batch;
 use roster::core::engine::memory::{MemoryStore, Response};
 use roster::core::ops;
 use roster::core::wire::error::{OpError, Operation};
@@ -93,6 +96,36 @@ fn outcome(r: Result<Value, OpError>) -> Result<Value, (i32, String)> {
     r.map_err(|e| (e.error.code, e.error.reason))
 }
 
+/// A batch write (`POST /users` when `upsert`, else `PATCH /users`) as the Worker's Writer runs
+/// it: the record path over the stored users' texts, the written users as trees, then unique
+/// usernames and the commit through the driver.
+fn writer_write(
+    s: &mut MemoryStore,
+    upsert: bool,
+    body: &str,
+    caller: &Caller,
+    now: Timestamp,
+) -> Result<Value, OpError> {
+    let op = if upsert { Operation::UpdateUsers } else { Operation::UpdateUsersPartial };
+    let fail = |error| OpError { op, error };
+    let settings = s.settings.clone();
+    let written = {
+        let store = &*s;
+        let load = &mut |ids: &[&str]| {
+            Ok(ids.iter().map(|id| store.user(id).map(|u| json::text(&Value::Object(u.clone())))).collect())
+        };
+        match upsert {
+            true => batch::upsert(body, load, caller, &settings, now),
+            false => batch::partial_update(body, load, caller, &settings, now),
+        }
+        .map_err(fail)?
+    };
+    let afters: Vec<_> = written.trees(upsert).map_err(fail)?.into_iter().map(|(_, tree, _)| tree).collect();
+    let response = written.answer(caller, &settings).map_err(fail)?;
+    let status = if upsert { 201 } else { 200 };
+    s.run(op, &|snap| ops::finish_written(snap, &afters, &response, status)).map(|c| c.response)
+}
+
 /// Runs a history; returns how many writes succeeded, and how many of them a user token made
 /// under server-only and hidden fields.
 fn history(seed: u64, mode: &str, skeletons: bool) -> (usize, usize) {
@@ -109,8 +142,8 @@ fn history(seed: u64, mode: &str, skeletons: bool) -> (usize, usize) {
         settings["roster_server_only_fields"] = json!(["color", "prefs.tier"]);
         settings["roster_hidden_fields"] = json!(["secret", "prefs.theme"]);
     }
-    let (mut records, mut trees) = (MemoryStore::new(), MemoryStore::new());
-    for s in [&mut records, &mut trees] {
+    let (mut records, mut writer) = (MemoryStore::new(), MemoryStore::new());
+    for s in [&mut records, &mut writer] {
         s.update_app(&settings, &Caller::Server).unwrap();
     }
     for step in 0..60 {
@@ -129,13 +162,10 @@ fn history(seed: u64, mode: &str, skeletons: bool) -> (usize, usize) {
                 let members: Vec<String> =
                     ids.iter().map(|id| format!("\"{id}\":{}", text(&user(&mut r, id), escape))).collect();
                 let body_text = format!("{{\"users\":{{{}}}}}", members.join(","));
-                let body = json::parse(&body_text).unwrap();
                 let got = records.upsert_text(&body_text, &caller, now);
                 count(&got, &caller);
                 let got = got.map(Response::into_json);
-                let want = trees
-                    .run(Operation::UpdateUsers, &|s| ops::upsert_users(&body, &caller, now, s))
-                    .map(|c| c.response);
+                let want = writer_write(&mut writer, true, &body_text, &caller, now);
                 (outcome(got), outcome(want))
             }
             5..=7 => {
@@ -144,35 +174,34 @@ fn history(seed: u64, mode: &str, skeletons: bool) -> (usize, usize) {
                     entries.truncate(1);
                     entries[0]["id"] = json!(me);
                 }
-                let body = json!({ "users": entries });
-                let got = records.partial_text(&text(&body, escape), &caller, now);
+                let body = text(&json!({ "users": entries }), escape);
+                let got = records.partial_text(&body, &caller, now);
                 count(&got, &caller);
                 let got = got.map(Response::into_json);
-                let want = trees
-                    .run(Operation::UpdateUsersPartial, &|s| ops::partial_update_users(&body, &caller, now, s))
-                    .map(|c| c.response);
+                let want = writer_write(&mut writer, false, &body, &caller, now);
                 (outcome(got), outcome(want))
             }
-            // Users leave and rejoin the index through the operations over trees, in both.
+            // Users leave and rejoin the index through the operations over trees, in both (as
+            // the Writer's deactivate and reactivate run).
             n => {
                 let id = r.pick(IDS);
                 let run = |s: &mut MemoryStore| match n {
                     8 => s.deactivate_user(id, &json!({}), &Caller::Server, now).map(|c| c.response),
                     _ => s.reactivate_user(id, &json!({}), &Caller::Server, now).map(|c| c.response),
                 };
-                (outcome(run(&mut records)), outcome(run(&mut trees)))
+                (outcome(run(&mut records)), outcome(run(&mut writer)))
             }
         };
         let at = format!("seed {seed}, {mode}, skeletons {skeletons}, step {step}");
         assert_eq!(got, want, "{at}");
-        assert_eq!(records.trees(), trees.trees(), "{at}: users");
-        assert_eq!(records.names, trees.names, "{at}: index");
+        assert_eq!(records.trees(), writer.trees(), "{at}: users");
+        assert_eq!(records.names, writer.names, "{at}: index");
     }
     answered
 }
 
 #[test]
-fn batch_writes_over_records_agree_with_the_operations_over_trees() {
+fn user_store_batch_writes_agree_with_the_writers() {
     let (mut succeeded, mut guarded) = (0, 0);
     for seed in 1..=40u64 {
         for mode in ["no", "app", "team"] {

@@ -173,10 +173,17 @@ impl Holders for View<'_> {
 /// The tail of a batch the record path wrote (`POST /users`, `PATCH /users` in the Worker):
 /// `written`, each user's new state as its record reads, in the order the uniqueness check takes
 /// them (an upsert's by id, a partial update's in the batch's order); their stored states are
-/// the snapshot's. Loads index lists and holders, checks uniqueness, builds the commit.
+/// the snapshot's (loaded first, when the shell has not). Loads index lists and holders, checks
+/// uniqueness, builds the commit.
 pub fn finish_written(snap: &Snapshot, written: &[User], response: &Value, status: u16) -> Result<Step> {
-    let id = |u: &User| u.get("id").and_then(Value::as_str).and_then(|id| snap.stored(id));
-    let changes = written.iter().map(|u| (id(u), u.clone())).collect();
+    fn id(u: &User) -> &str {
+        u.get("id").and_then(Value::as_str).unwrap_or_default()
+    }
+    let missing = snap.missing_users(written.iter().map(id));
+    if !missing.is_empty() {
+        return Ok(need_users(missing));
+    }
+    let changes = written.iter().map(|u| (snap.stored(id(u)), u.clone())).collect();
     finish(snap, changes, response.clone(), status)
 }
 

@@ -6,7 +6,6 @@
 
 use super::*;
 use crate::core::engine::batch;
-use crate::core::model::pairs;
 use crate::core::ops::Commit;
 use crate::core::wire::error::Operation;
 
@@ -52,23 +51,12 @@ pub(super) fn write(
     for (id, user) in loaded {
         snap.load_user(id, user);
     }
-    // The new states in the order the uniqueness check takes them: an upsert's by id (as its
-    // body's `users` object is read), a partial update's in the batch's order.
-    let id_at = |i: usize| written.users.get(i).map_or("", |(id, _)| id.as_str());
-    let order = match w.upsert {
-        true => pairs::positions_by_key(written.users.len(), &id_at),
-        false => (0..written.users.len()).collect(),
-    };
-    let (mut afters, mut texts) = (Vec::with_capacity(order.len()), Vec::with_capacity(order.len()));
-    for (id, range) in order.iter().filter_map(|&i| written.users.get(i)) {
-        let record = written.body.get(range.clone()).unwrap_or_default();
-        afters.push(store::parse_user(id, record).map_err(fail)?);
-        texts.push((id.as_str(), record));
+    let (mut afters, mut texts) = (Vec::new(), Vec::new());
+    for (id, tree, text) in written.trees(w.upsert).map_err(fail)? {
+        afters.push(tree);
+        texts.push((id, text));
     }
-    let response = match batch::hides(caller, settings) {
-        true => batch::shown(&written.body, caller, settings),
-        false => json::parse(&written.body).map_err(|e| fail(ApiError::internal(format!("a written batch: {e}"))))?,
-    };
+    let response = written.answer(caller, settings).map_err(fail)?;
     let status = if w.upsert { 201 } else { 200 };
     let commit = drive::drive(loader, snap, w.op, &|s| ops::finish_written(s, &afters, &response, status))?;
     store::commit(w.db, &commit, &loader.before, &texts, w.at).map_err(fail)?;

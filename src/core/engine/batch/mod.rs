@@ -59,6 +59,9 @@ pub struct Written {
     pub namings: Vec<Option<Naming>>,
 }
 
+/// A written user as a tree: its id, its tree and its record text ([`Written::trees`]).
+pub type TreeOf<'w> = (&'w str, User, &'w str);
+
 /// Where a written user's `name` and `teams` values are in the body, and whether the user is
 /// active (neither deactivated nor deleted).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -72,6 +75,32 @@ impl Written {
     /// Each user's id and record text.
     pub fn records(&self) -> impl Iterator<Item = (&str, &str)> {
         self.users.iter().map(|(id, r)| (id.as_str(), self.body.get(r.clone()).unwrap_or_default()))
+    }
+    /// The written users as trees, each with its id and record text, for a shell whose commit reads
+    /// trees (the Worker's Writer: its index columns, events and the uniqueness check through
+    /// the driver, [`ops::finish_written`]): in the order that check takes them, an upsert's
+    /// (`upsert`) by id as its body's `users` object is read, a partial update's in the batch's
+    /// order.
+    pub fn trees(&self, upsert: bool) -> Result<Vec<TreeOf<'_>>> {
+        let id_at = |i: usize| self.users.get(i).map_or("", |(id, _)| id.as_str());
+        let order = match upsert {
+            true => pairs::positions_by_key(self.users.len(), &id_at),
+            false => (0..self.users.len()).collect(),
+        };
+        let mut out = Vec::with_capacity(order.len());
+        for (id, range) in order.iter().filter_map(|&i| self.users.get(i)) {
+            let text = self.body.get(range.clone()).unwrap_or_default();
+            let tree = tree_of(text).ok_or_else(|| ApiError::internal("a written user is not a JSON object"))?;
+            out.push((id.as_str(), tree, text));
+        }
+        Ok(out)
+    }
+    /// The response as `caller` sees it ([`shown`]: hidden fields removed).
+    pub fn answer(&self, caller: &Caller, settings: &AppSettings) -> Result<Value> {
+        match hides(caller, settings) {
+            true => Ok(shown(&self.body, caller, settings)),
+            false => json::parse(&self.body).map_err(|_| ApiError::internal("a written batch is not JSON")),
+        }
     }
 }
 
