@@ -19,24 +19,19 @@ pub use guest::GuestRequest;
 pub use lifecycle::{deactivate_user, delete_user, reactivate_user, restore_users};
 pub use partial_update::{
     apply_partial, carry_partial, check_once, check_partial_permissions, partial_entry, partial_target,
-    partial_update_parsed, partial_update_users, users_not_a_list, PartialBatch,
+    users_not_a_list,
 };
 pub(crate) use rules::body_object;
 pub use rules::{carry_server_state, check_batch_len, not_an_object, require_server, ts_text, users_required};
 pub use settings::{get_app, update_app};
-pub use upsert::{
-    clean_input, merge_user, upsert_parsed, upsert_users, user_not_an_object, users_not_a_map, validate_user,
-    UpsertBatch,
-};
+pub use upsert::{clean_input, merge_user, user_not_an_object, users_not_a_map, validate_user};
 
-use crate::core::access::auth::Caller;
 use crate::core::model::settings::AppSettings;
 use crate::core::model::user::User;
 use crate::core::model::username::{self, Change, Held, Holders, Named};
 use crate::core::model::{pairs, set};
-use crate::core::query::tenancy;
 use crate::core::wire::error::Result;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// What a shell has loaded so far.
 #[derive(Clone, Debug, Default)]
@@ -218,15 +213,4 @@ fn finish(snap: &Snapshot, changes: Vec<(Option<&User>, User)>, response: Value,
         response,
         status,
     }))
-}
-
-/// `{id: user}` of the batch's new states, as callers see them.
-fn users_response(changes: &[(Option<&User>, User)], caller: &Caller, settings: &AppSettings) -> Value {
-    let mut users = Map::new();
-    for (_, after) in changes {
-        if let Some(id) = after.get("id").and_then(Value::as_str) {
-            users.insert(id.to_string(), Value::Object(tenancy::shown(after, caller, settings)));
-        }
-    }
-    Value::Object(users)
 }

@@ -1,9 +1,6 @@
 //! `PATCH /users`: partial update (`set`/`unset`) of a batch of users.
 
-use super::rules::{
-    body_object, carry_server_state, check_batch_len, deactivated, gone, require_self, ts_text, users_required,
-};
-use super::{finish, need_users, users_response, Snapshot, Step};
+use super::rules::{carry_server_state, deactivated, gone, require_self, ts_text};
 use crate::core::access::auth::Caller;
 use crate::core::model::fields::{self, Key};
 use crate::core::model::form::UserForm;
@@ -14,24 +11,8 @@ use crate::core::model::user::User;
 use crate::core::model::validate;
 use crate::core::query::tenancy;
 use crate::core::wire::error::{ApiError, Result};
-use crate::core::wire::json::object;
 use crate::core::wire::time::Timestamp;
 use serde_json::Value;
-
-fn parse_partial(body: &Value, caller: &Caller, settings: &AppSettings) -> Result<Vec<PartialUpdate>> {
-    let entries = match body_object(body)?.get("users") {
-        Some(Value::Array(a)) => a,
-        None | Some(Value::Null) => return Err(users_required()),
-        Some(_) => return Err(users_not_a_list()),
-    };
-    check_batch_len(entries.len(), "users")?;
-    let mut seen = Vec::new();
-    let mut out = Vec::with_capacity(entries.len());
-    for e in entries {
-        out.push(partial_entry(e, caller, settings, &mut seen)?);
-    }
-    Ok(out)
-}
 
 /// The error of a `PATCH /users` body whose `users` is not an array.
 pub fn users_not_a_list() -> ApiError {
@@ -127,36 +108,4 @@ pub fn apply_partial(old: Option<&User>, upd: &PartialUpdate, caller: &Caller, n
     carry_partial(old, &mut new, &ts_text(now));
     validate::validate(&new, &upd.id)?;
     Ok(new)
-}
-
-/// `PATCH /users`'s body, parsed and checked once (everything that needs no stored data): a
-/// shell parses it before the load loop ([`crate::core::engine::drive`]), whose rounds then re-run only
-/// what depends on the users loaded.
-pub struct PartialBatch(Vec<PartialUpdate>);
-
-impl PartialBatch {
-    pub fn parse(body: &Value, caller: &Caller, settings: &AppSettings) -> Result<Self> {
-        parse_partial(body, caller, settings).map(PartialBatch)
-    }
-}
-
-/// `PATCH /users`: `set`/`unset` on dotted paths for a batch of users. All or nothing.
-pub fn partial_update_users(body: &Value, caller: &Caller, now: Timestamp, snap: &Snapshot) -> Result<Step> {
-    partial_update_parsed(&PartialBatch::parse(body, caller, &snap.settings)?, caller, now, snap)
-}
-
-/// [`partial_update_users`] of a batch parsed with the snapshot's settings.
-pub fn partial_update_parsed(batch: &PartialBatch, caller: &Caller, now: Timestamp, snap: &Snapshot) -> Result<Step> {
-    let batch = &batch.0;
-    let missing = snap.missing_users(batch.iter().map(|u| u.id.as_str()));
-    if !missing.is_empty() {
-        return Ok(need_users(missing));
-    }
-    let mut changes = Vec::with_capacity(batch.len());
-    for upd in batch {
-        let old = snap.stored(&upd.id);
-        changes.push((old, apply_partial(old, upd, caller, now)?));
-    }
-    let resp = object([("users", users_response(&changes, caller, &snap.settings))]);
-    finish(snap, changes, resp, 200)
 }

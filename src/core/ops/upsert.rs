@@ -1,43 +1,13 @@
 //! `POST /users`: upsert a batch of users.
 
-use super::rules::{
-    body_object, carry_server_state, check_batch_len, deactivated, gone, require_self, ts_text, users_required,
-};
-use super::{finish, users_response, Need, Snapshot, Step};
+use super::rules::{carry_server_state, deactivated, gone, require_self};
 use crate::core::access::auth::Caller;
 use crate::core::model::fields;
 use crate::core::model::form::UserForm;
-use crate::core::model::set;
 use crate::core::model::user::User;
-use crate::core::model::username;
 use crate::core::model::validate;
-use crate::core::query::tenancy;
 use crate::core::wire::error::{ApiError, Result};
-use crate::core::wire::json::object;
-use crate::core::wire::time::Timestamp;
 use serde_json::Value;
-
-/// Parses `POST /users` `{users: {id: user}}` and checks everything that needs no stored data.
-/// The users move out of the body.
-fn parse_upsert(body: Value, caller: &Caller) -> Result<Vec<(String, User)>> {
-    body_object(&body)?;
-    let users = match body {
-        Value::Object(mut body) => body.remove("users"),
-        _ => None,
-    };
-    let users = match users {
-        Some(Value::Object(m)) => m,
-        None | Some(Value::Null) => return Err(users_required()),
-        Some(_) => return Err(users_not_a_map()),
-    };
-    check_batch_len(users.len(), "users")?;
-    let mut out = Vec::with_capacity(users.len());
-    for (key, value) in users {
-        let user = parse_upsert_user(&key, value, caller)?;
-        out.push((key, user));
-    }
-    Ok(out)
-}
 
 /// One user of `POST /users`, keyed `key`: the checks that need no stored data. Returns it
 /// without nulls and server-computed fields.
@@ -126,55 +96,7 @@ pub fn merge_user<'a, U: UserForm<'a>>(
     Ok(new)
 }
 
-/// [`merge_user`] of a tree.
-fn merge_upsert_one(old: Option<&User>, input: User, caller: &Caller, now: Timestamp) -> Result<User> {
-    let id = input.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
-    merge_user(old, input, &id, caller, &ts_text(now))
-}
-
-/// `POST /users`'s body, parsed and checked once (everything that needs no stored data): a
-/// shell parses it before the load loop ([`crate::core::engine::drive`]), whose rounds then re-run only
-/// what depends on the users loaded.
-pub struct UpsertBatch(Vec<(String, User)>);
-
-impl UpsertBatch {
-    /// The batch of `body`, whose users it takes.
-    pub fn parse(body: Value, caller: &Caller) -> Result<Self> {
-        parse_upsert(body, caller).map(UpsertBatch)
-    }
-}
-
-/// `POST /users`: creates missing users, replaces existing ones' data. All or nothing.
-pub fn upsert_users(body: &Value, caller: &Caller, now: Timestamp, snap: &Snapshot) -> Result<Step> {
-    upsert_parsed(&UpsertBatch::parse(body.clone(), caller)?, caller, now, snap)
-}
-
-/// [`upsert_users`] of a parsed batch.
-pub fn upsert_parsed(batch: &UpsertBatch, caller: &Caller, now: Timestamp, snap: &Snapshot) -> Result<Step> {
-    let batch = &batch.0;
-    let missing = snap.missing_users(batch.iter().map(|(id, _)| id.as_str()));
-    if !missing.is_empty() {
-        // The names the batch will hold are its inputs' names: their index lists load in the
-        // same round as the users (an unchanged name then needs no second round).
-        let held = batch.iter().filter_map(|(_, input)| username::held_key(input));
-        let names = set::of(held.filter(|n| !snap.has_names(n)));
-        return Ok(Step::Need(Need { users: missing, names }));
-    }
-    let mut changes = Vec::with_capacity(batch.len());
-    for (id, input) in batch {
-        let old = snap.stored(id);
-        let mut new = merge_upsert_one(old, input.clone(), caller, now)?;
-        if matches!(caller, Caller::User(_)) && !snap.settings.server_only_fields().is_empty() {
-            tenancy::guard_write(old, input, &mut new, caller, &snap.settings)?;
-        }
-        changes.push((old, new));
-    }
-    let users = users_response(&changes, caller, &snap.settings);
-    let resp = object([("users", users), ("membership_deletion_task_id", Value::from(""))]);
-    finish(snap, changes, resp, 201)
-}
-
-/// The checks `upsert_users` makes on one user before it looks at stored data: an object with
+/// The checks an upsert makes on one user before it looks at stored data: an object with
 /// a valid `id`, no reserved fields, built-in fields of the right types, custom data ≤ 5 KiB.
 pub fn validate_user(input: &Value) -> Result<()> {
     let id = input.get("id").and_then(Value::as_str).unwrap_or_default();

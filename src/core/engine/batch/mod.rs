@@ -7,15 +7,15 @@
 //! copied as text and never built into a tree (a partial update parses only the fields its
 //! dotted paths reach into), the body read once, validation done while reading. The rules are
 //! `ops`' own, written once over both forms of a user ([`crate::core::model::form`]), and the
-//! errors are theirs, in the order the operations over trees (`POST /users` and `PATCH /users`
-//! in the Worker) meet them: text that is not JSON (serde_json's words), the body's shape, each
+//! errors are theirs, in the order the batch operations over trees met them before these
+//! replaced them (issue 23): text that is not JSON (serde_json's words), the body's shape, each
 //! user's own checks, then what needs the stored users. A record's checks word their errors
 //! themselves. A user a record cannot hold exactly (an escaped quote in a key, a nested object
 //! with a repeated member, a dotted path through an escaped member, …) goes through the same
 //! rules as a `serde_json` tree, alone: the tree words its error, and the other users' records
 //! are written as they would be without it. Records are written in canonical form ([`crate::core::model::scan::canonical`]).
-//! `tests/core_batch.rs` checks the answers and errors against the operations over trees, on a
-//! seeded corpus and on bodies of every kind.
+//! `tests/core_batch.rs` checks the answers and errors against its corpus (`tests/corpus/`,
+//! written from those operations over trees), on seeded cases and on bodies of every kind.
 
 use crate::core::access::auth::Caller;
 use crate::core::model::edit::FieldEdit;
@@ -275,7 +275,7 @@ type ReadUsers<'r, 'a> = dyn FnMut(&mut Scan<'a>, &mut bool) -> Option<()> + 'r;
 
 /// Reads a request body `{users: …}`: `users` by `read` when its value opens with `open`, any
 /// other member skipped (a repeated member: the last one counts, as in serde_json's maps). The
-/// errors come first as the operations over trees give them: text that is not JSON
+/// errors come first as serde_json's tree of the body gives them: text that is not JSON
 /// (serde_json's words), then a body that is not an object. When a value was skipped unchecked
 /// ([`Scan::skip`]), the whole body is parsed once, to tell whether it is JSON.
 fn read_body<'a>(body: &'a str, open: u8, read: &mut ReadUsers<'_, 'a>) -> Result<Users> {
@@ -340,8 +340,8 @@ fn tree_in(body: &str, text: &str) -> Result<Value> {
 }
 
 /// The stored users of the batch's ids, as loaded and read (`None`: not stored). Loaded and
-/// read in id order, as the operations over trees load them: the first unreadable one is the
-/// error.
+/// read in id order (as the batch operations over trees loaded them): the first unreadable one
+/// is the error.
 fn read_stored<'t>(texts: &'t [Option<String>], ids: &[&str], order: &[usize]) -> Result<Vec<Option<Held<'t>>>> {
     let mut olds: Vec<Option<Held<'t>>> = (0..texts.len()).map(|_| None).collect();
     for &at in order {

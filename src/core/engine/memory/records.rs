@@ -19,7 +19,7 @@ use std::ops::Range;
 impl MemoryStore {
     /// Checks unique usernames for a batch written on records, then stores it: the index lists
     /// it changes, then its records. `by_id`: the batch's users are checked in id order (an
-    /// upsert's, as its body's `users` object is read by the operation over trees); otherwise in
+    /// upsert's, as serde_json's tree of its body's `users` object holds them); otherwise in
     /// the body's order. Returns the response body and the index updates.
     pub(super) fn commit_records(&mut self, written: Written, by_id: bool) -> Result<(String, IndexUpdates)> {
         let (updates, held) = self.check_names(&written, by_id)?;
