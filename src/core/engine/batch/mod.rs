@@ -76,17 +76,20 @@ impl Written {
     pub fn records(&self) -> impl Iterator<Item = (&str, &str)> {
         self.users.iter().map(|(id, r)| (id.as_str(), self.body.get(r.clone()).unwrap_or_default()))
     }
+    /// The positions of `users` in the order the uniqueness check takes them, in every shell: an
+    /// upsert's (`upsert`) by id, as serde_json's tree of its body's `users` object holds them; a
+    /// partial update's in the batch's order.
+    pub fn check_order(&self, upsert: bool) -> Vec<usize> {
+        match upsert {
+            true => pairs::positions_by_key(self.users.len(), &|i| self.users.get(i).map_or("", |(id, _)| id.as_str())),
+            false => (0..self.users.len()).collect(),
+        }
+    }
     /// The written users as trees, each with its id and record text, for a shell whose commit reads
     /// trees (the Worker's Writer: its index columns, events and the uniqueness check through
-    /// the driver, [`ops::finish_written`]): in the order that check takes them, an upsert's
-    /// (`upsert`) by id as its body's `users` object is read, a partial update's in the batch's
-    /// order.
+    /// the driver, [`ops::finish_written`]), in [`Written::check_order`].
     pub fn trees(&self, upsert: bool) -> Result<Vec<TreeOf<'_>>> {
-        let id_at = |i: usize| self.users.get(i).map_or("", |(id, _)| id.as_str());
-        let order = match upsert {
-            true => pairs::positions_by_key(self.users.len(), &id_at),
-            false => (0..self.users.len()).collect(),
-        };
+        let order = self.check_order(upsert);
         let mut out = Vec::with_capacity(order.len());
         for (id, range) in order.iter().filter_map(|&i| self.users.get(i)) {
             let text = self.body.get(range.clone()).unwrap_or_default();

@@ -50,10 +50,7 @@ impl MemoryStore {
             .zip(&written.namings)
             .map(|(user, naming)| After::of(written, user, naming.as_ref()))
             .collect();
-        let order = match by_id {
-            true => pairs::positions_by_key(after.len(), &|i| written.users.get(i).map_or("", |(id, _)| id.as_str())),
-            false => (0..after.len()).collect(),
-        };
+        let order = written.check_order(by_id);
         let mut changes = Vec::with_capacity(order.len());
         for &i in &order {
             let (Some(s), Some(a)) = (stored.get(i), after.get(i)) else { continue };
